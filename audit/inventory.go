@@ -1,0 +1,136 @@
+// Package audit gathers what keyaudit knows about access keys: targets,
+// per-account credentials, collectors, the credential-report parser and the
+// inventory model the rules read. It knows AWS and nothing of rules.
+package audit
+
+import "time"
+
+// RootName is the principal name AWS gives the root user in the credential report.
+const RootName = "<root_account>"
+
+// Status says whether an account could be audited.
+type Status string
+
+const (
+	StatusOK      Status = "ok"
+	StatusError   Status = "error"
+	StatusSkipped Status = "skipped"
+)
+
+// Account is everything keyaudit learned about the access keys of one AWS
+// account. An account that could not be audited is still an Account, with
+// Status error or skipped and the reason in Error: partial failure is data.
+type Account struct {
+	ID     string `json:"account_id"`
+	Name   string `json:"account_name,omitempty"` // from Organizations, when known
+	Status Status `json:"status"`
+	Error  string `json:"error,omitempty"`
+
+	// Source names where the data came from: "credential-report:FILE" or "live".
+	Source string `json:"source,omitempty"`
+	// ReportGeneratedAt is when the credential report was generated; the
+	// report can lag reality by up to four hours.
+	ReportGeneratedAt time.Time `json:"report_generated_at,omitzero"`
+
+	// RootKeysPresent is GetAccountSummary's AccountAccessKeysPresent, fresher
+	// than the credential report; nil when not asked (offline audits).
+	RootKeysPresent *bool `json:"root_keys_present,omitempty"`
+
+	Root  *User  `json:"root,omitempty"`
+	Users []User `json:"users"`
+}
+
+// User is an IAM user, or the root user (Root true).
+type User struct {
+	Name      string    `json:"name"`
+	ARN       string    `json:"arn"`
+	Root      bool      `json:"root,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+
+	// PasswordEnabled: the user can sign in to the console.
+	PasswordEnabled bool `json:"password_enabled"`
+	// PasswordLastUsed is the console password's last use; zero when never or unknown.
+	PasswordLastUsed time.Time `json:"password_last_used,omitzero"`
+	MFAActive        bool      `json:"mfa_active"`
+
+	Keys []Key `json:"keys"`
+}
+
+// Key is one access key. ID is empty when only the credential report was
+// read (it names key slots, not key IDs).
+type Key struct {
+	ID        string    `json:"access_key_id,omitempty"`
+	Slot      int       `json:"slot,omitempty"` // 1 or 2; 0 when unknown
+	Active    bool      `json:"active"`
+	CreatedAt time.Time `json:"created_at,omitzero"` // the report's "last_rotated": when the key was created
+	LastUsed  LastUse   `json:"last_used"`
+	// Usage is who used the key, from CloudTrail; nil when not traced.
+	Usage *Usage `json:"usage,omitempty"`
+}
+
+// Usage summarises a key's CloudTrail events over a look-back window: the
+// applications that must move to a new key before the old one goes.
+type Usage struct {
+	Since      time.Time `json:"since"` // start of the look-back window
+	Events     int       `json:"events"`
+	Truncated  bool      `json:"truncated,omitempty"` // stopped at the per-key event bound
+	FirstSeen  time.Time `json:"first_seen,omitzero"`
+	LastSeen   time.Time `json:"last_seen,omitzero"`
+	SourceIPs  []string  `json:"source_ips,omitempty"`
+	UserAgents []string  `json:"user_agents,omitempty"`
+	Services   []string  `json:"services,omitempty"`
+	EventNames []string  `json:"event_names,omitempty"`
+	Regions    []string  `json:"regions,omitempty"`
+}
+
+// LastUse is what is known about a key's last use. Unknown is not "never":
+// a rule that needs the last use and finds Known false does not guess.
+type LastUse struct {
+	Known   bool      `json:"known"`
+	Never   bool      `json:"never,omitempty"` // known never to have been used
+	At      time.Time `json:"at,omitzero"`     // set when Known and not Never
+	Service string    `json:"service,omitempty"`
+	Region  string    `json:"region,omitempty"`
+	// Confirmed: read from GetAccessKeyLastUsed now rather than the credential report.
+	Confirmed bool `json:"confirmed,omitempty"`
+}
+
+// Principals returns the root user (when present) followed by the IAM users.
+func (a *Account) Principals() []*User {
+	out := make([]*User, 0, len(a.Users)+1)
+	if a.Root != nil {
+		out = append(out, a.Root)
+	}
+	for i := range a.Users {
+		out = append(out, &a.Users[i])
+	}
+	return out
+}
+
+// Sighting is an access key ID found outside IAM's own listing: in a local
+// credentials file, the environment, or a list someone supplied (whois).
+// Rules judge where it was found and whose it is.
+type Sighting struct {
+	AccessKeyID string `json:"access_key_id"`
+	// Source says where it was found, e.g. `~/.aws/credentials [prod]`,
+	// `environment AWS_ACCESS_KEY_ID`, `argument 2`.
+	Source string  `json:"source"`
+	Kind   KeyKind `json:"kind"`
+	// OwnerAccount is the account the key belongs to (GetAccessKeyInfo, or
+	// decoded from the ID); empty when unknown.
+	OwnerAccount string `json:"owner_account,omitempty"`
+	// Principal, PrincipalARN and Key are filled when the owning account
+	// could be audited and the key found in it.
+	Principal    string `json:"principal,omitempty"`
+	PrincipalARN string `json:"principal_arn,omitempty"`
+	Key          *Key   `json:"key,omitempty"`
+}
+
+// KeyKind classifies an AWS unique ID by its prefix.
+type KeyKind string
+
+const (
+	KindLongTerm  KeyKind = "long-term" // AKIA: an IAM user's (or root's) access key
+	KindTemporary KeyKind = "temporary" // ASIA: STS temporary credentials
+	KindUnknown   KeyKind = "unknown"
+)

@@ -1,0 +1,44 @@
+// Package golden compares test output with checked-in files under
+// testdata/, regenerated with `go test ./... -update`.
+package golden
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/ with the current output")
+
+// Dir is the repository's top-level testdata directory.
+func Dir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata")
+}
+
+// Path returns the path of a file under the top-level testdata directory.
+func Path(name string) string { return filepath.Join(Dir(), name) }
+
+// Assert compares got with testdata/NAME, or rewrites that file with -update.
+func Assert(t testing.TB, name string, got []byte) {
+	t.Helper()
+	path := Path(name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run `go test ./... -update` to create it): %v", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("output differs from %s (run `go test ./... -update` if the change is intended)\n--- got ---\n%s\n--- want ---\n%s", name, got, want)
+	}
+}

@@ -1,0 +1,53 @@
+// Package report turns the findings of one run into the formats people and
+// machines read (JSON, CSV, the terminal table) and delivers them (Slack, S3).
+// Writers know only findings; they own nothing: callers open and close.
+package report
+
+import (
+	"io"
+	"time"
+
+	"github.com/keyaudit/keyaudit/rules"
+)
+
+// SchemaVersion is the version of the JSON report contract
+// (report/schema.json). Bump it on any incompatible change.
+const SchemaVersion = "1"
+
+// Report is one audit run: what was covered and what was found.
+type Report struct {
+	SchemaVersion string          `json:"schema_version"`
+	RunID         string          `json:"run_id,omitempty"`
+	GeneratedAt   time.Time       `json:"generated_at"`
+	AsOf          time.Time       `json:"as_of"`
+	Demo          bool            `json:"demo,omitempty"`
+	Accounts      []Account       `json:"accounts"`
+	Findings      []rules.Finding `json:"findings"`
+	Summary       Summary         `json:"summary"`
+	Warnings      []string        `json:"warnings,omitempty"`
+}
+
+// Account is one audited target's coverage: ok, error (with an actionable
+// reason) or skipped.
+type Account struct {
+	ID     string `json:"account_id"`
+	Name   string `json:"account_name,omitempty"`
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+	Users  int    `json:"users"`
+	Keys   int    `json:"keys"`
+}
+
+// Summary counts findings that are not suppressed, and accounts by status.
+type Summary struct {
+	Findings   int            `json:"findings"`
+	Suppressed int            `json:"suppressed"`
+	BySeverity map[string]int `json:"by_severity"`
+	ByRule     map[string]int `json:"by_rule"`
+	Accounts   map[string]int `json:"accounts"`
+}
+
+// Writer renders a report in one format.
+type Writer interface {
+	Write(w io.Writer, r *Report) error
+}
