@@ -38,6 +38,10 @@ type Account struct {
 
 	Root  *User  `json:"root,omitempty"`
 	Users []User `json:"users"`
+
+	// Warnings are problems that did not stop the audit, such as a key
+	// whose last use could not be confirmed.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // User is an IAM user, or the root user (Root true).

@@ -1,0 +1,52 @@
+# keyaudit — one entry point for building, testing and running.
+GO ?= go
+BIN := bin
+LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
+
+.PHONY: all build demo test vet fmt-check fuzz bench lambda build-KeyAuditFunction test-browser update-golden clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/keyaudit ./cmd/keyaudit
+
+## demo: audit the simulated demo organization (no AWS account needed)
+demo:
+	$(GO) run ./cmd/keyaudit scan --demo
+
+## test: the one test command (formatting, vet, race-enabled tests)
+test: fmt-check vet
+	$(GO) test -race -count=1 ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+## fuzz: a short fuzz run over the credential-report parser
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParseCredentialReport -fuzztime=30s ./audit/
+
+## bench: the organization-scale benchmark (not part of make test)
+bench:
+	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout=60m ./internal/bench/
+
+## lambda: the Lambda bootstrap binary for provided.al2023 on arm64
+lambda:
+	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o build/lambda/bootstrap ./lambda
+
+# sam build (BuildMethod: makefile) calls this with ARTIFACTS_DIR set.
+build-KeyAuditFunction:
+	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap ./lambda
+
+## test-browser: render the HTML report in headless Chromium
+test-browser:
+	$(GO) test -tags browser -count=1 ./internal/browsertest/
+
+update-golden:
+	$(GO) test ./... -update
+
+clean:
+	rm -rf $(BIN) build

@@ -1,0 +1,219 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+)
+
+// IAM is the part of the IAM API a collector calls; *iam.Client satisfies it.
+type IAM interface {
+	GetAccountSummary(ctx context.Context, in *iam.GetAccountSummaryInput, optFns ...func(*iam.Options)) (*iam.GetAccountSummaryOutput, error)
+	GenerateCredentialReport(ctx context.Context, in *iam.GenerateCredentialReportInput, optFns ...func(*iam.Options)) (*iam.GenerateCredentialReportOutput, error)
+	GetCredentialReport(ctx context.Context, in *iam.GetCredentialReportInput, optFns ...func(*iam.Options)) (*iam.GetCredentialReportOutput, error)
+	iam.ListAccessKeysAPIClient
+	GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccessKeyLastUsedInput, optFns ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error)
+}
+
+// Collector reads one account's access keys live. The credential report
+// replaces per-user calls wherever it can: ListAccessKeys is called only for
+// users the report shows with keys, GetAccessKeyLastUsed only for keys whose
+// findings depend on last use (Confirm).
+type Collector struct {
+	// Parallel bounds concurrent IAM calls within one account, so one large
+	// account is not hammered and cannot starve the others.
+	Parallel int
+	// ReportWait bounds how long to wait for IAM to generate the credential
+	// report; ReportPoll is the first wait between polls, doubled each time.
+	ReportWait time.Duration
+	ReportPoll time.Duration
+}
+
+// NewCollector returns a collector with production defaults.
+func NewCollector() *Collector {
+	return &Collector{Parallel: 4, ReportWait: 3 * time.Minute, ReportPoll: 2 * time.Second}
+}
+
+// Collect reads the account's summary, credential report and key IDs.
+func (c *Collector) Collect(ctx context.Context, client IAM, accountID string) (*Account, error) {
+	summary, err := client.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{})
+	if err != nil {
+		return nil, fmt.Errorf("read account summary: %w", Explain(err))
+	}
+	content, generated, err := c.credentialReport(ctx, client)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := ParseCredentialReport("credential report of account "+accountID, bytes.NewReader(content))
+	if err != nil {
+		return nil, err
+	}
+	if acct.ID != accountID {
+		return nil, fmt.Errorf("credential report is for account %s, not %s: check the role or profile used", acct.ID, accountID)
+	}
+	acct.Source = "live"
+	acct.ReportGeneratedAt = generated
+	present := summary.SummaryMap[string(types.SummaryKeyTypeAccountAccessKeysPresent)] > 0
+	acct.RootKeysPresent = &present
+
+	if err := c.forEach(ctx, len(acct.Users), func(ctx context.Context, i int) error {
+		if len(acct.Users[i].Keys) == 0 {
+			return nil
+		}
+		return listKeys(ctx, client, &acct.Users[i])
+	}); err != nil {
+		return nil, err
+	}
+	return acct, nil
+}
+
+// credentialReport asks IAM to generate the report and polls with backoff
+// until it is ready: generation is asynchronous and a fresh report (under
+// four hours old) is returned at once.
+func (c *Collector) credentialReport(parent context.Context, client IAM) ([]byte, time.Time, error) {
+	ctx, cancel := context.WithTimeout(parent, c.ReportWait)
+	defer cancel()
+	wait := c.ReportPoll
+	for {
+		gen, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("generate credential report: %w", Explain(err))
+		}
+		if gen.State == types.ReportStateTypeComplete {
+			out, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+			var notReady *types.CredentialReportNotReadyException
+			var notPresent *types.CredentialReportNotPresentException
+			var expired *types.CredentialReportExpiredException
+			switch {
+			case err == nil:
+				return out.Content, aws.ToTime(out.GeneratedTime), nil
+			case errors.As(err, &notReady), errors.As(err, &notPresent), errors.As(err, &expired):
+				// Raced with expiry or another generation: generate again.
+			default:
+				return nil, time.Time{}, fmt.Errorf("get credential report: %w", Explain(err))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if parent.Err() != nil {
+				return nil, time.Time{}, fmt.Errorf("wait for credential report: %w", parent.Err())
+			}
+			return nil, time.Time{}, fmt.Errorf("credential report still not ready after %s: IAM may be busy, run again later", c.ReportWait)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+// listKeys replaces the report's key slots with the user's real keys. The
+// report names slots, not key IDs, and may be hours old: keys are matched to
+// slots by creation time (the report's last_rotated), new keys are added with
+// unknown last use, and deleted ones dropped.
+func listKeys(ctx context.Context, client iam.ListAccessKeysAPIClient, u *User) error {
+	var listed []types.AccessKeyMetadata
+	p := iam.NewListAccessKeysPaginator(client, &iam.ListAccessKeysInput{UserName: aws.String(u.Name)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list access keys of user %q: %w", u.Name, Explain(err))
+		}
+		listed = append(listed, page.AccessKeyMetadata...)
+	}
+	sort.Slice(listed, func(i, j int) bool { return aws.ToTime(listed[i].CreateDate).Before(aws.ToTime(listed[j].CreateDate)) })
+
+	keys := make([]Key, 0, len(listed))
+	for _, m := range listed {
+		k := Key{
+			ID:        aws.ToString(m.AccessKeyId),
+			Active:    m.Status == types.StatusTypeActive,
+			CreatedAt: aws.ToTime(m.CreateDate).UTC(),
+		}
+		for _, old := range u.Keys {
+			// The report keeps second precision; so does CreateDate.
+			if old.CreatedAt.Equal(k.CreatedAt.Truncate(time.Second)) {
+				k.Slot, k.LastUsed = old.Slot, old.LastUsed
+			}
+		}
+		keys = append(keys, k)
+	}
+	u.Keys = keys
+	return nil
+}
+
+// Confirm reads GetAccessKeyLastUsed for the given keys: the credential
+// report can be four hours old, so findings that accuse a key of being
+// unused are confirmed before they are reported.
+func (c *Collector) Confirm(ctx context.Context, client IAM, acct *Account, keyIDs []string) error {
+	want := make(map[string]*Key, len(keyIDs))
+	for _, id := range keyIDs {
+		want[id] = nil
+	}
+	var keys []*Key
+	for _, u := range acct.Principals() {
+		for i := range u.Keys {
+			if _, ok := want[u.Keys[i].ID]; ok && u.Keys[i].ID != "" {
+				keys = append(keys, &u.Keys[i])
+			}
+		}
+	}
+	return c.forEach(ctx, len(keys), func(ctx context.Context, i int) error {
+		k := keys[i]
+		out, err := client.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(k.ID)})
+		if err != nil {
+			return fmt.Errorf("confirm last use of key %s: %w", MaskKeyID(k.ID), Explain(err))
+		}
+		k.LastUsed = lastUse(out.AccessKeyLastUsed)
+		return nil
+	})
+}
+
+func lastUse(u *types.AccessKeyLastUsed) LastUse {
+	if u == nil || u.LastUsedDate == nil {
+		return LastUse{Known: true, Never: true, Confirmed: true}
+	}
+	na := func(s *string) string {
+		if v := aws.ToString(s); v != "N/A" {
+			return v
+		}
+		return ""
+	}
+	return LastUse{Known: true, At: u.LastUsedDate.UTC(), Service: na(u.ServiceName), Region: na(u.Region), Confirmed: true}
+}
+
+// forEach runs fn for 0..n-1 with at most c.Parallel calls at once and
+// returns the first error, cancelling the rest.
+func (c *Collector) forEach(ctx context.Context, n int, fn func(context.Context, int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, max(1, c.Parallel))
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(ctx, i); err != nil {
+				cancel(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Scheduler audits many accounts at once, with a bound, and accounts for
+// every target: each comes back ok, error or skipped, in target order.
+type Scheduler struct {
+	Concurrency int
+	// MinTime is the least time one account is expected to take; no account
+	// starts when the context's deadline is closer than this (or than the
+	// mean time of the accounts done so far, when that is longer).
+	MinTime time.Duration
+	// Done, when set, is called after each account, one call at a time.
+	Done func(Account)
+}
+
+// AuditFunc audits one target. It reports failure in the Account it
+// returns (Status error with a reason), never by panicking.
+type AuditFunc func(ctx context.Context, t Target) Account
+
+// Run audits every target and returns one Account per target, in order.
+func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) []Account {
+	results := make([]Account, len(targets))
+	jobs := make(chan int)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		done    int
+		elapsed time.Duration
+	)
+	finish := func(i int, a Account, took time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		results[i] = a
+		if a.Status == StatusOK {
+			done++
+			elapsed += took
+		}
+		if s.Done != nil {
+			s.Done(a)
+		}
+	}
+	enough := func() (bool, time.Duration) {
+		deadline, ok := ctx.Deadline()
+		if !ok {
+			return true, 0
+		}
+		mu.Lock()
+		need := s.MinTime
+		if done > 0 {
+			need = max(need, elapsed/time.Duration(done))
+		}
+		mu.Unlock()
+		left := time.Until(deadline)
+		return left >= need, left
+	}
+	for range max(1, s.Concurrency) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				t := targets[i]
+				if err := ctx.Err(); err != nil {
+					finish(i, skipped(t, "not started: the run was stopped before this account's turn ("+err.Error()+")"), 0)
+					continue
+				}
+				if ok, left := enough(); !ok {
+					finish(i, skipped(t, fmt.Sprintf("not started: only %s was left before the run's deadline; give the run more time or split the accounts", left.Round(time.Second))), 0)
+					continue
+				}
+				start := time.Now()
+				a := safely(ctx, t, audit)
+				if a.Status == StatusError && ctx.Err() != nil {
+					a = skipped(t, "cut short by the run's deadline before this account was done ("+a.Error+")")
+				}
+				finish(i, a, time.Since(start))
+			}
+		}()
+	}
+	for i := range targets {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return results
+}
+
+// safely turns a panic while auditing one account into that account's
+// error, so the other accounts and the report survive it.
+func safely(ctx context.Context, t Target, audit AuditFunc) (a Account) {
+	defer func() {
+		if r := recover(); r != nil {
+			a = Failed(t, fmt.Errorf("internal error while auditing (please report this): %v", r))
+		}
+	}()
+	return audit(ctx, t)
+}
+
+// Failed is the record of an account that could not be audited.
+func Failed(t Target, err error) Account {
+	return Account{ID: t.AccountID, Name: t.Name, Status: StatusError, Error: err.Error()}
+}
+
+func skipped(t Target, reason string) Account {
+	return Account{ID: t.AccountID, Name: t.Name, Status: StatusSkipped, Error: reason}
+}

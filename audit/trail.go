@@ -1,0 +1,197 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"golang.org/x/time/rate"
+)
+
+// LookupEventsPerSecond is CloudTrail's documented limit for LookupEvents:
+// two requests per second, per account, per region.
+const LookupEventsPerSecond = 2
+
+// Tracer finds who uses a key in one account's CloudTrail event history.
+// Its rate limiters are per region, so one Tracer serves one account.
+type Tracer struct {
+	// Client returns the CloudTrail client for a region.
+	Client func(region string) cloudtrail.LookupEventsAPIClient
+	// Days is the look-back window, at most 90 (what event history keeps).
+	Days int
+	// MaxEvents bounds the events read per key and region.
+	MaxEvents int
+
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
+}
+
+// NewTracer returns a tracer for one account.
+func NewTracer(client func(region string) cloudtrail.LookupEventsAPIClient, days int) *Tracer {
+	return &Tracer{Client: client, Days: days, MaxEvents: 500, limiters: map[string]*rate.Limiter{}}
+}
+
+func (t *Tracer) limiter(region string) *rate.Limiter {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l, ok := t.limiters[region]
+	if !ok {
+		l = rate.NewLimiter(LookupEventsPerSecond, 1)
+		t.limiters[region] = l
+	}
+	return l
+}
+
+// ctEvent is the part of a CloudTrail record keyaudit reads.
+type ctEvent struct {
+	EventTime       time.Time `json:"eventTime"`
+	EventSource     string    `json:"eventSource"`
+	EventName       string    `json:"eventName"`
+	AWSRegion       string    `json:"awsRegion"`
+	SourceIPAddress string    `json:"sourceIPAddress"`
+	UserAgent       string    `json:"userAgent"`
+	UserIdentity    struct {
+		Type        string `json:"type"`
+		ARN         string `json:"arn"`
+		AccountID   string `json:"accountId"`
+		AccessKeyID string `json:"accessKeyId"`
+	} `json:"userIdentity"`
+	RequestParameters struct {
+		RoleARN string `json:"roleArn"`
+	} `json:"requestParameters"`
+	ResponseElements struct {
+		Credentials struct {
+			AccessKeyID string `json:"accessKeyId"`
+		} `json:"credentials"`
+	} `json:"responseElements"`
+}
+
+// lookup reads the events matching attr in one region, paginated, rate
+// limited and bounded, calling fn for each.
+func (t *Tracer) lookup(ctx context.Context, region string, now time.Time, attr cttypes.LookupAttribute, fn func(ctEvent) bool) (truncated bool, err error) {
+	in := &cloudtrail.LookupEventsInput{
+		LookupAttributes: []cttypes.LookupAttribute{attr},
+		StartTime:        aws.Time(now.AddDate(0, 0, -t.Days)),
+		EndTime:          aws.Time(now),
+		MaxResults:       aws.Int32(50),
+	}
+	p := cloudtrail.NewLookupEventsPaginator(t.Client(region), in)
+	read := 0
+	for p.HasMorePages() {
+		if read >= t.MaxEvents {
+			return true, nil
+		}
+		if err := t.limiter(region).Wait(ctx); err != nil {
+			return false, err
+		}
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return false, fmt.Errorf("look up CloudTrail events in %s: %w", region, Explain(err))
+		}
+		for _, e := range page.Events {
+			read++
+			var ev ctEvent
+			if json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &ev) != nil {
+				continue // a record we cannot read tells us nothing
+			}
+			if !fn(ev) {
+				return false, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// Usage summarises the events made with keyID in the given regions over
+// the look-back window ending at now.
+func (t *Tracer) Usage(ctx context.Context, keyID string, regions []string, now time.Time) (*Usage, error) {
+	u := &Usage{Since: now.AddDate(0, 0, -t.Days).UTC()}
+	ips, agents, services, names, seenRegions := set{}, set{}, set{}, set{}, set{}
+	for _, region := range regions {
+		truncated, err := t.lookup(ctx, region, now, cttypes.LookupAttribute{
+			AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(keyID),
+		}, func(ev ctEvent) bool {
+			u.Events++
+			if u.FirstSeen.IsZero() || ev.EventTime.Before(u.FirstSeen) {
+				u.FirstSeen = ev.EventTime.UTC()
+			}
+			if ev.EventTime.After(u.LastSeen) {
+				u.LastSeen = ev.EventTime.UTC()
+			}
+			ips.add(ev.SourceIPAddress)
+			agents.add(ev.UserAgent)
+			services.add(ev.EventSource)
+			names.add(ev.EventName)
+			seenRegions.add(ev.AWSRegion)
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+		u.Truncated = u.Truncated || truncated
+	}
+	u.SourceIPs, u.UserAgents, u.Services, u.EventNames, u.Regions = ips.sorted(), agents.sorted(), services.sorted(), names.sorted(), seenRegions.sorted()
+	return u, nil
+}
+
+// Issuer is the STS call that issued a temporary (ASIA) key.
+type Issuer struct {
+	EventName string    `json:"event_name"`
+	Time      time.Time `json:"time"`
+	// Principal is who asked for the credentials (the caller's ARN).
+	Principal string `json:"principal"`
+	RoleARN   string `json:"role_arn,omitempty"`
+	SourceIP  string `json:"source_ip,omitempty"`
+	Region    string `json:"region"`
+}
+
+// issuingEvents are the STS calls that hand out ASIA keys.
+var issuingEvents = []string{"AssumeRole", "GetSessionToken", "GetFederationToken", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"}
+
+// Issuer finds the event that issued a temporary key: CloudTrail cannot be
+// asked by the issued key, so it reads the issuing calls and matches the
+// key in their response.
+func (t *Tracer) Issuer(ctx context.Context, keyID string, regions []string, now time.Time) (*Issuer, error) {
+	var found *Issuer
+	for _, region := range regions {
+		for _, name := range issuingEvents {
+			_, err := t.lookup(ctx, region, now, cttypes.LookupAttribute{
+				AttributeKey: cttypes.LookupAttributeKeyEventName, AttributeValue: aws.String(name),
+			}, func(ev ctEvent) bool {
+				if ev.ResponseElements.Credentials.AccessKeyID != keyID {
+					return true
+				}
+				found = &Issuer{EventName: ev.EventName, Time: ev.EventTime.UTC(), Principal: ev.UserIdentity.ARN,
+					RoleARN: ev.RequestParameters.RoleARN, SourceIP: ev.SourceIPAddress, Region: ev.AWSRegion}
+				return false
+			})
+			if err != nil || found != nil {
+				return found, err
+			}
+		}
+	}
+	return nil, nil
+}
+
+type set map[string]bool
+
+func (s set) add(v string) {
+	if v != "" {
+		s[v] = true
+	}
+}
+
+func (s set) sorted() []string {
+	out := make([]string, 0, len(s))
+	for v := range s {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}

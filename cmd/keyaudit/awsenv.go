@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/keyaudit/keyaudit/audit"
+	"golang.org/x/term"
+)
+
+// awsEnv is the AWS configuration a live command acts with.
+type awsEnv struct {
+	cfg   aws.Config
+	close func()
+}
+
+// loadAWS loads the standard credential chain: environment, --profile,
+// SSO, and profiles with role_arn/mfa_serial (prompting on the terminal
+// for the MFA code). AWS_ENDPOINT_URL is honoured by the SDK itself.
+func loadAWS(ctx context.Context, profile, region string, stdin io.Reader, stderr io.Writer) (*awsEnv, error) {
+	opts := []func(*config.LoadOptions) error{
+		config.WithRetryer(audit.Retryer),
+		config.WithAssumeRoleCredentialOptions(func(o *stscreds.AssumeRoleOptions) {
+			o.TokenProvider = mfaPrompt(stdin, stderr)
+		}),
+	}
+	if profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(profile))
+	}
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		var missing config.SharedConfigProfileNotExistError
+		if errors.As(err, &missing) {
+			return nil, badInput("AWS profile %q not found in ~/.aws/config or ~/.aws/credentials", missing.Profile)
+		}
+		return nil, usageError{fmt.Errorf("load AWS configuration: %w", err)}
+	}
+	if cfg.Region == "" {
+		// IAM is global; its endpoint lives in us-east-1.
+		cfg.Region = "us-east-1"
+	}
+	return &awsEnv{cfg: cfg, close: func() {}}, nil
+}
+
+// mfaPrompt asks for the MFA code on standard error, and only on a
+// terminal: a prompt nobody can answer would hang a scheduled run.
+func mfaPrompt(stdin io.Reader, stderr io.Writer) func() (string, error) {
+	return func() (string, error) {
+		f, ok := stdin.(*os.File)
+		if !ok || !term.IsTerminal(int(f.Fd())) {
+			return "", errors.New("the profile needs an MFA code and standard input is not a terminal: run keyaudit on a terminal, or under aws-vault exec")
+		}
+		fmt.Fprint(stderr, "MFA code: ")
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil {
+			return "", fmt.Errorf("read MFA code: %w", err)
+		}
+		return strings.TrimSpace(line), nil
+	}
+}
+
+// callerAccount asks STS whose credentials these are.
+func (e *awsEnv) callerAccount(ctx context.Context) (string, error) {
+	out, err := sts.NewFromConfig(e.cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", fmt.Errorf("find out who the credentials belong to (sts:GetCallerIdentity): %w; check AWS_PROFILE, run aws sso login, or use aws-vault exec", audit.Explain(err))
+	}
+	return aws.ToString(out.Account), nil
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/rules"
+	"golang.org/x/term"
+)
+
+// output holds the flags every command shares for delivering a report.
+type output struct {
+	format string
+	out    string
+	failOn string
+
+	fail rules.Severity
+}
+
+func (o *output) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.format, "format", "", "output format: table, json, csv, html or markdown (default: table on a terminal, json otherwise)")
+	fs.StringVar(&o.out, "out", "", "write the report files into this directory (or s3://bucket/prefix) instead of standard output")
+	fs.StringVar(&o.failOn, "fail-on", "", "exit 1 when a finding is at or above this severity: critical, high, medium or low (default: never)")
+}
+
+func (o *output) validate() error {
+	if o.format != "" {
+		if _, err := report.ParseFormat(o.format); err != nil {
+			return usageError{fmt.Errorf("--format: %w", err)}
+		}
+	}
+	if o.failOn != "" {
+		sev, err := rules.ParseSeverity(o.failOn)
+		if err != nil {
+			return usageError{fmt.Errorf("--fail-on: %w", err)}
+		}
+		o.fail = sev
+	}
+	return nil
+}
+
+// deliver writes the report where the flags say and returns the exit code
+// it earns: 3 when an account could not be audited, else 1 when a finding
+// reaches --fail-on, else 0.
+func (o *output) deliver(r *report.Report, stdout io.Writer, defaultFormat string) (int, error) {
+	if o.out != "" {
+		if err := o.writeDir(r); err != nil {
+			return exitIncomplete, err
+		}
+	} else {
+		name := o.format
+		if name == "" {
+			name = defaultFormat
+		}
+		if name == "" {
+			name = "json"
+			if isTerminal(stdout) {
+				name = "table"
+			}
+		}
+		w, err := writerFor(name, stdout)
+		if err != nil {
+			return exitUsage, usageError{err}
+		}
+		if err := w.Write(stdout, r); err != nil {
+			return exitIncomplete, fmt.Errorf("write report: %w", err)
+		}
+	}
+	return exitCode(r, o.fail), nil
+}
+
+func exitCode(r *report.Report, failOn rules.Severity) int {
+	if r.Summary.Accounts["error"]+r.Summary.Accounts["skipped"] > 0 {
+		return exitIncomplete
+	}
+	if failOn != "" && r.Worst().Rank() >= failOn.Rank() {
+		return exitFindings
+	}
+	return exitOK
+}
+
+// writerFor picks a writer; the table is colored only on a terminal.
+func writerFor(name string, w io.Writer) (report.Writer, error) {
+	f, err := report.ParseFormat(name)
+	if err != nil {
+		return nil, err
+	}
+	if f == report.FormatTable {
+		return report.TableWriter{Color: isTerminal(w)}, nil
+	}
+	return report.WriterFor(f)
+}
+
+// writeDir writes one file per format (or just --format) into --out. Each
+// file is written to a temporary name and renamed, so a failed run never
+// leaves a partial file that looks complete.
+func (o *output) writeDir(r *report.Report) error {
+	formats := report.Formats
+	if o.format != "" {
+		f, _ := report.ParseFormat(o.format)
+		formats = []report.Format{f}
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return fmt.Errorf("create output directory: %w", err)
+	}
+	for _, f := range formats {
+		w, err := report.WriterFor(f)
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(filepath.Join(o.out, f.FileName()), func(out io.Writer) error { return w.Write(out, r) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

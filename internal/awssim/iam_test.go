@@ -1,0 +1,282 @@
+package awssim
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+)
+
+func TestCredentialReportLifecycle(t *testing.T) {
+	tests := []struct {
+		name        string
+		reportCalls int
+		wantStates  []types.ReportStateType
+	}{
+		{"default", 1, []types.ReportStateType{"STARTED", "COMPLETE", "COMPLETE"}},
+		{"slow", 3, []types.ReportStateType{"STARTED", "INPROGRESS", "INPROGRESS", "COMPLETE"}},
+		{"immediate", 0, []types.ReportStateType{"COMPLETE"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, _ := startSmall(t, WithReportCalls(tt.reportCalls))
+			ctx := context.Background()
+			client := iam.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1"))
+
+			_, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+			var notPresent *types.CredentialReportNotPresentException
+			if !errors.As(err, &notPresent) {
+				t.Fatalf("GetCredentialReport before generating: error = %v, want ReportNotPresent", err)
+			}
+			for i, want := range tt.wantStates {
+				out, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out.State != want {
+					t.Fatalf("call %d: State = %s, want %s", i+1, out.State, want)
+				}
+				if want == "COMPLETE" {
+					continue
+				}
+				_, err = client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+				var notReady *types.CredentialReportNotReadyException
+				if !errors.As(err, &notReady) {
+					t.Fatalf("GetCredentialReport while %s: error = %v, want ReportInProgress", want, err)
+				}
+			}
+			out, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.ReportFormat != types.ReportFormatTypeTextCsv {
+				t.Errorf("ReportFormat = %s, want text/csv", out.ReportFormat)
+			}
+			if got := aws.ToTime(out.GeneratedTime); !got.Equal(fixedNow()) {
+				t.Errorf("GeneratedTime = %s, want %s", got, fixedNow())
+			}
+			if got, _, _ := bytes.Cut(out.Content, []byte("\n")); string(got) != ReportHeader {
+				t.Errorf("header = %s, want %s", got, ReportHeader)
+			}
+		})
+	}
+}
+
+func TestCredentialReportNeverCompletes(t *testing.T) {
+	w, err := LoadWorld("../../testdata/aws/org-small.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Account(normalID).Faults.ReportNeverCompletes = true
+	srv := NewServer(w, WithClock(fixedNow))
+	t.Cleanup(srv.Close)
+	client := iam.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1"))
+	for i := range 5 {
+		out, err := client.GenerateCredentialReport(context.Background(), &iam.GenerateCredentialReportInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.State == types.ReportStateTypeComplete {
+			t.Fatalf("call %d: report completed", i+1)
+		}
+	}
+}
+
+// reportRows generates and reads the account's credential report, keyed by user.
+func reportRows(t *testing.T, client *iam.Client) map[string][]string {
+	t.Helper()
+	ctx := context.Background()
+	for range 2 {
+		if _, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, err := csv.NewReader(bytes.NewReader(out.Content)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records[0]) != 22 {
+		t.Fatalf("%d columns, want 22", len(records[0]))
+	}
+	rows := map[string][]string{}
+	for _, r := range records[1:] {
+		rows[r[0]] = r
+	}
+	return rows
+}
+
+func TestCredentialReportRows(t *testing.T) {
+	srv, _ := startSmall(t)
+	rows := reportRows(t, iam.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1")))
+	tests := []struct {
+		user string
+		want string
+	}{
+		{RootName, "<root_account>,arn:aws:iam::222222222222:root,2020-04-23T12:00:00+00:00,not_supported,no_information,not_supported,not_supported,false," +
+			"true,2023-04-28T12:00:00+00:00,2023-11-14T12:00:00+00:00,us-east-1,s3,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"},
+		{"ci-deploy", "ci-deploy,arn:aws:iam::222222222222:user/automation/ci-deploy,2022-07-02T12:00:00+00:00,false,N/A,N/A,N/A,false," +
+			"true,2023-11-14T12:00:00+00:00,2024-06-01T00:00:00+00:00,us-east-1,s3,true,2024-05-22T12:00:00+00:00,2024-06-01T06:00:00+00:00,eu-west-1,ec2,false,N/A,false,N/A"},
+		{"alice", "alice,arn:aws:iam::222222222222:user/alice,2024-04-02T12:00:00+00:00,true,2024-05-30T09:36:00+00:00,2024-04-02T12:00:00+00:00,N/A,false," +
+			"true,2024-05-02T12:00:00+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"},
+		{"bob", "bob,arn:aws:iam::222222222222:user/bob,2024-04-12T12:00:00+00:00,true,no_information,2024-04-12T12:00:00+00:00,N/A,true," +
+			"false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"},
+		{"legacy-backup", "legacy-backup,arn:aws:iam::222222222222:user/legacy-backup,2021-02-17T12:00:00+00:00,false,N/A,N/A,N/A,false," +
+			"false,2021-05-28T12:00:00+00:00,2023-08-06T12:00:00+00:00,us-west-2,s3,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"},
+	}
+	if len(rows) != len(tests) {
+		t.Errorf("%d rows, want %d", len(rows), len(tests))
+	}
+	for _, tt := range tests {
+		t.Run(tt.user, func(t *testing.T) {
+			if got := strings.Join(rows[tt.user], ","); got != tt.want {
+				t.Errorf("row\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestListAccessKeysPaginates(t *testing.T) {
+	srv, w := startSmall(t)
+	client := iam.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1"))
+	want := w.Account(normalID).Users[0].Keys
+	p := iam.NewListAccessKeysPaginator(client, &iam.ListAccessKeysInput{UserName: aws.String("ci-deploy"), MaxItems: aws.Int32(1)})
+	var got []types.AccessKeyMetadata
+	pages := 0
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		got = append(got, page.AccessKeyMetadata...)
+	}
+	if pages != 2 || len(got) != 2 {
+		t.Fatalf("%d pages, %d keys; want 2 pages, 2 keys", pages, len(got))
+	}
+	for i, k := range got {
+		if aws.ToString(k.AccessKeyId) != want[i].ID || aws.ToString(k.UserName) != "ci-deploy" || k.Status != types.StatusTypeActive {
+			t.Errorf("key %d = %s %s %s, want %s ci-deploy Active", i, aws.ToString(k.AccessKeyId), aws.ToString(k.UserName), k.Status, want[i].ID)
+		}
+	}
+	if got := aws.ToTime(got[1].CreateDate); !got.Equal(fixedNow().AddDate(0, 0, -10)) {
+		t.Errorf("CreateDate = %s, want 10 days before the clock", got)
+	}
+}
+
+func TestListAccessKeysErrors(t *testing.T) {
+	srv, _ := startSmall(t)
+	client := iam.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1"))
+	tests := []struct {
+		name     string
+		in       *iam.ListAccessKeysInput
+		wantCode string
+		wantMsg  string
+	}{
+		{"no such user", &iam.ListAccessKeysInput{UserName: aws.String("mallory")}, "NoSuchEntity", "mallory cannot be found"},
+		{"no user name as a role", &iam.ListAccessKeysInput{}, "ValidationError", "Must specify userName"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := client.ListAccessKeys(context.Background(), tt.in)
+			wantAPIError(t, err, tt.wantCode, tt.wantMsg)
+		})
+	}
+}
+
+func TestListUsersPaginates(t *testing.T) {
+	srv, _ := startSmall(t)
+	client := iam.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1"))
+	p := iam.NewListUsersPaginator(client, &iam.ListUsersInput{MaxItems: aws.Int32(3)})
+	var names []string
+	pages := 0
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, u := range page.Users {
+			names = append(names, aws.ToString(u.UserName))
+		}
+	}
+	if got, want := strings.Join(names, ","), "ci-deploy,alice,bob,legacy-backup"; pages != 2 || got != want {
+		t.Errorf("%d pages of %s, want 2 pages of %s", pages, got, want)
+	}
+}
+
+func TestGetAccessKeyLastUsed(t *testing.T) {
+	srv, w := startSmall(t)
+	client := iam.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1"))
+	normal := w.Account(normalID)
+	tests := []struct {
+		name        string
+		keyID       string
+		wantUser    string
+		wantDate    time.Time
+		wantService string
+		wantRegion  string
+		wantCode    string
+	}{
+		{"used", normal.Users[0].Keys[1].ID, "ci-deploy", fixedNow().Add(-6 * time.Hour), "ec2", "eu-west-1", ""},
+		{"never used", normal.Users[1].Keys[0].ID, "alice", time.Time{}, "N/A", "N/A", ""},
+		{"root key", normal.Root.Keys[0].ID, "root", fixedNow().AddDate(0, 0, -200), "s3", "us-east-1", ""},
+		{"another account's key", w.Account(mgmtID).Users[0].Keys[0].ID, "", time.Time{}, "", "", "AccessDenied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := client.GetAccessKeyLastUsed(context.Background(), &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(tt.keyID)})
+			if tt.wantCode != "" {
+				wantAPIError(t, err, tt.wantCode, "is not authorized to perform: iam:GetAccessKeyLastUsed")
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := out.AccessKeyLastUsed
+			if got := aws.ToString(out.UserName); got != tt.wantUser {
+				t.Errorf("UserName = %s, want %s", got, tt.wantUser)
+			}
+			if got := aws.ToTime(u.LastUsedDate); !got.Equal(tt.wantDate) {
+				t.Errorf("LastUsedDate = %s, want %s", got, tt.wantDate)
+			}
+			if aws.ToString(u.ServiceName) != tt.wantService || aws.ToString(u.Region) != tt.wantRegion {
+				t.Errorf("service, region = %s, %s; want %s, %s", aws.ToString(u.ServiceName), aws.ToString(u.Region), tt.wantService, tt.wantRegion)
+			}
+		})
+	}
+}
+
+func TestGetAccountSummary(t *testing.T) {
+	srv, _ := startSmall(t)
+	tests := []struct {
+		account string
+		want    map[types.SummaryKeyType]int32
+	}{
+		{normalID, map[types.SummaryKeyType]int32{"Users": 4, "AccountAccessKeysPresent": 1, "AccountMFAEnabled": 0}},
+		{mgmtID, map[types.SummaryKeyType]int32{"Users": 1, "AccountAccessKeysPresent": 0, "AccountMFAEnabled": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.account, func(t *testing.T) {
+			out, err := iam.NewFromConfig(sdkConfig(t, srv, tt.account, "us-east-1")).GetAccountSummary(context.Background(), &iam.GetAccountSummaryInput{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, want := range tt.want {
+				if got, ok := out.SummaryMap[string(k)]; !ok || got != want {
+					t.Errorf("%s = %d (present %t), want %d", k, got, ok, want)
+				}
+			}
+		})
+	}
+}

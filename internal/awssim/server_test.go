@@ -1,0 +1,145 @@
+package awssim
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+)
+
+// Accounts of testdata/aws/org-small.json.
+const (
+	mgmtID      = "111111111111"
+	normalID    = "222222222222"
+	deniedID    = "333333333333"
+	noRoleID    = "444444444444"
+	throttledID = "555555555555"
+	suspendedID = "666666666666"
+)
+
+func fixedNow() time.Time { return time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC) }
+
+// startSmall serves org-small.json on the fixed clock.
+func startSmall(t *testing.T, opts ...Option) (*Server, *World) {
+	t.Helper()
+	w, err := LoadWorld("../../testdata/aws/org-small.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(w, append([]Option{WithClock(fixedNow)}, opts...)...)
+	t.Cleanup(srv.Close)
+	return srv, w
+}
+
+// sdkConfig is the server's config for account, with the SDK's standard
+// retryer made fast: tests check that retries happen, not how long they wait.
+func sdkConfig(t *testing.T, srv *Server, account, region string) aws.Config {
+	t.Helper()
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	cfg, err := srv.AWSConfig(context.Background(), account, region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxBackoff = time.Millisecond })
+	}
+	return cfg
+}
+
+// wantAPIError checks that err is a smithy API error with code, and that its
+// message contains msg.
+func wantAPIError(t *testing.T, err error, code, msg string) {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error = %v, want API error %s", err, code)
+	}
+	if ae.ErrorCode() != code || !strings.Contains(ae.ErrorMessage(), msg) {
+		t.Fatalf("error = %s: %q, want %s containing %q", ae.ErrorCode(), ae.ErrorMessage(), code, msg)
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	srv, w := startSmall(t)
+	ctx := context.Background()
+	user := w.Account(normalID).Users[0] // ci-deploy
+	inactive := w.Account(normalID).Users[3].Keys[0]
+	tests := []struct {
+		name     string
+		creds    aws.Credentials
+		wantARN  string
+		wantCode string
+	}{
+		{"caller session", srv.Credentials(normalID), "arn:aws:sts::222222222222:assumed-role/Admin/awssim", ""},
+		{"IAM user key", aws.Credentials{AccessKeyID: user.Keys[0].ID, SecretAccessKey: "x"}, "arn:aws:iam::222222222222:user/automation/ci-deploy", ""},
+		{"account outside the world", srv.Credentials("999999999999"), "", "InvalidClientTokenId"},
+		{"inactive key", aws.Credentials{AccessKeyID: inactive.ID, SecretAccessKey: "x"}, "", "InvalidClientTokenId"},
+		{"wrong session token", func() aws.Credentials { c := srv.Credentials(normalID); c.SessionToken = "forged"; return c }(), "", "InvalidClientTokenId"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := sdkConfig(t, srv, mgmtID, "us-east-1")
+			cfg.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return tt.creds, nil })
+			out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			if tt.wantCode != "" {
+				wantAPIError(t, err, tt.wantCode, "security token included in the request is invalid")
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := aws.ToString(out.Arn); got != tt.wantARN {
+				t.Errorf("Arn = %s, want %s", got, tt.wantARN)
+			}
+		})
+	}
+}
+
+func TestAWSConfigUnknownAccount(t *testing.T) {
+	srv, _ := startSmall(t)
+	if _, err := srv.AWSConfig(context.Background(), "999999999999", "us-east-1"); err == nil {
+		t.Fatal("AWSConfig for an account outside the world: no error")
+	}
+}
+
+func TestCallsCountsConcurrentCalls(t *testing.T) {
+	srv, _ := startSmall(t)
+	ctx := context.Background()
+	client := iam.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1"))
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := client.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := srv.Calls()
+	if got := calls.ByAccount[normalID]["iam:GetAccountSummary"]; got != n {
+		t.Errorf("GetAccountSummary calls = %d, want %d", got, n)
+	}
+	if got := calls.Account(normalID); got != n {
+		t.Errorf("calls of account = %d, want %d", got, n)
+	}
+	if calls.Total != n {
+		t.Errorf("Total = %d, want %d", calls.Total, n)
+	}
+}

@@ -1,0 +1,247 @@
+// Package bench measures an organization-wide audit against simulated
+// organizations through the real SDK and the local AWS endpoint, and the
+// naive approach other scanners take on the same organization. Run it with
+// `make bench`; it is not part of `make test`.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/internal/awssim"
+	"github.com/keyaudit/keyaudit/internal/run"
+	"github.com/keyaudit/keyaudit/rules"
+)
+
+const (
+	usersPerAccount = 50
+	latency         = 20 * time.Millisecond
+	// iamRate is the simulated per-account IAM limit (calls per second),
+	// low enough that the audit really is throttled and must retry.
+	iamRate     = 20
+	iamBurst    = 10
+	concurrency = 50
+)
+
+// sizes are the organizations measured; the naive sequential scan is run
+// in full only where it finishes in minutes and extrapolated above that.
+var sizes = []struct {
+	accounts  int
+	naiveFull bool
+}{{10, true}, {100, false}, {1000, false}}
+
+func BenchmarkOrgAudit(b *testing.B) {
+	b.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "accounts\tkeys\tcalls/account\twall\tbound\twall/bound\tpeak heap\tnaive\tspeed-up\t\n")
+	var perOp []string
+	for _, size := range sizes {
+		m := measure(b, size.accounts)
+		naive := measureNaive(b, size.accounts, size.naiveFull)
+		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%s\t%s\t%.2f\t%d MiB\t%s\t%.0fx\t\n",
+			size.accounts, m.keys, m.callsPerAccount, m.wall.Round(10*time.Millisecond), m.bound.Round(10*time.Millisecond),
+			m.wall.Seconds()/m.bound.Seconds(), m.peakHeap>>20, naive.label, naive.wall.Seconds()/m.wall.Seconds())
+		perOp = append(perOp, fmt.Sprintf("%d accounts: %s", size.accounts, m.ops))
+	}
+	tw.Flush()
+	fmt.Println("API calls per account by operation (mean):")
+	for _, l := range perOp {
+		fmt.Println("  " + l)
+	}
+	fmt.Printf("simulated latency %s per call, IAM limit %d calls/s (burst %d) per account, %d users per account, concurrency %d, GOMAXPROCS %d\n",
+		latency, iamRate, iamBurst, usersPerAccount, concurrency, runtime.GOMAXPROCS(0))
+}
+
+type result struct {
+	keys            int
+	callsPerAccount float64
+	ops             string
+	wall, bound     time.Duration
+	peakHeap        uint64
+}
+
+func world(accounts int) *awssim.World {
+	w := awssim.GenerateOrg(accounts, usersPerAccount, 42)
+	for i := range w.Accounts {
+		w.Accounts[i].Faults = awssim.Faults{LatencyMS: int(latency / time.Millisecond), IAMRate: iamRate, IAMBurst: iamBurst}
+	}
+	return w
+}
+
+func measure(b *testing.B, accounts int) result {
+	w := world(accounts)
+	srv := awssim.NewServer(w, awssim.WithReportCalls(1))
+	defer srv.Close()
+	mgmt := w.Management().ID
+	ctx := context.Background()
+	cfg, err := srv.AWSConfig(ctx, mgmt, "us-east-1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Retryer = audit.Retryer
+
+	peak, stop := watchHeap()
+	start := time.Now()
+	targets, err := audit.DiscoverOrg(ctx, organizations.NewFromConfig(cfg))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sessions := audit.NewSessions(cfg, mgmt, audit.RoleSpec{Name: "KeyAuditRole", Path: "/", SessionName: "keyaudit-bench", InCaller: true})
+	collector := audit.NewCollector()
+	collector.ReportPoll = 100 * time.Millisecond
+	opts := run.Options{Now: time.Now(), Started: time.Now(), Config: rules.Defaults()}
+	r := run.Live(ctx, opts, &audit.Scheduler{Concurrency: concurrency}, collector, targets, func(ctx context.Context, id string) (audit.IAM, error) {
+		c, err := sessions.Config(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return iam.NewFromConfig(c), nil
+	})
+	wall := time.Since(start)
+	stop()
+	if n := r.Summary.Accounts["ok"]; n != len(targets) {
+		b.Fatalf("%d of %d accounts audited: %+v", n, len(targets), r.Accounts)
+	}
+
+	calls := srv.Calls()
+	res := result{wall: wall, peakHeap: peak.Load()}
+	ops := map[string]int{}
+	total := 0
+	var slowest time.Duration
+	var work time.Duration
+	for _, t := range targets {
+		for op, n := range calls.ByAccount[t.AccountID] {
+			ops[op] += n
+			total += n
+		}
+		// An account's own lower bound: its calls at the simulated rate
+		// limit, or its critical path of dependent calls (summary, report
+		// generation, report, one round of key listings, one round of
+		// confirmations), whichever is longer.
+		n := calls.Account(t.AccountID)
+		own := max(time.Duration(float64(n-iamBurst)/iamRate*float64(time.Second)), 6*latency)
+		work += own
+		slowest = max(slowest, own)
+	}
+	for _, a := range r.Accounts {
+		res.keys += a.Keys
+	}
+	res.bound = max(slowest, work/time.Duration(concurrency))
+	res.callsPerAccount = float64(total) / float64(len(targets))
+	res.ops = opsLine(ops, len(targets))
+	return res
+}
+
+func opsLine(ops map[string]int, accounts int) string {
+	names := make([]string, 0, len(ops))
+	for op := range ops {
+		names = append(names, op)
+	}
+	sort.Strings(names)
+	parts := make([]string, 0, len(names))
+	for _, op := range names {
+		parts = append(parts, fmt.Sprintf("%s %.1f", op, float64(ops[op])/float64(accounts)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// watchHeap samples the live heap until stop is called.
+func watchHeap() (*atomic.Uint64, func()) {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > peak.Load() {
+				peak.Store(ms.HeapAlloc)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return &peak, func() { close(done); wg.Wait() }
+}
+
+type naiveResult struct {
+	wall  time.Duration
+	label string
+}
+
+// measureNaive audits the way credential-report-less scanners do: one
+// account after another, ListUsers, then ListAccessKeys for every user and
+// GetAccessKeyLastUsed for every key. Above the sizes it runs in full, it
+// times the first ten accounts and scales linearly: the approach is
+// sequential, so its time grows with the number of accounts.
+func measureNaive(b *testing.B, accounts int, full bool) naiveResult {
+	sample := accounts
+	if !full {
+		sample = 10
+	}
+	w := world(sample)
+	srv := awssim.NewServer(w)
+	defer srv.Close()
+	ctx := context.Background()
+	mgmt := w.Management().ID
+	cfg, err := srv.AWSConfig(ctx, mgmt, "us-east-1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Retryer = audit.Retryer
+	start := time.Now()
+	for _, a := range w.Accounts {
+		if a.Management {
+			continue
+		}
+		c := cfg.Copy()
+		c.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), "arn:aws:iam::"+a.ID+":role/KeyAuditRole"))
+		client := iam.NewFromConfig(c)
+		users := iam.NewListUsersPaginator(client, &iam.ListUsersInput{})
+		for users.HasMorePages() {
+			page, err := users.NextPage(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, u := range page.Users {
+				keys, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: u.UserName})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, k := range keys.AccessKeyMetadata {
+					if _, err := client.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: k.AccessKeyId}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		}
+	}
+	wall := time.Since(start)
+	if full {
+		return naiveResult{wall: wall, label: wall.Round(100 * time.Millisecond).String()}
+	}
+	scaled := time.Duration(float64(wall) * float64(accounts) / float64(sample))
+	return naiveResult{wall: scaled, label: "~" + scaled.Round(time.Second).String() + " (est.)"}
+}

@@ -1,0 +1,215 @@
+// Command bootstrap is keyaudit's Lambda entrypoint: an EventBridge
+// schedule triggers one organization audit, whose reports go to S3 before
+// Slack hears of them. It is a thin shell over internal/run.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/internal/run"
+	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/rules"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	s, err := settingsFromEnv(os.Getenv)
+	if err != nil {
+		// A misconfigured function fails every invocation with the reason.
+		log.Error("invalid configuration", "error", err)
+		lambda.Start(func(context.Context) error { return err })
+		return
+	}
+	h := &handler{settings: s, log: log}
+	lambda.Start(h.handle)
+}
+
+// settings are read once, at cold start, from the function's environment.
+type settings struct {
+	Bucket, Prefix string
+	Org            bool
+	Accounts       []audit.Target
+	Exclude        []string
+	Role           audit.RoleSpec
+	Concurrency    int
+	// ConfigSource is where thresholds and suppressions live:
+	// s3://bucket/key or ssm:/parameter/name; empty for the defaults.
+	ConfigSource string
+	// SlackSecretARN names the Secrets Manager secret holding the Slack
+	// webhook URL or bot token; the secret itself never sits in the environment.
+	SlackSecretARN string
+	SlackChannel   string
+	SlackOnlyNew   bool
+	SlackAPIURL    string // for tests: a local Slack server
+	// Reserve is kept back from the invocation deadline to write reports.
+	Reserve time.Duration
+}
+
+func settingsFromEnv(getenv func(string) string) (settings, error) {
+	s := settings{
+		Bucket:         getenv("KEYAUDIT_BUCKET"),
+		Prefix:         strings.Trim(getenv("KEYAUDIT_PREFIX"), "/"),
+		Org:            getenv("KEYAUDIT_ACCOUNTS") == "",
+		ConfigSource:   getenv("KEYAUDIT_CONFIG"),
+		SlackSecretARN: getenv("KEYAUDIT_SLACK_SECRET_ARN"),
+		SlackChannel:   getenv("KEYAUDIT_SLACK_CHANNEL"),
+		SlackOnlyNew:   getenv("KEYAUDIT_SLACK_ONLY_CHANGES") == "true",
+		SlackAPIURL:    getenv("KEYAUDIT_SLACK_API_URL"),
+		Role: audit.RoleSpec{
+			Name:       or(getenv("KEYAUDIT_ROLE_NAME"), "KeyAuditRole"),
+			Path:       or(getenv("KEYAUDIT_ROLE_PATH"), "/"),
+			ExternalID: getenv("KEYAUDIT_EXTERNAL_ID"),
+			// The function's own account is audited through the member
+			// role too, so the function role needs no IAM read access.
+			InCaller: true,
+		},
+		Concurrency: 20,
+		Reserve:     30 * time.Second,
+	}
+	if s.Bucket == "" {
+		return s, errors.New("KEYAUDIT_BUCKET is not set: name the S3 bucket for reports")
+	}
+	ids, err := audit.ParseAccountList("KEYAUDIT_ACCOUNTS", getenv("KEYAUDIT_ACCOUNTS"))
+	if err != nil {
+		return s, err
+	}
+	for _, id := range ids {
+		s.Accounts = append(s.Accounts, audit.Target{AccountID: id})
+	}
+	if s.Exclude, err = audit.ParseAccountList("KEYAUDIT_EXCLUDE_ACCOUNTS", getenv("KEYAUDIT_EXCLUDE_ACCOUNTS")); err != nil {
+		return s, err
+	}
+	if v := getenv("KEYAUDIT_CONCURRENCY"); v != "" {
+		if s.Concurrency, err = strconv.Atoi(v); err != nil || s.Concurrency < 1 || s.Concurrency > 200 {
+			return s, fmt.Errorf("KEYAUDIT_CONCURRENCY must be a whole number from 1 to 200, got %q", v)
+		}
+	}
+	if v := getenv("KEYAUDIT_RESERVE_SECONDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return s, fmt.Errorf("KEYAUDIT_RESERVE_SECONDS must be a whole number of seconds, got %q", v)
+		}
+		s.Reserve = time.Duration(n) * time.Second
+	}
+	return s, nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// input is what a schedule may pass: EventBridge's Scheduled Event
+// (Schedule), nothing or a custom JSON object (ScheduleV2).
+type input struct {
+	DetailType string   `json:"detail-type"`
+	Accounts   []string `json:"accounts"`
+}
+
+// Summary is what the invocation returns.
+type Summary struct {
+	RunID      string         `json:"run_id"`
+	Accounts   map[string]int `json:"accounts"`
+	Findings   int            `json:"findings"`
+	BySeverity map[string]int `json:"by_severity"`
+	Report     string         `json:"report"`
+	Slack      string         `json:"slack"`
+}
+
+type handler struct {
+	settings settings
+	log      *slog.Logger
+}
+
+func (h *handler) handle(ctx context.Context, raw json.RawMessage) (Summary, error) {
+	started := time.Now().UTC()
+	runID := run.NewID(started)
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		runID += "-" + lc.AwsRequestID[:min(8, len(lc.AwsRequestID))]
+	}
+	log := h.log.With("run_id", runID)
+
+	var in input
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return Summary{}, fmt.Errorf("read the event: %w (expected a scheduled event or {\"accounts\": [...]})", err)
+		}
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryer(audit.Retryer))
+	if err != nil {
+		return Summary{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	rulesCfg, err := loadRulesConfig(ctx, cfg, h.settings.ConfigSource)
+	if err != nil {
+		return Summary{}, err
+	}
+	targets := h.settings.Accounts
+	if len(in.Accounts) > 0 {
+		ids, err := audit.ParseAccountList("event accounts", strings.Join(in.Accounts, ","))
+		if err != nil {
+			return Summary{}, err
+		}
+		targets = nil
+		for _, id := range ids {
+			targets = append(targets, audit.Target{AccountID: id})
+		}
+	} else if h.settings.Org {
+		if targets, err = audit.DiscoverOrg(ctx, organizations.NewFromConfig(cfg)); err != nil {
+			return Summary{}, err
+		}
+	}
+	targets = audit.Exclude(targets, h.settings.Exclude)
+
+	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return Summary{}, fmt.Errorf("identify the function's role: %w", audit.Explain(err))
+	}
+	role := h.settings.Role
+	role.SessionName = "keyaudit-" + runID
+	sessions := audit.NewSessions(cfg, aws.ToString(who.Account), role)
+
+	// Stop auditing early enough to write the reports before Lambda's deadline.
+	auditCtx := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		auditCtx, cancel = context.WithDeadline(ctx, deadline.Add(-h.settings.Reserve))
+		defer cancel()
+	}
+	opts := run.Options{RunID: runID, Now: started, Started: started, Config: rulesCfg, Logger: log}
+	sched := &audit.Scheduler{Concurrency: h.settings.Concurrency, MinTime: 20 * time.Second}
+	r := run.Live(auditCtx, opts, sched, audit.NewCollector(), targets, func(ctx context.Context, id string) (audit.IAM, error) {
+		c, err := sessions.Config(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return iam.NewFromConfig(c), nil
+	})
+
+	sum := Summary{RunID: runID, Accounts: r.Summary.Accounts, Findings: r.Summary.Findings, BySeverity: r.Summary.BySeverity}
+	err = h.deliver(ctx, cfg, r, &sum, log)
+	log.Info("run complete", "accounts", sum.Accounts, "findings", sum.Findings, "report", sum.Report, "slack", sum.Slack)
+	return sum, err
+}
+
+var _ = s3.NewFromConfig
+var _ = report.SchemaVersion
+var _ = rules.Defaults
