@@ -125,9 +125,16 @@ type Sighting struct {
 	OwnerAccount string `json:"owner_account,omitempty"`
 	// Principal, PrincipalARN and Key are filled when the owning account
 	// could be audited and the key found in it.
+	OwnerName string `json:"owner_account_name,omitempty"`
+	// Audited: the owning account is in the audited set or organization.
+	Audited      bool   `json:"in_audited_set"`
 	Principal    string `json:"principal,omitempty"`
 	PrincipalARN string `json:"principal_arn,omitempty"`
 	Key          *Key   `json:"key,omitempty"`
+	// Issuer is the STS call that issued a temporary key, from CloudTrail.
+	Issuer *Issuer `json:"issued_by,omitempty"`
+	// Error says what could not be learned about this key, and why.
+	Error string `json:"error,omitempty"`
 }
 
 // KeyKind classifies an AWS unique ID by its prefix.

@@ -46,14 +46,10 @@ func TestThrottlingIsRetried(t *testing.T) {
 }
 
 func TestIAMRateLimit(t *testing.T) {
-	w, err := LoadWorld("../../testdata/aws/org-small.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Account(normalID).Faults.IAMRate = 0.001 // no refill within the test
-	w.Account(normalID).Faults.IAMBurst = 3
-	srv := NewServer(w, WithClock(fixedNow))
-	t.Cleanup(srv.Close)
+	srv, _ := startChanged(t, func(w *World) {
+		w.Account(normalID).Faults.IAMRate = 0.001 // no refill within the test
+		w.Account(normalID).Faults.IAMBurst = 3
+	})
 	cfg := sdkConfig(t, srv, normalID, "us-east-1")
 	cfg.RetryMaxAttempts = 1
 	client := iam.NewFromConfig(cfg)
@@ -63,7 +59,7 @@ func TestIAMRateLimit(t *testing.T) {
 			t.Fatalf("call %d within the burst: %v", i+1, err)
 		}
 	}
-	_, err = client.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{})
+	_, err := client.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{})
 	wantAPIError(t, err, "Throttling", "Rate exceeded")
 	if _, err := cloudtrail.NewFromConfig(cfg).LookupEvents(ctx, &cloudtrail.LookupEventsInput{}); err != nil {
 		t.Errorf("CloudTrail is not rate limited by the IAM limit: %v", err)
@@ -101,13 +97,7 @@ func TestDeniedActions(t *testing.T) {
 }
 
 func TestLatency(t *testing.T) {
-	w, err := LoadWorld("../../testdata/aws/org-small.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Account(normalID).Faults.LatencyMS = 50
-	srv := NewServer(w, WithClock(fixedNow))
-	t.Cleanup(srv.Close)
+	srv, _ := startChanged(t, func(w *World) { w.Account(normalID).Faults.LatencyMS = 50 })
 	client := iam.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1"))
 	start := time.Now()
 	if _, err := client.GetAccountSummary(context.Background(), &iam.GetAccountSummaryInput{}); err != nil {

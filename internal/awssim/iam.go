@@ -145,7 +145,7 @@ func (s *Server) listAccessKeys(r *request) (any, error) {
 	} else if u == nil {
 		return nil, validationError(r.op, "Must specify userName when calling with non-User credentials")
 	}
-	size, err := maxItems(r)
+	size, err := s.maxItems(r)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +209,7 @@ type listUsersResult struct {
 }
 
 func (s *Server) listUsers(r *request) (any, error) {
-	size, err := maxItems(r)
+	size, err := s.maxItems(r)
 	if err != nil {
 		return nil, err
 	}
@@ -235,11 +235,11 @@ func (s *Server) listUsers(r *request) (any, error) {
 	return listUsersResult{Users: users, IsTruncated: next != "", Marker: next}, nil
 }
 
-// maxItems reads IAM's MaxItems: 1 to 1000, 100 when absent.
-func maxItems(r *request) (int, error) {
+// maxItems reads IAM's MaxItems: 1 to 1000, the server's page size when absent.
+func (s *Server) maxItems(r *request) (int, error) {
 	v := r.form.Get("MaxItems")
 	if v == "" {
-		return 100, nil
+		return s.pageSize, nil
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 1000 {

@@ -70,13 +70,7 @@ func TestCredentialReportLifecycle(t *testing.T) {
 }
 
 func TestCredentialReportNeverCompletes(t *testing.T) {
-	w, err := LoadWorld("../../testdata/aws/org-small.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Account(normalID).Faults.ReportNeverCompletes = true
-	srv := NewServer(w, WithClock(fixedNow))
-	t.Cleanup(srv.Close)
+	srv, _ := startChanged(t, func(w *World) { w.Account(normalID).Faults.ReportNeverCompletes = true })
 	client := iam.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1"))
 	for i := range 5 {
 		out, err := client.GenerateCredentialReport(context.Background(), &iam.GenerateCredentialReportInput{})

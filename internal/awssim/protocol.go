@@ -21,10 +21,10 @@ type operation struct {
 
 func (o operation) String() string { return o.service + ":" + o.action }
 
-// jsonProtocol: Organizations and CloudTrail speak JSON 1.1; IAM and STS
-// speak the query protocol.
+// jsonProtocol: IAM and STS speak the query protocol; Organizations,
+// CloudTrail and any unknown X-Amz-Target speak JSON 1.1.
 func (o operation) jsonProtocol() bool {
-	return o.service == "organizations" || o.service == "cloudtrail"
+	return o.service != "iam" && o.service != "sts"
 }
 
 // apiError is an error answered on the wire, in the operation's protocol.

@@ -44,6 +44,11 @@ func WithReportCalls(n int) Option { return func(s *Server) { s.reportCalls = n 
 // a NextToken, as Organizations does, interleaved with the real ones.
 func WithEmptyOrgPages(n int) Option { return func(s *Server) { s.emptyPages = n } }
 
+// WithPageSize sets how many items IAM list calls return when the caller
+// sets no MaxItems (default 100). IAM may return fewer than asked for, so
+// a small size exercises a client's paging.
+func WithPageSize(n int) Option { return func(s *Server) { s.pageSize = n } }
+
 // Server answers AWS API calls from a World. Start it with NewServer, point
 // SDK clients at URL (AWSConfig does), and Close it.
 type Server struct {
@@ -54,6 +59,7 @@ type Server struct {
 	epoch       time.Time // the clock when the server started: "days ago" count from here
 	reportCalls int
 	emptyPages  int
+	pageSize    int
 	http        *httptest.Server
 	client      *http.Client
 
@@ -116,6 +122,7 @@ func NewServer(w *World, opts ...Option) *Server {
 		world:       w,
 		now:         time.Now,
 		reportCalls: 1,
+		pageSize:    100,
 		accounts:    map[string]*account{},
 		keys:        map[string]keyRef{},
 		sessions:    map[string]*session{},
@@ -344,7 +351,7 @@ func route(hr *http.Request, body []byte, service string) (operation, url.Values
 		switch target[:max(i, 0)] {
 		case "AWSOrganizationsV20161128":
 			op.service = "organizations"
-		case "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101":
+		case "CloudTrail_20131101", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101": // the SDK's, and the CLI's
 			op.service = "cloudtrail"
 		}
 		return op, nil, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
@@ -30,10 +31,17 @@ func fixedNow() time.Time { return time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC) 
 // startSmall serves org-small.json on the fixed clock.
 func startSmall(t *testing.T, opts ...Option) (*Server, *World) {
 	t.Helper()
+	return startChanged(t, func(*World) {}, opts...)
+}
+
+// startChanged serves org-small.json as change leaves it.
+func startChanged(t *testing.T, change func(w *World), opts ...Option) (*Server, *World) {
+	t.Helper()
 	w, err := LoadWorld("../../testdata/aws/org-small.json")
 	if err != nil {
 		t.Fatal(err)
 	}
+	change(w)
 	srv := NewServer(w, append([]Option{WithClock(fixedNow)}, opts...)...)
 	t.Cleanup(srv.Close)
 	return srv, w
@@ -72,25 +80,33 @@ func TestAuthentication(t *testing.T) {
 	ctx := context.Background()
 	user := w.Account(normalID).Users[0] // ci-deploy
 	inactive := w.Account(normalID).Users[3].Keys[0]
+	static := func(c aws.Credentials) aws.CredentialsProvider {
+		return credentials.StaticCredentialsProvider{Value: c}
+	}
+	forged := srv.Credentials(normalID)
+	forged.SessionToken = "forged"
+	const invalid = "The security token included in the request is invalid."
 	tests := []struct {
 		name     string
-		creds    aws.Credentials
+		creds    aws.CredentialsProvider
 		wantARN  string
 		wantCode string
+		wantMsg  string
 	}{
-		{"caller session", srv.Credentials(normalID), "arn:aws:sts::222222222222:assumed-role/Admin/awssim", ""},
-		{"IAM user key", aws.Credentials{AccessKeyID: user.Keys[0].ID, SecretAccessKey: "x"}, "arn:aws:iam::222222222222:user/automation/ci-deploy", ""},
-		{"account outside the world", srv.Credentials("999999999999"), "", "InvalidClientTokenId"},
-		{"inactive key", aws.Credentials{AccessKeyID: inactive.ID, SecretAccessKey: "x"}, "", "InvalidClientTokenId"},
-		{"wrong session token", func() aws.Credentials { c := srv.Credentials(normalID); c.SessionToken = "forged"; return c }(), "", "InvalidClientTokenId"},
+		{"caller session", static(srv.Credentials(normalID)), "arn:aws:sts::222222222222:assumed-role/Admin/awssim", "", ""},
+		{"IAM user key", static(aws.Credentials{AccessKeyID: user.Keys[0].ID, SecretAccessKey: "x"}), "arn:aws:iam::222222222222:user/automation/ci-deploy", "", ""},
+		{"account outside the world", static(srv.Credentials("999999999999")), "", "InvalidClientTokenId", invalid},
+		{"inactive key", static(aws.Credentials{AccessKeyID: inactive.ID, SecretAccessKey: "x"}), "", "InvalidClientTokenId", invalid},
+		{"wrong session token", static(forged), "", "InvalidClientTokenId", invalid},
+		{"unsigned", aws.AnonymousCredentials{}, "", "MissingAuthenticationToken", "Request is missing Authentication Token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := sdkConfig(t, srv, mgmtID, "us-east-1")
-			cfg.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return tt.creds, nil })
+			cfg.Credentials = tt.creds
 			out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 			if tt.wantCode != "" {
-				wantAPIError(t, err, tt.wantCode, "security token included in the request is invalid")
+				wantAPIError(t, err, tt.wantCode, tt.wantMsg)
 				return
 			}
 			if err != nil {

@@ -95,8 +95,8 @@ type Event struct {
 	// slot (1 or 2) of the key used, 0 for a console session.
 	User      string     `json:"user"`
 	Key       int        `json:"key,omitempty"`
-	Name      string     `json:"name"`   // e.g. ListBuckets
-	Source    string     `json:"source"` // e.g. s3.amazonaws.com
+	Name      string     `json:"name"`             // e.g. ListBuckets
+	Source    string     `json:"source"`           // e.g. s3.amazonaws.com
 	Region    string     `json:"region,omitempty"` // defaults to us-east-1
 	SourceIP  string     `json:"source_ip"`
 	UserAgent string     `json:"user_agent"`
@@ -297,17 +297,17 @@ func (w *World) validate() error {
 			if e.Name == "" || e.Source == "" {
 				bad("%s: event %d: name and source are required", where, i)
 			}
-			var keys []Key
+			var slots []Key
 			switch u := users[e.User]; {
 			case e.User == RootName:
-				keys = a.Root.Keys
+				slots = a.Root.Keys
 			case u != nil:
-				keys = u.Keys
+				slots = u.Keys
 			default:
 				bad("%s: event %d: no user %q", where, i, e.User)
 				continue
 			}
-			if e.Key < 0 || e.Key > len(keys) {
+			if e.Key < 0 || e.Key > len(slots) {
 				bad("%s: event %d: user %q has no key %d", where, i, e.User, e.Key)
 			}
 		}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/internal/awssim"
+)
+
+// startDemo serves the simulated demo organization on a loopback port and
+// returns credentials of its management account. The audit then runs
+// through the same live code path, real SDK clients and all.
+func startDemo(ctx context.Context, stderr io.Writer) (*awsEnv, error) {
+	w, err := awssim.DemoWorld()
+	if err != nil {
+		return nil, fmt.Errorf("load the demo organization: %w", err)
+	}
+	// The simulated credential report is ready at once: the demo should
+	// take seconds, not IAM's generation time.
+	srv := awssim.NewServer(w, awssim.WithReportCalls(0))
+	cfg, err := srv.AWSConfig(ctx, w.Management().ID, "us-east-1")
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	cfg.Retryer = audit.Retryer
+	fmt.Fprintf(stderr, "DEMO: auditing a simulated organization served at %s (no AWS account is used)\n", srv.URL)
+	return &awsEnv{cfg: cfg, close: srv.Close}, nil
+}
