@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	)
 	switch cmd {
 	case "scan":
-		code, err = scan(ctx, rest, stdout, stderr, stdin)
+		code, err = scan(ctx, rest, stdin, stdout, stderr)
 	case "rules":
 		code, err = listRules(rest, stdout, stderr)
 	case "version", "--version":

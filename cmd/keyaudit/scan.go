@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"flag"
 	"io"
 	"log/slog"
 	"os"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/keyaudit/keyaudit/audit"
@@ -24,10 +26,50 @@ Audits access keys and prints findings with rotation plans.
   keyaudit scan --credential-report report.csv    offline, from downloaded credential reports
   keyaudit scan --demo                            a simulated organization, no AWS needed`
 
-// scanFlags are the inputs of `keyaudit scan`.
-type scanFlags struct {
+// common are the flags of every audit command: the clock, the rules'
+// configuration, where the report goes, and logging.
+type common struct {
 	output
-	reports      listFlag
+	asOf       string
+	configFile string
+	quiet      bool
+	logFormat  string
+	verbose    bool
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	c.output.register(fs)
+	fs.StringVar(&c.asOf, "as-of", "", "judge as of this RFC 3339 time instead of now")
+	fs.StringVar(&c.configFile, "config", "", "YAML file with thresholds and suppressions")
+	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar and only errors on standard error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format on standard error: text or json")
+	fs.BoolVar(&c.verbose, "verbose", false, "log each account as it is audited")
+}
+
+// options validates the common flags and returns the run's options.
+func (c *common) options(stderr io.Writer) (run.Options, error) {
+	if err := c.output.validate(); err != nil {
+		return run.Options{}, err
+	}
+	started := time.Now().UTC()
+	now, err := parseAsOf(c.asOf, started)
+	if err != nil {
+		return run.Options{}, err
+	}
+	cfg, err := loadConfig(c.configFile)
+	if err != nil {
+		return run.Options{}, err
+	}
+	log, err := newLogger(stderr, c.logFormat, c.quiet, c.verbose)
+	if err != nil {
+		return run.Options{}, err
+	}
+	id := run.NewID(started)
+	return run.Options{RunID: id, Now: now, Started: started, Config: cfg, Logger: log.With("run_id", id)}, nil
+}
+
+// live are the flags that say which accounts to reach and how.
+type live struct {
 	demo         bool
 	profile      string
 	region       string
@@ -36,158 +78,136 @@ type scanFlags struct {
 	accountsFile string
 	exclude      string
 	role         audit.RoleSpec
-	concurrency  int
 	timeout      time.Duration
-	asOf         string
-	configFile   string
-	quiet        bool
-	logFormat    string
-	verbose      bool
 }
 
-func scan(ctx context.Context, args []string, stdout, stderr io.Writer, stdin io.Reader) (int, error) {
-	var f scanFlags
-	fs := newFlags("scan", scanSynopsis)
-	f.output.register(fs)
-	fs.Var(&f.reports, "credential-report", "audit this downloaded credential report offline (repeatable)")
-	fs.BoolVar(&f.demo, "demo", false, "audit a simulated demo organization served locally (no AWS account needed)")
-	fs.StringVar(&f.profile, "profile", "", "AWS profile to use (default: the standard credential chain)")
-	fs.StringVar(&f.region, "region", "", "AWS region for API calls (default: from the profile, else us-east-1)")
-	fs.BoolVar(&f.org, "org", false, "audit every active account of the AWS Organization (run as the management account)")
-	fs.StringVar(&f.accounts, "accounts", "", "comma-separated account IDs to audit")
-	fs.StringVar(&f.accountsFile, "accounts-file", "", "file of account IDs to audit, one per line (# comments)")
-	fs.StringVar(&f.exclude, "exclude-accounts", "", "comma-separated account IDs not to audit")
-	fs.StringVar(&f.role.Name, "role-name", "KeyAuditRole", "role to assume in each audited account")
-	fs.StringVar(&f.role.Path, "role-path", "/", "path of that role")
-	fs.StringVar(&f.role.ExternalID, "external-id", "", "external ID the member role expects")
-	fs.StringVar(&f.role.SessionName, "session-name", "", "role session name, visible in CloudTrail (default: keyaudit-RUNID)")
-	fs.BoolVar(&f.role.InCaller, "assume-role-in-caller-account", false, "assume the role in the caller's own account too")
-	fs.IntVar(&f.concurrency, "concurrency", 10, "accounts audited at once")
-	fs.DurationVar(&f.timeout, "timeout", 0, "stop starting accounts in time to finish by this long (e.g. 10m); the rest are reported as skipped")
-	fs.StringVar(&f.asOf, "as-of", "", "judge as of this RFC 3339 time instead of now")
-	fs.StringVar(&f.configFile, "config", "", "YAML file with thresholds and suppressions")
-	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar and only errors on standard error")
-	fs.StringVar(&f.logFormat, "log-format", "text", "log format on standard error: text or json")
-	fs.BoolVar(&f.verbose, "verbose", false, "log each account as it is audited")
-	if err := parse(fs, args, stdout); err != nil {
-		return exitUsage, err
-	}
-	if fs.NArg() > 0 {
-		return exitUsage, badInput("unexpected argument %q (see keyaudit scan --help)", fs.Arg(0))
-	}
-	if err := f.output.validate(); err != nil {
-		return exitUsage, err
-	}
-	started := time.Now().UTC()
-	now, err := parseAsOf(f.asOf, started)
-	if err != nil {
-		return exitUsage, err
-	}
-	cfg, err := loadConfig(f.configFile)
-	if err != nil {
-		return exitUsage, err
-	}
-	runID := run.NewID(started)
-	opts := run.Options{RunID: runID, Now: now, Started: started, Config: cfg, Demo: f.demo}
-	log, err := newLogger(stderr, f.logFormat, f.quiet, f.verbose)
-	if err != nil {
-		return exitUsage, err
-	}
-	opts.Logger = log.With("run_id", runID)
+func (l *live) register(fs *flag.FlagSet) {
+	fs.BoolVar(&l.demo, "demo", false, "use a simulated demo organization served locally (no AWS account needed)")
+	fs.StringVar(&l.profile, "profile", "", "AWS profile to use (default: the standard credential chain)")
+	fs.StringVar(&l.region, "region", "", "AWS region for API calls (default: from the profile, else us-east-1)")
+	fs.BoolVar(&l.org, "org", false, "every active account of the AWS Organization (run as the management account)")
+	fs.StringVar(&l.accounts, "accounts", "", "comma-separated account IDs")
+	fs.StringVar(&l.accountsFile, "accounts-file", "", "file of account IDs, one per line (# comments)")
+	fs.StringVar(&l.exclude, "exclude-accounts", "", "comma-separated account IDs to leave out")
+	fs.StringVar(&l.role.Name, "role-name", "KeyAuditRole", "role to assume in each account")
+	fs.StringVar(&l.role.Path, "role-path", "/", "path of that role")
+	fs.StringVar(&l.role.ExternalID, "external-id", "", "external ID the role expects")
+	fs.StringVar(&l.role.SessionName, "session-name", "", "role session name, visible in CloudTrail (default: keyaudit-RUNID)")
+	fs.BoolVar(&l.role.InCaller, "assume-role-in-caller-account", false, "assume the role in the caller's own account too")
+	fs.DurationVar(&l.timeout, "timeout", 0, "finish within this long (e.g. 10m): accounts not reached in time are reported as skipped")
+}
 
-	if len(f.reports) > 0 {
-		if f.demo || f.org || f.accounts != "" || f.accountsFile != "" || f.profile != "" {
-			return exitUsage, badInput("--credential-report audits files offline: it cannot be combined with --demo, --org, --accounts, --accounts-file or --profile")
-		}
-		r, err := run.Offline(opts, f.reports)
-		if err != nil {
-			return exitUsage, usageError{err}
-		}
-		return f.output.deliver(r, stdout, "")
-	}
+// conn is a live command's view of AWS: whose credentials, which
+// accounts, and credentials for each.
+type conn struct {
+	env      *awsEnv
+	caller   string
+	targets  []audit.Target
+	sessions *audit.Sessions
+}
 
-	if f.role.SessionName == "" {
-		f.role.SessionName = "keyaudit-" + runID
+// connect validates the flags, loads credentials (or starts the demo) and
+// resolves the targets. The returned context carries --timeout.
+func (l *live) connect(ctx context.Context, runID string, stdin io.Reader, stderr io.Writer) (context.Context, *conn, func(), error) {
+	noop := func() {}
+	if l.role.SessionName == "" {
+		l.role.SessionName = "keyaudit-" + runID
 	}
-	if err := f.role.Validate(); err != nil {
-		return exitUsage, usageError{err}
+	if err := l.role.Validate(); err != nil {
+		return ctx, nil, noop, usageError{err}
 	}
-	if f.concurrency < 1 || f.concurrency > 200 {
-		return exitUsage, badInput("--concurrency must be from 1 to 200, got %d", f.concurrency)
-	}
-	exclude, err := audit.ParseAccountList("--exclude-accounts", f.exclude)
+	exclude, err := audit.ParseAccountList("--exclude-accounts", l.exclude)
 	if err != nil {
-		return exitUsage, usageError{err}
+		return ctx, nil, noop, usageError{err}
 	}
-	explicit, err := f.explicitTargets()
+	explicit, err := l.explicitTargets()
 	if err != nil {
-		return exitUsage, err
+		return ctx, nil, noop, err
 	}
-	if f.org && len(explicit) > 0 {
-		return exitUsage, badInput("--org discovers the accounts itself: drop --accounts and --accounts-file, or drop --org")
+	if l.org && len(explicit) > 0 {
+		return ctx, nil, noop, badInput("--org discovers the accounts itself: drop --accounts and --accounts-file, or drop --org")
 	}
-
 	var env *awsEnv
-	defaultFormat := ""
-	if f.demo {
-		if f.profile != "" || len(explicit) > 0 {
-			return exitUsage, badInput("--demo audits its own simulated organization: drop --profile, --accounts and --accounts-file")
+	if l.demo {
+		if l.profile != "" || len(explicit) > 0 {
+			return ctx, nil, noop, badInput("--demo uses its own simulated organization: drop --profile, --accounts and --accounts-file")
 		}
-		env, err = startDemo(ctx, stderr)
-		if err != nil {
-			return exitIncomplete, err
+		if env, err = startDemo(ctx, stderr); err != nil {
+			return ctx, nil, noop, err
 		}
-		defer env.close()
-		f.org = true
-		defaultFormat = "table"
-	} else {
-		env, err = loadAWS(ctx, f.profile, f.region, stdin, stderr)
-		if err != nil {
-			return exitUsage, err
-		}
+		l.org = true
+	} else if env, err = loadAWS(ctx, l.profile, l.region, stdin, stderr); err != nil {
+		return ctx, nil, noop, err
 	}
-
-	if f.timeout > 0 {
+	cleanup := env.close
+	if l.timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, f.timeout)
-		defer cancel()
+		ctx, cancel = context.WithTimeout(ctx, l.timeout)
+		cleanup = func() { cancel(); env.close() }
 	}
-	caller, err := env.callerAccount(ctx)
-	if err != nil {
-		return exitIncomplete, err
+	c := &conn{env: env}
+	if c.caller, err = env.callerAccount(ctx); err != nil {
+		return ctx, nil, cleanup, err
 	}
-	targets := explicit
 	switch {
-	case f.org:
-		targets, err = audit.DiscoverOrg(ctx, organizations.NewFromConfig(env.cfg))
-		if err != nil {
-			return exitIncomplete, err
+	case l.org:
+		if c.targets, err = audit.DiscoverOrg(ctx, organizations.NewFromConfig(env.cfg)); err != nil {
+			return ctx, nil, cleanup, err
 		}
-	case len(targets) == 0:
-		targets = []audit.Target{{AccountID: caller}}
+	case len(explicit) > 0:
+		c.targets = explicit
+	default:
+		c.targets = []audit.Target{{AccountID: c.caller}}
 	}
-	targets = audit.Exclude(targets, exclude)
-	if len(targets) == 0 {
-		return exitUsage, badInput("no accounts left to audit after --exclude-accounts")
+	if c.targets = audit.Exclude(c.targets, exclude); len(c.targets) == 0 {
+		return ctx, nil, cleanup, badInput("no accounts left to audit after --exclude-accounts")
 	}
+	c.sessions = audit.NewSessions(env.cfg, c.caller, l.role)
+	return ctx, c, cleanup, nil
+}
 
-	sessions := audit.NewSessions(env.cfg, caller, f.role)
-	prog := newProgress(stderr, len(targets), f.quiet, opts)
-	sched := &audit.Scheduler{Concurrency: f.concurrency, MinTime: 20 * time.Second, Done: prog.done}
-	r := run.Live(ctx, opts, sched, audit.NewCollector(), targets, func(ctx context.Context, id string) (audit.IAM, error) {
-		cfg, err := sessions.Config(ctx, id)
+// iam returns the IAM client that acts in one account.
+func (c *conn) iam(ctx context.Context, id string) (audit.IAM, error) {
+	cfg, err := c.sessions.Config(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return iam.NewFromConfig(cfg), nil
+}
+
+// tracer returns a CloudTrail tracer acting in one account.
+func (c *conn) tracer(days int) func(ctx context.Context, id string) (*audit.Tracer, error) {
+	return func(ctx context.Context, id string) (*audit.Tracer, error) {
+		cfg, err := c.sessions.Config(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		return iam.NewFromConfig(cfg), nil
-	})
-	prog.finish()
-	return f.output.deliver(r, stdout, defaultFormat)
+		return audit.NewTracer(func(region string) cloudtrail.LookupEventsAPIClient {
+			return cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = region })
+		}, days), nil
+	}
+}
+
+// audited is the set of target accounts, for telling foreign keys apart.
+func (c *conn) audited() map[string]bool {
+	m := make(map[string]bool, len(c.targets))
+	for _, t := range c.targets {
+		m[t.AccountID] = true
+	}
+	return m
+}
+
+// trailDays validates --trail-days: CloudTrail event history keeps 90 days.
+func trailDays(n int) error {
+	if n < 1 || n > 90 {
+		return badInput("--trail-days must be from 1 to 90 (what CloudTrail event history keeps), got %d", n)
+	}
+	return nil
 }
 
 // explicitTargets reads --accounts and --accounts-file.
-func (f *scanFlags) explicitTargets() ([]audit.Target, error) {
-	ids, err := audit.ParseAccountList("--accounts", f.accounts)
+func (l *live) explicitTargets() ([]audit.Target, error) {
+	ids, err := audit.ParseAccountList("--accounts", l.accounts)
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -195,31 +215,89 @@ func (f *scanFlags) explicitTargets() ([]audit.Target, error) {
 	for _, id := range ids {
 		targets = append(targets, audit.Target{AccountID: id})
 	}
-	if f.accountsFile != "" {
-		file, err := os.Open(f.accountsFile)
+	if l.accountsFile != "" {
+		file, err := os.Open(l.accountsFile)
 		if err != nil {
 			return nil, badInput("--accounts-file: %v", err)
 		}
 		defer file.Close()
-		more, err := audit.ReadAccountsFile(f.accountsFile, file)
+		more, err := audit.ReadAccountsFile(l.accountsFile, file)
 		if err != nil {
 			return nil, usageError{err}
 		}
 		targets = append(targets, more...)
 	}
-	return dedupe(targets), nil
-}
-
-func dedupe(ts []audit.Target) []audit.Target {
 	seen := map[string]bool{}
-	out := ts[:0]
-	for _, t := range ts {
+	out := targets[:0]
+	for _, t := range targets {
 		if !seen[t.AccountID] {
 			seen[t.AccountID] = true
 			out = append(out, t)
 		}
 	}
-	return out
+	return out, nil
+}
+
+func scan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	var (
+		c           common
+		l           live
+		reports     listFlag
+		concurrency int
+		trail       bool
+		days        int
+	)
+	fs := newFlags("scan", scanSynopsis)
+	c.register(fs)
+	l.register(fs)
+	fs.Var(&reports, "credential-report", "audit this downloaded credential report offline (repeatable)")
+	fs.IntVar(&concurrency, "concurrency", 10, "accounts audited at once")
+	fs.BoolVar(&trail, "trail", false, "trace in CloudTrail who uses each key that must be replaced or removed, and name them in its rotation plan")
+	fs.IntVar(&days, "trail-days", 30, "how many days of CloudTrail event history --trail reads (at most 90)")
+	if err := parse(fs, args, stdout); err != nil {
+		return exitUsage, err
+	}
+	if fs.NArg() > 0 {
+		return exitUsage, badInput("unexpected argument %q (see keyaudit scan --help)", fs.Arg(0))
+	}
+	opts, err := c.options(stderr)
+	if err != nil {
+		return exitUsage, err
+	}
+	if len(reports) > 0 {
+		if l.demo || l.org || l.accounts != "" || l.accountsFile != "" || l.profile != "" {
+			return exitUsage, badInput("--credential-report audits files offline: it cannot be combined with --demo, --org, --accounts, --accounts-file or --profile")
+		}
+		r, err := run.Offline(opts, reports)
+		if err != nil {
+			return exitUsage, usageError{err}
+		}
+		return c.deliver(r, stdout, "")
+	}
+	if concurrency < 1 || concurrency > 200 {
+		return exitUsage, badInput("--concurrency must be from 1 to 200, got %d", concurrency)
+	}
+	if err := trailDays(days); err != nil {
+		return exitUsage, err
+	}
+	ctx, cn, cleanup, err := l.connect(ctx, opts.RunID, stdin, stderr)
+	defer cleanup()
+	if err != nil {
+		return exitIncomplete, err
+	}
+	opts.Demo = l.demo
+	if trail {
+		opts.Tracer = cn.tracer(days)
+	}
+	prog := newProgress(stderr, len(cn.targets), c.quiet, opts)
+	sched := &audit.Scheduler{Concurrency: concurrency, MinTime: 20 * time.Second, Done: prog.done}
+	r := run.Live(ctx, opts, sched, audit.NewCollector(), cn.targets, cn.iam)
+	prog.finish()
+	defaultFormat := ""
+	if l.demo {
+		defaultFormat = "table"
+	}
+	return c.deliver(r, stdout, defaultFormat)
 }
 
 func newLogger(w io.Writer, format string, quiet, verbose bool) (*slog.Logger, error) {

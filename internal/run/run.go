@@ -26,9 +26,19 @@ type Options struct {
 	Config  rules.Config
 	Demo    bool
 	Logger  *slog.Logger
+	// Audited are the accounts of the audited set or organization; keys
+	// found belonging to any other account are foreign. When nil, the
+	// accounts of the inventory are the set.
+	Audited map[string]bool
+	// Tracer, when set, traces in CloudTrail who uses each key that a
+	// finding says must be replaced or removed (scan --trail).
+	Tracer func(ctx context.Context, accountID string) (*audit.Tracer, error)
 }
 
 func (o *Options) env(audited map[string]bool) rules.Env {
+	if o.Audited != nil {
+		audited = o.Audited
+	}
 	return rules.Env{Now: o.Now, Config: o.Config, Audited: audited}
 }
 
@@ -136,6 +146,11 @@ func Live(ctx context.Context, opts Options, s *audit.Scheduler, c *audit.Collec
 				acct.Warnings = append(acct.Warnings, fmt.Sprintf("last use not confirmed, judged by the credential report: %v", err))
 			}
 		}
+		if opts.Tracer != nil {
+			if err := trace(ctx, opts, acct, rules.Evaluate(env, []audit.Account{*acct}, nil).Findings); err != nil {
+				acct.Warnings = append(acct.Warnings, fmt.Sprintf("key use not traced in CloudTrail: %v", err))
+			}
+		}
 		log.Info("account audited", "account", t.AccountID, "users", len(acct.Users), "took", time.Since(start).Round(time.Millisecond))
 		return *acct
 	})
@@ -146,4 +161,44 @@ func Live(ctx context.Context, opts Options, s *audit.Scheduler, c *audit.Collec
 // keys and logs.
 func NewID(started time.Time) string {
 	return started.UTC().Format("20060102T150405Z")
+}
+
+// trace reads CloudTrail for every key a finding would have replaced or
+// removed, so its rotation plan can name the applications to move.
+func trace(ctx context.Context, opts Options, acct *audit.Account, findings []rules.Finding) error {
+	tracer, err := opts.Tracer(ctx, acct.ID)
+	if err != nil {
+		return err
+	}
+	for _, u := range acct.Principals() {
+		for i := range u.Keys {
+			k := &u.Keys[i]
+			if k.ID == "" || k.Usage != nil || !needsPlan(findings, k.ID) {
+				continue
+			}
+			if k.Usage, err = tracer.Usage(ctx, k.ID, TrailRegions(k.LastUsed.Region), opts.Now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func needsPlan(findings []rules.Finding, keyID string) bool {
+	for _, f := range findings {
+		if f.AccessKeyID == keyID && len(f.RotationPlan) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// TrailRegions are the regions whose event history is searched for a key:
+// us-east-1, where IAM and STS events are recorded, and the region the key
+// was last used in.
+func TrailRegions(lastUsed string) []string {
+	if lastUsed == "" || lastUsed == "us-east-1" {
+		return []string{"us-east-1"}
+	}
+	return []string{"us-east-1", lastUsed}
 }
