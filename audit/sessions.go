@@ -17,7 +17,7 @@ var (
 	roleNamePattern    = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	rolePathPattern    = regexp.MustCompile(`^/([\x21-\x7E]{0,510}/)?$`)
 	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-	externalIDPattern  = regexp.MustCompile(`^[\w+=,.@:/-]{2,1224}$`)
+	externalIDPattern  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 )
 
 // Sessions hands out credentials per account: the caller's own for its own
@@ -54,7 +54,7 @@ func (r RoleSpec) Validate() error {
 	if !sessionNamePattern.MatchString(r.SessionName) {
 		return fmt.Errorf("session name %q is not valid: 2-64 of letters, digits and +=,.@_-", r.SessionName)
 	}
-	if r.ExternalID != "" && !externalIDPattern.MatchString(r.ExternalID) {
+	if r.ExternalID != "" && (len(r.ExternalID) < 2 || len(r.ExternalID) > 1224 || !externalIDPattern.MatchString(r.ExternalID)) {
 		return fmt.Errorf("external ID is not valid: 2-1224 of letters, digits and +=,.@:/-")
 	}
 	return nil
