@@ -1,0 +1,237 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Thresholds are the limits the rules judge by, in days.
+type Thresholds struct {
+	MaxKeyAgeDays       int `yaml:"max_key_age_days"`
+	UnusedDays          int `yaml:"unused_days"`
+	RotationOverlapDays int `yaml:"rotation_overlap_days"`
+	InactiveDays        int `yaml:"inactive_days"`
+}
+
+// Get returns a threshold by its config key; 0 for an unknown key.
+func (t Thresholds) Get(key string) int {
+	if p := t.field(key); p != nil {
+		return *p
+	}
+	return 0
+}
+
+func (t *Thresholds) field(key string) *int {
+	switch key {
+	case "max_key_age_days":
+		return &t.MaxKeyAgeDays
+	case "unused_days":
+		return &t.UnusedDays
+	case "rotation_overlap_days":
+		return &t.RotationOverlapDays
+	case "inactive_days":
+		return &t.InactiveDays
+	}
+	return nil
+}
+
+// Suppression accepts findings: a rule, and every selector given must match.
+type Suppression struct {
+	Rule        string
+	Account     string
+	Principal   string
+	AccessKeyID string
+	Fingerprint string
+	Reason      string
+	// Expires is the last day the suppression is in force; zero: never expires.
+	Expires time.Time
+	// Where names the file and line, for messages.
+	Where string
+}
+
+// Config is the thresholds and suppressions of a run.
+type Config struct {
+	Thresholds   Thresholds
+	Suppressions []Suppression
+}
+
+// Defaults are the thresholds of DESIGN.md (CIS where CIS sets one).
+func Defaults() Config {
+	return Config{Thresholds: Thresholds{MaxKeyAgeDays: 90, UnusedDays: 45, RotationOverlapDays: 7, InactiveDays: 30}}
+}
+
+// LoadConfig reads a YAML config file.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig reads YAML such as
+//
+//	thresholds:
+//	  max_key_age_days: 90
+//	suppressions:
+//	  - rule: key-rotation
+//	    principal: legacy-backup
+//	    reason: replaced by INC-1234, due in December
+//	    expires: 2026-12-31
+//
+// Every error names the file and line.
+func ParseConfig(name string, data []byte) (Config, error) {
+	cfg := Defaults()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return Config{}, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Content) == 0 {
+		return cfg, nil // an empty file: the defaults
+	}
+	p := parser{name: name}
+	err := p.mapping(doc.Content[0], "top level", func(key string, v *yaml.Node) error {
+		switch key {
+		case "thresholds":
+			return p.mapping(v, "thresholds", func(key string, v *yaml.Node) error {
+				field := cfg.Thresholds.field(key)
+				if field == nil {
+					return p.errorf(v, "unknown threshold %q: use max_key_age_days, unused_days, rotation_overlap_days or inactive_days", key)
+				}
+				lowest := 1
+				if key == "rotation_overlap_days" {
+					lowest = 0
+				}
+				n, err := strconv.Atoi(v.Value)
+				if v.Kind != yaml.ScalarNode || err != nil || n < lowest || n > 3650 {
+					return p.errorf(v, "thresholds.%s must be a whole number of days from %d to 3650, got %s", key, lowest, describe(v))
+				}
+				*field = n
+				return nil
+			})
+		case "suppressions":
+			if v.Kind != yaml.SequenceNode {
+				return p.errorf(v, "suppressions must be a list")
+			}
+			for _, item := range v.Content {
+				s, err := p.suppression(item)
+				if err != nil {
+					return err
+				}
+				cfg.Suppressions = append(cfg.Suppressions, s)
+			}
+			return nil
+		}
+		return p.errorf(v, "unknown setting %q: use thresholds or suppressions", key)
+	})
+	if err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+type parser struct{ name string }
+
+func (p parser) errorf(n *yaml.Node, format string, args ...any) error {
+	return fmt.Errorf("%s:%d: %s", p.name, n.Line, fmt.Sprintf(format, args...))
+}
+
+// mapping calls fn for each key of a YAML mapping.
+func (p parser) mapping(n *yaml.Node, what string, fn func(key string, v *yaml.Node) error) error {
+	if n.Kind != yaml.MappingNode {
+		return p.errorf(n, "%s must be a mapping of settings", what)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if err := fn(n.Content[i].Value, n.Content[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var (
+	accountIDShape = regexp.MustCompile(`^[0-9]{12}$`)
+	keyIDShape     = regexp.MustCompile(`^A[A-Z]{3}[A-Z2-7]{16}$`)
+	fingerprintHex = regexp.MustCompile(`^[0-9a-f]{16}$`)
+)
+
+func (p parser) suppression(n *yaml.Node) (Suppression, error) {
+	s := Suppression{Where: fmt.Sprintf("%s:%d", p.name, n.Line)}
+	err := p.mapping(n, "a suppression", func(key string, v *yaml.Node) error {
+		if v.Kind != yaml.ScalarNode {
+			return p.errorf(v, "suppression %s must be a single value", key)
+		}
+		val := strings.TrimSpace(v.Value)
+		switch key {
+		case "rule":
+			if _, ok := ruleByID(val); !ok {
+				return p.errorf(v, "unknown rule %q (keyaudit rules lists them)", val)
+			}
+			s.Rule = val
+		case "account":
+			if !accountIDShape.MatchString(val) {
+				return p.errorf(v, "account %q is not an AWS account ID (12 digits; quote it in YAML)", val)
+			}
+			s.Account = val
+		case "principal":
+			s.Principal = val
+		case "access_key_id":
+			if !keyIDShape.MatchString(val) {
+				return p.errorf(v, "access_key_id %q is not an access key ID", val)
+			}
+			s.AccessKeyID = val
+		case "fingerprint":
+			if !fingerprintHex.MatchString(val) {
+				return p.errorf(v, "fingerprint %q is not a finding fingerprint (16 hex digits, from the JSON report)", val)
+			}
+			s.Fingerprint = val
+		case "reason":
+			s.Reason = val
+		case "expires":
+			t, err := parseDate(val)
+			if err != nil {
+				return p.errorf(v, "expires %q is not a date such as 2026-12-31", val)
+			}
+			s.Expires = t
+		default:
+			return p.errorf(v, "unknown suppression setting %q: use rule, account, principal, access_key_id, fingerprint, reason or expires", key)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return s, err
+	case s.Rule == "":
+		return s, p.errorf(n, "a suppression needs a rule")
+	case s.Reason == "":
+		return s, p.errorf(n, "a suppression needs a reason, for the auditor who reads the report")
+	case s.Account == "" && s.Principal == "" && s.AccessKeyID == "" && s.Fingerprint == "":
+		return s, p.errorf(n, "a suppression needs at least one of account, principal, access_key_id or fingerprint: suppressing a rule everywhere is a threshold change")
+	}
+	return s, nil
+}
+
+func parseDate(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, errors.New("bad date")
+	}
+	return t.UTC(), nil
+}
+
+func describe(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode {
+		return strconv.Quote(n.Value)
+	}
+	return "a list or mapping"
+}

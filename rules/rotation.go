@@ -1,0 +1,42 @@
+package rules
+
+import (
+	"fmt"
+
+	"github.com/keyaudit/keyaudit/audit"
+)
+
+// keyRotation: CIS 1.14, rotate access keys every max_key_age_days.
+func keyRotation(env Env, a *audit.Account) []Finding {
+	limit := env.Config.Thresholds.MaxKeyAgeDays
+	return eachUserKey(a, func(u *audit.User, k *audit.Key) *Finding {
+		if !k.Active || k.CreatedAt.IsZero() {
+			return nil
+		}
+		age := days(env.Now, k.CreatedAt)
+		if age <= limit {
+			return nil
+		}
+		f := newFinding(env, "key-rotation", a, u, k)
+		f.Details.ThresholdDays = ptr(limit)
+		f.Message = fmt.Sprintf("%s of user %s is %d days old (limit %d)%s", keyName(k), u.Name, age, limit, usedPhrase(env, k))
+		f.Recommendation = fmt.Sprintf("Rotate the key: create a new one, move every application to it, then deactivate and delete the old one. Better still, replace it with temporary credentials (an IAM role).")
+		f.RotationPlan = rotationPlan(env, u, k)
+		return &f
+	})
+}
+
+// eachUserKey calls fn for every key of every IAM user (never root: root
+// keys get root-access-key only) and collects the findings it returns.
+func eachUserKey(a *audit.Account, fn func(u *audit.User, k *audit.Key) *Finding) []Finding {
+	var out []Finding
+	for i := range a.Users {
+		u := &a.Users[i]
+		for j := range u.Keys {
+			if f := fn(u, &u.Keys[j]); f != nil {
+				out = append(out, *f)
+			}
+		}
+	}
+	return out
+}
