@@ -23,7 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keyaudit/keyaudit/audit"
-	"github.com/keyaudit/keyaudit/internal/run"
+	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
 )
@@ -142,7 +142,7 @@ type handler struct {
 
 func (h *handler) handle(ctx context.Context, raw json.RawMessage) (Summary, error) {
 	started := time.Now().UTC()
-	runID := run.NewID(started)
+	runID := pipeline.NewID(started)
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		runID += "-" + lc.AwsRequestID[:min(8, len(lc.AwsRequestID))]
 	}
@@ -194,9 +194,9 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (Summary, err
 		auditCtx, cancel = context.WithDeadline(ctx, deadline.Add(-h.settings.Reserve))
 		defer cancel()
 	}
-	opts := run.Options{RunID: runID, Now: started, Started: started, Config: rulesCfg, Logger: log}
+	opts := pipeline.Options{RunID: runID, Now: started, Started: started, Config: rulesCfg, Logger: log}
 	sched := &audit.Scheduler{Concurrency: h.settings.Concurrency, MinTime: 20 * time.Second}
-	r := run.Live(auditCtx, opts, sched, audit.NewCollector(), targets, func(ctx context.Context, id string) (audit.IAM, error) {
+	r := pipeline.Live(auditCtx, opts, sched, audit.NewCollector(), targets, func(ctx context.Context, id string) (audit.IAM, error) {
 		c, err := sessions.Config(ctx, id)
 		if err != nil {
 			return nil, err

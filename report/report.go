@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/rules"
 )
 
@@ -25,6 +26,8 @@ type Report struct {
 	Findings      []rules.Finding `json:"findings"`
 	Summary       Summary         `json:"summary"`
 	Warnings      []string        `json:"warnings,omitempty"`
+	// Keys are the keys whois and local were asked about, with whose they are.
+	Keys []audit.Sighting `json:"keys,omitempty"`
 }
 
 // Account is one audited target's coverage: ok, error (with an actionable

@@ -69,6 +69,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch cmd {
 	case "scan":
 		code, err = scan(ctx, rest, stdin, stdout, stderr)
+	case "whois":
+		code, err = whois(ctx, rest, stdin, stdout, stderr)
 	case "rules":
 		code, err = listRules(rest, stdout, stderr)
 	case "version", "--version":

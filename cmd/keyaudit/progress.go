@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/keyaudit/keyaudit/audit"
-	"github.com/keyaudit/keyaudit/internal/run"
+	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/rules"
 )
 
@@ -22,12 +22,12 @@ type progress struct {
 	env     rules.Env
 	start   time.Time
 	mu      sync.Mutex
-	done    int
+	count   int
 	failed  int
 	finding int
 }
 
-func newProgress(w io.Writer, total int, quiet bool, opts run.Options) *progress {
+func newProgress(w io.Writer, total int, quiet bool, opts pipeline.Options) *progress {
 	p := &progress{w: w, on: !quiet && isTerminal(w), total: total, env: rules.Env{Now: opts.Now, Config: opts.Config}, start: time.Now()}
 	p.draw()
 	return p
@@ -45,7 +45,7 @@ func (p *progress) done(a audit.Account) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.done++
+	p.count++
 	if a.Status != audit.StatusOK {
 		p.failed++
 	}
@@ -64,10 +64,10 @@ func (p *progress) drawLocked() {
 		return
 	}
 	const width = 24
-	filled := width * p.done / max(1, p.total)
+	filled := width * p.count / max(1, p.total)
 	bar := strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
 	fmt.Fprintf(p.w, "\r\033[K%s %d/%d accounts · %d failed · %d findings · %s",
-		bar, p.done, p.total, p.failed, p.finding, time.Since(p.start).Round(time.Second))
+		bar, p.count, p.total, p.failed, p.finding, time.Since(p.start).Round(time.Second))
 }
 
 // finish clears the line so the report starts on a clean screen.

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/keyaudit/keyaudit/audit"
-	"github.com/keyaudit/keyaudit/internal/run"
+	"github.com/keyaudit/keyaudit/internal/pipeline"
 )
 
 const scanSynopsis = `Usage: keyaudit scan [flags]
@@ -47,25 +47,25 @@ func (c *common) register(fs *flag.FlagSet) {
 }
 
 // options validates the common flags and returns the run's options.
-func (c *common) options(stderr io.Writer) (run.Options, error) {
+func (c *common) options(stderr io.Writer) (pipeline.Options, error) {
 	if err := c.output.validate(); err != nil {
-		return run.Options{}, err
+		return pipeline.Options{}, err
 	}
 	started := time.Now().UTC()
 	now, err := parseAsOf(c.asOf, started)
 	if err != nil {
-		return run.Options{}, err
+		return pipeline.Options{}, err
 	}
 	cfg, err := loadConfig(c.configFile)
 	if err != nil {
-		return run.Options{}, err
+		return pipeline.Options{}, err
 	}
 	log, err := newLogger(stderr, c.logFormat, c.quiet, c.verbose)
 	if err != nil {
-		return run.Options{}, err
+		return pipeline.Options{}, err
 	}
-	id := run.NewID(started)
-	return run.Options{RunID: id, Now: now, Started: started, Config: cfg, Logger: log.With("run_id", id)}, nil
+	id := pipeline.NewID(started)
+	return pipeline.Options{RunID: id, Now: now, Started: started, Config: cfg, Logger: log.With("run_id", id)}, nil
 }
 
 // live are the flags that say which accounts to reach and how.
@@ -268,7 +268,7 @@ func scan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if l.demo || l.org || l.accounts != "" || l.accountsFile != "" || l.profile != "" {
 			return exitUsage, badInput("--credential-report audits files offline: it cannot be combined with --demo, --org, --accounts, --accounts-file or --profile")
 		}
-		r, err := run.Offline(opts, reports)
+		r, err := pipeline.Offline(opts, reports)
 		if err != nil {
 			return exitUsage, usageError{err}
 		}
@@ -291,7 +291,7 @@ func scan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	prog := newProgress(stderr, len(cn.targets), c.quiet, opts)
 	sched := &audit.Scheduler{Concurrency: concurrency, MinTime: 20 * time.Second, Done: prog.done}
-	r := run.Live(ctx, opts, sched, audit.NewCollector(), cn.targets, cn.iam)
+	r := pipeline.Live(ctx, opts, sched, audit.NewCollector(), cn.targets, cn.iam)
 	prog.finish()
 	defaultFormat := ""
 	if l.demo {

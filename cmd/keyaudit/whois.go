@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keyaudit/keyaudit/audit"
-	"github.com/keyaudit/keyaudit/internal/run"
+	"github.com/keyaudit/keyaudit/internal/pipeline"
 )
 
 const whoisSynopsis = `Usage: keyaudit whois [flags] KEYID...
@@ -67,13 +67,13 @@ func whois(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 			s.Error = err.Error()
 		}
 	}
-	r := run.Build(opts, nil, sightings)
+	r := pipeline.Build(opts, nil, sightings)
 	r.Keys = sightings
 	return c.deliver(r, stdout, "")
 }
 
 // identify answers whois for one key ID, as far as it can.
-func identify(ctx context.Context, s *audit.Sighting, stsClient audit.KeyInfoAPI, cn *conn, opts run.Options, names map[string]string, trail bool, days int) error {
+func identify(ctx context.Context, s *audit.Sighting, stsClient audit.KeyInfoAPI, cn *conn, opts pipeline.Options, names map[string]string, trail bool, days int) error {
 	kind, err := audit.ClassifyKeyID(s.AccessKeyID)
 	if err != nil {
 		return err
@@ -112,7 +112,7 @@ func identify(ctx context.Context, s *audit.Sighting, stsClient audit.KeyInfoAPI
 	if s.Key != nil {
 		region = s.Key.LastUsed.Region
 	}
-	regions := run.TrailRegions(region)
+	regions := pipeline.TrailRegions(region)
 	if kind == audit.KindTemporary {
 		if s.Issuer, err = tracer.Issuer(ctx, s.AccessKeyID, regions, opts.Now); err != nil {
 			return err

@@ -24,7 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/awssim"
-	"github.com/keyaudit/keyaudit/internal/run"
+	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/rules"
 )
 
@@ -104,8 +104,8 @@ func measure(b *testing.B, accounts int) result {
 	sessions := audit.NewSessions(cfg, mgmt, audit.RoleSpec{Name: "KeyAuditRole", Path: "/", SessionName: "keyaudit-bench", InCaller: true})
 	collector := audit.NewCollector()
 	collector.ReportPoll = 100 * time.Millisecond
-	opts := run.Options{Now: time.Now(), Started: time.Now(), Config: rules.Defaults()}
-	r := run.Live(ctx, opts, &audit.Scheduler{Concurrency: concurrency}, collector, targets, func(ctx context.Context, id string) (audit.IAM, error) {
+	opts := pipeline.Options{Now: time.Now(), Started: time.Now(), Config: rules.Defaults()}
+	r := pipeline.Live(ctx, opts, &audit.Scheduler{Concurrency: concurrency}, collector, targets, func(ctx context.Context, id string) (audit.IAM, error) {
 		c, err := sessions.Config(ctx, id)
 		if err != nil {
 			return nil, err

@@ -3,11 +3,15 @@
 package golden
 
 import (
+	"bytes"
 	"flag"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/keyaudit/keyaudit/report"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/ with the current output")
@@ -41,4 +45,33 @@ func Assert(t testing.TB, name string, got []byte) {
 	if string(got) != string(want) {
 		t.Errorf("output differs from %s (run `go test ./... -update` if the change is intended)\n--- got ---\n%s\n--- want ---\n%s", name, got, want)
 	}
+}
+
+// ValidReport checks a JSON report against report/schema.json.
+func ValidReport(t testing.TB, data []byte) {
+	t.Helper()
+	if err := validate(data); err != nil {
+		t.Errorf("report does not match report/schema.json: %v", err)
+	}
+}
+
+func validate(data []byte) error {
+	schemaDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(report.Schema))
+	if err != nil {
+		return err
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource("schema.json", schemaDoc); err != nil {
+		return err
+	}
+	sch, err := c.Compile("schema.json")
+	if err != nil {
+		return err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	return sch.Validate(doc)
 }

@@ -1,7 +1,7 @@
-// Package run is the audit pipeline both entrypoints share: targets →
+// Package pipeline is the audit pipeline both entrypoints share: targets →
 // collect → inventory → rules → findings → report. The CLI and the Lambda
 // only fill Options and deliver the report.
-package run
+package pipeline
 
 import (
 	"context"

@@ -1,0 +1,41 @@
+package report
+
+import "github.com/keyaudit/keyaudit/rules"
+
+// Summarize counts the findings that are not suppressed, by severity (all
+// four always present) and rule, and the accounts by status.
+func Summarize(findings []rules.Finding, accounts []Account) Summary {
+	s := Summary{BySeverity: map[string]int{}, ByRule: map[string]int{}, Accounts: map[string]int{"ok": 0, "error": 0, "skipped": 0}}
+	for _, sev := range rules.Severities {
+		s.BySeverity[string(sev)] = 0
+	}
+	for _, f := range findings {
+		if f.Suppressed != nil {
+			s.Suppressed++
+			continue
+		}
+		s.Findings++
+		s.BySeverity[string(f.Severity)]++
+		s.ByRule[f.Rule]++
+	}
+	for _, a := range accounts {
+		s.Accounts[a.Status]++
+	}
+	return s
+}
+
+// Worst is the highest severity among the findings not suppressed; "" when none.
+func (r *Report) Worst() rules.Severity {
+	var worst rules.Severity
+	for _, f := range r.Findings {
+		if f.Suppressed == nil && f.Severity.Rank() > worst.Rank() {
+			worst = f.Severity
+		}
+	}
+	return worst
+}
+
+// Complete reports whether every target account was audited.
+func (r *Report) Complete() bool {
+	return r.Summary.Accounts["error"]+r.Summary.Accounts["skipped"] == 0
+}
