@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -11,7 +12,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 )
+
+// ErrDenied marks an account keyaudit was not allowed into.
+var ErrDenied = errors.New("access denied")
 
 var (
 	roleNamePattern    = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
@@ -98,7 +103,12 @@ func (s *Sessions) Config(ctx context.Context, accountID string) (aws.Config, er
 		o.ExpiryWindow = 5 * time.Minute
 	})
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-		return aws.Config{}, fmt.Errorf("assume role %s: %w; check that the role exists in account %s, trusts the auditing principal and expects this external ID", arn, Explain(err), accountID)
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "AccessDenied" {
+			return aws.Config{}, fmt.Errorf("cannot assume role %s (%s): deploy the member role to account %s (template.yaml's StackSet), make it trust the auditing principal, and check --external-id: %w",
+				arn, ae.ErrorMessage(), accountID, ErrDenied)
+		}
+		return aws.Config{}, fmt.Errorf("assume role %s: %w", arn, Explain(err))
 	}
 	s.mu.Lock()
 	s.cache[accountID] = cfg

@@ -92,7 +92,7 @@ func (t TableWriter) Write(w io.Writer, r *Report) error {
 	}
 	ew.printf("\n%s\n", summaryLine(r))
 	if r.Summary.Findings > 0 {
-		ew.printf("Rotation plans with exact commands: --format json, csv or html, or --out DIR.\n")
+		ew.printf("Each finding's rotation plan, with the exact commands, is in the JSON report (--format json, or --out DIR).\n")
 	}
 	return ew.err
 }

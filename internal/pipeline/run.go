@@ -129,12 +129,12 @@ func Live(ctx context.Context, opts Options, s *audit.Scheduler, c *audit.Collec
 		start := time.Now()
 		client, err := connect(ctx, t.AccountID)
 		if err != nil {
-			log.Warn("account not audited", "account", t.AccountID, "error", err)
+			log.Info("account not audited", "account", t.AccountID, "error", err)
 			return audit.Failed(t, err)
 		}
 		acct, err := c.Collect(ctx, client, t.AccountID)
 		if err != nil {
-			log.Warn("account not audited", "account", t.AccountID, "error", err)
+			log.Info("account not audited", "account", t.AccountID, "error", err)
 			return audit.Failed(t, err)
 		}
 		acct.Name = t.Name
