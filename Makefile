@@ -13,8 +13,8 @@ build:
 ## demo: audit the simulated demo organization (no AWS account needed).
 ## It exits 3 by design: one demo account lacks the audit role, and the
 ## report says so rather than leave it out.
-demo:
-	@$(GO) run ./cmd/keyaudit scan --demo || [ $$? -eq 3 ]
+demo: build
+	@./$(BIN)/keyaudit scan --demo || [ $$? -eq 3 ]
 
 ## test: the one test command (formatting, vet, race-enabled tests)
 test: fmt-check vet
