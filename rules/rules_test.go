@@ -469,3 +469,13 @@ func planText(f Finding) string {
 	}
 	return b.String()
 }
+
+func TestExampleConfigParses(t *testing.T) {
+	cfg, err := LoadConfig("../testdata/config/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Suppressions) != 2 || cfg.Thresholds != Defaults().Thresholds {
+		t.Errorf("config = %+v", cfg)
+	}
+}
