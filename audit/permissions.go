@@ -1,8 +1,10 @@
 package audit
 
-// MemberActions are the IAM actions keyaudit calls inside an audited
-// account. template.yaml grants exactly these to the member role, and a test
-// holds the two together.
+// The IAM actions keyaudit calls are listed here once. template.yaml grants
+// exactly these, and a test (lambda/template_test.go) holds the two together.
+
+// MemberActions are called inside each audited account, through the member
+// role: the audit itself, and CloudTrail for --trail and whois.
 var MemberActions = []string{
 	"iam:GenerateCredentialReport",
 	"iam:GetCredentialReport",
@@ -10,4 +12,16 @@ var MemberActions = []string{
 	"iam:ListAccessKeys",
 	"iam:GetAccessKeyLastUsed",
 	"cloudtrail:LookupEvents",
+}
+
+// AuditorActions are called by the nightly Lambda function's own role. It
+// audits its own account through the member role too, so it needs no IAM
+// read access itself. sts:GetCallerIdentity needs no permission.
+var AuditorActions = []string{
+	"organizations:ListAccounts",
+	"sts:AssumeRole",                // on the member role only
+	"s3:GetObject",                  // the previous latest.json, and a config file in S3
+	"s3:PutObject",                  // the reports
+	"secretsmanager:GetSecretValue", // the Slack webhook URL or bot token
+	"ssm:GetParameter",              // a config in Parameter Store
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -21,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
@@ -210,6 +213,94 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (Summary, err
 	return sum, err
 }
 
-var _ = s3.NewFromConfig
-var _ = report.SchemaVersion
-var _ = rules.Defaults
+// deliver stores the reports, then tells Slack what changed. The reports
+// are written before anything is announced, so a failing Slack post never
+// loses one; the run still fails then, so the error alarm fires.
+func (h *handler) deliver(ctx context.Context, cfg aws.Config, r *report.Report, sum *Summary, log *slog.Logger) error {
+	sink := &report.S3Sink{Client: s3.NewFromConfig(cfg), Bucket: h.settings.Bucket, Prefix: h.settings.Prefix}
+	prev, err := sink.Latest(ctx)
+	if err != nil {
+		log.Warn("previous report unreadable: every finding counts as new", "error", err)
+	}
+	if sum.Report, err = sink.Write(ctx, r, report.Formats); err != nil {
+		return err
+	}
+	if h.settings.SlackSecretARN == "" {
+		sum.Slack = "not configured"
+		return nil
+	}
+	slackCfg, err := h.slack(ctx, cfg)
+	if err != nil {
+		sum.Slack = "failed"
+		return err
+	}
+	added, resolved := report.Diff(prev, r)
+	sent, err := slackCfg.Notify(ctx, r, added, resolved, sum.Report)
+	switch {
+	case err != nil:
+		sum.Slack = "failed"
+		return err
+	case sent:
+		sum.Slack = fmt.Sprintf("sent: %d new, %d resolved", len(added), len(resolved))
+	default:
+		sum.Slack = "nothing new"
+	}
+	return nil
+}
+
+// slack reads the Slack secret: a webhook URL, or a bot token used with
+// KEYAUDIT_SLACK_CHANNEL. The value never leaves this function's result.
+func (h *handler) slack(ctx context.Context, cfg aws.Config) (*report.Slack, error) {
+	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(h.settings.SlackSecretARN)})
+	if err != nil {
+		return nil, fmt.Errorf("read the Slack secret %s: %w", h.settings.SlackSecretARN, audit.Explain(err))
+	}
+	secret := strings.TrimSpace(aws.ToString(out.SecretString))
+	s := &report.Slack{OnlyChanges: h.settings.SlackOnlyNew, APIURL: h.settings.SlackAPIURL}
+	switch {
+	case strings.HasPrefix(secret, "https://"):
+		s.WebhookURL = secret
+	case strings.HasPrefix(secret, "xox"):
+		if h.settings.SlackChannel == "" {
+			return nil, errors.New("the Slack secret holds a bot token: set KEYAUDIT_SLACK_CHANNEL to the channel to post to")
+		}
+		s.Token, s.Channel = secret, h.settings.SlackChannel
+	default:
+		return nil, fmt.Errorf("the Slack secret %s holds neither a webhook URL (https://hooks.slack.com/...) nor a bot token (xoxb-...)", h.settings.SlackSecretARN)
+	}
+	return s, nil
+}
+
+// loadRulesConfig reads thresholds and suppressions from S3
+// (s3://bucket/key) or SSM Parameter Store (ssm:/name), or returns the
+// defaults.
+func loadRulesConfig(ctx context.Context, cfg aws.Config, source string) (rules.Config, error) {
+	var data []byte
+	switch {
+	case source == "":
+		return rules.Defaults(), nil
+	case strings.HasPrefix(source, "s3://"):
+		bucket, key, err := report.ParseS3URL(source)
+		if err != nil {
+			return rules.Config{}, fmt.Errorf("KEYAUDIT_CONFIG: %w", err)
+		}
+		out, err := s3.NewFromConfig(cfg).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil {
+			return rules.Config{}, fmt.Errorf("read the config %s: %w", source, err)
+		}
+		defer out.Body.Close()
+		if data, err = io.ReadAll(out.Body); err != nil {
+			return rules.Config{}, fmt.Errorf("read the config %s: %w", source, err)
+		}
+	case strings.HasPrefix(source, "ssm:"):
+		name := strings.TrimPrefix(source, "ssm:")
+		out, err := ssm.NewFromConfig(cfg).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+		if err != nil {
+			return rules.Config{}, fmt.Errorf("read the config parameter %s: %w", name, audit.Explain(err))
+		}
+		data = []byte(aws.ToString(out.Parameter.Value))
+	default:
+		return rules.Config{}, fmt.Errorf("KEYAUDIT_CONFIG %q: use s3://bucket/key or ssm:/parameter/name", source)
+	}
+	return rules.ParseConfig(source, data)
+}

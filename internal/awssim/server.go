@@ -272,6 +272,10 @@ func (s *Server) handler(op operation) handler {
 		return s.listAccounts
 	case "cloudtrail:LookupEvents":
 		return s.lookupEvents
+	case "secretsmanager:GetSecretValue":
+		return s.getSecretValue
+	case "ssm:GetParameter":
+		return s.getParameter
 	}
 	return nil
 }
@@ -353,6 +357,10 @@ func route(hr *http.Request, body []byte, service string) (operation, url.Values
 			op.service = "organizations"
 		case "CloudTrail_20131101", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101": // the SDK's, and the CLI's
 			op.service = "cloudtrail"
+		case "secretsmanager":
+			op.service = "secretsmanager"
+		case "AmazonSSM":
+			op.service = "ssm"
 		}
 		return op, nil, nil
 	}

@@ -43,7 +43,11 @@ type Account struct {
 	Roles          []Role `json:"roles,omitempty"`
 	// Events are this account's CloudTrail management events.
 	Events []Event `json:"events,omitempty"`
-	Faults Faults  `json:"faults,omitzero"`
+	// Secrets (Secrets Manager, by name or ARN) and Parameters (SSM
+	// Parameter Store, by name) hold the settings a Lambda run reads.
+	Secrets    map[string]string `json:"secrets,omitempty"`
+	Parameters map[string]string `json:"parameters,omitempty"`
+	Faults     Faults            `json:"faults,omitzero"`
 }
 
 // Root is the account's root user; it signs in with a password, always.

@@ -1,0 +1,115 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+)
+
+// objectStore is the part of S3 the sink uses; *s3.Client satisfies it.
+type objectStore interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// S3Sink stores reports under PREFIX/YYYY/MM/DD/RUN_ID/ and keeps
+// PREFIX/latest.json pointing at the newest complete run.
+type S3Sink struct {
+	Client objectStore
+	Bucket string
+	Prefix string
+	// KMSKeyID, when set, encrypts with that KMS key instead of SSE-S3.
+	KMSKeyID string
+}
+
+// ParseS3URL splits s3://bucket/prefix.
+func ParseS3URL(u string) (bucket, prefix string, err error) {
+	rest, ok := strings.CutPrefix(u, "s3://")
+	if !ok {
+		return "", "", fmt.Errorf("%q is not an S3 URL: use s3://bucket/prefix", u)
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	if bucket == "" {
+		return "", "", fmt.Errorf("%q names no bucket: use s3://bucket/prefix", u)
+	}
+	return bucket, strings.Trim(prefix, "/"), nil
+}
+
+// Write stores the report in every format, then latest.json, and returns
+// the run's folder as an s3:// URL. latest.json is written last so that it
+// only ever points at a complete set of files.
+func (s *S3Sink) Write(ctx context.Context, r *Report, formats []Format) (string, error) {
+	dir := path.Join(s.Prefix, r.GeneratedAt.UTC().Format("2006/01/02"), runFolder(r))
+	for _, f := range formats {
+		w, err := WriterFor(f)
+		if err != nil {
+			return "", err
+		}
+		if err := s.put(ctx, path.Join(dir, f.FileName()), f.ContentType(), w, r); err != nil {
+			return "", err
+		}
+	}
+	if err := s.put(ctx, path.Join(s.Prefix, "latest.json"), FormatJSON.ContentType(), JSONWriter{}, r); err != nil {
+		return "", err
+	}
+	return "s3://" + s.Bucket + "/" + dir + "/", nil
+}
+
+func runFolder(r *Report) string {
+	if r.RunID != "" {
+		return r.RunID
+	}
+	return r.GeneratedAt.UTC().Format("20060102T150405Z")
+}
+
+func (s *S3Sink) put(ctx context.Context, key, contentType string, w Writer, r *Report) error {
+	var buf bytes.Buffer
+	if err := w.Write(&buf, r); err != nil {
+		return fmt.Errorf("render %s: %w", key, err)
+	}
+	in := &s3.PutObjectInput{
+		Bucket: aws.String(s.Bucket), Key: aws.String(key), Body: bytes.NewReader(buf.Bytes()),
+		ContentType: aws.String(contentType), ServerSideEncryption: types.ServerSideEncryptionAes256,
+	}
+	if s.KMSKeyID != "" {
+		in.ServerSideEncryption, in.SSEKMSKeyId = types.ServerSideEncryptionAwsKms, aws.String(s.KMSKeyID)
+	}
+	if _, err := s.Client.PutObject(ctx, in); err != nil {
+		return fmt.Errorf("write s3://%s/%s (the role needs s3:PutObject on the bucket): %w", s.Bucket, key, err)
+	}
+	return nil
+}
+
+// Latest reads the previous run's latest.json; nil when there is none yet.
+func (s *S3Sink) Latest(ctx context.Context) (*Report, error) {
+	key := path.Join(s.Prefix, "latest.json")
+	out, err := s.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key)})
+	var nsk *types.NoSuchKey
+	var ae smithy.APIError
+	if errors.As(err, &nsk) || (errors.As(err, &ae) && ae.ErrorCode() == "NoSuchKey") {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("s3://%s/%s is not a keyaudit report: %w", s.Bucket, key, err)
+	}
+	return &r, nil
+}

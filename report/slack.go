@@ -1,0 +1,223 @@
+package report
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/rules"
+	"github.com/slack-go/slack"
+)
+
+// Block Kit limits (api.slack.com/reference/block-kit/blocks).
+const (
+	maxBlocks      = 50
+	maxSectionText = 3000
+	maxHeaderText  = 150
+	listedFindings = 10 // per section, before "…and N more"
+)
+
+// Slack posts a run's summary to Slack through an incoming webhook or a
+// bot token and channel. The webhook URL and the token are secrets: they
+// never appear in errors or logs.
+type Slack struct {
+	WebhookURL string
+	Token      string
+	Channel    string
+	// APIURL points the bot client elsewhere (tests); empty for Slack's.
+	APIURL string
+	// OnlyChanges sends nothing on a quiet night instead of an all-clear.
+	OnlyChanges bool
+	HTTPClient  *http.Client
+	// Attempts bounds the posts tried when Slack rate-limits (default 3).
+	Attempts int
+}
+
+// Notify posts the message for a run; it reports whether one was sent.
+func (s *Slack) Notify(ctx context.Context, r *Report, added, resolved []rules.Finding, location string) (bool, error) {
+	if s.OnlyChanges && quiet(r, added, resolved) {
+		return false, nil
+	}
+	blocks := SlackBlocks(r, added, resolved, location)
+	fallback := slackTitle(r, added, resolved)
+	client := s.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	post := func() error {
+		if s.WebhookURL != "" {
+			return slack.PostWebhookCustomHTTPContext(ctx, s.WebhookURL, client, &slack.WebhookMessage{Text: fallback, Blocks: &slack.Blocks{BlockSet: blocks}})
+		}
+		opts := []slack.Option{slack.OptionHTTPClient(client)}
+		if s.APIURL != "" {
+			opts = append(opts, slack.OptionAPIURL(s.APIURL))
+		}
+		_, _, err := slack.New(s.Token, opts...).PostMessageContext(ctx, s.Channel, slack.MsgOptionText(fallback, false), slack.MsgOptionBlocks(blocks...))
+		return err
+	}
+	attempts := max(1, s.Attempts)
+	if s.Attempts == 0 {
+		attempts = 3
+	}
+	for i := 1; ; i++ {
+		err := post()
+		var limited *slack.RateLimitedError
+		if err == nil {
+			return true, nil
+		}
+		if !errors.As(err, &limited) || i == attempts {
+			return false, fmt.Errorf("post to Slack: %w", redact(err))
+		}
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("post to Slack: %w", ctx.Err())
+		case <-time.After(limited.RetryAfter):
+		}
+	}
+}
+
+// redact drops the request URL from transport errors: a webhook URL is a
+// credential.
+func redact(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s request failed: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+func quiet(r *Report, added, resolved []rules.Finding) bool {
+	return len(added) == 0 && len(resolved) == 0 && r.Complete()
+}
+
+func slackTitle(r *Report, added, resolved []rules.Finding) string {
+	switch {
+	case r.Demo && quiet(r, added, resolved):
+		return "keyaudit (demo): all clear, nothing new"
+	case quiet(r, added, resolved):
+		return "keyaudit: all clear, nothing new since the last run"
+	}
+	title := fmt.Sprintf("keyaudit: %d new, %d resolved, %d open findings", len(added), len(resolved), r.Summary.Findings)
+	if r.Demo {
+		title = "[DEMO] " + title
+	}
+	return title
+}
+
+// SlackBlocks builds the Block Kit message: header, counts, accounts not
+// audited, new and resolved findings, the worst open findings, and where
+// the report is. It stays within Block Kit's limits by listing at most a
+// few findings per section and pointing to the report for the rest.
+func SlackBlocks(r *Report, added, resolved []rules.Finding, location string) []slack.Block {
+	text := func(s string) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.MarkdownType, fit(s, maxSectionText), false, false)
+	}
+	section := func(s string) slack.Block { return slack.NewSectionBlock(text(s), nil, nil) }
+	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, fit(slackTitle(r, added, resolved), maxHeaderText), false, false))}
+
+	s := r.Summary
+	blocks = append(blocks, section(fmt.Sprintf("*Open findings:* %d critical · %d high · %d medium · %d low (%d suppressed) in %d of %d accounts, as of %s",
+		s.BySeverity["critical"], s.BySeverity["high"], s.BySeverity["medium"], s.BySeverity["low"], s.Suppressed,
+		s.Accounts["ok"], len(r.Accounts), r.AsOf.UTC().Format("2006-01-02 15:04 MST"))))
+
+	var failed []string
+	for _, a := range r.Accounts {
+		if a.Status != "ok" {
+			failed = append(failed, fmt.Sprintf("• %s — %s: %s", esc(accountLabel(a.ID, a.Name, "")), a.Status, esc(a.Error)))
+		}
+	}
+	if len(failed) > 0 {
+		blocks = append(blocks, section(listText(fmt.Sprintf(":warning: *%d account(s) could not be audited:*", len(failed)), failed, "accounts")))
+	}
+	if len(added) > 0 {
+		blocks = append(blocks, section(listText(fmt.Sprintf(":new: *New since the last run (%d):*", len(added)), findingLines(bySeverity(added)), "new findings")))
+	}
+	if len(resolved) > 0 {
+		blocks = append(blocks, section(listText(fmt.Sprintf(":white_check_mark: *Resolved since the last run (%d):*", len(resolved)), findingLines(bySeverity(resolved)), "resolved findings")))
+	}
+	var open []rules.Finding
+	for _, f := range r.Findings {
+		if f.Suppressed == nil {
+			open = append(open, f)
+		}
+	}
+	if len(open) > 0 {
+		var lines []string
+		for _, f := range bySeverity(open)[:min(5, len(open))] {
+			lines = append(lines, fmt.Sprintf("• *%s* %s — %s\n   _%s_", f.Severity, esc(findingOwner(f)), esc(f.Message), esc(f.Recommendation)))
+		}
+		blocks = append(blocks, slack.NewDividerBlock(), section("*Top findings:*\n"+strings.Join(lines, "\n")))
+	}
+	where := "Report: " + esc(location)
+	if location == "" {
+		where = "Report: not stored"
+	}
+	blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, fit(where+" · run "+esc(r.RunID), maxSectionText), false, false)))
+	return blocks[:min(len(blocks), maxBlocks)]
+}
+
+func findingLines(fs []rules.Finding) []string {
+	lines := make([]string, 0, len(fs))
+	for _, f := range fs {
+		key := ""
+		if f.AccessKeyID != "" {
+			key = " `" + audit.MaskKeyID(f.AccessKeyID) + "`"
+		}
+		lines = append(lines, fmt.Sprintf("• *%s* `%s` %s%s", f.Severity, f.Rule, esc(findingOwner(f)), key))
+	}
+	return lines
+}
+
+func findingOwner(f rules.Finding) string {
+	return fmt.Sprintf("%s in %s", f.Principal, accountLabel(f.AccountID, f.AccountName, ""))
+}
+
+// listText lists the first lines under a heading, as many as fit in a
+// section, and counts the rest.
+func listText(heading string, lines []string, what string) string {
+	out := heading
+	shown := 0
+	for _, l := range lines {
+		if shown == listedFindings || len([]rune(out))+len([]rune(l))+100 > maxSectionText {
+			break
+		}
+		out += "\n" + l
+		shown++
+	}
+	if rest := len(lines) - shown; rest > 0 {
+		out += fmt.Sprintf("\n…and %d more %s: see the report", rest, what)
+	}
+	return out
+}
+
+func bySeverity(fs []rules.Finding) []rules.Finding {
+	out := append([]rules.Finding(nil), fs...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity.Rank() > out[j].Severity.Rank() })
+	return out
+}
+
+// fit cuts s to n characters, marking the cut.
+func fit(s string, n int) string {
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+var (
+	mrkdwn = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	keyIDs = regexp.MustCompile(`\bA[KS]IA[A-Z2-7]{16}\b`)
+)
+
+// esc prepares text from AWS for Slack: key IDs masked (Slack is not the
+// auditors' record) and mrkdwn's control characters escaped.
+func esc(s string) string {
+	return mrkdwn.Replace(keyIDs.ReplaceAllStringFunc(s, audit.MaskKeyID))
+}
