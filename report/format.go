@@ -12,11 +12,12 @@ const (
 	FormatTable    Format = "table"
 	FormatJSON     Format = "json"
 	FormatCSV      Format = "csv"
+	FormatHTML     Format = "html"
 	FormatMarkdown Format = "markdown"
 )
 
 // Formats are every format, in the order --out writes them.
-var Formats = []Format{FormatJSON, FormatCSV, FormatTable, FormatMarkdown}
+var Formats = []Format{FormatJSON, FormatCSV, FormatTable, FormatHTML, FormatMarkdown}
 
 // ParseFormat reads a --format value.
 func ParseFormat(s string) (Format, error) {
@@ -29,7 +30,7 @@ func ParseFormat(s string) (Format, error) {
 	if f == "md" {
 		return FormatMarkdown, nil
 	}
-	return "", fmt.Errorf("unknown format %q: use table, json, csv or markdown", s)
+	return "", fmt.Errorf("unknown format %q: use table, json, csv, html or markdown", s)
 }
 
 // WriterFor returns the writer of a format.
@@ -41,6 +42,8 @@ func WriterFor(f Format) (Writer, error) {
 		return JSONWriter{}, nil
 	case FormatCSV:
 		return CSVWriter{}, nil
+	case FormatHTML:
+		return HTMLWriter{}, nil
 	case FormatMarkdown:
 		return MarkdownWriter{}, nil
 	}
@@ -67,6 +70,8 @@ func (f Format) ContentType() string {
 		return "application/json"
 	case FormatCSV:
 		return "text/csv; charset=utf-8"
+	case FormatHTML:
+		return "text/html; charset=utf-8"
 	case FormatMarkdown:
 		return "text/markdown; charset=utf-8"
 	}

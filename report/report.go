@@ -26,6 +26,9 @@ type Report struct {
 	Findings      []rules.Finding `json:"findings"`
 	Summary       Summary         `json:"summary"`
 	Warnings      []string        `json:"warnings,omitempty"`
+	// KeyAges are the ages in days of every active key audited, for the
+	// age chart: findings alone would not show the healthy keys.
+	KeyAges []int `json:"key_ages,omitempty"`
 	// Keys are the keys whois and local were asked about, with whose they are.
 	Keys []audit.Sighting `json:"keys,omitempty"`
 }

@@ -106,6 +106,11 @@ func Build(opts Options, accounts []audit.Account, sightings []audit.Sighting) *
 				ra.Users++
 			}
 			ra.Keys += len(u.Keys)
+			for _, k := range u.Keys {
+				if k.Active && !k.CreatedAt.IsZero() {
+					r.KeyAges = append(r.KeyAges, max(0, int(opts.Now.Sub(k.CreatedAt)/(24*time.Hour))))
+				}
+			}
 		}
 		r.Accounts = append(r.Accounts, ra)
 		for _, w := range a.Warnings {
@@ -113,6 +118,7 @@ func Build(opts Options, accounts []audit.Account, sightings []audit.Sighting) *
 		}
 	}
 	sort.SliceStable(r.Accounts, func(i, j int) bool { return r.Accounts[i].ID < r.Accounts[j].ID })
+	sort.Ints(r.KeyAges)
 	r.Summary = report.Summarize(r.Findings, r.Accounts)
 	return r
 }

@@ -1,0 +1,167 @@
+package report
+
+import (
+	_ "embed"
+	"html/template"
+	"io"
+	"sort"
+
+	"github.com/keyaudit/keyaudit/rules"
+)
+
+// HTMLWriter writes one self-contained HTML page: no external scripts,
+// fonts or styles, so it opens offline and from an S3 link. Every value
+// from AWS goes through html/template's escaping.
+type HTMLWriter struct{}
+
+//go:embed html.tmpl
+var htmlSource string
+
+var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	"date": func(t interface{ Format(string) string }) string { return t.Format("2006-01-02 15:04 MST") },
+}).Parse(htmlSource))
+
+func (HTMLWriter) Write(w io.Writer, r *Report) error {
+	return htmlTemplate.Execute(w, newHTMLView(r))
+}
+
+// htmlView is what the template shows, computed once here so the
+// template stays declarative.
+type htmlView struct {
+	*Report
+	Severities []severityCount
+	Rules      []ruleCount
+	AgeBands   []bar
+	AgeMax     int
+	ByAccount  []bar
+	AccountMax int
+	// AccountChartHeight is the per-account chart's height: a row per account.
+	AccountChartHeight int
+	Open               []rules.Finding
+	Suppressed         []rules.Finding
+	Oldest             []rules.Finding
+	NeverUsed          []rules.Finding
+	Accounts           []string // for the account filter
+	RuleIDs            []string
+}
+
+type severityCount struct {
+	Name  string
+	Count int
+}
+
+type ruleCount struct {
+	ID    string
+	Count int
+}
+
+// bar is one bar of an SVG chart; X, Y, W, H are in the chart's units.
+type bar struct {
+	Label      string
+	Count      int
+	X, Y, W, H int
+	Threshold  string // a threshold drawn at this band's start, e.g. "45 d"
+}
+
+// ageBands are the key-age chart's bands; the 45- and 90-day thresholds
+// (unused_days, max_key_age_days) fall on band edges.
+var ageBands = []struct {
+	label     string
+	upTo      int
+	threshold string
+}{{"0–30", 30, ""}, {"31–45", 45, ""}, {"46–90", 90, "45 d"}, {"91–180", 180, "90 d"}, {"181–365", 365, ""}, {"> 365", 1 << 30, ""}}
+
+func newHTMLView(r *Report) htmlView {
+	v := htmlView{Report: r}
+	for _, s := range rules.Severities {
+		v.Severities = append(v.Severities, severityCount{string(s), r.Summary.BySeverity[string(s)]})
+	}
+	for _, rule := range rules.Catalogue() {
+		if n := r.Summary.ByRule[rule.ID]; n > 0 {
+			v.Rules = append(v.Rules, ruleCount{rule.ID, n})
+		}
+	}
+
+	counts := make([]int, len(ageBands))
+	for _, age := range r.KeyAges {
+		for i, b := range ageBands {
+			if age <= b.upTo {
+				counts[i]++
+				break
+			}
+		}
+	}
+	v.AgeMax = maxOf(counts)
+	for i, b := range ageBands {
+		h := scale(counts[i], v.AgeMax, 140)
+		v.AgeBands = append(v.AgeBands, bar{Label: b.label, Count: counts[i], X: 40 + i*90, Y: 170 - h, W: 70, H: h, Threshold: b.threshold})
+	}
+
+	perAccount := map[string]int{}
+	accountSet := map[string]bool{}
+	ruleSet := map[string]bool{}
+	for _, f := range r.Findings {
+		if f.Suppressed != nil {
+			v.Suppressed = append(v.Suppressed, f)
+			continue
+		}
+		v.Open = append(v.Open, f)
+		label := accountLabel(f.AccountID, f.AccountName, "")
+		perAccount[label]++
+		accountSet[label] = true
+		ruleSet[f.Rule] = true
+		if f.Rule == "key-rotation" {
+			v.Oldest = append(v.Oldest, f)
+		}
+		if f.Details.NeverUsed && f.Rule != "key-setup-unused" {
+			v.NeverUsed = append(v.NeverUsed, f)
+		}
+	}
+	sort.SliceStable(v.Open, func(i, j int) bool { return v.Open[i].Severity.Rank() > v.Open[j].Severity.Rank() })
+	sort.SliceStable(v.Oldest, func(i, j int) bool {
+		return deref(v.Oldest[i].Details.KeyAgeDays) > deref(v.Oldest[j].Details.KeyAgeDays)
+	})
+	v.Oldest = v.Oldest[:min(10, len(v.Oldest))]
+	v.NeverUsed = v.NeverUsed[:min(10, len(v.NeverUsed))]
+
+	for label := range accountSet {
+		v.Accounts = append(v.Accounts, label)
+	}
+	sort.Strings(v.Accounts)
+	for id := range ruleSet {
+		v.RuleIDs = append(v.RuleIDs, id)
+	}
+	sort.Strings(v.RuleIDs)
+	values := make([]int, 0, len(v.Accounts))
+	for _, a := range v.Accounts {
+		values = append(values, perAccount[a])
+	}
+	v.AccountMax = maxOf(values)
+	for i, a := range v.Accounts {
+		v.ByAccount = append(v.ByAccount, bar{Label: a, Count: perAccount[a], X: 0, Y: i * 26, W: scale(perAccount[a], v.AccountMax, 300), H: 18})
+	}
+	v.AccountChartHeight = len(v.Accounts)*26 + 4
+	return v
+}
+
+func scale(n, top, size int) int {
+	if top == 0 {
+		return 0
+	}
+	return n * size / top
+}
+
+func maxOf(xs []int) int {
+	m := 0
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
