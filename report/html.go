@@ -2,6 +2,7 @@ package report
 
 import (
 	_ "embed"
+	"fmt"
 	"html/template"
 	"io"
 	"sort"
@@ -99,6 +100,7 @@ func newHTMLView(r *Report) htmlView {
 
 	perAccount := map[string]int{}
 	accountSet := map[string]bool{}
+	neverSeen := map[string]bool{}
 	ruleSet := map[string]bool{}
 	for _, f := range r.Findings {
 		if f.Suppressed != nil {
@@ -113,7 +115,8 @@ func newHTMLView(r *Report) htmlView {
 		if f.Rule == "key-rotation" {
 			v.Oldest = append(v.Oldest, f)
 		}
-		if f.Details.NeverUsed && f.Rule != "key-setup-unused" {
+		if key := f.AccountID + f.Principal + f.AccessKeyID + fmt.Sprint(f.KeySlot); f.Details.NeverUsed && !neverSeen[key] {
+			neverSeen[key] = true
 			v.NeverUsed = append(v.NeverUsed, f)
 		}
 	}
