@@ -118,8 +118,10 @@ type Sighting struct {
 	AccessKeyID string `json:"access_key_id"`
 	// Source says where it was found, e.g. `~/.aws/credentials [prod]`,
 	// `environment AWS_ACCESS_KEY_ID`, `argument 2`.
-	Source string  `json:"source"`
-	Kind   KeyKind `json:"kind"`
+	Source string `json:"source"`
+	// Profile is the AWS profile that holds the key, when found in a file.
+	Profile string  `json:"profile,omitempty"`
+	Kind    KeyKind `json:"kind"`
 	// OwnerAccount is the account the key belongs to (GetAccessKeyInfo, or
 	// decoded from the ID); empty when unknown.
 	OwnerAccount string `json:"owner_account,omitempty"`

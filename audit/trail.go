@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/smithy-go/middleware"
 	"golang.org/x/time/rate"
 )
 
@@ -19,33 +20,47 @@ import (
 const LookupEventsPerSecond = 2
 
 // Tracer finds who uses a key in one account's CloudTrail event history.
-// Its rate limiters are per region, so one Tracer serves one account.
+// Its clients are rate limited per region, so one Tracer serves one account.
 type Tracer struct {
-	// Client returns the CloudTrail client for a region.
-	Client func(region string) cloudtrail.LookupEventsAPIClient
+	cfg aws.Config
 	// Days is the look-back window, at most 90 (what event history keeps).
 	Days int
 	// MaxEvents bounds the events read per key and region.
 	MaxEvents int
 
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
+	mu      sync.Mutex
+	clients map[string]*cloudtrail.Client
 }
 
-// NewTracer returns a tracer for one account.
-func NewTracer(client func(region string) cloudtrail.LookupEventsAPIClient, days int) *Tracer {
-	return &Tracer{Client: client, Days: days, MaxEvents: 500, limiters: map[string]*rate.Limiter{}}
+// NewTracer returns a tracer acting with cfg, the credentials of one account.
+func NewTracer(cfg aws.Config, days int) *Tracer {
+	return &Tracer{cfg: cfg, Days: days, MaxEvents: 500, clients: map[string]*cloudtrail.Client{}}
 }
 
-func (t *Tracer) limiter(region string) *rate.Limiter {
+// client returns the region's CloudTrail client. Every HTTP attempt,
+// retries included, waits for the region's limiter: a throttled page
+// retried at once would break the documented limit.
+func (t *Tracer) client(region string) *cloudtrail.Client {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l, ok := t.limiters[region]
-	if !ok {
-		l = rate.NewLimiter(LookupEventsPerSecond, 1)
-		t.limiters[region] = l
+	if c, ok := t.clients[region]; ok {
+		return c
 	}
-	return l
+	limiter := rate.NewLimiter(LookupEventsPerSecond, 1)
+	wait := middleware.FinalizeMiddlewareFunc("keyauditRateLimit", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		if err := limiter.Wait(ctx); err != nil {
+			return middleware.FinalizeOutput{}, middleware.Metadata{}, err
+		}
+		return next.HandleFinalize(ctx, in)
+	})
+	c := cloudtrail.NewFromConfig(t.cfg, func(o *cloudtrail.Options) {
+		o.Region = region
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Finalize.Insert(wait, "Retry", middleware.After)
+		})
+	})
+	t.clients[region] = c
+	return c
 }
 
 // ctEvent is the part of a CloudTrail record keyaudit reads.
@@ -81,14 +96,11 @@ func (t *Tracer) lookup(ctx context.Context, region string, now time.Time, attr 
 		EndTime:          aws.Time(now),
 		MaxResults:       aws.Int32(50),
 	}
-	p := cloudtrail.NewLookupEventsPaginator(t.Client(region), in)
+	p := cloudtrail.NewLookupEventsPaginator(t.client(region), in)
 	read := 0
 	for p.HasMorePages() {
 		if read >= t.MaxEvents {
 			return true, nil
-		}
-		if err := t.limiter(region).Wait(ctx); err != nil {
-			return false, err
 		}
 		page, err := p.NextPage(ctx)
 		if err != nil {

@@ -71,6 +71,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		code, err = scan(ctx, rest, stdin, stdout, stderr)
 	case "whois":
 		code, err = whois(ctx, rest, stdin, stdout, stderr)
+	case "local":
+		code, err = local(ctx, rest, stdout, stderr)
 	case "rules":
 		code, err = listRules(rest, stdout, stderr)
 	case "version", "--version":

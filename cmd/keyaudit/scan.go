@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/keyaudit/keyaudit/audit"
@@ -182,9 +181,7 @@ func (c *conn) tracer(days int) func(ctx context.Context, id string) (*audit.Tra
 		if err != nil {
 			return nil, err
 		}
-		return audit.NewTracer(func(region string) cloudtrail.LookupEventsAPIClient {
-			return cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = region })
-		}, days), nil
+		return audit.NewTracer(cfg, days), nil
 	}
 }
 
