@@ -123,7 +123,7 @@ func (t *Tracer) lookup(ctx context.Context, region string, now time.Time, attr 
 // Usage summarises the events made with keyID in the given regions over
 // the look-back window ending at now.
 func (t *Tracer) Usage(ctx context.Context, keyID string, regions []string, now time.Time) (*Usage, error) {
-	u := &Usage{Since: now.AddDate(0, 0, -t.Days).UTC()}
+	u := &Usage{Since: now.AddDate(0, 0, -t.Days).UTC().Truncate(time.Second)}
 	ips, agents, services, names, seenRegions := set{}, set{}, set{}, set{}, set{}
 	for _, region := range regions {
 		truncated, err := t.lookup(ctx, region, now, cttypes.LookupAttribute{

@@ -3,6 +3,7 @@ package report_test
 import (
 	"bytes"
 	"encoding/csv"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +160,24 @@ func TestMarkdownCellsHoldHostileText(t *testing.T) {
 		if strings.HasPrefix(line, "| critical") && strings.Count(strings.ReplaceAll(line, `\|`, ""), "|") != 8 {
 			t.Errorf("table row broken: %s", line)
 		}
+	}
+}
+
+func TestTableColorKeepsColumnsAligned(t *testing.T) {
+	plain := strings.Split(string(render(t, report.TableWriter{}, fixture())), "\n")
+	colored := strings.Split(string(render(t, report.TableWriter{Color: true}, fixture())), "\n")
+	ansi := regexp.MustCompile("\033\\[[0-9;]*m")
+	if len(plain) != len(colored) {
+		t.Fatalf("%d lines plain, %d colored", len(plain), len(colored))
+	}
+	sawColor := false
+	for i := range plain {
+		sawColor = sawColor || colored[i] != plain[i]
+		if got := ansi.ReplaceAllString(colored[i], ""); got != plain[i] {
+			t.Errorf("line %d differs beyond color:\n%q\n%q", i, got, plain[i])
+		}
+	}
+	if !sawColor {
+		t.Error("no color in the colored table")
 	}
 }

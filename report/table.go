@@ -20,11 +20,18 @@ type TableWriter struct {
 
 var severityColor = map[rules.Severity]string{rules.Critical: "\033[1;31m", rules.High: "\033[31m", rules.Medium: "\033[33m", rules.Low: "\033[36m"}
 
-func (t TableWriter) sev(s rules.Severity) string {
+// colorize colors the severity that starts a table row. It runs after
+// tabwriter has aligned the columns: escape codes would count as width.
+func (t TableWriter) colorize(line string) string {
 	if !t.Color {
-		return string(s)
+		return line
 	}
-	return severityColor[s] + string(s) + "\033[0m"
+	for sev, code := range severityColor {
+		if rest, ok := strings.CutPrefix(line, "  "+string(sev)+" "); ok {
+			return "  " + code + string(sev) + "\033[0m " + rest
+		}
+	}
+	return line
 }
 
 func (t TableWriter) Write(w io.Writer, r *Report) error {
@@ -32,8 +39,11 @@ func (t TableWriter) Write(w io.Writer, r *Report) error {
 	if r.Demo {
 		ew.printf("DEMO DATA: a simulated organization, not your AWS accounts.\n")
 	}
-	ew.printf("keyaudit · as of %s · %d account(s): %d ok, %d error, %d skipped\n",
-		r.AsOf.UTC().Format("2006-01-02 15:04 MST"), len(r.Accounts), r.Summary.Accounts["ok"], r.Summary.Accounts["error"], r.Summary.Accounts["skipped"])
+	ew.printf("keyaudit · as of %s", r.AsOf.UTC().Format("2006-01-02 15:04 MST"))
+	if len(r.Accounts) > 0 {
+		ew.printf(" · %d account(s): %d ok, %d error, %d skipped", len(r.Accounts), r.Summary.Accounts["ok"], r.Summary.Accounts["error"], r.Summary.Accounts["skipped"])
+	}
+	ew.printf("\n")
 
 	if len(r.Keys) > 0 {
 		t.keys(ew, r.Keys)
@@ -56,7 +66,8 @@ func (t TableWriter) Write(w io.Writer, r *Report) error {
 	for _, id := range order {
 		fs := byAccount[id]
 		ew.printf("\n%s\n", accountLabel(id, names[id], fs[0].AccountName))
-		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+		var rows strings.Builder
+		tw := tabwriter.NewWriter(&rows, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "  SEVERITY\tRULE\tPRINCIPAL\tACCESS KEY\tFINDING\n")
 		for _, sev := range rules.Severities {
 			for _, f := range fs {
@@ -67,10 +78,13 @@ func (t TableWriter) Write(w io.Writer, r *Report) error {
 				if key == "" && f.KeySlot > 0 {
 					key = fmt.Sprintf("(slot %d)", f.KeySlot)
 				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", t.sev(f.Severity), f.Rule, f.Principal, or(key, "-"), f.Message)
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", f.Severity, f.Rule, f.Principal, or(key, "-"), f.Message)
 			}
 		}
 		tw.Flush()
+		for _, line := range strings.SplitAfter(rows.String(), "\n") {
+			ew.printf("%s", t.colorize(line))
+		}
 	}
 	var unaudited []Account
 	for _, a := range r.Accounts {
@@ -179,7 +193,9 @@ func summaryLine(r *Report) string {
 	if s.Findings > 0 {
 		line = fmt.Sprintf("%d finding%s (%s)", s.Findings, plural(s.Findings), strings.Join(parts, ", "))
 	}
-	line += fmt.Sprintf(" in %d account%s", s.Accounts["ok"], plural(s.Accounts["ok"]))
+	if len(r.Accounts) > 0 {
+		line += fmt.Sprintf(" in %d account%s", s.Accounts["ok"], plural(s.Accounts["ok"]))
+	}
 	if n := s.Accounts["error"] + s.Accounts["skipped"]; n > 0 {
 		line += fmt.Sprintf("; %d account%s could not be audited", n, plural(n))
 	}

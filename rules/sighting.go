@@ -33,7 +33,7 @@ func keyLongTerm(env Env, s *audit.Sighting) []Finding {
 		return nil
 	}
 	f := sightingFinding(env, "key-long-term", s)
-	f.Message = fmt.Sprintf("long-term access key %s is stored in %s", s.AccessKeyID, s.Source)
+	f.Message = fmt.Sprintf("long-term access key %s was found in %s", s.AccessKeyID, s.Source)
 	f.Recommendation = "Use short-term credentials instead: IAM Identity Center (aws configure sso), a role with source_profile and mfa_serial, or aws-vault; then remove the key from the file and delete it."
 	f.RotationPlan = []Step{
 		{Action: "Set up short-term credentials for this use: IAM Identity Center, or a role assumed with MFA.", Command: "aws configure sso"},
