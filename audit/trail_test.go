@@ -10,7 +10,7 @@ import (
 
 func traceWorld(events int, throttle float64) *awssim.World {
 	acct := awssim.Account{ID: "222222222222", Name: "prod", Management: true, CreatedDaysAgo: 900,
-		Users: []awssim.User{{Name: "ci", CreatedDaysAgo: 400, Keys: []awssim.Key{{Status: "Active", CreatedDaysAgo: 300}}}},
+		Users:  []awssim.User{{Name: "ci", CreatedDaysAgo: 400, Keys: []awssim.Key{{Status: "Active", CreatedDaysAgo: 300}}}},
 		Faults: awssim.Faults{ThrottleRate: throttle}}
 	ips := []string{"203.0.113.10", "198.51.100.7"}
 	agents := []string{"terraform/1.7.5", "aws-cli/2.15.0"}

@@ -67,7 +67,7 @@ func local(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	if len(found.Sightings) == 0 && len(found.RoleWithoutMFA) == 0 {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("no access keys found in %s, %s or the environment", credentials, configFile))
 	}
-	return c.deliver(r, stdout, "")
+	return c.deliver(ctx, r, stdout, stderr, "")
 }
 
 // sharedFiles are the AWS shared files, where the SDK would look.

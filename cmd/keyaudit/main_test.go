@@ -4,11 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/golden"
@@ -222,5 +229,38 @@ func TestRulesListsCatalogue(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("rules output lacks %q:\n%s", want, stdout)
 		}
+	}
+}
+
+func TestOutS3(t *testing.T) {
+	fake := gofakes3.New(s3mem.New())
+	srv := httptest.NewServer(fake.Server())
+	defer srv.Close()
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "AKIAS3TESTKEY0000000", "AWS_SECRET_ACCESS_KEY": "s3-test-secret", "AWS_REGION": "us-east-1",
+		"AWS_ENDPOINT_URL_S3": srv.URL, "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+	} {
+		t.Setenv(k, v)
+	}
+	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAS3TESTKEY0000000", "s3-test-secret", "")})
+	if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("audits")}); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := keyaudit(t, "", "scan", "--credential-report", golden.Path("credential-reports/realistic.csv"), "--as-of", asOf, "--out", "s3://audits/keyaudit")
+	if code != exitOK || stdout != "" || !strings.Contains(stderr, "s3://audits/keyaudit/") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	out, err := client.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("audits")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(out.Contents); n != len(report.Formats)+1 {
+		t.Errorf("%d objects, want every format and latest.json", n)
+	}
+	if code, _, stderr := keyaudit(t, "", "scan", "--credential-report", golden.Path("credential-reports/realistic.csv"), "--out", "s3://"); code != exitUsage {
+		t.Errorf("--out s3:// exit %d: %s", code, stderr)
 	}
 }

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/keyaudit/keyaudit/audit"
 
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
@@ -28,6 +34,11 @@ func (o *output) register(fs *flag.FlagSet) {
 }
 
 func (o *output) validate() error {
+	if strings.HasPrefix(o.out, "s3://") {
+		if _, _, err := report.ParseS3URL(o.out); err != nil {
+			return usageError{fmt.Errorf("--out: %w", err)}
+		}
+	}
 	if o.format != "" {
 		if _, err := report.ParseFormat(o.format); err != nil {
 			return usageError{fmt.Errorf("--format: %w", err)}
@@ -46,8 +57,14 @@ func (o *output) validate() error {
 // deliver writes the report where the flags say and returns the exit code
 // it earns: 3 when an account could not be audited, else 1 when a finding
 // reaches --fail-on, else 0.
-func (o *output) deliver(r *report.Report, stdout io.Writer, defaultFormat string) (int, error) {
-	if o.out != "" {
+func (o *output) deliver(ctx context.Context, r *report.Report, stdout, stderr io.Writer, defaultFormat string) (int, error) {
+	if strings.HasPrefix(o.out, "s3://") {
+		where, err := o.writeS3(ctx, r)
+		if err != nil {
+			return exitIncomplete, err
+		}
+		fmt.Fprintf(stderr, "report written to %s\n", where)
+	} else if o.out != "" {
 		if err := o.writeDir(r); err != nil {
 			return exitIncomplete, err
 		}
@@ -95,15 +112,32 @@ func writerFor(name string, w io.Writer) (report.Writer, error) {
 	return report.WriterFor(f)
 }
 
+// formats are what --out writes: every format, or just --format.
+func (o *output) formats() []report.Format {
+	if o.format == "" {
+		return report.Formats
+	}
+	f, _ := report.ParseFormat(o.format)
+	return []report.Format{f}
+}
+
+// writeS3 stores the report with the sink the Lambda uses, with the
+// standard credential chain.
+func (o *output) writeS3(ctx context.Context, r *report.Report) (string, error) {
+	bucket, prefix, _ := report.ParseS3URL(o.out)
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryer(audit.Retryer))
+	if err != nil {
+		return "", fmt.Errorf("load AWS configuration for --out %s: %w", o.out, err)
+	}
+	sink := &report.S3Sink{Client: s3.NewFromConfig(cfg), Bucket: bucket, Prefix: prefix}
+	return sink.Write(ctx, r, o.formats())
+}
+
 // writeDir writes one file per format (or just --format) into --out. Each
 // file is written to a temporary name and renamed, so a failed run never
 // leaves a partial file that looks complete.
 func (o *output) writeDir(r *report.Report) error {
-	formats := report.Formats
-	if o.format != "" {
-		f, _ := report.ParseFormat(o.format)
-		formats = []report.Format{f}
-	}
+	formats := o.formats()
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fmt.Errorf("create output directory: %w", err)
 	}

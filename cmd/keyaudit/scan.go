@@ -269,7 +269,7 @@ func scan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if err != nil {
 			return exitUsage, usageError{err}
 		}
-		return c.deliver(r, stdout, "")
+		return c.deliver(ctx, r, stdout, stderr, "")
 	}
 	if concurrency < 1 || concurrency > 200 {
 		return exitUsage, badInput("--concurrency must be from 1 to 200, got %d", concurrency)
@@ -294,7 +294,7 @@ func scan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if l.demo {
 		defaultFormat = "table"
 	}
-	return c.deliver(r, stdout, defaultFormat)
+	return c.deliver(ctx, r, stdout, stderr, defaultFormat)
 }
 
 func newLogger(w io.Writer, format string, quiet, verbose bool) (*slog.Logger, error) {

@@ -69,7 +69,7 @@ func whois(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	}
 	r := pipeline.Build(opts, nil, sightings)
 	r.Keys = sightings
-	return c.deliver(r, stdout, "")
+	return c.deliver(ctx, r, stdout, stderr, "")
 }
 
 // identify answers whois for one key ID, as far as it can.
