@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/keyaudit/keyaudit/audit"
 
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/golden"
@@ -262,5 +263,42 @@ func TestOutS3(t *testing.T) {
 	}
 	if code, _, stderr := keyaudit(t, "", "scan", "--credential-report", golden.Path("credential-reports/realistic.csv"), "--out", "s3://"); code != exitUsage {
 		t.Errorf("--out s3:// exit %d: %s", code, stderr)
+	}
+}
+
+func TestProgressAndLogs(t *testing.T) {
+	simEnv(t)
+	code, _, stderr := keyaudit(t, "", "scan", "--org", "--as-of", asOf, "--format", "json", "--log-format", "json", "--verbose")
+	if code != exitIncomplete {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.Contains(stderr, "accounts ·") {
+		t.Error("a progress bar was drawn on a standard error that is not a terminal")
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	audited := 0
+	for _, l := range lines {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(l), &entry); err != nil {
+			t.Fatalf("log line is not JSON: %q", l)
+		}
+		if entry["run_id"] == nil {
+			t.Errorf("log line without run_id: %q", l)
+		}
+		if entry["msg"] == "account audited" || entry["msg"] == "account not audited" {
+			audited++
+		}
+	}
+	if audited != 5 {
+		t.Errorf("%d account log lines, want one per account (5)", audited)
+	}
+
+	// On a terminal the bar shows accounts, failures and findings.
+	var buf bytes.Buffer
+	p := &progress{w: &buf, on: true, total: 2, start: time.Now()}
+	p.done(audit.Account{ID: "111111111111", Status: audit.StatusOK})
+	p.done(audit.Account{ID: "222222222222", Status: audit.StatusError})
+	if got := buf.String(); !strings.Contains(got, "2/2 accounts · 1 failed · 0 findings") {
+		t.Errorf("progress = %q", got)
 	}
 }
