@@ -20,6 +20,7 @@ import (
 
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/golden"
+	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
 )
 
@@ -300,5 +301,44 @@ func TestProgressAndLogs(t *testing.T) {
 	p.done(audit.Account{ID: "222222222222", Status: audit.StatusError})
 	if got := buf.String(); !strings.Contains(got, "2/2 accounts · 1 failed · 0 findings") {
 		t.Errorf("progress = %q", got)
+	}
+}
+
+func TestScanPostsToSlack(t *testing.T) {
+	sl := slackcapture.Start()
+	defer sl.Stop()
+	t.Setenv("KEYAUDIT_SLACK_TOKEN", "xoxb-cli-secret")
+	t.Setenv("KEYAUDIT_SLACK_API_URL", sl.GetAPIURL())
+	file := golden.Path("credential-reports/realistic.csv")
+
+	// Yesterday's report: everything but the root key was already known.
+	_, yesterday, _ := keyaudit(t, "", "scan", "--credential-report", file, "--as-of", asOf, "--format", "json")
+	var prev report.Report
+	_ = json.Unmarshal([]byte(yesterday), &prev)
+	prev.Findings = prev.Findings[1:]
+	data, _ := json.Marshal(prev)
+	previous := filepath.Join(t.TempDir(), "previous.json")
+	if err := os.WriteFile(previous, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	code, _, stderr := keyaudit(t, "", "scan", "--credential-report", file, "--as-of", asOf, "--format", "json", "--slack", "--slack-channel", "#security", "--previous", previous)
+	if code != exitOK || !strings.Contains(stderr, "posted to Slack: 1 new, 0 resolved") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	posts := sl.Posts()
+	if len(posts) != 1 || posts[0].Channel != "#security" {
+		t.Fatalf("posts = %+v", posts)
+	}
+	if msg, _ := json.Marshal(posts[0].Blocks); !strings.Contains(string(msg), "New since the last run (1)") || !strings.Contains(string(msg), "root-access-key") {
+		t.Errorf("message = %s", msg)
+	}
+	if strings.Contains(stderr, "xoxb-cli-secret") {
+		t.Error("the token appears on standard error")
+	}
+
+	t.Setenv("KEYAUDIT_SLACK_TOKEN", "")
+	if code, _, stderr := keyaudit(t, "", "scan", "--credential-report", file, "--slack"); code != exitUsage || !strings.Contains(stderr, "KEYAUDIT_SLACK_WEBHOOK_URL") {
+		t.Errorf("--slack without a secret: exit %d, %q", code, stderr)
 	}
 }

@@ -121,15 +121,21 @@ func (o *output) formats() []report.Format {
 	return []report.Format{f}
 }
 
-// writeS3 stores the report with the sink the Lambda uses, with the
-// standard credential chain.
-func (o *output) writeS3(ctx context.Context, r *report.Report) (string, error) {
+// s3Sink is the sink the Lambda uses, with the standard credential chain.
+func (o *output) s3Sink(ctx context.Context) (*report.S3Sink, error) {
 	bucket, prefix, _ := report.ParseS3URL(o.out)
 	cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryer(audit.Retryer))
 	if err != nil {
-		return "", fmt.Errorf("load AWS configuration for --out %s: %w", o.out, err)
+		return nil, fmt.Errorf("load AWS configuration for --out %s: %w", o.out, err)
 	}
-	sink := &report.S3Sink{Client: s3.NewFromConfig(cfg), Bucket: bucket, Prefix: prefix}
+	return &report.S3Sink{Client: s3.NewFromConfig(cfg), Bucket: bucket, Prefix: prefix}, nil
+}
+
+func (o *output) writeS3(ctx context.Context, r *report.Report) (string, error) {
+	sink, err := o.s3Sink(ctx)
+	if err != nil {
+		return "", err
+	}
 	return sink.Write(ctx, r, o.formats())
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
+	"github.com/keyaudit/keyaudit/report"
 )
 
 const scanSynopsis = `Usage: keyaudit scan [flags]
@@ -239,6 +240,7 @@ func scan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	var (
 		c           common
 		l           live
+		sl          slackFlags
 		reports     listFlag
 		concurrency int
 		trail       bool
@@ -247,6 +249,7 @@ func scan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	fs := newFlags("scan", scanSynopsis)
 	c.register(fs)
 	l.register(fs)
+	sl.register(fs)
 	fs.Var(&reports, "credential-report", "audit this downloaded credential report offline (repeatable)")
 	fs.IntVar(&concurrency, "concurrency", 10, "accounts audited at once")
 	fs.BoolVar(&trail, "trail", false, "trace in CloudTrail who uses each key that must be replaced or removed, and name them in its rotation plan")
@@ -261,6 +264,23 @@ func scan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if err != nil {
 		return exitUsage, err
 	}
+	notifier, err := sl.notifier(os.Getenv)
+	if err != nil {
+		return exitUsage, err
+	}
+	deliver := func(r *report.Report, defaultFormat string) (int, error) {
+		var prev *report.Report
+		if notifier != nil {
+			if prev, err = sl.previousReport(ctx, &c.output); err != nil {
+				return exitUsage, err
+			}
+		}
+		code, err := c.deliver(ctx, r, stdout, stderr, defaultFormat)
+		if err != nil || notifier == nil {
+			return code, err
+		}
+		return code, notify(ctx, notifier, prev, r, c.out, stderr)
+	}
 	if len(reports) > 0 {
 		if l.demo || l.org || l.accounts != "" || l.accountsFile != "" || l.profile != "" {
 			return exitUsage, badInput("--credential-report audits files offline: it cannot be combined with --demo, --org, --accounts, --accounts-file or --profile")
@@ -269,7 +289,7 @@ func scan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if err != nil {
 			return exitUsage, usageError{err}
 		}
-		return c.deliver(ctx, r, stdout, stderr, "")
+		return deliver(r, "")
 	}
 	if concurrency < 1 || concurrency > 200 {
 		return exitUsage, badInput("--concurrency must be from 1 to 200, got %d", concurrency)
@@ -294,7 +314,7 @@ func scan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if l.demo {
 		defaultFormat = "table"
 	}
-	return c.deliver(ctx, r, stdout, stderr, defaultFormat)
+	return deliver(r, defaultFormat)
 }
 
 func newLogger(w io.Writer, format string, quiet, verbose bool) (*slog.Logger, error) {

@@ -244,3 +244,28 @@ func TestReportValidatesAgainstSchema(t *testing.T) {
 	}
 	golden.ValidReport(t, data)
 }
+
+func TestLiveTraceNamesApplicationsInPlans(t *testing.T) {
+	srv, sessions, _ := org(t)
+	opts := options()
+	opts.Tracer = func(ctx context.Context, id string) (*audit.Tracer, error) {
+		cfg, err := sessions.Config(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return audit.NewTracer(cfg, 30), nil
+	}
+	r := pipeline.Live(context.Background(), opts, &audit.Scheduler{Concurrency: 1}, fastCollector(), []audit.Target{{AccountID: "222222222222"}}, connect(sessions))
+	traced := false
+	for _, f := range r.Findings {
+		for _, s := range f.RotationPlan {
+			traced = traced || strings.Contains(s.Action, "CloudTrail saw the old key")
+		}
+	}
+	if !traced {
+		t.Errorf("no rotation plan names what CloudTrail saw: %+v", r.Findings)
+	}
+	if n := len(srv.CloudTrailRequests("222222222222", "us-east-1")); n == 0 {
+		t.Error("CloudTrail was not asked")
+	}
+}
