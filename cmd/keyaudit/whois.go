@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keyaudit/keyaudit/audit"
@@ -59,11 +60,26 @@ func whois(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		names[t.AccountID] = t.Name
 	}
 	stsClient := sts.NewFromConfig(cn.env.cfg)
+	// One tracer per account, so its per-region rate limit holds across keys.
+	tracers := map[string]*audit.Tracer{}
+	tracer := func(ctx context.Context, account string) (*audit.Tracer, error) {
+		if t, ok := tracers[account]; ok {
+			return t, nil
+		}
+		t, err := cn.tracer(days)(ctx, account)
+		if err == nil {
+			tracers[account] = t
+		}
+		return t, err
+	}
+	if !trail {
+		tracer = nil
+	}
 	sightings := make([]audit.Sighting, len(ids))
 	for i, id := range ids {
 		s := &sightings[i]
 		*s = audit.Sighting{AccessKeyID: id, Source: sources[i], Kind: audit.KindUnknown}
-		if err := identify(ctx, s, stsClient, cn, opts, names, trail, days); err != nil {
+		if err := identify(ctx, s, stsClient, cn, opts.Now, names, tracer); err != nil {
 			s.Error = err.Error()
 		}
 	}
@@ -73,7 +89,9 @@ func whois(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 }
 
 // identify answers whois for one key ID, as far as it can.
-func identify(ctx context.Context, s *audit.Sighting, stsClient audit.KeyInfoAPI, cn *conn, opts pipeline.Options, names map[string]string, trail bool, days int) error {
+// tracer is nil when --trail=false.
+func identify(ctx context.Context, s *audit.Sighting, stsClient audit.KeyInfoAPI, cn *conn, now time.Time, names map[string]string,
+	tracer func(context.Context, string) (*audit.Tracer, error)) error {
 	kind, err := audit.ClassifyKeyID(s.AccessKeyID)
 	if err != nil {
 		return err
@@ -101,10 +119,10 @@ func identify(ctx context.Context, s *audit.Sighting, stsClient audit.KeyInfoAPI
 			return err
 		}
 	}
-	if !trail {
+	if tracer == nil {
 		return nil
 	}
-	tracer, err := cn.tracer(days)(ctx, s.OwnerAccount)
+	t, err := tracer(ctx, s.OwnerAccount)
 	if err != nil {
 		return err
 	}
@@ -114,7 +132,7 @@ func identify(ctx context.Context, s *audit.Sighting, stsClient audit.KeyInfoAPI
 	}
 	regions := pipeline.TrailRegions(region)
 	if kind == audit.KindTemporary {
-		if s.Issuer, err = tracer.Issuer(ctx, s.AccessKeyID, regions, opts.Now); err != nil {
+		if s.Issuer, err = t.Issuer(ctx, s.AccessKeyID, regions, now); err != nil {
 			return err
 		}
 		if s.Issuer != nil {
@@ -122,7 +140,7 @@ func identify(ctx context.Context, s *audit.Sighting, stsClient audit.KeyInfoAPI
 		}
 		return nil
 	}
-	s.Key.Usage, err = tracer.Usage(ctx, s.AccessKeyID, regions, opts.Now)
+	s.Key.Usage, err = t.Usage(ctx, s.AccessKeyID, regions, now)
 	return err
 }
 
