@@ -152,14 +152,14 @@ func listKeys(ctx context.Context, client iam.ListAccessKeysAPIClient, u *User) 
 // report can be four hours old, so findings that accuse a key of being
 // unused are confirmed before they are reported.
 func (c *Collector) Confirm(ctx context.Context, client IAM, acct *Account, keyIDs []string) error {
-	want := make(map[string]*Key, len(keyIDs))
+	want := make(map[string]bool, len(keyIDs))
 	for _, id := range keyIDs {
-		want[id] = nil
+		want[id] = true
 	}
 	var keys []*Key
 	for _, u := range acct.Principals() {
 		for i := range u.Keys {
-			if _, ok := want[u.Keys[i].ID]; ok && u.Keys[i].ID != "" {
+			if want[u.Keys[i].ID] && u.Keys[i].ID != "" {
 				keys = append(keys, &u.Keys[i])
 			}
 		}

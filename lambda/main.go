@@ -124,8 +124,7 @@ func or(v, def string) string {
 // input is what a schedule may pass: EventBridge's Scheduled Event
 // (Schedule), nothing or a custom JSON object (ScheduleV2).
 type input struct {
-	DetailType string   `json:"detail-type"`
-	Accounts   []string `json:"accounts"`
+	Accounts []string `json:"accounts"`
 }
 
 // Summary is what the invocation returns.

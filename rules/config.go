@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyaudit/keyaudit/audit"
 	"gopkg.in/yaml.v3"
 )
 
@@ -156,11 +157,7 @@ func (p parser) mapping(n *yaml.Node, what string, fn func(key string, v *yaml.N
 	return nil
 }
 
-var (
-	accountIDShape = regexp.MustCompile(`^[0-9]{12}$`)
-	keyIDShape     = regexp.MustCompile(`^A[A-Z]{3}[A-Z2-7]{16}$`)
-	fingerprintHex = regexp.MustCompile(`^[0-9a-f]{16}$`)
-)
+var fingerprintHex = regexp.MustCompile(`^[0-9a-f]{16}$`)
 
 func (p parser) suppression(n *yaml.Node) (Suppression, error) {
 	s := Suppression{Where: fmt.Sprintf("%s:%d", p.name, n.Line)}
@@ -176,14 +173,14 @@ func (p parser) suppression(n *yaml.Node) (Suppression, error) {
 			}
 			s.Rule = val
 		case "account":
-			if !accountIDShape.MatchString(val) {
+			if !audit.ValidAccountID(val) {
 				return p.errorf(v, "account %q is not an AWS account ID (12 digits; quote it in YAML)", val)
 			}
 			s.Account = val
 		case "principal":
 			s.Principal = val
 		case "access_key_id":
-			if !keyIDShape.MatchString(val) {
+			if kind, err := audit.ClassifyKeyID(val); err != nil || (kind != audit.KindLongTerm && kind != audit.KindTemporary) {
 				return p.errorf(v, "access_key_id %q is not an access key ID", val)
 			}
 			s.AccessKeyID = val

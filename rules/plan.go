@@ -16,7 +16,7 @@ const confirmDays = 7
 // rotationPlan replaces a key in the safe order: free a slot, create the
 // new key, move every application, confirm the old key idle, deactivate,
 // wait, delete.
-func rotationPlan(env Env, u *audit.User, k *audit.Key) []Step {
+func rotationPlan(u *audit.User, k *audit.Key) []Step {
 	user := shellQuote(u.Name)
 	var steps []Step
 	if k.ID == "" {
@@ -39,7 +39,7 @@ func rotationPlan(env Env, u *audit.User, k *audit.Key) []Step {
 
 // removalPlan retires a key nothing should need: confirm it idle,
 // deactivate, wait, delete.
-func removalPlan(env Env, u *audit.User, k *audit.Key) []Step {
+func removalPlan(u *audit.User, k *audit.Key) []Step {
 	var steps []Step
 	if k.ID == "" {
 		steps = append(steps, keyIDStep(u, k))

@@ -20,8 +20,8 @@ func keyRotation(env Env, a *audit.Account) []Finding {
 		f := newFinding(env, "key-rotation", a, u, k)
 		f.Details.ThresholdDays = ptr(limit)
 		f.Message = fmt.Sprintf("%s of user %s is %d days old (limit %d)%s", keyName(k), u.Name, age, limit, usedPhrase(env, k))
-		f.Recommendation = fmt.Sprintf("Rotate the key: create a new one, move every application to it, then deactivate and delete the old one. Better still, replace it with temporary credentials (an IAM role).")
-		f.RotationPlan = rotationPlan(env, u, k)
+		f.Recommendation = "Rotate the key: create a new one, move every application to it, then deactivate and delete the old one. Better still, replace it with temporary credentials (an IAM role)."
+		f.RotationPlan = rotationPlan(u, k)
 		return &f
 	})
 }

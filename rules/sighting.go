@@ -40,7 +40,7 @@ func keyLongTerm(env Env, s *audit.Sighting) []Finding {
 		{Action: fmt.Sprintf("Remove the key from %s.", s.Source)},
 	}
 	if s.Principal != "" {
-		f.RotationPlan = append(f.RotationPlan, removalPlan(env, &audit.User{Name: s.Principal}, &audit.Key{ID: s.AccessKeyID})...)
+		f.RotationPlan = append(f.RotationPlan, removalPlan(&audit.User{Name: s.Principal}, &audit.Key{ID: s.AccessKeyID})...)
 	}
 	return []Finding{f}
 }

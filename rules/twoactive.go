@@ -34,7 +34,7 @@ func keyTwoActive(env Env, a *audit.Account) []Finding {
 		f.Details.ThresholdDays = ptr(grace)
 		f.Message = fmt.Sprintf("user %s has two active keys; the newer, %s, was created %d days ago (grace %d days)", u.Name, keyLabel(newer), days(env.Now, newer.CreatedAt), grace)
 		f.Recommendation = fmt.Sprintf("Finish the rotation: move what still uses %s to the newer key, then deactivate and delete it.", keyLabel(older))
-		f.RotationPlan = removalPlan(env, u, older)
+		f.RotationPlan = removalPlan(u, older)
 		out = append(out, f)
 	}
 	return out

@@ -31,7 +31,7 @@ func keyUnused(env Env, a *audit.Account) []Finding {
 		f.Details.ThresholdDays = ptr(limit)
 		f.Message = fmt.Sprintf("%s of user %s %s %d days ago (limit %d)", keyName(k), u.Name, what, idle, limit)
 		f.Recommendation = "Nothing has needed this key for a long time: deactivate it, wait, and delete it."
-		f.RotationPlan = removalPlan(env, u, k)
+		f.RotationPlan = removalPlan(u, k)
 		return &f
 	})
 }
@@ -47,7 +47,7 @@ func keySetupUnused(env Env, a *audit.Account) []Finding {
 		f := newFinding(env, "key-setup-unused", a, u, k)
 		f.Message = fmt.Sprintf("console user %s has %s that was never used", u.Name, keyName(k))
 		f.Recommendation = "Delete keys created with a console user and never used; create a key only when a program needs one, and prefer IAM Identity Center or roles."
-		f.RotationPlan = removalPlan(env, u, k)
+		f.RotationPlan = removalPlan(u, k)
 		return &f
 	})
 }
