@@ -29,7 +29,7 @@ vet:
 
 ## fuzz: a short fuzz run over the credential-report parser
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzParseCredentialReport -fuzztime=30s ./audit/
+	$(GO) test -run='^$$' -fuzz=FuzzParseCredentialReport -fuzztime=30s ./audit/inventory/
 
 ## bench: the organization-scale benchmark (not part of make test)
 bench:

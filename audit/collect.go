@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 // IAM is the part of the IAM API a collector calls; *iam.Client satisfies it.
@@ -43,7 +44,7 @@ func NewCollector() *Collector {
 }
 
 // Collect reads the account's summary, credential report and key IDs.
-func (c *Collector) Collect(ctx context.Context, client IAM, accountID string) (*Account, error) {
+func (c *Collector) Collect(ctx context.Context, client IAM, accountID string) (*inventory.Account, error) {
 	summary, err := client.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{})
 	if err != nil {
 		return nil, fmt.Errorf("read account summary: %w", Explain(err))
@@ -52,7 +53,7 @@ func (c *Collector) Collect(ctx context.Context, client IAM, accountID string) (
 	if err != nil {
 		return nil, err
 	}
-	acct, err := ParseCredentialReport("credential report of account "+accountID, bytes.NewReader(content))
+	acct, err := inventory.ParseCredentialReport("credential report of account "+accountID, bytes.NewReader(content))
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +118,7 @@ func (c *Collector) credentialReport(parent context.Context, client IAM) ([]byte
 // report names slots, not key IDs, and may be hours old: keys are matched to
 // slots by creation time (the report's last_rotated), new keys are added with
 // unknown last use, and deleted ones dropped.
-func listKeys(ctx context.Context, client iam.ListAccessKeysAPIClient, u *User) error {
+func listKeys(ctx context.Context, client iam.ListAccessKeysAPIClient, u *inventory.User) error {
 	var listed []types.AccessKeyMetadata
 	p := iam.NewListAccessKeysPaginator(client, &iam.ListAccessKeysInput{UserName: aws.String(u.Name)})
 	for p.HasMorePages() {
@@ -129,9 +130,9 @@ func listKeys(ctx context.Context, client iam.ListAccessKeysAPIClient, u *User) 
 	}
 	sort.Slice(listed, func(i, j int) bool { return aws.ToTime(listed[i].CreateDate).Before(aws.ToTime(listed[j].CreateDate)) })
 
-	keys := make([]Key, 0, len(listed))
+	keys := make([]inventory.Key, 0, len(listed))
 	for _, m := range listed {
-		k := Key{
+		k := inventory.Key{
 			ID:        aws.ToString(m.AccessKeyId),
 			Active:    m.Status == types.StatusTypeActive,
 			CreatedAt: aws.ToTime(m.CreateDate).UTC(),
@@ -151,12 +152,12 @@ func listKeys(ctx context.Context, client iam.ListAccessKeysAPIClient, u *User) 
 // Confirm reads GetAccessKeyLastUsed for the given keys: the credential
 // report can be four hours old, so findings that accuse a key of being
 // unused are confirmed before they are reported.
-func (c *Collector) Confirm(ctx context.Context, client IAM, acct *Account, keyIDs []string) error {
+func (c *Collector) Confirm(ctx context.Context, client IAM, acct *inventory.Account, keyIDs []string) error {
 	want := make(map[string]bool, len(keyIDs))
 	for _, id := range keyIDs {
 		want[id] = true
 	}
-	var keys []*Key
+	var keys []*inventory.Key
 	for _, u := range acct.Principals() {
 		for i := range u.Keys {
 			if want[u.Keys[i].ID] && u.Keys[i].ID != "" {
@@ -168,16 +169,16 @@ func (c *Collector) Confirm(ctx context.Context, client IAM, acct *Account, keyI
 		k := keys[i]
 		out, err := client.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(k.ID)})
 		if err != nil {
-			return fmt.Errorf("confirm last use of key %s: %w", MaskKeyID(k.ID), Explain(err))
+			return fmt.Errorf("confirm last use of key %s: %w", inventory.MaskKeyID(k.ID), Explain(err))
 		}
 		k.LastUsed = lastUse(out.AccessKeyLastUsed)
 		return nil
 	})
 }
 
-func lastUse(u *types.AccessKeyLastUsed) LastUse {
+func lastUse(u *types.AccessKeyLastUsed) inventory.LastUse {
 	if u == nil || u.LastUsedDate == nil {
-		return LastUse{Known: true, Never: true, Confirmed: true}
+		return inventory.LastUse{Known: true, Never: true, Confirmed: true}
 	}
 	na := func(s *string) string {
 		if v := aws.ToString(s); v != "N/A" {
@@ -185,7 +186,7 @@ func lastUse(u *types.AccessKeyLastUsed) LastUse {
 		}
 		return ""
 	}
-	return LastUse{Known: true, At: u.LastUsedDate.UTC(), Service: na(u.ServiceName), Region: na(u.Region), Confirmed: true}
+	return inventory.LastUse{Known: true, At: u.LastUsedDate.UTC(), Service: na(u.ServiceName), Region: na(u.Region), Confirmed: true}
 }
 
 // forEach runs fn for 0..n-1 with at most c.Parallel calls at once and

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 // Scheduler audits many accounts at once, with a bound, and accounts for
@@ -16,16 +18,16 @@ type Scheduler struct {
 	// mean time of the accounts done so far, when that is longer).
 	MinTime time.Duration
 	// Done, when set, is called after each account, one call at a time.
-	Done func(Account)
+	Done func(inventory.Account)
 }
 
 // AuditFunc audits one target. It reports failure in the Account it
 // returns (Status error with a reason), never by panicking.
-type AuditFunc func(ctx context.Context, t Target) Account
+type AuditFunc func(ctx context.Context, t Target) inventory.Account
 
 // Run audits every target and returns one Account per target, in order.
-func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) []Account {
-	results := make([]Account, len(targets))
+func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) []inventory.Account {
+	results := make([]inventory.Account, len(targets))
 	jobs := make(chan int)
 	var (
 		wg      sync.WaitGroup
@@ -33,11 +35,11 @@ func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) 
 		done    int
 		elapsed time.Duration
 	)
-	finish := func(i int, a Account, took time.Duration) {
+	finish := func(i int, a inventory.Account, took time.Duration) {
 		mu.Lock()
 		defer mu.Unlock()
 		results[i] = a
-		if a.Status == StatusOK {
+		if a.Status == inventory.StatusOK {
 			done++
 			elapsed += took
 		}
@@ -75,7 +77,7 @@ func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) 
 				}
 				start := time.Now()
 				a := safely(ctx, t, audit)
-				if a.Status == StatusError && ctx.Err() != nil {
+				if a.Status == inventory.StatusError && ctx.Err() != nil {
 					a = skipped(t, "cut short by the run's deadline before this account was done ("+a.Error+")")
 				}
 				finish(i, a, time.Since(start))
@@ -92,7 +94,7 @@ func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) 
 
 // safely turns a panic while auditing one account into that account's
 // error, so the other accounts and the report survive it.
-func safely(ctx context.Context, t Target, audit AuditFunc) (a Account) {
+func safely(ctx context.Context, t Target, audit AuditFunc) (a inventory.Account) {
 	defer func() {
 		if r := recover(); r != nil {
 			a = Failed(t, fmt.Errorf("internal error while auditing (please report this): %v", r))
@@ -102,10 +104,10 @@ func safely(ctx context.Context, t Target, audit AuditFunc) (a Account) {
 }
 
 // Failed is the record of an account that could not be audited.
-func Failed(t Target, err error) Account {
-	return Account{ID: t.AccountID, Name: t.Name, Status: StatusError, Error: err.Error()}
+func Failed(t Target, err error) inventory.Account {
+	return inventory.Account{ID: t.AccountID, Name: t.Name, Status: inventory.StatusError, Error: err.Error()}
 }
 
-func skipped(t Target, reason string) Account {
-	return Account{ID: t.AccountID, Name: t.Name, Status: StatusSkipped, Error: reason}
+func skipped(t Target, reason string) inventory.Account {
+	return inventory.Account{ID: t.AccountID, Name: t.Name, Status: inventory.StatusSkipped, Error: reason}
 }

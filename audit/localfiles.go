@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 // ProfileIssue is a profile that assumes a role without MFA: whoever holds
@@ -20,7 +22,7 @@ type ProfileIssue struct {
 
 // Local is what the AWS files and environment of this machine hold.
 type Local struct {
-	Sightings      []Sighting
+	Sightings      []inventory.Sighting
 	RoleWithoutMFA []ProfileIssue
 	// ShortTerm names the profiles that already use short-term
 	// credentials (IAM Identity Center, credential_process, roles with MFA).
@@ -64,14 +66,14 @@ func ScanLocal(credentialsPath, configPath string, getenv func(string) string) (
 	return l, nil
 }
 
-func sighting(id, source, profile string) Sighting {
-	s := Sighting{AccessKeyID: id, Source: source, Profile: profile, Kind: KindUnknown}
-	if kind, err := ClassifyKeyID(id); err == nil {
+func sighting(id, source, profile string) inventory.Sighting {
+	s := inventory.Sighting{AccessKeyID: id, Source: source, Profile: profile, Kind: inventory.KindUnknown}
+	if kind, err := inventory.ClassifyKeyID(id); err == nil {
 		s.Kind = kind
 	} else {
 		s.Error = err.Error()
 	}
-	if account, ok := KeyAccount(id); ok {
+	if account, ok := inventory.KeyAccount(id); ok {
 		s.OwnerAccount = account
 	}
 	return s

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 var localSecrets = []string{"wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETzz", "SECRETvalueTWOdoNotLeak", "SECRETvalueTHREEdoNotLeak", "FwoGZXIvYXdzSESSIONTOKENdoNotLeak"}
@@ -19,12 +21,12 @@ func TestScanLocal(t *testing.T) {
 	}
 	want := []struct {
 		id, profile string
-		kind        KeyKind
+		kind        inventory.KeyKind
 	}{
-		{"AKIAXA4A6GUKAXPOYXNF", "default", KindLongTerm},
-		{"AKIA2YFQQ5J5CGOMJAGK", "legacy", KindLongTerm},
-		{"ASIAY34FZKBOKMUTVV7A", "temporary", KindTemporary},
-		{"AKIAUY6VMB43AXPOYXNF", "", KindLongTerm},
+		{"AKIAXA4A6GUKAXPOYXNF", "default", inventory.KindLongTerm},
+		{"AKIA2YFQQ5J5CGOMJAGK", "legacy", inventory.KindLongTerm},
+		{"ASIAY34FZKBOKMUTVV7A", "temporary", inventory.KindTemporary},
+		{"AKIAUY6VMB43AXPOYXNF", "", inventory.KindLongTerm},
 	}
 	if len(l.Sightings) != len(want) {
 		t.Fatalf("sightings = %+v", l.Sightings)

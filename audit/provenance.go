@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 // KeyInfoAPI is the STS call that names the account a key belongs to.
@@ -18,10 +19,10 @@ type KeyInfoAPI interface {
 // Owner sets s.OwnerAccount from STS GetAccessKeyInfo, which answers for
 // any key ID, from any account, without the owner's permission. The ID's
 // own encoding is only a hint; STS has the last word.
-func Owner(ctx context.Context, client KeyInfoAPI, s *Sighting) error {
+func Owner(ctx context.Context, client KeyInfoAPI, s *inventory.Sighting) error {
 	out, err := client.GetAccessKeyInfo(ctx, &sts.GetAccessKeyInfoInput{AccessKeyId: aws.String(s.AccessKeyID)})
 	if err != nil {
-		return fmt.Errorf("ask STS whose key %s is: %w", MaskKeyID(s.AccessKeyID), Explain(err))
+		return fmt.Errorf("ask STS whose key %s is: %w", inventory.MaskKeyID(s.AccessKeyID), Explain(err))
 	}
 	s.OwnerAccount = aws.ToString(out.Account)
 	return nil
@@ -36,13 +37,13 @@ type keyDescriber interface {
 // Describe fills in whose long-term key s is and its state, from the
 // owning account's IAM: GetAccessKeyLastUsed names the key's user, and
 // ListAccessKeys that user's keys.
-func Describe(ctx context.Context, client keyDescriber, s *Sighting) error {
+func Describe(ctx context.Context, client keyDescriber, s *inventory.Sighting) error {
 	used, err := client.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(s.AccessKeyID)})
 	if err != nil {
-		return fmt.Errorf("look up key %s in account %s: %w", MaskKeyID(s.AccessKeyID), s.OwnerAccount, Explain(err))
+		return fmt.Errorf("look up key %s in account %s: %w", inventory.MaskKeyID(s.AccessKeyID), s.OwnerAccount, Explain(err))
 	}
 	s.Principal = aws.ToString(used.UserName)
-	key := Key{ID: s.AccessKeyID, LastUsed: lastUse(used.AccessKeyLastUsed)}
+	key := inventory.Key{ID: s.AccessKeyID, LastUsed: lastUse(used.AccessKeyLastUsed)}
 	p := iam.NewListAccessKeysPaginator(client, &iam.ListAccessKeysInput{UserName: used.UserName})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)

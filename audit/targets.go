@@ -5,12 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 // Target is an account the run was asked to audit.
@@ -18,11 +18,6 @@ type Target struct {
 	AccountID string
 	Name      string // from Organizations, when known
 }
-
-var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
-
-// ValidAccountID reports whether id has the shape of an AWS account ID.
-func ValidAccountID(id string) bool { return accountIDPattern.MatchString(id) }
 
 // ParseAccountList reads a comma-separated list of account IDs, as given to
 // --accounts or --exclude-accounts; where names the flag in errors.
@@ -33,7 +28,7 @@ func ParseAccountList(where, list string) ([]string, error) {
 		if id == "" {
 			continue
 		}
-		if !ValidAccountID(id) {
+		if !inventory.ValidAccountID(id) {
 			return nil, fmt.Errorf("%s: %q is not an AWS account ID (12 digits)", where, id)
 		}
 		ids = append(ids, id)
@@ -52,7 +47,7 @@ func ReadAccountsFile(name string, r io.Reader) ([]Target, error) {
 		if len(fields) == 0 {
 			continue
 		}
-		if !ValidAccountID(fields[0]) {
+		if !inventory.ValidAccountID(fields[0]) {
 			return nil, fmt.Errorf("%s:%d: %q is not an AWS account ID (12 digits)", name, line, fields[0])
 		}
 		out = append(out, Target{AccountID: fields[0], Name: strings.Join(fields[1:], " ")})

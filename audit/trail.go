@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/smithy-go/middleware"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"golang.org/x/time/rate"
 )
 
@@ -122,8 +123,8 @@ func (t *Tracer) lookup(ctx context.Context, region string, now time.Time, attr 
 
 // Usage summarises the events made with keyID in the given regions over
 // the look-back window ending at now.
-func (t *Tracer) Usage(ctx context.Context, keyID string, regions []string, now time.Time) (*Usage, error) {
-	u := &Usage{Since: now.AddDate(0, 0, -t.Days).UTC().Truncate(time.Second)}
+func (t *Tracer) Usage(ctx context.Context, keyID string, regions []string, now time.Time) (*inventory.Usage, error) {
+	u := &inventory.Usage{Since: now.AddDate(0, 0, -t.Days).UTC().Truncate(time.Second)}
 	ips, agents, services, names, seenRegions := set{}, set{}, set{}, set{}, set{}
 	for _, region := range regions {
 		truncated, err := t.lookup(ctx, region, now, cttypes.LookupAttribute{
@@ -152,25 +153,14 @@ func (t *Tracer) Usage(ctx context.Context, keyID string, regions []string, now 
 	return u, nil
 }
 
-// Issuer is the STS call that issued a temporary (ASIA) key.
-type Issuer struct {
-	EventName string    `json:"event_name"`
-	Time      time.Time `json:"time"`
-	// Principal is who asked for the credentials (the caller's ARN).
-	Principal string `json:"principal"`
-	RoleARN   string `json:"role_arn,omitempty"`
-	SourceIP  string `json:"source_ip,omitempty"`
-	Region    string `json:"region"`
-}
-
 // issuingEvents are the STS calls that hand out ASIA keys.
 var issuingEvents = []string{"AssumeRole", "GetSessionToken", "GetFederationToken", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"}
 
 // Issuer finds the event that issued a temporary key: CloudTrail cannot be
 // asked by the issued key, so it reads the issuing calls and matches the
 // key in their response.
-func (t *Tracer) Issuer(ctx context.Context, keyID string, regions []string, now time.Time) (*Issuer, error) {
-	var found *Issuer
+func (t *Tracer) Issuer(ctx context.Context, keyID string, regions []string, now time.Time) (*inventory.Issuer, error) {
+	var found *inventory.Issuer
 	for _, region := range regions {
 		for _, name := range issuingEvents {
 			_, err := t.lookup(ctx, region, now, cttypes.LookupAttribute{
@@ -179,7 +169,7 @@ func (t *Tracer) Issuer(ctx context.Context, keyID string, regions []string, now
 				if ev.ResponseElements.Credentials.AccessKeyID != keyID {
 					return true
 				}
-				found = &Issuer{EventName: ev.EventName, Time: ev.EventTime.UTC(), Principal: ev.UserIdentity.ARN,
+				found = &inventory.Issuer{EventName: ev.EventName, Time: ev.EventTime.UTC(), Principal: ev.UserIdentity.ARN,
 					RoleARN: ev.RequestParameters.RoleARN, SourceIP: ev.SourceIPAddress, Region: ev.AWSRegion}
 				return false
 			})

@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/rules"
 )
 
@@ -30,7 +30,7 @@ type Report struct {
 	// age chart: findings alone would not show the healthy keys.
 	KeyAges []int `json:"key_ages,omitempty"`
 	// Keys are the keys whois and local were asked about, with whose they are.
-	Keys []audit.Sighting `json:"keys,omitempty"`
+	Keys []inventory.Sighting `json:"keys,omitempty"`
 }
 
 // Account is one audited target's coverage: ok, error (with an actionable

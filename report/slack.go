@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/rules"
 	"github.com/slack-go/slack"
 )
@@ -168,7 +168,7 @@ func findingLines(fs []rules.Finding) []string {
 	for _, f := range fs {
 		key := ""
 		if f.AccessKeyID != "" {
-			key = " `" + audit.MaskKeyID(f.AccessKeyID) + "`"
+			key = " `" + inventory.MaskKeyID(f.AccessKeyID) + "`"
 		}
 		lines = append(lines, fmt.Sprintf("• *%s* `%s` %s%s", f.Severity, f.Rule, esc(findingOwner(f)), key))
 	}
@@ -219,5 +219,5 @@ var (
 // esc prepares text from AWS for Slack: key IDs masked (Slack is not the
 // auditors' record) and mrkdwn's control characters escaped.
 func esc(s string) string {
-	return mrkdwn.Replace(keyIDs.ReplaceAllStringFunc(s, audit.MaskKeyID))
+	return mrkdwn.Replace(keyIDs.ReplaceAllStringFunc(s, inventory.MaskKeyID))
 }

@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/rules"
 )
 
@@ -111,7 +111,7 @@ func (t TableWriter) Write(w io.Writer, r *Report) error {
 	return ew.err
 }
 
-func (t TableWriter) keys(ew *errWriter, keys []audit.Sighting) {
+func (t TableWriter) keys(ew *errWriter, keys []inventory.Sighting) {
 	ew.printf("\n")
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "KEY ID\tKIND\tOWNER ACCOUNT\tAUDITED\tPRINCIPAL\tSTATUS\tCREATED\tLAST USED\tFOUND IN\n")
@@ -146,7 +146,7 @@ func (t TableWriter) keys(ew *errWriter, keys []audit.Sighting) {
 	}
 }
 
-func lastUsed(lu audit.LastUse) string {
+func lastUsed(lu inventory.LastUse) string {
 	switch {
 	case !lu.Known:
 		return "unknown"

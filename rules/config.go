@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"gopkg.in/yaml.v3"
 )
 
@@ -173,14 +173,14 @@ func (p parser) suppression(n *yaml.Node) (Suppression, error) {
 			}
 			s.Rule = val
 		case "account":
-			if !audit.ValidAccountID(val) {
+			if !inventory.ValidAccountID(val) {
 				return p.errorf(v, "account %q is not an AWS account ID (12 digits; quote it in YAML)", val)
 			}
 			s.Account = val
 		case "principal":
 			s.Principal = val
 		case "access_key_id":
-			if kind, err := audit.ClassifyKeyID(val); err != nil || (kind != audit.KindLongTerm && kind != audit.KindTemporary) {
+			if kind, err := inventory.ClassifyKeyID(val); err != nil || (kind != inventory.KindLongTerm && kind != inventory.KindTemporary) {
 				return p.errorf(v, "access_key_id %q is not an access key ID", val)
 			}
 			s.AccessKeyID = val

@@ -3,7 +3,7 @@ package rules
 import (
 	"sort"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 // Result is what the rules found in one inventory.
@@ -15,13 +15,13 @@ type Result struct {
 // Evaluate runs the catalogue over the accounts audited ok and the
 // sightings, applies suppressions and returns the findings in a stable
 // order: account, principal, key, rule.
-func Evaluate(env Env, accounts []audit.Account, sightings []audit.Sighting) Result {
+func Evaluate(env Env, accounts []inventory.Account, sightings []inventory.Sighting) Result {
 	var found []Finding
 	for _, r := range Catalogue() {
 		switch {
 		case r.Check != nil:
 			for i := range accounts {
-				if accounts[i].Status == audit.StatusOK {
+				if accounts[i].Status == inventory.StatusOK {
 					found = append(found, r.Check(env, &accounts[i])...)
 				}
 			}

@@ -3,15 +3,15 @@ package rules
 import (
 	"fmt"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 // keyInactive: an inactive key is a key someone can turn back on. Once it
 // has had no activity (use or creation: IAM keeps no deactivation date)
 // for inactive_days, delete it.
-func keyInactive(env Env, a *audit.Account) []Finding {
+func keyInactive(env Env, a *inventory.Account) []Finding {
 	limit := env.Config.Thresholds.InactiveDays
-	return eachUserKey(a, func(u *audit.User, k *audit.Key) *Finding {
+	return eachUserKey(a, func(u *inventory.User, k *inventory.Key) *Finding {
 		if k.Active {
 			return nil
 		}

@@ -3,13 +3,13 @@ package rules
 import (
 	"fmt"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 // keyWithoutMFA: CIS 1.10, MFA for every console user. A console user
 // without MFA who also holds an active key is two ways in, one password away.
-func keyWithoutMFA(env Env, a *audit.Account) []Finding {
-	return eachUserKey(a, func(u *audit.User, k *audit.Key) *Finding {
+func keyWithoutMFA(env Env, a *inventory.Account) []Finding {
+	return eachUserKey(a, func(u *inventory.User, k *inventory.Key) *Finding {
 		if !u.PasswordEnabled || u.MFAActive || !k.Active {
 			return nil
 		}

@@ -5,7 +5,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 // confirmDays is how long an old key must stay idle before it is
@@ -16,7 +16,7 @@ const confirmDays = 7
 // rotationPlan replaces a key in the safe order: free a slot, create the
 // new key, move every application, confirm the old key idle, deactivate,
 // wait, delete.
-func rotationPlan(u *audit.User, k *audit.Key) []Step {
+func rotationPlan(u *inventory.User, k *inventory.Key) []Step {
 	user := shellQuote(u.Name)
 	var steps []Step
 	if k.ID == "" {
@@ -39,7 +39,7 @@ func rotationPlan(u *audit.User, k *audit.Key) []Step {
 
 // removalPlan retires a key nothing should need: confirm it idle,
 // deactivate, wait, delete.
-func removalPlan(u *audit.User, k *audit.Key) []Step {
+func removalPlan(u *inventory.User, k *inventory.Key) []Step {
 	var steps []Step
 	if k.ID == "" {
 		steps = append(steps, keyIDStep(u, k))
@@ -50,7 +50,7 @@ func removalPlan(u *audit.User, k *audit.Key) []Step {
 	return append(steps, retireSteps(u, k)...)
 }
 
-func retireSteps(u *audit.User, k *audit.Key) []Step {
+func retireSteps(u *inventory.User, k *inventory.Key) []Step {
 	user, key := shellQuote(u.Name), keyArg(k)
 	return []Step{
 		{
@@ -63,7 +63,7 @@ func retireSteps(u *audit.User, k *audit.Key) []Step {
 }
 
 // moveStep names the applications to move, from CloudTrail when traced.
-func moveStep(k *audit.Key) Step {
+func moveStep(k *inventory.Key) Step {
 	u := k.Usage
 	if u == nil {
 		return Step{
@@ -101,7 +101,7 @@ func rootPlan(accountID string) []Step {
 }
 
 // keyIDStep finds a key ID the credential report did not give.
-func keyIDStep(u *audit.User, k *audit.Key) Step {
+func keyIDStep(u *inventory.User, k *inventory.Key) Step {
 	return Step{
 		Action:  fmt.Sprintf("Find the ID of key %d (the credential report names slots, not IDs): the older key is slot 1. Use it for %s below.", k.Slot, keyArg(k)),
 		Command: "aws iam list-access-keys --user-name " + shellQuote(u.Name),
@@ -109,7 +109,7 @@ func keyIDStep(u *audit.User, k *audit.Key) Step {
 }
 
 // keyArg is a key ID for a command, or a marked placeholder.
-func keyArg(k *audit.Key) string {
+func keyArg(k *inventory.Key) string {
 	if k.ID != "" {
 		return k.ID
 	}

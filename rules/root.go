@@ -3,13 +3,13 @@ package rules
 import (
 	"fmt"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 // rootAccessKey: CIS 1.4, no root access keys. GetAccountSummary is
 // fresher than the credential report (up to four hours old), so when it
 // has been read it has the last word on whether a root key exists.
-func rootAccessKey(env Env, a *audit.Account) []Finding {
+func rootAccessKey(env Env, a *inventory.Account) []Finding {
 	if a.Root == nil {
 		return nil
 	}
@@ -40,7 +40,7 @@ func rootAccessKey(env Env, a *audit.Account) []Finding {
 }
 
 // usedPhrase says when a key was last used, for messages.
-func usedPhrase(env Env, k *audit.Key) string {
+func usedPhrase(env Env, k *inventory.Key) string {
 	switch lu := k.LastUsed; {
 	case !lu.Known:
 		return ""

@@ -3,13 +3,13 @@ package rules
 import (
 	"fmt"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 // keyRotation: CIS 1.14, rotate access keys every max_key_age_days.
-func keyRotation(env Env, a *audit.Account) []Finding {
+func keyRotation(env Env, a *inventory.Account) []Finding {
 	limit := env.Config.Thresholds.MaxKeyAgeDays
-	return eachUserKey(a, func(u *audit.User, k *audit.Key) *Finding {
+	return eachUserKey(a, func(u *inventory.User, k *inventory.Key) *Finding {
 		if !k.Active || k.CreatedAt.IsZero() {
 			return nil
 		}
@@ -28,7 +28,7 @@ func keyRotation(env Env, a *audit.Account) []Finding {
 
 // eachUserKey calls fn for every key of every IAM user (never root: root
 // keys get root-access-key only) and collects the findings it returns.
-func eachUserKey(a *audit.Account, fn func(u *audit.User, k *audit.Key) *Finding) []Finding {
+func eachUserKey(a *inventory.Account, fn func(u *inventory.User, k *inventory.Key) *Finding) []Finding {
 	var out []Finding
 	for i := range a.Users {
 		u := &a.Users[i]

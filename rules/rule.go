@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 // Env is everything a rule may consult besides the inventory.
@@ -30,8 +30,8 @@ type Rule struct {
 	// NeedsLastUse: the verdict depends on last use, which the live path
 	// confirms with GetAccessKeyLastUsed before reporting.
 	NeedsLastUse  bool
-	Check         func(env Env, acct *audit.Account) []Finding
-	CheckSighting func(env Env, s *audit.Sighting) []Finding
+	Check         func(env Env, acct *inventory.Account) []Finding
+	CheckSighting func(env Env, s *inventory.Sighting) []Finding
 }
 
 // Catalogue returns every rule, in the order of DESIGN.md.
@@ -75,7 +75,7 @@ func days(now, t time.Time) int {
 
 // newFinding starts a finding of rule id about one principal's key (k may
 // be nil), filling what every finding carries.
-func newFinding(env Env, id string, a *audit.Account, u *audit.User, k *audit.Key) Finding {
+func newFinding(env Env, id string, a *inventory.Account, u *inventory.User, k *inventory.Key) Finding {
 	r, _ := ruleByID(id)
 	f := Finding{Rule: id, Severity: r.Severity, AccountID: a.ID, AccountName: a.Name, Principal: u.Name, PrincipalARN: u.ARN, CIS: r.CIS}
 	if k != nil {
@@ -86,7 +86,7 @@ func newFinding(env Env, id string, a *audit.Account, u *audit.User, k *audit.Ke
 }
 
 // keyDetails are the facts about a key that every key finding shows.
-func keyDetails(env Env, k *audit.Key) Details {
+func keyDetails(env Env, k *inventory.Key) Details {
 	d := Details{KeyActive: &k.Active}
 	if !k.CreatedAt.IsZero() {
 		age := days(env.Now, k.CreatedAt)
@@ -105,7 +105,7 @@ func keyDetails(env Env, k *audit.Key) Details {
 }
 
 // keyName names a key in messages: its ID, or its slot when the ID is unknown.
-func keyName(k *audit.Key) string {
+func keyName(k *inventory.Key) string {
 	if k.ID != "" {
 		return "access key " + k.ID
 	}

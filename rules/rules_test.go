@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 var now = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
@@ -16,37 +16,37 @@ func env() Env { return Env{Now: now, Config: Defaults()} }
 
 // key builds a key: active or not, created days ago, last used days ago
 // (-1: never used; -2: unknown).
-func key(id string, slot int, active bool, created, used int) audit.Key {
-	k := audit.Key{ID: id, Slot: slot, Active: active, CreatedAt: ago(created)}
+func key(id string, slot int, active bool, created, used int) inventory.Key {
+	k := inventory.Key{ID: id, Slot: slot, Active: active, CreatedAt: ago(created)}
 	switch used {
 	case -1:
-		k.LastUsed = audit.LastUse{Known: true, Never: true}
+		k.LastUsed = inventory.LastUse{Known: true, Never: true}
 	case -2:
 	default:
-		k.LastUsed = audit.LastUse{Known: true, At: ago(used), Service: "s3", Region: "us-east-1"}
+		k.LastUsed = inventory.LastUse{Known: true, At: ago(used), Service: "s3", Region: "us-east-1"}
 	}
 	return k
 }
 
-func account(users ...audit.User) *audit.Account {
-	return &audit.Account{ID: "123456789012", Name: "prod", Status: audit.StatusOK, Users: users,
-		Root: &audit.User{Name: audit.RootName, ARN: "arn:aws:iam::123456789012:root", Root: true, PasswordEnabled: true, MFAActive: true, Keys: []audit.Key{}}}
+func account(users ...inventory.User) *inventory.Account {
+	return &inventory.Account{ID: "123456789012", Name: "prod", Status: inventory.StatusOK, Users: users,
+		Root: &inventory.User{Name: inventory.RootName, ARN: "arn:aws:iam::123456789012:root", Root: true, PasswordEnabled: true, MFAActive: true, Keys: []inventory.Key{}}}
 }
 
-func user(name string, keys ...audit.Key) audit.User {
-	return audit.User{Name: name, ARN: "arn:aws:iam::123456789012:user/" + name, Keys: keys}
+func user(name string, keys ...inventory.Key) inventory.User {
+	return inventory.User{Name: name, ARN: "arn:aws:iam::123456789012:user/" + name, Keys: keys}
 }
 
-func console(u audit.User, mfa bool) audit.User {
+func console(u inventory.User, mfa bool) inventory.User {
 	u.PasswordEnabled, u.MFAActive = true, mfa
 	return u
 }
 
 // fired returns the findings of one rule over an account.
-func fired(t *testing.T, e Env, rule string, a *audit.Account) []Finding {
+func fired(t *testing.T, e Env, rule string, a *inventory.Account) []Finding {
 	t.Helper()
 	var out []Finding
-	for _, f := range Evaluate(e, []audit.Account{*a}, nil).Findings {
+	for _, f := range Evaluate(e, []inventory.Account{*a}, nil).Findings {
 		if f.Rule == rule {
 			out = append(out, f)
 		}
@@ -62,7 +62,7 @@ const (
 func TestKeyRotation(t *testing.T) {
 	tests := []struct {
 		name   string
-		key    audit.Key
+		key    inventory.Key
 		firing bool
 	}{
 		{"89 days", key(k1, 1, true, 89, 1), false},
@@ -97,8 +97,8 @@ func TestKeyRotation(t *testing.T) {
 
 func TestRootKeysGetOnlyTheRootRule(t *testing.T) {
 	a := account()
-	a.Root.Keys = []audit.Key{key("", 1, true, 900, 400)}
-	res := Evaluate(env(), []audit.Account{*a}, nil)
+	a.Root.Keys = []inventory.Key{key("", 1, true, 900, 400)}
+	res := Evaluate(env(), []inventory.Account{*a}, nil)
 	if len(res.Findings) != 1 || res.Findings[0].Rule != "root-access-key" || res.Findings[0].Severity != Critical {
 		t.Fatalf("findings = %+v, want only a critical root-access-key", res.Findings)
 	}
@@ -108,15 +108,15 @@ func TestRootAccessKey(t *testing.T) {
 	yes, no := true, false
 	tests := []struct {
 		name     string
-		keys     []audit.Key
+		keys     []inventory.Key
 		present  *bool
 		want     int
 		severity Severity
 	}{
-		{"active key", []audit.Key{key("", 1, true, 100, 1)}, nil, 1, Critical},
-		{"inactive key", []audit.Key{key("", 1, false, 100, 50)}, nil, 1, High},
+		{"active key", []inventory.Key{key("", 1, true, 100, 1)}, nil, 1, Critical},
+		{"inactive key", []inventory.Key{key("", 1, false, 100, 50)}, nil, 1, High},
 		{"no key", nil, nil, 0, ""},
-		{"summary fresher: key deleted since the report", []audit.Key{key("", 1, true, 100, 1)}, &no, 0, ""},
+		{"summary fresher: key deleted since the report", []inventory.Key{key("", 1, true, 100, 1)}, &no, 0, ""},
 		{"summary fresher: key created since the report", nil, &yes, 1, Critical},
 	}
 	for _, tt := range tests {
@@ -127,7 +127,7 @@ func TestRootAccessKey(t *testing.T) {
 			if len(got) != tt.want {
 				t.Fatalf("got %d findings, want %d", len(got), tt.want)
 			}
-			if tt.want > 0 && (got[0].Severity != tt.severity || got[0].Principal != audit.RootName || got[0].CIS[0] != "1.4") {
+			if tt.want > 0 && (got[0].Severity != tt.severity || got[0].Principal != inventory.RootName || got[0].CIS[0] != "1.4") {
 				t.Errorf("finding = %+v", got[0])
 			}
 		})
@@ -137,7 +137,7 @@ func TestRootAccessKey(t *testing.T) {
 func TestKeyUnused(t *testing.T) {
 	tests := []struct {
 		name   string
-		key    audit.Key
+		key    inventory.Key
 		firing bool
 	}{
 		{"used 44 days ago", key(k1, 1, true, 300, 44), false},
@@ -165,7 +165,7 @@ func TestKeyUnused(t *testing.T) {
 func TestKeySetupUnused(t *testing.T) {
 	tests := []struct {
 		name   string
-		u      audit.User
+		u      inventory.User
 		firing bool
 	}{
 		{"console user, never used", console(user("carol", key(k1, 1, true, 3, -1)), true), true},
@@ -185,13 +185,13 @@ func TestKeySetupUnused(t *testing.T) {
 func TestKeyTwoActive(t *testing.T) {
 	tests := []struct {
 		name   string
-		keys   []audit.Key
+		keys   []inventory.Key
 		firing bool
 	}{
-		{"newer 7 days old: grace", []audit.Key{key(k1, 1, true, 200, 1), key(k2, 2, true, 7, 1)}, false},
-		{"newer 8 days old", []audit.Key{key(k1, 1, true, 200, 1), key(k2, 2, true, 8, 1)}, true},
-		{"one inactive", []audit.Key{key(k1, 1, false, 200, 100), key(k2, 2, true, 30, 1)}, false},
-		{"slot 2 older", []audit.Key{key(k1, 1, true, 20, 1), key(k2, 2, true, 200, 1)}, true},
+		{"newer 7 days old: grace", []inventory.Key{key(k1, 1, true, 200, 1), key(k2, 2, true, 7, 1)}, false},
+		{"newer 8 days old", []inventory.Key{key(k1, 1, true, 200, 1), key(k2, 2, true, 8, 1)}, true},
+		{"one inactive", []inventory.Key{key(k1, 1, false, 200, 100), key(k2, 2, true, 30, 1)}, false},
+		{"slot 2 older", []inventory.Key{key(k1, 1, true, 20, 1), key(k2, 2, true, 200, 1)}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,7 +215,7 @@ func TestKeyTwoActive(t *testing.T) {
 func TestKeyInactive(t *testing.T) {
 	tests := []struct {
 		name   string
-		key    audit.Key
+		key    inventory.Key
 		firing bool
 	}{
 		{"used 30 days ago", key(k1, 1, false, 300, 30), false},
@@ -240,7 +240,7 @@ func TestKeyInactive(t *testing.T) {
 func TestKeyWithoutMFA(t *testing.T) {
 	tests := []struct {
 		name   string
-		u      audit.User
+		u      inventory.User
 		firing bool
 	}{
 		{"console, no MFA, active key", console(user("bob", key(k1, 1, true, 10, 1)), false), true},
@@ -264,9 +264,9 @@ func TestKeyWithoutMFA(t *testing.T) {
 func TestSightings(t *testing.T) {
 	e := env()
 	e.Audited = map[string]bool{"123456789012": true}
-	sightings := []audit.Sighting{
-		{AccessKeyID: k1, Source: "~/.aws/credentials [default]", Kind: audit.KindLongTerm, OwnerAccount: "123456789012"},
-		{AccessKeyID: "ASIAAAAAAAAAAAAAAAA3", Source: "argument 2", Kind: audit.KindTemporary, OwnerAccount: "999999999999"},
+	sightings := []inventory.Sighting{
+		{AccessKeyID: k1, Source: "~/.aws/credentials [default]", Kind: inventory.KindLongTerm, OwnerAccount: "123456789012"},
+		{AccessKeyID: "ASIAAAAAAAAAAAAAAAA3", Source: "argument 2", Kind: inventory.KindTemporary, OwnerAccount: "999999999999"},
 	}
 	res := Evaluate(e, nil, sightings)
 	rules := map[string]string{}
@@ -286,7 +286,7 @@ func TestSightings(t *testing.T) {
 
 func TestRotationPlanFreesSlotAndNamesSources(t *testing.T) {
 	old := key(k1, 1, true, 200, 1)
-	old.Usage = &audit.Usage{Since: ago(30), Events: 12, FirstSeen: ago(29), LastSeen: ago(1),
+	old.Usage = &inventory.Usage{Since: ago(30), Events: 12, FirstSeen: ago(29), LastSeen: ago(1),
 		SourceIPs: []string{"203.0.113.10"}, UserAgents: []string{"terraform/1.7.5"}, Services: []string{"s3.amazonaws.com"}}
 	a := account(user("ci", old, key(k2, 2, false, 400, 300)))
 	got := fired(t, env(), "key-rotation", a)
@@ -336,7 +336,7 @@ suppressions:
 	}
 	e := env()
 	e.Config = cfg
-	res := Evaluate(e, []audit.Account{*a}, nil)
+	res := Evaluate(e, []inventory.Account{*a}, nil)
 	for _, f := range res.Findings {
 		switch f.Principal {
 		case "legacy":
@@ -355,7 +355,7 @@ suppressions:
 
 	// In force through its expiry day.
 	e.Now = time.Date(2026, 11, 23, 23, 0, 0, 0, time.UTC)
-	if w := Evaluate(e, []audit.Account{*a}, nil).Warnings; len(w) != 0 {
+	if w := Evaluate(e, []inventory.Account{*a}, nil).Warnings; len(w) != 0 {
 		t.Errorf("suppression expired on its last day: %q", w)
 	}
 }
@@ -415,8 +415,8 @@ func TestParseConfigThresholds(t *testing.T) {
 
 func TestOrderAndFingerprintsAreStable(t *testing.T) {
 	a := account(user("zed", key(k2, 1, true, 200, 100)), user("amy", key(k1, 1, true, 200, 100)))
-	first := Evaluate(env(), []audit.Account{*a}, nil).Findings
-	second := Evaluate(env(), []audit.Account{*a}, nil).Findings
+	first := Evaluate(env(), []inventory.Account{*a}, nil).Findings
+	second := Evaluate(env(), []inventory.Account{*a}, nil).Findings
 	if len(first) == 0 || first[0].Principal != "amy" {
 		t.Fatalf("findings not ordered by principal: %+v", first)
 	}
@@ -434,7 +434,7 @@ func TestKeysToConfirm(t *testing.T) {
 	confirmed := key(k2, 2, true, 300, 100)
 	confirmed.LastUsed.Confirmed = true
 	a := account(user("svc", key(k1, 1, true, 300, 100), confirmed))
-	got := KeysToConfirm(Evaluate(env(), []audit.Account{*a}, nil).Findings)
+	got := KeysToConfirm(Evaluate(env(), []inventory.Account{*a}, nil).Findings)
 	if ids := got["123456789012"]; len(ids) != 1 || ids[0] != k1 {
 		t.Errorf("KeysToConfirm = %v, want only the unconfirmed %s", got, k1)
 	}

@@ -3,20 +3,20 @@ package rules
 import (
 	"fmt"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 // sightingFinding starts a finding about a key found outside IAM.
-func sightingFinding(env Env, id string, s *audit.Sighting) Finding {
-	a := &audit.Account{ID: s.OwnerAccount, Name: s.OwnerName}
+func sightingFinding(env Env, id string, s *inventory.Sighting) Finding {
+	a := &inventory.Account{ID: s.OwnerAccount, Name: s.OwnerName}
 	principal := s.Principal
 	if principal == "" {
 		principal = "unknown"
 	}
-	u := &audit.User{Name: principal, ARN: s.PrincipalARN}
+	u := &inventory.User{Name: principal, ARN: s.PrincipalARN}
 	k := s.Key
 	if k == nil {
-		k = &audit.Key{ID: s.AccessKeyID, Active: true}
+		k = &inventory.Key{ID: s.AccessKeyID, Active: true}
 	}
 	f := newFinding(env, id, a, u, k)
 	if s.Key == nil {
@@ -28,8 +28,8 @@ func sightingFinding(env Env, id string, s *audit.Sighting) Finding {
 
 // keyLongTerm: a long-term key in a file or list is a secret that never
 // expires, readable by anything that can read the file.
-func keyLongTerm(env Env, s *audit.Sighting) []Finding {
-	if s.Kind != audit.KindLongTerm {
+func keyLongTerm(env Env, s *inventory.Sighting) []Finding {
+	if s.Kind != inventory.KindLongTerm {
 		return nil
 	}
 	f := sightingFinding(env, "key-long-term", s)
@@ -40,14 +40,14 @@ func keyLongTerm(env Env, s *audit.Sighting) []Finding {
 		{Action: fmt.Sprintf("Remove the key from %s.", s.Source)},
 	}
 	if s.Principal != "" {
-		f.RotationPlan = append(f.RotationPlan, removalPlan(&audit.User{Name: s.Principal}, &audit.Key{ID: s.AccessKeyID})...)
+		f.RotationPlan = append(f.RotationPlan, removalPlan(&inventory.User{Name: s.Principal}, &inventory.Key{ID: s.AccessKeyID})...)
 	}
 	return []Finding{f}
 }
 
 // keyForeignAccount: a key of an account outside the audited set, found in
 // use here, is either a vendor's or somebody's mistake; both need an owner.
-func keyForeignAccount(env Env, s *audit.Sighting) []Finding {
+func keyForeignAccount(env Env, s *inventory.Sighting) []Finding {
 	if s.OwnerAccount == "" || env.Audited[s.OwnerAccount] {
 		return nil
 	}

@@ -3,18 +3,18 @@ package rules
 import (
 	"fmt"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 // keyTwoActive: CIS 1.13, one active key per user. A rotation in progress
 // legitimately has two for a while: rotation_overlap_days of grace for the
 // newer key. The finding is on the older key, the one to retire.
-func keyTwoActive(env Env, a *audit.Account) []Finding {
+func keyTwoActive(env Env, a *inventory.Account) []Finding {
 	grace := env.Config.Thresholds.RotationOverlapDays
 	var out []Finding
 	for i := range a.Users {
 		u := &a.Users[i]
-		var active []*audit.Key
+		var active []*inventory.Key
 		for j := range u.Keys {
 			if u.Keys[j].Active {
 				active = append(active, &u.Keys[j])
@@ -41,7 +41,7 @@ func keyTwoActive(env Env, a *audit.Account) []Finding {
 }
 
 // keyLabel names a key briefly: its ID, or its slot.
-func keyLabel(k *audit.Key) string {
+func keyLabel(k *inventory.Key) string {
 	if k.ID != "" {
 		return k.ID
 	}

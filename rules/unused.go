@@ -3,15 +3,15 @@ package rules
 import (
 	"fmt"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 // keyUnused: CIS 1.12, remove credentials unused for unused_days. A key
 // never used is judged by its creation date, as CIS does; a key whose last
 // use is unknown is not judged at all.
-func keyUnused(env Env, a *audit.Account) []Finding {
+func keyUnused(env Env, a *inventory.Account) []Finding {
 	limit := env.Config.Thresholds.UnusedDays
-	return eachUserKey(a, func(u *audit.User, k *audit.Key) *Finding {
+	return eachUserKey(a, func(u *inventory.User, k *inventory.Key) *Finding {
 		lu := k.LastUsed
 		if !k.Active || !lu.Known {
 			return nil
@@ -39,8 +39,8 @@ func keyUnused(env Env, a *audit.Account) []Finding {
 // keySetupUnused: CIS 1.11, do not create access keys at initial setup
 // for users with a console password. An active key such a user never used
 // is the mark of one.
-func keySetupUnused(env Env, a *audit.Account) []Finding {
-	return eachUserKey(a, func(u *audit.User, k *audit.Key) *Finding {
+func keySetupUnused(env Env, a *inventory.Account) []Finding {
+	return eachUserKey(a, func(u *inventory.User, k *inventory.Key) *Finding {
 		if !u.PasswordEnabled || !k.Active || !k.LastUsed.Known || !k.LastUsed.Never {
 			return nil
 		}

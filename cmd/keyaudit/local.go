@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 )
 
@@ -50,7 +51,7 @@ func local(ctx context.Context, args []string, stdout, stderr io.Writer) (int, e
 	opts.Audited = map[string]bool{}
 	for i := range found.Sightings {
 		s := &found.Sightings[i]
-		if check && s.Kind == audit.KindLongTerm {
+		if check && s.Kind == inventory.KindLongTerm {
 			if err := askAbout(ctx, s, credentials, configFile); err != nil {
 				s.Error = err.Error()
 			}
@@ -85,7 +86,7 @@ func sharedFiles(getenv func(string) string) (credentials, configFile string) {
 
 // askAbout uses the key itself (through the SDK, which alone handles its
 // secret) to learn whose it is, its age and its last use.
-func askAbout(ctx context.Context, s *audit.Sighting, credentials, configFile string) error {
+func askAbout(ctx context.Context, s *inventory.Sighting, credentials, configFile string) error {
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryer(audit.Retryer),
 		config.WithSharedCredentialsFiles([]string{credentials}),

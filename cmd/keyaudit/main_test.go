@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
-	"github.com/keyaudit/keyaudit/audit"
 
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
@@ -297,8 +297,8 @@ func TestProgressAndLogs(t *testing.T) {
 	// On a terminal the bar shows accounts, failures and findings.
 	var buf bytes.Buffer
 	p := &progress{w: &buf, on: true, total: 2, start: time.Now()}
-	p.done(audit.Account{ID: "111111111111", Status: audit.StatusOK})
-	p.done(audit.Account{ID: "222222222222", Status: audit.StatusError})
+	p.done(inventory.Account{ID: "111111111111", Status: inventory.StatusOK})
+	p.done(inventory.Account{ID: "222222222222", Status: inventory.StatusError})
 	if got := buf.String(); !strings.Contains(got, "2/2 accounts · 1 failed · 0 findings") {
 		t.Errorf("progress = %q", got)
 	}

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/rules"
 )
@@ -33,12 +33,12 @@ func newProgress(w io.Writer, total int, quiet bool, opts pipeline.Options) *pro
 	return p
 }
 
-func (p *progress) done(a audit.Account) {
+func (p *progress) done(a inventory.Account) {
 	if !p.on {
 		return
 	}
 	n := 0
-	for _, f := range rules.Evaluate(p.env, []audit.Account{a}, nil).Findings {
+	for _, f := range rules.Evaluate(p.env, []inventory.Account{a}, nil).Findings {
 		if f.Suppressed == nil {
 			n++
 		}
@@ -46,7 +46,7 @@ func (p *progress) done(a audit.Account) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.count++
-	if a.Status != audit.StatusOK {
+	if a.Status != inventory.StatusOK {
 		p.failed++
 	}
 	p.finding += n

@@ -6,16 +6,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/golden"
 )
 
-func keysByID(t *testing.T, stdout string) map[string]audit.Sighting {
+func keysByID(t *testing.T, stdout string) map[string]inventory.Sighting {
 	t.Helper()
 	r := decode(t, stdout)
 	golden.ValidReport(t, []byte(stdout))
-	out := map[string]audit.Sighting{}
+	out := map[string]inventory.Sighting{}
 	for _, s := range r.Keys {
 		out[s.AccessKeyID] = s
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 )
 
@@ -75,10 +76,10 @@ func whois(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if !trail {
 		tracer = nil
 	}
-	sightings := make([]audit.Sighting, len(ids))
+	sightings := make([]inventory.Sighting, len(ids))
 	for i, id := range ids {
 		s := &sightings[i]
-		*s = audit.Sighting{AccessKeyID: id, Source: sources[i], Kind: audit.KindUnknown}
+		*s = inventory.Sighting{AccessKeyID: id, Source: sources[i], Kind: inventory.KindUnknown}
 		if err := identify(ctx, s, stsClient, cn, opts.Now, names, tracer); err != nil {
 			s.Error = err.Error()
 		}
@@ -90,17 +91,17 @@ func whois(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 
 // identify answers whois for one key ID, as far as it can.
 // tracer is nil when --trail=false.
-func identify(ctx context.Context, s *audit.Sighting, stsClient audit.KeyInfoAPI, cn *conn, now time.Time, names map[string]string,
+func identify(ctx context.Context, s *inventory.Sighting, stsClient audit.KeyInfoAPI, cn *conn, now time.Time, names map[string]string,
 	tracer func(context.Context, string) (*audit.Tracer, error)) error {
-	kind, err := audit.ClassifyKeyID(s.AccessKeyID)
+	kind, err := inventory.ClassifyKeyID(s.AccessKeyID)
 	if err != nil {
 		return err
 	}
 	s.Kind = kind
-	if hint, ok := audit.KeyAccount(s.AccessKeyID); ok {
+	if hint, ok := inventory.KeyAccount(s.AccessKeyID); ok {
 		s.OwnerAccount = hint
 	}
-	if kind != audit.KindLongTerm && kind != audit.KindTemporary {
+	if kind != inventory.KindLongTerm && kind != inventory.KindTemporary {
 		return fmt.Errorf("%s is the unique ID of %s, not an access key", s.AccessKeyID, kind)
 	}
 	if err := audit.Owner(ctx, stsClient, s); err != nil {
@@ -110,7 +111,7 @@ func identify(ctx context.Context, s *audit.Sighting, stsClient audit.KeyInfoAPI
 	if !s.Audited {
 		return nil
 	}
-	if kind == audit.KindLongTerm {
+	if kind == inventory.KindLongTerm {
 		client, err := cn.iam(ctx, s.OwnerAccount)
 		if err != nil {
 			return err
@@ -131,7 +132,7 @@ func identify(ctx context.Context, s *audit.Sighting, stsClient audit.KeyInfoAPI
 		region = s.Key.LastUsed.Region
 	}
 	regions := pipeline.TrailRegions(region)
-	if kind == audit.KindTemporary {
+	if kind == inventory.KindTemporary {
 		if s.Issuer, err = t.Issuer(ctx, s.AccessKeyID, regions, now); err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
 )
@@ -53,7 +54,7 @@ func (o *Options) logger() *slog.Logger {
 // or parsed is an input error: the caller exits 2 rather than report an
 // audit of half the files as complete.
 func Offline(opts Options, files []string) (*report.Report, error) {
-	accounts := make([]audit.Account, 0, len(files))
+	accounts := make([]inventory.Account, 0, len(files))
 	seen := map[string]string{}
 	for _, name := range files {
 		acct, err := parseFile(name)
@@ -69,17 +70,17 @@ func Offline(opts Options, files []string) (*report.Report, error) {
 	return Build(opts, accounts, nil), nil
 }
 
-func parseFile(name string) (*audit.Account, error) {
+func parseFile(name string) (*inventory.Account, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("open credential report: %w", err)
 	}
 	defer f.Close()
-	return audit.ParseCredentialReport(name, f)
+	return inventory.ParseCredentialReport(name, f)
 }
 
 // Build evaluates the rules over the inventory and assembles the report.
-func Build(opts Options, accounts []audit.Account, sightings []audit.Sighting) *report.Report {
+func Build(opts Options, accounts []inventory.Account, sightings []inventory.Sighting) *report.Report {
 	audited := make(map[string]bool, len(accounts))
 	for _, a := range accounts {
 		audited[a.ID] = true
@@ -131,7 +132,7 @@ type Connect func(ctx context.Context, accountID string) (audit.IAM, error)
 func Live(ctx context.Context, opts Options, s *audit.Scheduler, c *audit.Collector, targets []audit.Target, connect Connect) *report.Report {
 	log := opts.logger()
 	env := opts.env(nil)
-	accounts := s.Run(ctx, targets, func(ctx context.Context, t audit.Target) audit.Account {
+	accounts := s.Run(ctx, targets, func(ctx context.Context, t audit.Target) inventory.Account {
 		start := time.Now()
 		client, err := connect(ctx, t.AccountID)
 		if err != nil {
@@ -146,14 +147,14 @@ func Live(ctx context.Context, opts Options, s *audit.Scheduler, c *audit.Collec
 		acct.Name = t.Name
 		// Confirm, with GetAccessKeyLastUsed, the keys that the (possibly
 		// hours old) credential report would have us accuse of disuse.
-		found := rules.Evaluate(env, []audit.Account{*acct}, nil).Findings
+		found := rules.Evaluate(env, []inventory.Account{*acct}, nil).Findings
 		if ids := rules.KeysToConfirm(found)[acct.ID]; len(ids) > 0 {
 			if err := c.Confirm(ctx, client, acct, ids); err != nil {
 				acct.Warnings = append(acct.Warnings, fmt.Sprintf("last use not confirmed, judged by the credential report: %v", err))
 			}
 		}
 		if opts.Tracer != nil {
-			if err := trace(ctx, opts, acct, rules.Evaluate(env, []audit.Account{*acct}, nil).Findings); err != nil {
+			if err := trace(ctx, opts, acct, rules.Evaluate(env, []inventory.Account{*acct}, nil).Findings); err != nil {
 				acct.Warnings = append(acct.Warnings, fmt.Sprintf("key use not traced in CloudTrail: %v", err))
 			}
 		}
@@ -171,7 +172,7 @@ func NewID(started time.Time) string {
 
 // trace reads CloudTrail for every key a finding would have replaced or
 // removed, so its rotation plan can name the applications to move.
-func trace(ctx context.Context, opts Options, acct *audit.Account, findings []rules.Finding) error {
+func trace(ctx context.Context, opts Options, acct *inventory.Account, findings []rules.Finding) error {
 	tracer, err := opts.Tracer(ctx, acct.ID)
 	if err != nil {
 		return err

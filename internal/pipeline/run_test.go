@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
@@ -104,10 +105,10 @@ func TestLiveOrganization(t *testing.T) {
 	// Findings name real key IDs, read with paging (one key per page).
 	named := 0
 	for _, f := range r.Findings {
-		if f.Principal != audit.RootName && f.AccessKeyID != "" {
+		if f.Principal != inventory.RootName && f.AccessKeyID != "" {
 			named++
 		}
-		if f.Principal != audit.RootName && f.AccessKeyID == "" {
+		if f.Principal != inventory.RootName && f.AccessKeyID == "" {
 			t.Errorf("finding %s for %s in %s has no key ID", f.Rule, f.Principal, f.AccountID)
 		}
 	}

@@ -1,9 +1,10 @@
-package audit
+package inventory
 
 import (
 	"encoding/base32"
 	"encoding/binary"
 	"fmt"
+	"regexp"
 )
 
 // The other unique-ID prefixes AWS documents ("IAM identifiers"), which
@@ -77,3 +78,8 @@ func MaskKeyID(id string) string {
 	}
 	return id[:4] + "…" + id[len(id)-4:]
 }
+
+var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
+
+// ValidAccountID reports whether id has the shape of an AWS account ID.
+func ValidAccountID(id string) bool { return accountIDPattern.MatchString(id) }

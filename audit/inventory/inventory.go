@@ -1,7 +1,8 @@
-// Package audit gathers what keyaudit knows about access keys: targets,
-// per-account credentials, collectors, the credential-report parser and the
-// inventory model the rules read. It knows AWS and nothing of rules.
-package audit
+// Package inventory is keyaudit's model of access keys: accounts, users,
+// keys, their last use and sightings, the key-ID rules and the
+// credential-report parser. It imports no AWS SDK, so the rules and the
+// report writers that read it know nothing of AWS.
+package inventory
 
 import "time"
 
@@ -147,3 +148,14 @@ const (
 	KindTemporary KeyKind = "temporary" // ASIA: STS temporary credentials
 	KindUnknown   KeyKind = "unknown"
 )
+
+// Issuer is the STS call that issued a temporary (ASIA) key.
+type Issuer struct {
+	EventName string    `json:"event_name"`
+	Time      time.Time `json:"time"`
+	// Principal is who asked for the credentials (the caller's ARN).
+	Principal string `json:"principal"`
+	RoleARN   string `json:"role_arn,omitempty"`
+	SourceIP  string `json:"source_ip,omitempty"`
+	Region    string `json:"region"`
+}

@@ -1,4 +1,4 @@
-package audit
+package inventory
 
 import (
 	"encoding/csv"

@@ -1,4 +1,4 @@
-package audit
+package inventory
 
 import (
 	"os"
@@ -10,7 +10,7 @@ import (
 
 func parseFixture(t *testing.T, name string) (*Account, error) {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "testdata", "credential-reports", name))
+	f, err := os.Open(filepath.Join("..", "..", "testdata", "credential-reports", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestParseCredentialReportRootInactiveKey(t *testing.T) {
 }
 
 func FuzzParseCredentialReport(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "credential-reports", "*.csv"))
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "credential-reports", "*.csv"))
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
