@@ -138,6 +138,9 @@ type Sighting struct {
 	Issuer *Issuer `json:"issued_by,omitempty"`
 	// Error says what could not be learned about this key, and why.
 	Error string `json:"error,omitempty"`
+	// Leaked: the person asking says the key was found where it must not
+	// be (whois --leaked). The response is deactivate now, not rotate.
+	Leaked bool `json:"leaked,omitempty"`
 }
 
 // KeyKind classifies an AWS unique ID by its prefix.
