@@ -66,13 +66,17 @@ func ScanLocal(credentialsPath, configPath string, getenv func(string) string) (
 	return l, nil
 }
 
+// sighting records a key ID found in a file or the environment. A value
+// that is not a key ID is not kept: it may be a secret key stored in the
+// wrong field.
 func sighting(id, source, profile string) inventory.Sighting {
-	s := inventory.Sighting{AccessKeyID: id, Source: source, Profile: profile, Kind: inventory.KindUnknown}
-	if kind, err := inventory.ClassifyKeyID(id); err == nil {
-		s.Kind = kind
-	} else {
+	s := inventory.Sighting{Source: source, Profile: profile, Kind: inventory.KindUnknown}
+	kind, err := inventory.ClassifyKeyID(id)
+	if err != nil {
 		s.Error = err.Error()
+		return s
 	}
+	s.AccessKeyID, s.Kind = id, kind
 	if account, ok := inventory.KeyAccount(id); ok {
 		s.OwnerAccount = account
 	}

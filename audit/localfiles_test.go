@@ -3,10 +3,11 @@ package audit
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var localSecrets = []string{"wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETzz", "SECRETvalueTWOdoNotLeak", "SECRETvalueTHREEdoNotLeak", "FwoGZXIvYXdzSESSIONTOKENdoNotLeak"}
@@ -16,9 +17,7 @@ func local(name string) string { return filepath.Join("..", "testdata", "local",
 func TestScanLocal(t *testing.T) {
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIAUY6VMB43AXPOYXNF", "AWS_SECRET_ACCESS_KEY": localSecrets[0]}
 	l, err := ScanLocal(local("credentials"), local("config"), func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := []struct {
 		id, profile string
 		kind        inventory.KeyKind
@@ -28,47 +27,61 @@ func TestScanLocal(t *testing.T) {
 		{"ASIAY34FZKBOKMUTVV7A", "temporary", inventory.KindTemporary},
 		{"AKIAUY6VMB43AXPOYXNF", "", inventory.KindLongTerm},
 	}
-	if len(l.Sightings) != len(want) {
-		t.Fatalf("sightings = %+v", l.Sightings)
-	}
+	require.Len(t, l.Sightings, len(want))
 	for i, w := range want {
 		s := l.Sightings[i]
-		if s.AccessKeyID != w.id || s.Profile != w.profile || s.Kind != w.kind || s.Source == "" {
-			t.Errorf("sighting %d = %+v, want %+v", i, s, w)
-		}
+		assert.Equal(t, w.id, s.AccessKeyID, "sighting %d", i)
+		assert.Equal(t, w.profile, s.Profile, "sighting %d", i)
+		assert.Equal(t, w.kind, s.Kind, "sighting %d", i)
+		assert.NotEmpty(t, s.Source, "sighting %d", i)
 	}
-	if !strings.Contains(l.Sightings[0].Source, "credentials [default] line 3") {
-		t.Errorf("source = %q", l.Sightings[0].Source)
+	assert.Contains(t, l.Sightings[0].Source, "credentials [default] line 3")
+	if assert.Len(t, l.RoleWithoutMFA, 1, "role profiles without MFA") {
+		assert.Equal(t, "admin", l.RoleWithoutMFA[0].Profile)
+		assert.Equal(t, "default", l.RoleWithoutMFA[0].SourceProfile)
 	}
-	if len(l.RoleWithoutMFA) != 1 || l.RoleWithoutMFA[0].Profile != "admin" || l.RoleWithoutMFA[0].SourceProfile != "default" {
-		t.Errorf("role profiles without MFA = %+v, want only admin", l.RoleWithoutMFA)
-	}
-	if fmt.Sprint(l.ShortTerm) != "[admin-mfa sso]" {
-		t.Errorf("short-term profiles = %v", l.ShortTerm)
-	}
-	dump := fmt.Sprintf("%+v %#v", l, l)
-	for _, secret := range localSecrets {
-		if strings.Contains(dump, secret) {
-			t.Errorf("a secret was kept: %s", secret)
-		}
+	assert.Equal(t, []string{"admin-mfa", "sso"}, l.ShortTerm)
+	assertNoSecret(t, fmt.Sprintf("%+v %#v", l, l), "scan of credentials")
+}
+
+// An old-format key ID carries no account: no owner is made up for it. A
+// secret stored where the key ID belongs is neither kept nor quoted.
+func TestScanLocalOldFormatAndSwappedValues(t *testing.T) {
+	env := map[string]string{"AWS_ACCESS_KEY_ID": localSecrets[0]}
+	l, err := ScanLocal(local("old-format-credentials"), "", func(k string) string { return env[k] })
+	require.NoError(t, err)
+	require.Len(t, l.Sightings, 3)
+
+	old := l.Sightings[0]
+	assert.Equal(t, "AKIAIOSFODNN7EXAMPLE", old.AccessKeyID, "old-format key")
+	assert.Equal(t, inventory.KindLongTerm, old.Kind, "old-format key")
+	assert.Empty(t, old.OwnerAccount, "old-format key: an owner was decoded from an ID that does not encode one")
+
+	for i, name := range []string{"swapped profile", "environment"} {
+		s := l.Sightings[i+1]
+		assert.Empty(t, s.AccessKeyID, "case %s", name)
+		assert.Equal(t, inventory.KindUnknown, s.Kind, "case %s", name)
+		assert.Contains(t, s.Error, "not an access key ID (40 characters", "case %s", name)
+		assertNoSecret(t, fmt.Sprintf("%+v", s), name)
 	}
 }
 
 func TestScanLocalErrorsQuoteNoSecret(t *testing.T) {
 	_, err := ScanLocal(local("malformed-credentials"), "", func(string) string { return "" })
-	if err == nil || !strings.Contains(err.Error(), "malformed-credentials:3") {
-		t.Fatalf("err = %v, want one naming the file and line", err)
-	}
-	for _, secret := range localSecrets {
-		if strings.Contains(err.Error(), secret[:12]) {
-			t.Errorf("the error quotes a secret: %v", err)
-		}
-	}
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "malformed-credentials:3", "the error names the file and line")
+	assertNoSecret(t, err.Error(), "malformed file")
 }
 
 func TestScanLocalMissingFiles(t *testing.T) {
 	l, err := ScanLocal(local("nope"), local("nope-either"), func(string) string { return "" })
-	if err != nil || len(l.Sightings) != 0 {
-		t.Errorf("missing files: %+v, %v", l, err)
+	require.NoError(t, err)
+	assert.Empty(t, l.Sightings)
+}
+
+func assertNoSecret(t *testing.T, text, name string) {
+	t.Helper()
+	for _, secret := range localSecrets {
+		assert.NotContains(t, text, secret[:12], "case %s: a secret was kept or quoted", name)
 	}
 }
