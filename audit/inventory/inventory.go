@@ -64,11 +64,14 @@ type User struct {
 // Key is one access key. ID is empty when only the credential report was
 // read (it names key slots, not key IDs).
 type Key struct {
-	ID        string    `json:"access_key_id,omitempty"`
-	Slot      int       `json:"slot,omitempty"` // 1 or 2; 0 when unknown
-	Active    bool      `json:"active"`
-	CreatedAt time.Time `json:"created_at,omitzero"` // the report's "last_rotated": when the key was created
-	LastUsed  LastUse   `json:"last_used"`
+	ID     string `json:"access_key_id,omitempty"`
+	Slot   int    `json:"slot,omitempty"` // 1 or 2; 0 when unknown
+	Active bool   `json:"active"`
+	// StatusUnknown: whether the key is active could not be read (a root
+	// key seen through a role); Active is then true, the worst case.
+	StatusUnknown bool      `json:"status_unknown,omitempty"`
+	CreatedAt     time.Time `json:"created_at,omitzero"` // the report's "last_rotated": when the key was created
+	LastUsed      LastUse   `json:"last_used"`
 	// Usage is who used the key, from CloudTrail; nil when not traced.
 	Usage *Usage `json:"usage,omitempty"`
 }

@@ -137,26 +137,37 @@ type listAccessKeysResult struct {
 }
 
 func (s *Server) listAccessKeys(r *request) (any, error) {
-	u := r.caller.user
-	if name := r.form.Get("UserName"); name != "" {
+	// Without a user name IAM lists the caller's own keys: an IAM user's,
+	// or the root user's when root calls. A UserName always means an IAM
+	// user: "root" is one only if an IAM user has that name.
+	var name string
+	var keys []Key
+	switch u := r.caller.user; {
+	case r.form.Get("UserName") != "":
+		name = r.form.Get("UserName")
 		if u = r.account.users[name]; u == nil {
 			return nil, noSuchUser(name)
 		}
-	} else if u == nil {
+		keys = u.Keys
+	case u != nil:
+		name, keys = u.Name, u.Keys
+	case r.caller.root:
+		keys = r.account.Root.Keys
+	default:
 		return nil, validationError(r.op, "Must specify userName when calling with non-User credentials")
 	}
 	size, err := s.maxItems(r)
 	if err != nil {
 		return nil, err
 	}
-	keys, next, ok := paginate(u.Keys, r.form.Get("Marker"), size)
+	page, next, ok := paginate(keys, r.form.Get("Marker"), size)
 	if !ok {
 		return nil, validationError(r.op, "Invalid Marker.")
 	}
 	out := listAccessKeysResult{IsTruncated: next != "", Marker: next}
-	for _, k := range keys {
+	for _, k := range page {
 		out.AccessKeyMetadata = append(out.AccessKeyMetadata, accessKeyMetadata{
-			UserName: u.Name, AccessKeyID: k.ID, Status: k.Status, CreateDate: isoTime(s.at(k.CreatedDaysAgo)),
+			UserName: name, AccessKeyID: k.ID, Status: k.Status, CreateDate: isoTime(s.at(k.CreatedDaysAgo)),
 		})
 	}
 	return out, nil
@@ -179,7 +190,7 @@ func (s *Server) getAccessKeyLastUsed(r *request) (any, error) {
 		return nil, accessDenied(r.op, r.caller.arn, "iam:GetAccessKeyLastUsed", "access key "+id, "")
 	}
 	var out getAccessKeyLastUsedResult
-	out.UserName = "root"
+	out.UserName = "root" // IAM's name for the root user here, not an IAM user's
 	if ref.user >= 0 {
 		out.UserName = r.account.Users[ref.user].Name
 	}

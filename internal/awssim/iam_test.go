@@ -10,8 +10,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestCredentialReportLifecycle(t *testing.T) {
@@ -273,4 +276,22 @@ func TestGetAccountSummary(t *testing.T) {
 			}
 		})
 	}
+}
+
+// As in IAM: a UserName always names an IAM user, so "root" is NoSuchEntity
+// where no IAM user has that name; the root user lists its own keys by
+// calling without one.
+func TestListAccessKeysOfRoot(t *testing.T) {
+	srv, w := startSmall(t)
+	ctx := context.Background()
+	normal := w.Account(normalID)
+	_, err := iam.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1")).ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("root")})
+	wantAPIError(t, err, "NoSuchEntity", "The user with name root cannot be found.")
+
+	cfg := sdkConfig(t, srv, normalID, "us-east-1")
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(normal.Root.Keys[0].ID, "secret", "")
+	out, err := iam.NewFromConfig(cfg).ListAccessKeys(ctx, &iam.ListAccessKeysInput{})
+	require.NoError(t, err, "root lists its own keys")
+	require.Len(t, out.AccessKeyMetadata, len(normal.Root.Keys))
+	assert.Equal(t, normal.Root.Keys[0].ID, aws.ToString(out.AccessKeyMetadata[0].AccessKeyId))
 }

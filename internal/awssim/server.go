@@ -100,6 +100,7 @@ type principal struct {
 	trustARN string // what a role's trust policy names: the user, or the role behind a session
 	user     *User  // set for an IAM user's long-term key
 	chained  bool   // a role session: assuming a role from it is role chaining
+	root     bool   // the account's root user, with one of its keys
 }
 
 type session struct {
@@ -397,7 +398,7 @@ func (s *Server) authenticate(op operation, akid, token string) (principal, *api
 	}
 	if ref.user < 0 {
 		arn := "arn:aws:iam::" + ref.account.ID + ":root"
-		return principal{account: ref.account.ID, arn: arn, userID: ref.account.ID, trustARN: arn}, nil
+		return principal{account: ref.account.ID, arn: arn, userID: ref.account.ID, trustARN: arn, root: true}, nil
 	}
 	u := &ref.account.Users[ref.user]
 	arn := userARN(ref.account.ID, u)
