@@ -116,8 +116,8 @@ func (c *Collector) credentialReport(parent context.Context, client IAM) ([]byte
 
 // listKeys replaces the report's key slots with the user's real keys. The
 // report names slots, not key IDs, and may be hours old: keys are matched to
-// slots by creation time (the report's last_rotated), new keys are added with
-// unknown last use, and deleted ones dropped.
+// slots (matchSlots), new keys are added with unknown last use, and deleted
+// ones dropped. CreatedAt is the real creation date from ListAccessKeys.
 func listKeys(ctx context.Context, client iam.ListAccessKeysAPIClient, u *inventory.User) error {
 	var listed []types.AccessKeyMetadata
 	p := iam.NewListAccessKeysPaginator(client, &iam.ListAccessKeysInput{UserName: aws.String(u.Name)})
@@ -130,23 +130,59 @@ func listKeys(ctx context.Context, client iam.ListAccessKeysAPIClient, u *invent
 	}
 	sort.Slice(listed, func(i, j int) bool { return aws.ToTime(listed[i].CreateDate).Before(aws.ToTime(listed[j].CreateDate)) })
 
-	keys := make([]inventory.Key, 0, len(listed))
-	for _, m := range listed {
-		k := inventory.Key{
+	keys := make([]inventory.Key, len(listed))
+	for i, m := range listed {
+		keys[i] = inventory.Key{
 			ID:        aws.ToString(m.AccessKeyId),
 			Active:    m.Status == types.StatusTypeActive,
 			CreatedAt: aws.ToTime(m.CreateDate).UTC(),
 		}
-		for _, old := range u.Keys {
-			// The report keeps second precision; so does CreateDate.
-			if old.CreatedAt.Equal(k.CreatedAt.Truncate(time.Second)) {
-				k.Slot, k.LastUsed = old.Slot, old.LastUsed
-			}
-		}
-		keys = append(keys, k)
 	}
+	matchSlots(keys, u.Keys)
 	u.Keys = keys
 	return nil
+}
+
+// matchSlots gives each listed key (in creation order) its credential
+// report slot and last use. The report's last_rotated is the key's creation
+// or its latest activation, whichever came last (Trusted Advisor's
+// definition), so a key switched off and on again shows a later date than
+// its CreateDate: a slot fits a key when last_rotated is at or after the
+// key's creation. Exact dates are matched first, then the rest in order,
+// a slot of the same status before another.
+func matchSlots(keys, slots []inventory.Key) {
+	taken := make([]bool, len(slots))
+	give := func(k *inventory.Key, i int) {
+		taken[i] = true
+		k.Slot, k.LastUsed = slots[i].Slot, slots[i].LastUsed
+	}
+	// The report keeps second precision; so does CreateDate.
+	created := func(k *inventory.Key) time.Time { return k.CreatedAt.Truncate(time.Second) }
+	for k := range keys {
+		for i := range slots {
+			if !taken[i] && slots[i].CreatedAt.Equal(created(&keys[k])) {
+				give(&keys[k], i)
+				break
+			}
+		}
+	}
+	for k := range keys {
+		if keys[k].Slot != 0 {
+			continue
+		}
+		best := -1
+		for i := range slots {
+			if taken[i] || slots[i].CreatedAt.Before(created(&keys[k])) {
+				continue
+			}
+			if best < 0 || (slots[i].Active == keys[k].Active && slots[best].Active != keys[k].Active) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			give(&keys[k], best)
+		}
+	}
 }
 
 // Confirm reads GetAccessKeyLastUsed for the given keys: the credential

@@ -50,7 +50,13 @@ func (s *Server) withKeys(row []string, keys []Key) []string {
 			continue
 		}
 		k := keys[slot]
-		row = append(row, strconv.FormatBool(k.Status == "Active"), reportTime(s.at(k.CreatedDaysAgo)))
+		// last_rotated is the creation or the latest activation, whichever
+		// came last (the definition Trusted Advisor's key-rotation check gives).
+		rotated := k.CreatedDaysAgo
+		if k.ReactivatedDaysAgo != nil {
+			rotated = min(rotated, *k.ReactivatedDaysAgo)
+		}
+		row = append(row, strconv.FormatBool(k.Status == "Active"), reportTime(s.at(rotated)))
 		if k.LastUsedDaysAgo == nil {
 			row = append(row, "N/A", "N/A", "N/A")
 		} else {

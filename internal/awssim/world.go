@@ -73,12 +73,16 @@ type User struct {
 // Key is a long-term access key.
 type Key struct {
 	// ID defaults to KeyID("AKIA", account, n), n counting the account's keys.
-	ID              string `json:"id,omitempty"`
-	Status          string `json:"status"` // Active or Inactive
-	CreatedDaysAgo  Days   `json:"created_days_ago"`
-	LastUsedDaysAgo *Days  `json:"last_used_days_ago"` // nil: never used
-	LastUsedService string `json:"last_used_service,omitempty"`
-	LastUsedRegion  string `json:"last_used_region,omitempty"`
+	ID             string `json:"id,omitempty"`
+	Status         string `json:"status"` // Active or Inactive
+	CreatedDaysAgo Days   `json:"created_days_ago"`
+	// ReactivatedDaysAgo is when the key was last made active again after
+	// being inactive; nil if never. The credential report's last_rotated
+	// shows it instead of the creation date; ListAccessKeys does not.
+	ReactivatedDaysAgo *Days  `json:"reactivated_days_ago,omitempty"`
+	LastUsedDaysAgo    *Days  `json:"last_used_days_ago"` // nil: never used
+	LastUsedService    string `json:"last_used_service,omitempty"`
+	LastUsedRegion     string `json:"last_used_region,omitempty"`
 }
 
 // Role is an IAM role that STS AssumeRole can assume.
@@ -277,6 +281,9 @@ func (w *World) validate() error {
 				}
 				if k.LastUsedDaysAgo != nil && *k.LastUsedDaysAgo > k.CreatedDaysAgo {
 					bad("%s: %s: key %s: used before it was created", where, who, k.ID)
+				}
+				if k.ReactivatedDaysAgo != nil && *k.ReactivatedDaysAgo > k.CreatedDaysAgo {
+					bad("%s: %s: key %s: reactivated before it was created", where, who, k.ID)
 				}
 			}
 		}

@@ -1,0 +1,90 @@
+package audit
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/keyaudit/keyaudit/audit/inventory"
+	"github.com/keyaudit/keyaudit/internal/awssim"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var collectNow = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+
+func collectWorld(users ...awssim.User) *awssim.World {
+	return &awssim.World{Accounts: []awssim.Account{{ID: "222222222222", Name: "prod", CreatedDaysAgo: 900, Users: users}}}
+}
+
+func collect(t *testing.T, w *awssim.World, opts ...awssim.Option) (*inventory.Account, *awssim.Server) {
+	t.Helper()
+	opts = append([]awssim.Option{awssim.WithClock(func() time.Time { return collectNow })}, opts...)
+	srv, cfg := simConfig(t, w, "222222222222", opts...)
+	c := NewCollector()
+	c.ReportPoll = 10 * time.Millisecond
+	acct, err := c.Collect(context.Background(), iam.NewFromConfig(cfg), "222222222222")
+	require.NoError(t, err)
+	return acct, srv
+}
+
+func ago(d float64) time.Time { return collectNow.Add(-time.Duration(d * float64(24*time.Hour))) }
+
+// A key switched off and on again shows its reactivation, not its
+// creation, as last_rotated in the credential report: it must still be
+// matched to its slot, or its last use stays unknown and key-unused
+// cannot judge it.
+func TestCollectMatchesReactivatedKeys(t *testing.T) {
+	w := collectWorld(
+		awssim.User{Name: "ops", CreatedDaysAgo: 400, Keys: []awssim.Key{
+			{Status: "Active", CreatedDaysAgo: 300, ReactivatedDaysAgo: days(10), LastUsedDaysAgo: days(60), LastUsedService: "s3", LastUsedRegion: "eu-west-1"},
+			{Status: "Active", CreatedDaysAgo: 100, LastUsedDaysAgo: days(5), LastUsedService: "ec2", LastUsedRegion: "us-east-1"},
+		}},
+		awssim.User{Name: "both", CreatedDaysAgo: 400, Keys: []awssim.Key{
+			{Status: "Active", CreatedDaysAgo: 300, ReactivatedDaysAgo: days(3)},
+			{Status: "Inactive", CreatedDaysAgo: 200, ReactivatedDaysAgo: days(30), LastUsedDaysAgo: days(40), LastUsedService: "iam", LastUsedRegion: "us-east-1"},
+		}},
+		awssim.User{Name: "plain", CreatedDaysAgo: 400, Keys: []awssim.Key{{Status: "Inactive", CreatedDaysAgo: 70, LastUsedDaysAgo: days(69), LastUsedService: "sts", LastUsedRegion: "us-east-1"}}},
+	)
+	acct, _ := collect(t, w)
+	users := map[string]inventory.User{}
+	for _, u := range acct.Users {
+		users[u.Name] = u
+	}
+	tests := []struct {
+		name    string
+		user    string
+		key     int
+		slot    int
+		created time.Time
+		used    time.Time
+		never   bool
+	}{
+		{"reactivated key, the other one not", "ops", 0, 1, ago(300), ago(60), false},
+		{"the other key", "ops", 1, 2, ago(100), ago(5), false},
+		{"both reactivated: the older key", "both", 0, 1, ago(300), time.Time{}, true},
+		{"both reactivated: the newer key", "both", 1, 2, ago(200), ago(40), false},
+		{"never reactivated", "plain", 0, 1, ago(70), ago(69), false},
+	}
+	for _, tt := range tests {
+		keys := users[tt.user].Keys
+		require.Greater(t, len(keys), tt.key, "case %s", tt.name)
+		k := keys[tt.key]
+		assert.Equal(t, w.Accounts[0].Users[indexOf(w, tt.user)].Keys[tt.key].ID, k.ID, "case %s", tt.name)
+		assert.Equal(t, tt.slot, k.Slot, "case %s: slot", tt.name)
+		assert.Equal(t, tt.created, k.CreatedAt, "case %s: the real creation date", tt.name)
+		assert.True(t, k.LastUsed.Known, "case %s: last use known", tt.name)
+		assert.Equal(t, tt.never, k.LastUsed.Never, "case %s: never used", tt.name)
+		assert.Equal(t, tt.used, k.LastUsed.At, "case %s: last used", tt.name)
+	}
+}
+
+func indexOf(w *awssim.World, user string) int {
+	for i, u := range w.Accounts[0].Users {
+		if u.Name == user {
+			return i
+		}
+	}
+	return -1
+}
