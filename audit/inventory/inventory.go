@@ -69,9 +69,12 @@ type Key struct {
 	Active bool   `json:"active"`
 	// StatusUnknown: whether the key is active could not be read (a root
 	// key seen through a role); Active is then true, the worst case.
-	StatusUnknown bool      `json:"status_unknown,omitempty"`
-	CreatedAt     time.Time `json:"created_at,omitzero"` // the report's "last_rotated": when the key was created
-	LastUsed      LastUse   `json:"last_used"`
+	StatusUnknown bool `json:"status_unknown,omitempty"`
+	// CreatedAt is when the key was created (ListAccessKeys). From a
+	// credential report alone it is last_rotated: the creation or the latest
+	// reactivation, whichever came last.
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	LastUsed  LastUse   `json:"last_used"`
 	// Usage is who used the key, from CloudTrail; nil when not traced.
 	Usage *Usage `json:"usage,omitempty"`
 }
