@@ -85,10 +85,15 @@ func (c *Collector) credentialReport(parent context.Context, client IAM) ([]byte
 	wait := c.ReportPoll
 	for {
 		gen, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
-		if err != nil {
+		var busy *types.LimitExceededException
+		switch {
+		case errors.As(err, &busy):
+			// IAM is generating a report for another caller: wait for it.
+		case err != nil && ctx.Err() != nil:
+			// The wait ran out during the call: said below.
+		case err != nil:
 			return nil, time.Time{}, fmt.Errorf("generate credential report: %w", Explain(err))
-		}
-		if gen.State == types.ReportStateTypeComplete {
+		case gen.State == types.ReportStateTypeComplete:
 			out, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
 			var notReady *types.CredentialReportNotReadyException
 			var notPresent *types.CredentialReportNotPresentException

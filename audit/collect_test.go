@@ -88,3 +88,28 @@ func indexOf(w *awssim.World, user string) int {
 	}
 	return -1
 }
+
+// GenerateCredentialReport answers LimitExceeded while a report another
+// caller asked for is being generated: wait and ask again, within
+// ReportWait.
+func TestCollectWaitsOutReportLimitExceeded(t *testing.T) {
+	w := collectWorld(awssim.User{Name: "ci", CreatedDaysAgo: 100, Keys: []awssim.Key{{Status: "Active", CreatedDaysAgo: 10}}})
+	w.Accounts[0].Faults.ReportLimitExceeded = 3
+	acct, srv := collect(t, w)
+	require.Len(t, acct.Users, 1)
+	assert.Equal(t, "ci", acct.Users[0].Name)
+	assert.Equal(t, 5, srv.Calls().ByAccount["222222222222"]["iam:GenerateCredentialReport"], "3 refused, then STARTED and COMPLETE")
+}
+
+func TestCollectReportLimitExceededIsBounded(t *testing.T) {
+	w := collectWorld()
+	w.Accounts[0].Faults.ReportLimitExceeded = 1000
+	srv, cfg := simConfig(t, w, "222222222222")
+	c := &Collector{Parallel: 1, ReportWait: 200 * time.Millisecond, ReportPoll: 10 * time.Millisecond}
+	start := time.Now()
+	_, err := c.Collect(context.Background(), iam.NewFromConfig(cfg), "222222222222")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "credential report still not ready after 200ms")
+	assert.Less(t, time.Since(start), 5*time.Second, "the wait is bounded by ReportWait")
+	assert.Greater(t, srv.Calls().ByAccount["222222222222"]["iam:GenerateCredentialReport"], 2, "asked again while refused")
+}

@@ -111,11 +111,13 @@ func (r reportRow) errorf(column, format string, args ...any) error {
 	return fmt.Errorf("%s:%d: column %q: %s", r.name, r.line, column, fmt.Sprintf(format, args...))
 }
 
+// bool reads true or false in any case: GetCredentialReport writes them in
+// lower case, the IAM User Guide in upper case (TRUE, FALSE).
 func (r reportRow) bool(column string) (bool, error) {
-	switch v := r.get(column); v {
-	case "true":
+	switch v := r.get(column); {
+	case strings.EqualFold(v, "true"):
 		return true, nil
-	case "false":
+	case strings.EqualFold(v, "false"):
 		return false, nil
 	default:
 		return false, r.errorf(column, "bad boolean %q: want true or false", v)

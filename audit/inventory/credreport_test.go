@@ -6,14 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func parseFixture(t *testing.T, name string) (*Account, error) {
 	t.Helper()
 	f, err := os.Open(filepath.Join("..", "..", "testdata", "credential-reports", name))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer f.Close()
 	return ParseCredentialReport(name, f)
 }
@@ -33,93 +34,81 @@ func TestParseCredentialReportErrors(t *testing.T) {
 		{"two-accounts.csv", "belongs to account 210987654321"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
-			_, err := parseFixture(t, tt.file)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err = %v, want one containing %q", err, tt.want)
-			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("error spans lines: %q", err)
-			}
-		})
+		_, err := parseFixture(t, tt.file)
+		if assert.Error(t, err, "case %s", tt.file) {
+			assert.Contains(t, err.Error(), tt.want, "case %s", tt.file)
+			assert.NotContains(t, err.Error(), "\n", "case %s: the error spans lines", tt.file)
+		}
 	}
 }
 
 func TestParseCredentialReportShapes(t *testing.T) {
-	// The same report, however its columns are arranged or extended, parses the same.
+	// The same report, however its columns are arranged or extended and
+	// however its booleans are cased, parses the same.
 	want, err := parseFixture(t, "clean.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, file := range []string{"extra-columns.csv", "columns-reordered.csv", "gov-partition.csv"} {
-		t.Run(file, func(t *testing.T) {
-			got, err := parseFixture(t, file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.ID != want.ID || len(got.Users) != len(want.Users) || got.Root == nil {
-				t.Fatalf("got account %s with %d users (root %v), want %s with %d", got.ID, len(got.Users), got.Root != nil, want.ID, len(want.Users))
-			}
-			for i := range got.Users {
-				g, w := got.Users[i], want.Users[i]
-				if g.Name != w.Name || len(g.Keys) != len(w.Keys) || g.MFAActive != w.MFAActive || g.PasswordEnabled != w.PasswordEnabled {
-					t.Errorf("user %d = %+v, want %+v", i, g, w)
-				}
-			}
-		})
+	require.NoError(t, err)
+	for _, file := range []string{"extra-columns.csv", "columns-reordered.csv", "gov-partition.csv", "upper-case-booleans.csv"} {
+		got, err := parseFixture(t, file)
+		if !assert.NoError(t, err, "case %s", file) {
+			continue
+		}
+		assert.Equal(t, want.ID, got.ID, "case %s", file)
+		require.NotNil(t, got.Root, "case %s", file)
+		assert.Equal(t, want.Root.MFAActive, got.Root.MFAActive, "case %s: root MFA", file)
+		require.Len(t, got.Users, len(want.Users), "case %s", file)
+		for i := range got.Users {
+			g, w := got.Users[i], want.Users[i]
+			assert.Equal(t, w.Name, g.Name, "case %s: user %d", file, i)
+			assert.Equal(t, w.MFAActive, g.MFAActive, "case %s: user %s MFA", file, w.Name)
+			assert.Equal(t, w.PasswordEnabled, g.PasswordEnabled, "case %s: user %s password", file, w.Name)
+			assert.Equal(t, w.Keys, g.Keys, "case %s: user %s keys", file, w.Name)
+		}
 	}
 }
 
 func TestParseCredentialReportRealistic(t *testing.T) {
 	acct, err := parseFixture(t, "realistic.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if acct.ID != "123456789012" || acct.Status != StatusOK {
-		t.Errorf("account %s status %s", acct.ID, acct.Status)
-	}
-	if acct.Root == nil || !acct.Root.Root || !acct.Root.PasswordEnabled || len(acct.Root.Keys) != 1 || !acct.Root.Keys[0].Active {
-		t.Fatalf("root = %+v, want the root user with one active key and a password", acct.Root)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, "123456789012", acct.ID)
+	assert.Equal(t, StatusOK, acct.Status)
+	require.NotNil(t, acct.Root)
+	assert.True(t, acct.Root.Root, "root row")
+	assert.True(t, acct.Root.PasswordEnabled, "the root user always has a password")
+	require.Len(t, acct.Root.Keys, 1, "root keys")
+	assert.True(t, acct.Root.Keys[0].Active, "root key active")
+
 	users := map[string]User{}
 	for _, u := range acct.Users {
 		users[u.Name] = u
 	}
-	if len(users) != 8 {
-		t.Errorf("%d users, want 8", len(users))
-	}
+	assert.Len(t, users, 8)
 	ci := users["ci-deploy"]
-	if len(ci.Keys) != 2 || ci.Keys[0].Slot != 1 || ci.Keys[1].Slot != 2 || ci.Keys[0].ID != "" {
-		t.Errorf("ci-deploy keys = %+v, want slots 1 and 2 without IDs", ci.Keys)
-	}
-	if got := ci.Keys[0].CreatedAt; !got.Equal(time.Date(2026, 4, 20, 9, 30, 0, 0, time.UTC)) {
-		t.Errorf("created = %s", got)
-	}
+	require.Len(t, ci.Keys, 2, "ci-deploy keys")
+	assert.Equal(t, 1, ci.Keys[0].Slot, "ci-deploy slot")
+	assert.Equal(t, 2, ci.Keys[1].Slot, "ci-deploy slot")
+	assert.Empty(t, ci.Keys[0].ID, "a report names no key IDs")
+	assert.Equal(t, time.Date(2026, 4, 20, 9, 30, 0, 0, time.UTC), ci.Keys[0].CreatedAt)
+
 	carol := users["carol"].Keys[0].LastUsed
-	if !carol.Known || !carol.Never {
-		t.Errorf("carol's never-used key = %+v, want known never used", carol)
-	}
+	assert.True(t, carol.Known && carol.Never, "carol's key: known never used, got %+v", carol)
 	old := users["old-integration"].Keys
-	if len(old) != 2 || old[0].Active || !old[1].Active {
-		t.Errorf("old-integration keys = %+v, want an inactive slot 1 and an active slot 2", old)
-	}
+	require.Len(t, old, 2, "old-integration keys")
+	assert.False(t, old[0].Active, "old-integration slot 1 inactive")
+	assert.True(t, old[1].Active, "old-integration slot 2 active")
 	lb := users["legacy-backup"].Keys[0].LastUsed
-	if lb.Service != "s3" || lb.Region != "us-west-2" || lb.Never {
-		t.Errorf("legacy-backup last use = %+v", lb)
-	}
-	if ra := users["readonly-auditor"]; len(ra.Keys) != 0 || !ra.PasswordLastUsed.IsZero() {
-		t.Errorf("readonly-auditor = %+v, want no keys and an unknown (no_information) password use", ra)
-	}
+	assert.Equal(t, "s3", lb.Service, "legacy-backup last service")
+	assert.Equal(t, "us-west-2", lb.Region, "legacy-backup last region")
+	assert.False(t, lb.Never, "legacy-backup was used")
+	ra := users["readonly-auditor"]
+	assert.Empty(t, ra.Keys, "readonly-auditor keys")
+	assert.True(t, ra.PasswordLastUsed.IsZero(), "no_information is an unknown password use")
 }
 
 func TestParseCredentialReportRootInactiveKey(t *testing.T) {
 	acct, err := parseFixture(t, "root-inactive-key.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(acct.Root.Keys) != 1 || acct.Root.Keys[0].Active {
-		t.Errorf("root keys = %+v, want one inactive", acct.Root.Keys)
-	}
+	require.NoError(t, err)
+	require.Len(t, acct.Root.Keys, 1)
+	assert.False(t, acct.Root.Keys[0].Active)
 }
 
 func FuzzParseCredentialReport(f *testing.F) {

@@ -72,6 +72,10 @@ func (s *Server) generateCredentialReport(r *request) (any, error) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.limitExceeded[r.account.ID] < r.account.Faults.ReportLimitExceeded {
+		s.limitExceeded[r.account.ID]++
+		return nil, newError(http.StatusConflict, "LimitExceeded", "The request was rejected because it attempted to create resources beyond the current AWS account limits. The error message describes the limit exceeded.")
+	}
 	st := s.reports[r.account.ID]
 	switch {
 	case st == nil || (!st.generated.IsZero() && now.Sub(st.generated) >= reportTTL):

@@ -72,9 +72,11 @@ type Server struct {
 	issued   int
 	requests int
 	reports  map[string]*reportState
-	calls    map[string]map[string]int
-	total    int
-	lookups  map[regionKey][]time.Time
+	// limitExceeded counts the LimitExceeded answers given per account.
+	limitExceeded map[string]int
+	calls         map[string]map[string]int
+	total         int
+	lookups       map[regionKey][]time.Time
 }
 
 type account struct {
@@ -120,16 +122,17 @@ func NewServer(w *World, opts ...Option) *Server {
 		panic("awssim.NewServer: " + err.Error())
 	}
 	s := &Server{
-		world:       w,
-		now:         time.Now,
-		reportCalls: 1,
-		pageSize:    100,
-		accounts:    map[string]*account{},
-		keys:        map[string]keyRef{},
-		sessions:    map[string]*session{},
-		reports:     map[string]*reportState{},
-		calls:       map[string]map[string]int{},
-		lookups:     map[regionKey][]time.Time{},
+		world:         w,
+		now:           time.Now,
+		reportCalls:   1,
+		pageSize:      100,
+		accounts:      map[string]*account{},
+		keys:          map[string]keyRef{},
+		sessions:      map[string]*session{},
+		reports:       map[string]*reportState{},
+		limitExceeded: map[string]int{},
+		calls:         map[string]map[string]int{},
+		lookups:       map[regionKey][]time.Time{},
 	}
 	for _, o := range opts {
 		o(s)

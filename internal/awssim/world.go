@@ -133,6 +133,10 @@ type Faults struct {
 	Deny []string `json:"deny,omitempty"`
 	// ReportNeverCompletes keeps the credential report in progress forever.
 	ReportNeverCompletes bool `json:"report_never_completes,omitempty"`
+	// ReportLimitExceeded answers the first n GenerateCredentialReport
+	// calls with LimitExceeded, as IAM does while it is generating a report
+	// another caller asked for.
+	ReportLimitExceeded int `json:"report_limit_exceeded,omitempty"`
 }
 
 // RootName is the name the credential report gives the root user.
@@ -323,7 +327,7 @@ func (w *World) validate() error {
 			}
 		}
 		f := a.Faults
-		if f.ThrottleRate < 0 || f.ThrottleRate > 1 || f.IAMRate < 0 || f.IAMBurst < 0 || f.LatencyMS < 0 {
+		if f.ThrottleRate < 0 || f.ThrottleRate > 1 || f.IAMRate < 0 || f.IAMBurst < 0 || f.LatencyMS < 0 || f.ReportLimitExceeded < 0 {
 			bad("%s: faults: rates, burst and latency must not be negative, throttle_rate at most 1", where)
 		}
 		for _, action := range f.Deny {
