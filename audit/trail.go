@@ -3,8 +3,11 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,6 +77,7 @@ type ctEvent struct {
 	UserAgent       string    `json:"userAgent"`
 	UserIdentity    struct {
 		Type        string `json:"type"`
+		PrincipalID string `json:"principalId"`
 		ARN         string `json:"arn"`
 		AccountID   string `json:"accountId"`
 		AccessKeyID string `json:"accessKeyId"`
@@ -154,31 +158,96 @@ func (t *Tracer) Usage(ctx context.Context, keyID string, regions []string, now 
 }
 
 // issuingEvents are the STS calls that hand out ASIA keys.
-var issuingEvents = []string{"AssumeRole", "GetSessionToken", "GetFederationToken", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"}
+var issuingEvents = []string{"AssumeRole", "GetSessionToken", "GetFederationToken", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "AssumeRoot"}
+
+// ErrTruncated marks a search that stopped at the per-key event bound
+// (MaxEvents) before it found what it looked for: the answer is unknown,
+// not "none".
+var ErrTruncated = errors.New("search stopped at the event bound")
 
 // Issuer finds the event that issued a temporary key: CloudTrail cannot be
 // asked by the issued key, so it reads the issuing calls and matches the
-// key in their response.
+// key in their response. STS logs a call in the region of the endpoint
+// that answered it, regional by default in today's SDKs: search the regions
+// TrailRegions gives. Not found is (nil, nil); not found within the event
+// bound is an error wrapping ErrTruncated.
 func (t *Tracer) Issuer(ctx context.Context, keyID string, regions []string, now time.Time) (*inventory.Issuer, error) {
 	var found *inventory.Issuer
+	var cut []string
 	for _, region := range regions {
 		for _, name := range issuingEvents {
-			_, err := t.lookup(ctx, region, now, cttypes.LookupAttribute{
+			truncated, err := t.lookup(ctx, region, now, cttypes.LookupAttribute{
 				AttributeKey: cttypes.LookupAttributeKeyEventName, AttributeValue: aws.String(name),
 			}, func(ev ctEvent) bool {
 				if ev.ResponseElements.Credentials.AccessKeyID != keyID {
 					return true
 				}
-				found = &inventory.Issuer{EventName: ev.EventName, Time: ev.EventTime.UTC(), Principal: ev.UserIdentity.ARN,
-					RoleARN: ev.RequestParameters.RoleARN, SourceIP: ev.SourceIPAddress, Region: ev.AWSRegion}
+				found = issuer(ev)
 				return false
 			})
 			if err != nil || found != nil {
 				return found, err
 			}
+			if truncated {
+				cut = append(cut, name+" in "+region)
+			}
 		}
 	}
+	if len(cut) > 0 {
+		return nil, fmt.Errorf("no event issued key %s among the newest %d events of each of %s: %w; narrow the look-back window or raise the bound",
+			inventory.MaskKeyID(keyID), t.MaxEvents, strings.Join(cut, ", "), ErrTruncated)
+	}
 	return nil, nil
+}
+
+func issuer(ev ctEvent) *inventory.Issuer {
+	is := &inventory.Issuer{EventName: ev.EventName, Time: ev.EventTime.UTC(), Principal: ev.UserIdentity.ARN,
+		RoleARN: ev.RequestParameters.RoleARN, SourceIP: ev.SourceIPAddress, Region: ev.AWSRegion}
+	if is.Principal == "" {
+		// A cross-account call as the role's account logs it: the caller's
+		// ARN is in the caller's own account's trail only.
+		is.CallerAccount, is.CallerPrincipalID = ev.UserIdentity.AccountID, ev.UserIdentity.PrincipalID
+		is.Note = fmt.Sprintf("the event names no caller ARN (a call from account %s): look up principal ID %s in that account's CloudTrail",
+			is.CallerAccount, is.CallerPrincipalID)
+	}
+	return is
+}
+
+// HomeRegion is the region where a partition's global services (IAM, and
+// STS's global endpoint) log their events.
+func HomeRegion(partition string) string {
+	switch partition {
+	case "aws-cn":
+		return "cn-north-1"
+	case "aws-us-gov":
+		return "us-gov-west-1"
+	}
+	return "us-east-1"
+}
+
+// TrailRegions are the regions whose event history is searched for a key:
+// the given region (or, given a partition name, none), the partition's home
+// region, where IAM and the global STS endpoint log, and the region the
+// key was last used in, each once.
+func TrailRegions(partitionOrRegion, lastUsedRegion string) []string {
+	var out []string
+	add := func(r string) {
+		if r != "" && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	switch partitionOrRegion {
+	case "aws", "aws-cn", "aws-us-gov":
+		add(HomeRegion(partitionOrRegion))
+	default:
+		add(partitionOrRegion)
+		add(HomeRegion(partition(partitionOrRegion)))
+	}
+	// A last use in another partition cannot be this key's.
+	if partition(lastUsedRegion) == partition(out[0]) {
+		add(lastUsedRegion)
+	}
+	return out
 }
 
 type set map[string]bool

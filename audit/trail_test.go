@@ -6,7 +6,11 @@ import (
 	"time"
 
 	"github.com/keyaudit/keyaudit/internal/awssim"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
+
+var traceNow = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 
 func traceWorld(events int, throttle float64) *awssim.World {
 	acct := awssim.Account{ID: "222222222222", Name: "prod", Management: true, CreatedDaysAgo: 900,
@@ -24,74 +28,126 @@ func traceWorld(events int, throttle float64) *awssim.World {
 }
 
 func TestTraceUsageWithPagingAndThrottling(t *testing.T) {
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	now := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 	w := traceWorld(120, 0.5)
-	srv := awssim.NewServer(w, awssim.WithClock(func() time.Time { return now }))
-	defer srv.Close()
-	cfg, err := srv.AWSConfig(context.Background(), "222222222222", "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Retryer = Retryer
+	srv, cfg := simConfig(t, w, "222222222222", awssim.WithClock(func() time.Time { return traceNow }))
 	key := w.Accounts[0].Users[0].Keys[0].ID
 
-	tr := NewTracer(cfg, 30)
-	u, err := tr.Usage(context.Background(), key, []string{"us-east-1"}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u, err := NewTracer(cfg, 30).Usage(context.Background(), key, []string{"us-east-1"}, traceNow)
+	require.NoError(t, err)
 	// 120 uses and the AssumeRole call, within 30 days; the 40-day-old event is outside.
-	if u.Events != 121 || u.Truncated {
-		t.Errorf("events = %d (truncated %v), want 121 across pages", u.Events, u.Truncated)
-	}
-	if len(u.SourceIPs) != 2 || u.SourceIPs[0] != "198.51.100.7" || len(u.UserAgents) != 2 || u.Services[0] != "s3.amazonaws.com" {
-		t.Errorf("usage = %+v", u)
-	}
-	if !u.LastSeen.After(u.FirstSeen) {
-		t.Errorf("first %s, last %s", u.FirstSeen, u.LastSeen)
-	}
+	assert.Equal(t, 121, u.Events, "events across pages")
+	assert.False(t, u.Truncated)
+	assert.Equal(t, []string{"198.51.100.7", "203.0.113.10"}, u.SourceIPs)
+	assert.Len(t, u.UserAgents, 2)
+	assert.Equal(t, []string{"s3.amazonaws.com", "sts.amazonaws.com"}, u.Services)
+	assert.True(t, u.LastSeen.After(u.FirstSeen), "first %s, last %s", u.FirstSeen, u.LastSeen)
 
 	// Every request, retries of throttled ones included, kept to the
 	// documented 2 per second per account and region.
 	times := srv.CloudTrailRequests("222222222222", "us-east-1")
-	if len(times) < 4 {
-		t.Fatalf("%d requests: paging and throttling were not exercised", len(times))
-	}
+	require.GreaterOrEqual(t, len(times), 4, "paging and throttling were exercised")
 	// The limiter spaces requests 500 ms apart; allow for scheduling jitter
 	// on a loaded machine, but not for a second request sent at once.
 	for i := 1; i < len(times); i++ {
-		if gap := times[i].Sub(times[i-1]); gap < 350*time.Millisecond {
-			t.Errorf("requests %d and %d came %s apart: over 2 per second", i-1, i, gap)
-		}
+		assert.GreaterOrEqual(t, times[i].Sub(times[i-1]), 350*time.Millisecond, "requests %d and %d: over 2 per second", i-1, i)
 	}
-	if rate := float64(len(times)-1) / times[len(times)-1].Sub(times[0]).Seconds(); rate > 2.1 {
-		t.Errorf("%.2f requests per second, over CloudTrail's 2", rate)
-	}
+	rate := float64(len(times)-1) / times[len(times)-1].Sub(times[0]).Seconds()
+	assert.LessOrEqual(t, rate, 2.1, "requests per second, over CloudTrail's 2")
 
 	bounded := NewTracer(cfg, 30)
 	bounded.MaxEvents = 50
-	if u, err := bounded.Usage(context.Background(), key, []string{"us-east-1"}, now); err != nil || !u.Truncated || u.Events > 100 {
-		t.Errorf("bounded usage = %+v, %v; want truncated", u, err)
-	}
+	u, err = bounded.Usage(context.Background(), key, []string{"us-east-1"}, traceNow)
+	require.NoError(t, err)
+	assert.True(t, u.Truncated, "bounded usage is marked truncated")
+	assert.LessOrEqual(t, u.Events, 100)
 }
 
+// issuedBy is the ASIA key awssim hands out in the response of the
+// account's i-th event.
+func issuedBy(i int) string { return awssim.KeyID("ASIA", "222222222222", 1<<38+i) }
+
 func TestTraceIssuerOfTemporaryKey(t *testing.T) {
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	now := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 	w := traceWorld(3, 0)
-	srv := awssim.NewServer(w, awssim.WithClock(func() time.Time { return now }))
-	defer srv.Close()
-	cfg, _ := srv.AWSConfig(context.Background(), "222222222222", "us-east-1")
-	issued := awssim.KeyID("ASIA", "222222222222", 1<<38+4) // the AssumeRole event, index 4
-	is, err := NewTracer(cfg, 30).Issuer(context.Background(), issued, []string{"us-east-1"}, now)
-	if err != nil {
-		t.Fatal(err)
+	base := len(w.Accounts[0].Events)
+	w.Accounts[0].Events = append(w.Accounts[0].Events,
+		// A regional STS endpoint logs in its own region.
+		awssim.Event{DaysAgo: 2, User: "ci", Key: 1, Name: "AssumeRole", Source: "sts.amazonaws.com", Region: "eu-west-1", SourceIP: "198.51.100.7"},
+		// A role of this account assumed from another: no caller ARN here.
+		awssim.Event{DaysAgo: 3, CallerAccount: "333333333333", Name: "AssumeRole", Source: "sts.amazonaws.com", Region: "us-east-1", SourceIP: "192.0.2.1"},
+		awssim.Event{DaysAgo: 4, User: "ci", Key: 1, Name: "AssumeRoot", Source: "sts.amazonaws.com", Region: "us-east-1", SourceIP: "192.0.2.2"},
+	)
+	_, cfg := simConfig(t, w, "222222222222", awssim.WithClock(func() time.Time { return traceNow }))
+	tests := []struct {
+		name          string
+		key           string
+		regions       []string
+		event         string
+		principal     string
+		callerAccount string
+		region        string
+	}{
+		{"AssumeRole in the home region", issuedBy(base - 1), TrailRegions("aws", ""), "AssumeRole", "arn:aws:iam::222222222222:user/ci", "", "us-east-1"},
+		{"AssumeRole at a regional endpoint", issuedBy(base), TrailRegions("eu-west-1", ""), "AssumeRole", "arn:aws:iam::222222222222:user/ci", "", "eu-west-1"},
+		{"cross-account AssumeRole", issuedBy(base + 1), TrailRegions("us-east-1", ""), "AssumeRole", "", "333333333333", "us-east-1"},
+		{"AssumeRoot", issuedBy(base + 2), TrailRegions("aws", ""), "AssumeRoot", "arn:aws:iam::222222222222:user/ci", "", "us-east-1"},
 	}
-	if is == nil || is.EventName != "AssumeRole" || is.Principal != "arn:aws:iam::222222222222:user/ci" || is.SourceIP != "203.0.113.10" {
-		t.Errorf("issuer = %+v", is)
+	for _, tt := range tests {
+		is, err := NewTracer(cfg, 30).Issuer(context.Background(), tt.key, tt.regions, traceNow)
+		require.NoError(t, err, "case %s", tt.name)
+		if !assert.NotNil(t, is, "case %s: issuer found", tt.name) {
+			continue
+		}
+		assert.Equal(t, tt.event, is.EventName, "case %s", tt.name)
+		assert.Equal(t, tt.principal, is.Principal, "case %s", tt.name)
+		assert.Equal(t, tt.callerAccount, is.CallerAccount, "case %s", tt.name)
+		assert.Equal(t, tt.region, is.Region, "case %s", tt.name)
+		if tt.callerAccount != "" {
+			assert.Equal(t, awssim.KeyID("AIDA", tt.callerAccount, 1), is.CallerPrincipalID, "case %s", tt.name)
+			assert.Contains(t, is.Note, "names no caller ARN", "case %s: says so", tt.name)
+		}
 	}
-	if none, err := NewTracer(cfg, 30).Issuer(context.Background(), awssim.KeyID("ASIA", "222222222222", 7), []string{"us-east-1"}, now); err != nil || none != nil {
-		t.Errorf("an unknown key has issuer %+v, %v", none, err)
+
+	none, err := NewTracer(cfg, 30).Issuer(context.Background(), awssim.KeyID("ASIA", "222222222222", 7), TrailRegions("aws", ""), traceNow)
+	assert.NoError(t, err, "an unknown key")
+	assert.Nil(t, none, "an unknown key has no issuer")
+}
+
+// Not found among as many events as the bound allows is not "not found".
+func TestTraceIssuerSearchBoundIsReported(t *testing.T) {
+	w := traceWorld(0, 0)
+	for range 60 {
+		w.Accounts[0].Events = append(w.Accounts[0].Events,
+			awssim.Event{DaysAgo: 1, User: "ci", Key: 1, Name: "AssumeRole", Source: "sts.amazonaws.com", Region: "us-east-1"})
+	}
+	_, cfg := simConfig(t, w, "222222222222", awssim.WithClock(func() time.Time { return traceNow }))
+	tr := NewTracer(cfg, 30)
+	tr.MaxEvents = 50
+	is, err := tr.Issuer(context.Background(), awssim.KeyID("ASIA", "222222222222", 7), []string{"us-east-1"}, traceNow)
+	assert.Nil(t, is)
+	require.ErrorIs(t, err, ErrTruncated)
+	assert.Contains(t, err.Error(), "AssumeRole in us-east-1")
+}
+
+func TestTrailRegions(t *testing.T) {
+	tests := []struct {
+		name              string
+		partitionOrRegion string
+		lastUsed          string
+		want              []string
+	}{
+		{"aws partition", "aws", "", []string{"us-east-1"}},
+		{"aws, last used elsewhere", "aws", "eu-west-1", []string{"us-east-1", "eu-west-1"}},
+		{"a regional endpoint", "eu-central-1", "", []string{"eu-central-1", "us-east-1"}},
+		{"region and last use", "eu-central-1", "ap-south-1", []string{"eu-central-1", "us-east-1", "ap-south-1"}},
+		{"home region given", "us-east-1", "us-east-1", []string{"us-east-1"}},
+		{"China partition", "aws-cn", "", []string{"cn-north-1"}},
+		{"China region", "cn-northwest-1", "cn-northwest-1", []string{"cn-northwest-1", "cn-north-1"}},
+		{"GovCloud partition", "aws-us-gov", "us-gov-east-1", []string{"us-gov-west-1", "us-gov-east-1"}},
+		{"GovCloud region", "us-gov-east-1", "", []string{"us-gov-east-1", "us-gov-west-1"}},
+		{"no region known", "", "", []string{"us-east-1"}},
+		{"a last use in another partition is not this key's", "cn-north-1", "us-east-1", []string{"cn-north-1"}},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, TrailRegions(tt.partitionOrRegion, tt.lastUsed), "case %s", tt.name)
 	}
 }

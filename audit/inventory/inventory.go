@@ -162,9 +162,15 @@ const (
 type Issuer struct {
 	EventName string    `json:"event_name"`
 	Time      time.Time `json:"time"`
-	// Principal is who asked for the credentials (the caller's ARN).
-	Principal string `json:"principal"`
-	RoleARN   string `json:"role_arn,omitempty"`
-	SourceIP  string `json:"source_ip,omitempty"`
-	Region    string `json:"region"`
+	// Principal is who asked for the credentials (the caller's ARN). It is
+	// empty when the event does not name it: a call from another account,
+	// as logged in the role's account, records only CallerAccount and
+	// CallerPrincipalID, and Note says so.
+	Principal         string `json:"principal"`
+	CallerAccount     string `json:"caller_account,omitempty"`
+	CallerPrincipalID string `json:"caller_principal_id,omitempty"`
+	Note              string `json:"note,omitempty"`
+	RoleARN           string `json:"role_arn,omitempty"`
+	SourceIP          string `json:"source_ip,omitempty"`
+	Region            string `json:"region"`
 }

@@ -151,15 +151,20 @@ func (s *Server) cloudTrailEvent(a *account, i int) ctEvent {
 	id := ctIdentity{AccountID: a.ID}
 	var keys []Key
 	username := e.User
-	if e.User == RootName {
+	switch {
+	case e.CallerAccount != "":
+		// Cross-account: the caller's ARN is logged in its own account only.
+		id = ctIdentity{Type: "AWSAccount", PrincipalID: KeyID("AIDA", e.CallerAccount, 1), AccountID: e.CallerAccount}
+		username = ""
+	case e.User == RootName:
 		id.Type, id.PrincipalID, id.Arn = "Root", a.ID, "arn:aws:iam::"+a.ID+":root"
 		username, keys = "root", a.Root.Keys
-	} else {
+	default:
 		u := slices.IndexFunc(a.Users, func(u User) bool { return u.Name == e.User })
 		id.Type, id.PrincipalID, id.Arn, id.UserName = "IAMUser", KeyID("AIDA", a.ID, u+1), userARN(a.ID, &a.Users[u]), e.User
 		keys = a.Users[u].Keys
 	}
-	if e.Key > 0 {
+	if e.Key > 0 && e.Key <= len(keys) {
 		id.AccessKeyID = keys[e.Key-1].ID
 	}
 	readOnly := slices.ContainsFunc([]string{"Get", "List", "Describe", "Lookup", "Head"}, func(p string) bool {
@@ -172,7 +177,7 @@ func (s *Server) cloudTrailEvent(a *account, i int) ctEvent {
 		EventType: "AwsApiCall", ManagementEvent: true, RecipientAccountID: a.ID, EventCategory: "Management",
 	}
 	switch e.Name {
-	case "AssumeRole", "GetSessionToken", "GetFederationToken":
+	case "AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "AssumeRoot", "GetSessionToken", "GetFederationToken":
 		// Temporary keys are traced back to the key that asked for them
 		// through the issuing event's response.
 		issued := KeyID("ASIA", a.ID, 1<<38+i)

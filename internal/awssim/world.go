@@ -109,6 +109,11 @@ type Event struct {
 	SourceIP  string     `json:"source_ip"`
 	UserAgent string     `json:"user_agent"`
 	Resources []Resource `json:"resources,omitempty"`
+	// CallerAccount makes the event a call from another account (say an
+	// AssumeRole of one of this account's roles), as CloudTrail records it
+	// in this account: the caller's account and principal ID, no ARN and no
+	// key. User and Key are then unused.
+	CallerAccount string `json:"caller_account,omitempty"`
 }
 
 // Resource is a resource an event touched.
@@ -311,6 +316,12 @@ func (w *World) validate() error {
 		for i, e := range a.Events {
 			if e.Name == "" || e.Source == "" {
 				bad("%s: event %d: name and source are required", where, i)
+			}
+			if e.CallerAccount != "" {
+				if !validAccountID(e.CallerAccount) || e.CallerAccount == a.ID {
+					bad("%s: event %d: caller account %q is not another account's 12-digit ID", where, i, e.CallerAccount)
+				}
+				continue
 			}
 			var slots []Key
 			switch u := users[e.User]; {
