@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/keyaudit/keyaudit/audit/inventory"
+	"golang.org/x/sync/errgroup"
 )
 
 // IAM is the part of the IAM API a collector calls; *iam.Client satisfies it.
@@ -232,30 +232,14 @@ func lastUse(u *types.AccessKeyLastUsed) inventory.LastUse {
 
 // forEach runs fn for 0..n-1 with at most c.Parallel calls at once and
 // returns the first error, cancelling the rest.
-func (c *Collector) forEach(ctx context.Context, n int, fn func(context.Context, int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	sem := make(chan struct{}, max(1, c.Parallel))
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := fn(ctx, i); err != nil {
-				cancel(err)
-			}
-		}()
+func (c *Collector) forEach(parent context.Context, n int, fn func(context.Context, int) error) error {
+	g, ctx := errgroup.WithContext(parent)
+	g.SetLimit(max(1, c.Parallel))
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		g.Go(func() error { return fn(ctx, i) })
 	}
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
+	if err := g.Wait(); err != nil {
 		return err
 	}
-	return nil
+	return parent.Err()
 }

@@ -2,6 +2,8 @@ package audit
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 var collectNow = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
@@ -112,4 +115,43 @@ func TestCollectReportLimitExceededIsBounded(t *testing.T) {
 	assert.Contains(t, err.Error(), "credential report still not ready after 200ms")
 	assert.Less(t, time.Since(start), 5*time.Second, "the wait is bounded by ReportWait")
 	assert.Greater(t, srv.Calls().ByAccount["222222222222"]["iam:GenerateCredentialReport"], 2, "asked again while refused")
+}
+
+// forEach bounds the calls in flight, stops at the first error, cancels
+// the calls still running, and leaves no goroutine behind.
+func TestForEachBoundsAndCancels(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	c := &Collector{Parallel: 3}
+	var mu sync.Mutex
+	inFlight, most, started := 0, 0, 0
+	boom := errors.New("boom")
+	err := c.forEach(context.Background(), 50, func(ctx context.Context, i int) error {
+		mu.Lock()
+		inFlight++
+		started++
+		most = max(most, inFlight)
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+		}()
+		if i == 5 {
+			return boom
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+			return nil
+		}
+	})
+	require.ErrorIs(t, err, boom, "the first error is returned")
+	assert.LessOrEqual(t, most, 3, "calls in flight")
+	assert.Less(t, started, 50, "no new call starts after the error")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, c.forEach(ctx, 5, func(context.Context, int) error { return nil }), context.Canceled, "a cancelled run is an error")
+	assert.NoError(t, c.forEach(context.Background(), 0, nil), "nothing to do")
 }
