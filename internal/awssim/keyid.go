@@ -3,6 +3,7 @@ package awssim
 import (
 	"encoding/base32"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strconv"
 )
@@ -38,6 +39,10 @@ func KeyID(prefix, account string, n int) string {
 	return prefix + base32.StdEncoding.EncodeToString(b[:])
 }
 
+// ErrNotEncoded: an old-format ID (before about 2019, e.g. AKIAI…) does not
+// carry its account; only AWS's records know it.
+var ErrNotEncoded = errors.New("old-format ID: the account is not encoded in it")
+
 // AccountFromKeyID decodes the owning account from an AWS unique ID, as
 // STS GetAccessKeyInfo does for keys it does not otherwise know.
 func AccountFromKeyID(id string) (string, error) {
@@ -49,6 +54,9 @@ func AccountFromKeyID(id string) (string, error) {
 		return "", fmt.Errorf("decode account from key ID %q: %w", id, err)
 	}
 	z := uint64(binary.BigEndian.Uint16(b[0:2]))<<32 | uint64(binary.BigEndian.Uint32(b[2:6]))
+	if z&(1<<47) == 0 {
+		return "", fmt.Errorf("decode account from key ID %q: %w", id, ErrNotEncoded)
+	}
 	return fmt.Sprintf("%012d", (z&0x7fffffffff80)>>7), nil
 }
 

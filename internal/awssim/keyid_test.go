@@ -1,9 +1,13 @@
 package awssim
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // decodeAccount is an independent decoder, written from the published
@@ -16,9 +20,7 @@ func decodeAccount(t *testing.T, id string) string {
 	var z uint64
 	for i, c := range id[4:14] {
 		v := strings.IndexRune(alphabet, c)
-		if v < 0 {
-			t.Fatalf("%s: %q is not base32", id, c)
-		}
+		require.GreaterOrEqual(t, v, 0, "%s: %q is not base32", id, c)
 		if i == 9 {
 			z = z<<3 | uint64(v)>>2
 			break
@@ -41,21 +43,16 @@ func TestKeyIDRoundTrip(t *testing.T) {
 		{"AROA", "111111111111", 1 << 38},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%s/%s/%d", tt.prefix, tt.account, tt.n), func(t *testing.T) {
-			id := KeyID(tt.prefix, tt.account, tt.n)
-			if len(id) != 20 || !strings.HasPrefix(id, tt.prefix) || strings.Trim(id[4:], "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") != "" {
-				t.Fatalf("KeyID = %s, want %s + 16 base32 characters", id, tt.prefix)
-			}
-			if got := decodeAccount(t, id); got != tt.account {
-				t.Errorf("independent decode of %s = %s, want %s", id, got, tt.account)
-			}
-			if got, err := AccountFromKeyID(id); err != nil || got != tt.account {
-				t.Errorf("AccountFromKeyID(%s) = %s, %v; want %s", id, got, err, tt.account)
-			}
-			if again := KeyID(tt.prefix, tt.account, tt.n); again != id {
-				t.Errorf("KeyID is not deterministic: %s, then %s", id, again)
-			}
-		})
+		name := fmt.Sprintf("%s/%s/%d", tt.prefix, tt.account, tt.n)
+		id := KeyID(tt.prefix, tt.account, tt.n)
+		require.Len(t, id, 20, "case %s", name)
+		assert.True(t, strings.HasPrefix(id, tt.prefix), "case %s: prefix of %s", name, id)
+		assert.Empty(t, strings.Trim(id[4:], "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"), "case %s: %s is base32 after the prefix", name, id)
+		assert.Equal(t, tt.account, decodeAccount(t, id), "case %s: independent decode", name)
+		got, err := AccountFromKeyID(id)
+		assert.NoError(t, err, "case %s", name)
+		assert.Equal(t, tt.account, got, "case %s", name)
+		assert.Equal(t, id, KeyID(tt.prefix, tt.account, tt.n), "case %s: deterministic", name)
 	}
 }
 
@@ -63,30 +60,30 @@ func TestKeyIDUnique(t *testing.T) {
 	seen := map[string]int{}
 	for n := range 20000 {
 		id := KeyID("AKIA", "123456789012", n)
-		if m, dup := seen[id]; dup {
-			t.Fatalf("KeyID(n=%d) = KeyID(n=%d) = %s", n, m, id)
-		}
+		m, dup := seen[id]
+		require.False(t, dup, "KeyID(n=%d) = KeyID(n=%d) = %s", n, m, id)
 		seen[id] = n
 	}
 }
 
 func TestAccountFromKeyID(t *testing.T) {
 	tests := []struct {
-		id      string
-		want    string
-		wantErr bool
+		name       string
+		id         string
+		want       string
+		wantErr    bool
+		notEncoded bool
 	}{
 		// A real key from public research on AWS key IDs.
-		{"ASIAY34FZKBOKMUTVV7A", "609629065308", false},
-		{"AKIA", "", true},
-		{"AKIA0000000000000000", "", true},
+		{"new-format key", "ASIAY34FZKBOKMUTVV7A", "609629065308", false, false},
+		{"old-format key: no account encoded", "AKIAIOSFODNN7EXAMPLE", "", true, true},
+		{"too short", "AKIA", "", true, false},
+		{"not base32", "AKIA0000000000000000", "", true, false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.id, func(t *testing.T) {
-			got, err := AccountFromKeyID(tt.id)
-			if (err != nil) != tt.wantErr || got != tt.want {
-				t.Errorf("AccountFromKeyID(%s) = %q, %v; want %q, error %t", tt.id, got, err, tt.want, tt.wantErr)
-			}
-		})
+		got, err := AccountFromKeyID(tt.id)
+		assert.Equal(t, tt.want, got, "case %s", tt.name)
+		assert.Equal(t, tt.wantErr, err != nil, "case %s: error %v", tt.name, err)
+		assert.Equal(t, tt.notEncoded, errors.Is(err, ErrNotEncoded), "case %s: ErrNotEncoded", tt.name)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestAssumeRole(t *testing.T) {
@@ -56,19 +58,13 @@ func TestAssumeRole(t *testing.T) {
 				wantAPIError(t, err, tt.wantCode, tt.wantMsg)
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			c := out.Credentials
-			if got := aws.ToString(out.AssumedRoleUser.Arn); got != tt.wantARN {
-				t.Errorf("Arn = %s, want %s", got, tt.wantARN)
-			}
-			if id := aws.ToString(c.AccessKeyId); !strings.HasPrefix(id, "ASIA") || len(id) != 20 {
-				t.Errorf("AccessKeyId = %s, want a 20-character ASIA ID", id)
-			}
-			if aws.ToString(c.SessionToken) == "" || aws.ToTime(c.Expiration).Before(time.Now()) {
-				t.Errorf("SessionToken %q, Expiration %s: want a token and a future expiry", aws.ToString(c.SessionToken), aws.ToTime(c.Expiration))
-			}
+			assert.Equal(t, tt.wantARN, aws.ToString(out.AssumedRoleUser.Arn))
+			id := aws.ToString(c.AccessKeyId)
+			assert.True(t, strings.HasPrefix(id, "ASIA") && len(id) == 20, "AccessKeyId = %s, want a 20-character ASIA ID", id)
+			assert.NotEmpty(t, aws.ToString(c.SessionToken), "session token")
+			assert.True(t, aws.ToTime(c.Expiration).After(time.Now()), "expiry %s in the future", aws.ToTime(c.Expiration))
 		})
 	}
 }
@@ -82,30 +78,24 @@ func TestAssumedRoleSeesMemberAccount(t *testing.T) {
 		func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "keyaudit"; o.Duration = time.Hour }))
 
 	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := aws.ToString(id.Account); got != normalID {
-		t.Errorf("Account = %s, want %s", got, normalID)
-	}
-	if got, want := aws.ToString(id.UserId), ":keyaudit"; !strings.HasPrefix(got, "AROA") || !strings.HasSuffix(got, want) {
-		t.Errorf("UserId = %s, want AROA…%s", got, want)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, normalID, aws.ToString(id.Account))
+	userID := aws.ToString(id.UserId)
+	assert.True(t, strings.HasPrefix(userID, "AROA") && strings.HasSuffix(userID, ":keyaudit"), "UserId = %s, want AROA…:keyaudit", userID)
 	users, err := iam.NewFromConfig(cfg).ListUsers(ctx, &iam.ListUsersInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(users.Users) != 4 || aws.ToString(users.Users[0].UserName) != "ci-deploy" {
-		t.Errorf("ListUsers as the member: %d users, want normal's 4 starting with ci-deploy", len(users.Users))
-	}
+	require.NoError(t, err)
+	require.Len(t, users.Users, 4, "ListUsers as the member: normal's users")
+	assert.Equal(t, "ci-deploy", aws.ToString(users.Users[0].UserName))
 	calls := srv.Calls()
-	if calls.ByAccount[mgmtID]["sts:AssumeRole"] != 1 || calls.ByAccount[normalID]["iam:ListUsers"] != 1 {
-		t.Errorf("calls = %v, want AssumeRole by the management account and ListUsers by the member", calls.ByAccount)
-	}
+	assert.Equal(t, 1, calls.ByAccount[mgmtID]["sts:AssumeRole"], "AssumeRole by the management account")
+	assert.Equal(t, 1, calls.ByAccount[normalID]["iam:ListUsers"], "ListUsers by the member")
 }
 
 func TestGetAccessKeyInfo(t *testing.T) {
-	srv, w := startSmall(t)
+	const oldFormat = "AKIAIOSFODNN7EXAMPLE" // encodes no account: only STS's records know it
+	srv, w := startChanged(t, func(w *World) {
+		w.Account(normalID).Users[1].Keys = append(w.Account(normalID).Users[1].Keys, Key{ID: oldFormat, Status: "Active", CreatedDaysAgo: 2000})
+	})
 	ctx := context.Background()
 	client := sts.NewFromConfig(sdkConfig(t, srv, mgmtID, "us-east-1"))
 	tests := []struct {
@@ -115,9 +105,11 @@ func TestGetAccessKeyInfo(t *testing.T) {
 		wantCode string
 	}{
 		{"user key in another account", w.Account(normalID).Users[0].Keys[0].ID, normalID, ""},
+		{"old-format key, known", oldFormat, normalID, ""},
 		{"root key", w.Account(normalID).Root.Keys[0].ID, normalID, ""},
 		{"caller session key", srv.Credentials(throttledID).AccessKeyID, throttledID, ""},
 		{"key outside the world, decoded", "ASIAY34FZKBOKMUTVV7A", "609629065308", ""},
+		{"old-format key outside the world", "AKIAJQABLZS4A3QDU576", "", "ValidationError"},
 		{"malformed", "AKIA-not-a-key", "", "ValidationError"},
 	}
 	for _, tt := range tests {
@@ -127,12 +119,8 @@ func TestGetAccessKeyInfo(t *testing.T) {
 				wantAPIError(t, err, tt.wantCode, "not valid")
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := aws.ToString(out.Account); got != tt.want {
-				t.Errorf("Account = %s, want %s", got, tt.want)
-			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, aws.ToString(out.Account))
 		})
 	}
 }

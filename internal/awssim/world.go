@@ -278,8 +278,10 @@ func (w *World) validate() error {
 				bad("%s: %s has %d access keys, AWS allows 2", where, who, len(list))
 			}
 			for _, k := range list {
-				if owner, err := AccountFromKeyID(k.ID); err != nil || owner != a.ID || !strings.HasPrefix(k.ID, "AKIA") {
-					bad("%s: %s: key ID %q is not an AKIA ID of this account (use KeyID)", where, who, k.ID)
+				// An old-format ID (given explicitly) belongs to any account.
+				owner, err := AccountFromKeyID(k.ID)
+				if !strings.HasPrefix(k.ID, "AKIA") || (!errors.Is(err, ErrNotEncoded) && (err != nil || owner != a.ID)) {
+					bad("%s: %s: key ID %q is not an AKIA ID of this account (use KeyID, or an old-format ID)", where, who, k.ID)
 				}
 				if keys[k.ID] {
 					bad("%s: %s: duplicate key ID %q", where, who, k.ID)
