@@ -132,7 +132,7 @@ type ctRecord struct {
 type ctIdentity struct {
 	Type        string `json:"type"`
 	PrincipalID string `json:"principalId"`
-	Arn         string `json:"arn"`
+	Arn         string `json:"arn,omitempty"` // absent for a call from another account
 	AccountID   string `json:"accountId"`
 	AccessKeyID string `json:"accessKeyId,omitempty"`
 	UserName    string `json:"userName,omitempty"`

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // lookupAll follows LookupEvents' paginator to the end.
@@ -20,9 +22,7 @@ func lookupAll(t *testing.T, client *cloudtrail.Client, in *cloudtrail.LookupEve
 	p := cloudtrail.NewLookupEventsPaginator(client, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		pages++
 		events = append(events, page.Events...)
 	}
@@ -64,9 +64,8 @@ func TestLookupEvents(t *testing.T) {
 			for _, e := range events {
 				names = append(names, aws.ToString(e.EventName))
 			}
-			if got := strings.Join(names, ","); got != tt.wantNames || pages != tt.wantPages {
-				t.Errorf("%d pages of %q, want %d pages of %q", pages, got, tt.wantPages, tt.wantNames)
-			}
+			assert.Equal(t, tt.wantNames, strings.Join(names, ","), "events, newest first")
+			assert.Equal(t, tt.wantPages, pages, "pages")
 		})
 	}
 }
@@ -77,14 +76,13 @@ func TestLookupEventsRecord(t *testing.T) {
 	client := cloudtrail.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1"))
 	events, _ := lookupAll(t, client, &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{
 		{AttributeKey: cttypes.LookupAttributeKeyEventName, AttributeValue: aws.String("AssumeRole")}}})
-	if len(events) != 1 {
-		t.Fatalf("%d AssumeRole events, want 1", len(events))
-	}
+	require.Len(t, events, 1, "AssumeRole events")
 	e := events[0]
-	if aws.ToString(e.AccessKeyId) != key || aws.ToString(e.Username) != "ci-deploy" || aws.ToString(e.EventSource) != "sts.amazonaws.com" ||
-		!aws.ToTime(e.EventTime).Equal(fixedNow().AddDate(0, 0, -2)) || len(e.Resources) != 1 {
-		t.Errorf("event = %s %s %s %s %d resources", aws.ToString(e.AccessKeyId), aws.ToString(e.Username), aws.ToString(e.EventSource), aws.ToTime(e.EventTime), len(e.Resources))
-	}
+	assert.Equal(t, key, aws.ToString(e.AccessKeyId))
+	assert.Equal(t, "ci-deploy", aws.ToString(e.Username))
+	assert.Equal(t, "sts.amazonaws.com", aws.ToString(e.EventSource))
+	assert.Equal(t, fixedNow().AddDate(0, 0, -2), aws.ToTime(e.EventTime))
+	assert.Len(t, e.Resources, 1)
 	var rec struct {
 		EventTime       string `json:"eventTime"`
 		AWSRegion       string `json:"awsRegion"`
@@ -103,21 +101,22 @@ func TestLookupEventsRecord(t *testing.T) {
 			} `json:"credentials"`
 		} `json:"responseElements"`
 	}
-	if err := json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &rec); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &rec))
 	id := rec.UserIdentity
-	if id.Type != "IAMUser" || id.Arn != "arn:aws:iam::222222222222:user/automation/ci-deploy" || id.AccountID != normalID ||
-		id.AccessKeyID != key || id.UserName != "ci-deploy" {
-		t.Errorf("userIdentity = %+v", id)
-	}
-	if rec.EventTime != "2024-05-30T12:00:00Z" || rec.AWSRegion != "us-east-1" || rec.SourceIPAddress != "198.51.100.23" || !strings.HasPrefix(rec.UserAgent, "Boto3/1.34.0") {
-		t.Errorf("record = %+v", rec)
-	}
+	assert.Equal(t, "IAMUser", id.Type)
+	assert.Equal(t, "arn:aws:iam::222222222222:user/automation/ci-deploy", id.Arn)
+	assert.Equal(t, normalID, id.AccountID)
+	assert.Equal(t, key, id.AccessKeyID)
+	assert.Equal(t, "ci-deploy", id.UserName)
+	assert.Equal(t, "2024-05-30T12:00:00Z", rec.EventTime)
+	assert.Equal(t, "us-east-1", rec.AWSRegion)
+	assert.Equal(t, "198.51.100.23", rec.SourceIPAddress)
+	assert.True(t, strings.HasPrefix(rec.UserAgent, "Boto3/1.34.0"), "user agent %s", rec.UserAgent)
 	issued := rec.ResponseElements.Credentials.AccessKeyID
-	if owner, err := AccountFromKeyID(issued); err != nil || owner != normalID || !strings.HasPrefix(issued, "ASIA") {
-		t.Errorf("issued key %s (owner %s, %v), want an ASIA key of %s", issued, owner, err, normalID)
-	}
+	owner, err := AccountFromKeyID(issued)
+	require.NoError(t, err)
+	assert.Equal(t, normalID, owner, "issued key %s", issued)
+	assert.True(t, strings.HasPrefix(issued, "ASIA"), "issued key %s", issued)
 }
 
 func TestLookupEventsInvalid(t *testing.T) {
@@ -141,4 +140,23 @@ func TestLookupEventsInvalid(t *testing.T) {
 			wantAPIError(t, err, tt.wantCode, "")
 		})
 	}
+}
+
+// A call from another account is logged in this account without the
+// caller's ARN: its account and principal ID only.
+func TestLookupEventsCrossAccountCaller(t *testing.T) {
+	srv, _ := startChanged(t, func(w *World) {
+		w.Account(normalID).Events = append(w.Account(normalID).Events,
+			Event{DaysAgo: 1, CallerAccount: mgmtID, Name: "AssumeRole", Source: "sts.amazonaws.com", Region: "eu-west-1", SourceIP: "192.0.2.1"})
+	})
+	client := cloudtrail.NewFromConfig(sdkConfig(t, srv, normalID, "eu-west-1"))
+	events, _ := lookupAll(t, client, &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{
+		{AttributeKey: cttypes.LookupAttributeKeyEventName, AttributeValue: aws.String("AssumeRole")}}})
+	require.Len(t, events, 1, "AssumeRole events in eu-west-1")
+	var rec struct {
+		UserIdentity map[string]string `json:"userIdentity"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(aws.ToString(events[0].CloudTrailEvent)), &rec))
+	assert.Equal(t, map[string]string{"type": "AWSAccount", "principalId": KeyID("AIDA", mgmtID, 1), "accountId": mgmtID}, rec.UserIdentity)
+	assert.Empty(t, aws.ToString(events[0].AccessKeyId), "no key of this account made the call")
 }
