@@ -2,13 +2,14 @@ package awssim
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestListAccountsPaginates(t *testing.T) {
@@ -36,31 +37,25 @@ func TestListAccountsPaginates(t *testing.T) {
 			pages, empty := 0, 0
 			for p.HasMorePages() {
 				page, err := p.NextPage(context.Background())
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				pages++
 				if len(page.Accounts) == 0 {
 					empty++
 				}
 				got = append(got, page.Accounts...)
 			}
-			if pages != tt.wantPages || empty != tt.wantEmpty {
-				t.Errorf("%d pages, %d empty; want %d pages, %d empty", pages, empty, tt.wantPages, tt.wantEmpty)
-			}
-			if len(got) != len(w.Accounts) {
-				t.Fatalf("%d accounts, want %d", len(got), len(w.Accounts))
-			}
+			assert.Equal(t, tt.wantPages, pages, "pages")
+			assert.Equal(t, tt.wantEmpty, empty, "empty pages")
+			require.Len(t, got, len(w.Accounts))
 			for i, a := range got {
 				want := w.Accounts[i]
-				if aws.ToString(a.Id) != want.ID || aws.ToString(a.Name) != want.Name || string(a.State) != want.State ||
-					!strings.HasPrefix(aws.ToString(a.Arn), "arn:aws:organizations::111111111111:account/o-") {
-					t.Errorf("account %d = %s %s %s %s, want %s %s %s", i, aws.ToString(a.Id), aws.ToString(a.Name), a.State, aws.ToString(a.Arn), want.ID, want.Name, want.State)
-				}
+				assert.Equal(t, want.ID, aws.ToString(a.Id), "account %d", i)
+				assert.Equal(t, want.Name, aws.ToString(a.Name), "account %d", i)
+				assert.Equal(t, want.State, string(a.State), "account %d", i)
+				assert.True(t, strings.HasPrefix(aws.ToString(a.Arn), "arn:aws:organizations::111111111111:account/o-"), "account %d: ARN %s", i, aws.ToString(a.Arn))
 			}
-			if got[5].State != orgtypes.AccountStateSuspended || got[5].Status != orgtypes.AccountStatusSuspended {
-				t.Errorf("suspended account: State %s, Status %s", got[5].State, got[5].Status)
-			}
+			assert.Equal(t, orgtypes.AccountStateSuspended, got[5].State, "suspended account")
+			assert.Equal(t, orgtypes.AccountStatusSuspended, got[5].Status, "suspended account")
 		})
 	}
 }
@@ -69,9 +64,7 @@ func TestListAccountsOutsideManagement(t *testing.T) {
 	srv, _ := startSmall(t)
 	_, err := organizations.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1")).ListAccounts(context.Background(), &organizations.ListAccountsInput{})
 	var denied *orgtypes.AccessDeniedException
-	if !errors.As(err, &denied) {
-		t.Fatalf("ListAccounts from a member: error = %v, want AccessDeniedException", err)
-	}
+	require.ErrorAs(t, err, &denied, "ListAccounts from a member")
 	wantAPIError(t, err, "AccessDeniedException", "You don't have permissions")
 
 	standalone := &World{Accounts: []Account{{ID: "123456789012", Name: "standalone"}}}
@@ -79,7 +72,5 @@ func TestListAccountsOutsideManagement(t *testing.T) {
 	t.Cleanup(alone.Close)
 	_, err = organizations.NewFromConfig(sdkConfig(t, alone, "123456789012", "us-east-1")).ListAccounts(context.Background(), &organizations.ListAccountsInput{})
 	var notInUse *orgtypes.AWSOrganizationsNotInUseException
-	if !errors.As(err, &notInUse) {
-		t.Fatalf("ListAccounts outside an organization: error = %v, want AWSOrganizationsNotInUseException", err)
-	}
+	assert.ErrorAs(t, err, &notInUse, "ListAccounts outside an organization")
 }

@@ -2,8 +2,6 @@ package awssim
 
 import (
 	"context"
-	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Accounts of testdata/aws/org-small.json.
@@ -38,9 +38,7 @@ func startSmall(t *testing.T, opts ...Option) (*Server, *World) {
 func startChanged(t *testing.T, change func(w *World), opts ...Option) (*Server, *World) {
 	t.Helper()
 	w, err := LoadWorld("../../testdata/aws/org-small.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	change(w)
 	srv := NewServer(w, append([]Option{WithClock(fixedNow)}, opts...)...)
 	t.Cleanup(srv.Close)
@@ -53,9 +51,7 @@ func sdkConfig(t *testing.T, srv *Server, account, region string) aws.Config {
 	t.Helper()
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	cfg, err := srv.AWSConfig(context.Background(), account, region)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cfg.Retryer = func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxBackoff = time.Millisecond })
 	}
@@ -67,12 +63,9 @@ func sdkConfig(t *testing.T, srv *Server, account, region string) aws.Config {
 func wantAPIError(t *testing.T, err error, code, msg string) {
 	t.Helper()
 	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("error = %v, want API error %s", err, code)
-	}
-	if ae.ErrorCode() != code || !strings.Contains(ae.ErrorMessage(), msg) {
-		t.Fatalf("error = %s: %q, want %s containing %q", ae.ErrorCode(), ae.ErrorMessage(), code, msg)
-	}
+	require.ErrorAs(t, err, &ae, "want API error %s", code)
+	require.Equal(t, code, ae.ErrorCode(), "error code of %v", err)
+	require.Contains(t, ae.ErrorMessage(), msg, "error message")
 }
 
 func TestAuthentication(t *testing.T) {
@@ -109,21 +102,16 @@ func TestAuthentication(t *testing.T) {
 				wantAPIError(t, err, tt.wantCode, tt.wantMsg)
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := aws.ToString(out.Arn); got != tt.wantARN {
-				t.Errorf("Arn = %s, want %s", got, tt.wantARN)
-			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantARN, aws.ToString(out.Arn))
 		})
 	}
 }
 
 func TestAWSConfigUnknownAccount(t *testing.T) {
 	srv, _ := startSmall(t)
-	if _, err := srv.AWSConfig(context.Background(), "999999999999", "us-east-1"); err == nil {
-		t.Fatal("AWSConfig for an account outside the world: no error")
-	}
+	_, err := srv.AWSConfig(context.Background(), "999999999999", "us-east-1")
+	assert.Error(t, err, "AWSConfig for an account outside the world")
 }
 
 func TestCallsCountsConcurrentCalls(t *testing.T) {
@@ -144,18 +132,10 @@ func TestCallsCountsConcurrentCalls(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 	}
 	calls := srv.Calls()
-	if got := calls.ByAccount[normalID]["iam:GetAccountSummary"]; got != n {
-		t.Errorf("GetAccountSummary calls = %d, want %d", got, n)
-	}
-	if got := calls.Account(normalID); got != n {
-		t.Errorf("calls of account = %d, want %d", got, n)
-	}
-	if calls.Total != n {
-		t.Errorf("Total = %d, want %d", calls.Total, n)
-	}
+	assert.Equal(t, n, calls.ByAccount[normalID]["iam:GetAccountSummary"], "GetAccountSummary calls")
+	assert.Equal(t, n, calls.Account(normalID), "calls of the account")
+	assert.Equal(t, n, calls.Total, "total")
 }
