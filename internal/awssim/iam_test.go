@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -35,39 +34,24 @@ func TestCredentialReportLifecycle(t *testing.T) {
 
 			_, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
 			var notPresent *types.CredentialReportNotPresentException
-			if !errors.As(err, &notPresent) {
-				t.Fatalf("GetCredentialReport before generating: error = %v, want ReportNotPresent", err)
-			}
+			require.ErrorAs(t, err, &notPresent, "GetCredentialReport before generating")
 			for i, want := range tt.wantStates {
 				out, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if out.State != want {
-					t.Fatalf("call %d: State = %s, want %s", i+1, out.State, want)
-				}
+				require.NoError(t, err)
+				require.Equal(t, want, out.State, "call %d", i+1)
 				if want == "COMPLETE" {
 					continue
 				}
 				_, err = client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
 				var notReady *types.CredentialReportNotReadyException
-				if !errors.As(err, &notReady) {
-					t.Fatalf("GetCredentialReport while %s: error = %v, want ReportInProgress", want, err)
-				}
+				require.ErrorAs(t, err, &notReady, "GetCredentialReport while %s", want)
 			}
 			out, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out.ReportFormat != types.ReportFormatTypeTextCsv {
-				t.Errorf("ReportFormat = %s, want text/csv", out.ReportFormat)
-			}
-			if got := aws.ToTime(out.GeneratedTime); !got.Equal(fixedNow()) {
-				t.Errorf("GeneratedTime = %s, want %s", got, fixedNow())
-			}
-			if got, _, _ := bytes.Cut(out.Content, []byte("\n")); string(got) != ReportHeader {
-				t.Errorf("header = %s, want %s", got, ReportHeader)
-			}
+			require.NoError(t, err)
+			assert.Equal(t, types.ReportFormatTypeTextCsv, out.ReportFormat)
+			assert.Equal(t, fixedNow(), aws.ToTime(out.GeneratedTime))
+			header, _, _ := bytes.Cut(out.Content, []byte("\n"))
+			assert.Equal(t, ReportHeader, string(header))
 		})
 	}
 }
@@ -77,12 +61,8 @@ func TestCredentialReportNeverCompletes(t *testing.T) {
 	client := iam.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1"))
 	for i := range 5 {
 		out, err := client.GenerateCredentialReport(context.Background(), &iam.GenerateCredentialReportInput{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out.State == types.ReportStateTypeComplete {
-			t.Fatalf("call %d: report completed", i+1)
-		}
+		require.NoError(t, err)
+		require.NotEqual(t, types.ReportStateTypeComplete, out.State, "call %d: report completed", i+1)
 	}
 }
 
@@ -91,21 +71,14 @@ func reportRows(t *testing.T, client *iam.Client) map[string][]string {
 	t.Helper()
 	ctx := context.Background()
 	for range 2 {
-		if _, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{}); err != nil {
-			t.Fatal(err)
-		}
+		_, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+		require.NoError(t, err)
 	}
 	out, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	records, err := csv.NewReader(bytes.NewReader(out.Content)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(records[0]) != 22 {
-		t.Fatalf("%d columns, want 22", len(records[0]))
-	}
+	require.NoError(t, err)
+	require.Len(t, records[0], 22, "columns")
 	rows := map[string][]string{}
 	for _, r := range records[1:] {
 		rows[r[0]] = r
@@ -131,15 +104,9 @@ func TestCredentialReportRows(t *testing.T) {
 		{"legacy-backup", "legacy-backup,arn:aws:iam::222222222222:user/legacy-backup,2021-02-17T12:00:00+00:00,false,N/A,N/A,N/A,false," +
 			"false,2021-05-28T12:00:00+00:00,2023-08-06T12:00:00+00:00,us-west-2,s3,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"},
 	}
-	if len(rows) != len(tests) {
-		t.Errorf("%d rows, want %d", len(rows), len(tests))
-	}
+	assert.Len(t, rows, len(tests))
 	for _, tt := range tests {
-		t.Run(tt.user, func(t *testing.T) {
-			if got := strings.Join(rows[tt.user], ","); got != tt.want {
-				t.Errorf("row\n got %s\nwant %s", got, tt.want)
-			}
-		})
+		assert.Equal(t, tt.want, strings.Join(rows[tt.user], ","), "case %s", tt.user)
 	}
 }
 
@@ -152,23 +119,18 @@ func TestListAccessKeysPaginates(t *testing.T) {
 	pages := 0
 	for p.HasMorePages() {
 		page, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		pages++
 		got = append(got, page.AccessKeyMetadata...)
 	}
-	if pages != 2 || len(got) != 2 {
-		t.Fatalf("%d pages, %d keys; want 2 pages, 2 keys", pages, len(got))
-	}
+	assert.Equal(t, 2, pages, "pages")
+	require.Len(t, got, 2, "keys")
 	for i, k := range got {
-		if aws.ToString(k.AccessKeyId) != want[i].ID || aws.ToString(k.UserName) != "ci-deploy" || k.Status != types.StatusTypeActive {
-			t.Errorf("key %d = %s %s %s, want %s ci-deploy Active", i, aws.ToString(k.AccessKeyId), aws.ToString(k.UserName), k.Status, want[i].ID)
-		}
+		assert.Equal(t, want[i].ID, aws.ToString(k.AccessKeyId), "key %d", i)
+		assert.Equal(t, "ci-deploy", aws.ToString(k.UserName), "key %d", i)
+		assert.Equal(t, types.StatusTypeActive, k.Status, "key %d", i)
 	}
-	if got := aws.ToTime(got[1].CreateDate); !got.Equal(fixedNow().AddDate(0, 0, -10)) {
-		t.Errorf("CreateDate = %s, want 10 days before the clock", got)
-	}
+	assert.Equal(t, fixedNow().AddDate(0, 0, -10), aws.ToTime(got[1].CreateDate), "10 days before the clock")
 }
 
 func TestListAccessKeysErrors(t *testing.T) {
@@ -199,17 +161,14 @@ func TestListUsersPaginates(t *testing.T) {
 	pages := 0
 	for p.HasMorePages() {
 		page, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		pages++
 		for _, u := range page.Users {
 			names = append(names, aws.ToString(u.UserName))
 		}
 	}
-	if got, want := strings.Join(names, ","), "ci-deploy,alice,bob,legacy-backup"; pages != 2 || got != want {
-		t.Errorf("%d pages of %s, want 2 pages of %s", pages, got, want)
-	}
+	assert.Equal(t, 2, pages, "pages")
+	assert.Equal(t, "ci-deploy,alice,bob,legacy-backup", strings.Join(names, ","))
 }
 
 func TestGetAccessKeyLastUsed(t *testing.T) {
@@ -237,19 +196,12 @@ func TestGetAccessKeyLastUsed(t *testing.T) {
 				wantAPIError(t, err, tt.wantCode, "is not authorized to perform: iam:GetAccessKeyLastUsed")
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			u := out.AccessKeyLastUsed
-			if got := aws.ToString(out.UserName); got != tt.wantUser {
-				t.Errorf("UserName = %s, want %s", got, tt.wantUser)
-			}
-			if got := aws.ToTime(u.LastUsedDate); !got.Equal(tt.wantDate) {
-				t.Errorf("LastUsedDate = %s, want %s", got, tt.wantDate)
-			}
-			if aws.ToString(u.ServiceName) != tt.wantService || aws.ToString(u.Region) != tt.wantRegion {
-				t.Errorf("service, region = %s, %s; want %s, %s", aws.ToString(u.ServiceName), aws.ToString(u.Region), tt.wantService, tt.wantRegion)
-			}
+			assert.Equal(t, tt.wantUser, aws.ToString(out.UserName))
+			assert.Equal(t, tt.wantDate, aws.ToTime(u.LastUsedDate))
+			assert.Equal(t, tt.wantService, aws.ToString(u.ServiceName))
+			assert.Equal(t, tt.wantRegion, aws.ToString(u.Region))
 		})
 	}
 }
@@ -266,13 +218,11 @@ func TestGetAccountSummary(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.account, func(t *testing.T) {
 			out, err := iam.NewFromConfig(sdkConfig(t, srv, tt.account, "us-east-1")).GetAccountSummary(context.Background(), &iam.GetAccountSummaryInput{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			for k, want := range tt.want {
-				if got, ok := out.SummaryMap[string(k)]; !ok || got != want {
-					t.Errorf("%s = %d (present %t), want %d", k, got, ok, want)
-				}
+				got, ok := out.SummaryMap[string(k)]
+				assert.True(t, ok, "%s present", k)
+				assert.Equal(t, want, got, "%s", k)
 			}
 		})
 	}
@@ -294,4 +244,36 @@ func TestListAccessKeysOfRoot(t *testing.T) {
 	require.NoError(t, err, "root lists its own keys")
 	require.Len(t, out.AccessKeyMetadata, len(normal.Root.Keys))
 	assert.Equal(t, normal.Root.Keys[0].ID, aws.ToString(out.AccessKeyMetadata[0].AccessKeyId))
+}
+
+// The report's last_rotated is the key's creation or its latest
+// reactivation, whichever came last; ListAccessKeys keeps the creation date.
+func TestCredentialReportReactivatedKey(t *testing.T) {
+	srv, w := startChanged(t, func(w *World) {
+		r := 3.0
+		w.Account(normalID).Users[1].Keys[0].ReactivatedDaysAgo = &r // alice's key, created 30 days ago
+	})
+	client := iam.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1"))
+	rows := reportRows(t, client)
+	assert.Equal(t, "2024-05-29T12:00:00+00:00", rows["alice"][9], "access_key_1_last_rotated: the reactivation")
+	out, err := client.ListAccessKeys(context.Background(), &iam.ListAccessKeysInput{UserName: aws.String("alice")})
+	require.NoError(t, err)
+	require.Len(t, out.AccessKeyMetadata, 1)
+	created := fixedNow().Add(-time.Duration(w.Account(normalID).Users[1].Keys[0].CreatedDaysAgo * float64(24*time.Hour)))
+	assert.Equal(t, created, aws.ToTime(out.AccessKeyMetadata[0].CreateDate), "CreateDate: the creation")
+}
+
+// IAM answers LimitExceeded while it generates a report another caller
+// asked for; the fault answers the first n calls so.
+func TestCredentialReportLimitExceeded(t *testing.T) {
+	srv, _ := startChanged(t, func(w *World) { w.Account(normalID).Faults.ReportLimitExceeded = 2 })
+	client := iam.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1"))
+	for i := range 2 {
+		_, err := client.GenerateCredentialReport(context.Background(), &iam.GenerateCredentialReportInput{})
+		var busy *types.LimitExceededException
+		require.ErrorAs(t, err, &busy, "call %d", i+1)
+	}
+	out, err := client.GenerateCredentialReport(context.Background(), &iam.GenerateCredentialReportInput{})
+	require.NoError(t, err, "call 3")
+	assert.Equal(t, types.ReportStateTypeStarted, out.State, "call 3")
 }
