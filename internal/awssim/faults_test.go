@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The SDK retries throttling errors on its own: every second call of the
@@ -19,14 +21,11 @@ func TestThrottlingIsRetried(t *testing.T) {
 	client := iam.NewFromConfig(cfg)
 	const ops = 5
 	for i := range ops {
-		if _, err := client.ListUsers(ctx, &iam.ListUsersInput{}); err != nil {
-			t.Fatalf("ListUsers %d: %v", i+1, err)
-		}
+		_, err := client.ListUsers(ctx, &iam.ListUsersInput{})
+		require.NoError(t, err, "ListUsers %d", i+1)
 	}
 	// Calls 2, 4, … are throttled: each operation after the first takes two calls.
-	if got, want := srv.Calls().ByAccount[throttledID]["iam:ListUsers"], 2*ops-1; got != want {
-		t.Errorf("ListUsers calls = %d, want %d", got, want)
-	}
+	assert.Equal(t, 2*ops-1, srv.Calls().ByAccount[throttledID]["iam:ListUsers"], "ListUsers calls")
 
 	cfg.RetryMaxAttempts = 1
 	ct := cloudtrail.NewFromConfig(cfg)
@@ -37,12 +36,8 @@ func TestThrottlingIsRetried(t *testing.T) {
 			codes = append(codes, "ThrottlingException")
 		}
 	}
-	if len(codes) != 1 {
-		t.Errorf("without retries, %d of 2 LookupEvents calls were throttled, want 1", len(codes))
-	}
-	if got := len(srv.CloudTrailRequests(throttledID, "us-east-1")); got != 2 {
-		t.Errorf("CloudTrailRequests = %d, want 2", got)
-	}
+	assert.Len(t, codes, 1, "without retries, LookupEvents calls throttled of 2")
+	assert.Len(t, srv.CloudTrailRequests(throttledID, "us-east-1"), 2, "CloudTrail requests")
 }
 
 func TestIAMRateLimit(t *testing.T) {
@@ -55,15 +50,13 @@ func TestIAMRateLimit(t *testing.T) {
 	client := iam.NewFromConfig(cfg)
 	ctx := context.Background()
 	for i := range 3 {
-		if _, err := client.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{}); err != nil {
-			t.Fatalf("call %d within the burst: %v", i+1, err)
-		}
+		_, err := client.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{})
+		require.NoError(t, err, "call %d within the burst", i+1)
 	}
 	_, err := client.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{})
 	wantAPIError(t, err, "Throttling", "Rate exceeded")
-	if _, err := cloudtrail.NewFromConfig(cfg).LookupEvents(ctx, &cloudtrail.LookupEventsInput{}); err != nil {
-		t.Errorf("CloudTrail is not rate limited by the IAM limit: %v", err)
-	}
+	_, err = cloudtrail.NewFromConfig(cfg).LookupEvents(ctx, &cloudtrail.LookupEventsInput{})
+	assert.NoError(t, err, "CloudTrail is not rate limited by the IAM limit")
 }
 
 func TestDeniedActions(t *testing.T) {
@@ -90,9 +83,8 @@ func TestDeniedActions(t *testing.T) {
 		})
 	}
 	t.Run("other actions allowed", func(t *testing.T) {
-		if _, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("carol")}); err != nil {
-			t.Fatal(err)
-		}
+		_, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("carol")})
+		require.NoError(t, err)
 	})
 }
 
@@ -100,10 +92,7 @@ func TestLatency(t *testing.T) {
 	srv, _ := startChanged(t, func(w *World) { w.Account(normalID).Faults.LatencyMS = 50 })
 	client := iam.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1"))
 	start := time.Now()
-	if _, err := client.GetAccountSummary(context.Background(), &iam.GetAccountSummaryInput{}); err != nil {
-		t.Fatal(err)
-	}
-	if got := time.Since(start); got < 50*time.Millisecond {
-		t.Errorf("call took %s, want at least 50ms", got)
-	}
+	_, err := client.GetAccountSummary(context.Background(), &iam.GetAccountSummaryInput{})
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond, "the call waited the latency")
 }

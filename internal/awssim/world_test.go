@@ -3,13 +3,13 @@ package awssim
 import (
 	"context"
 	"encoding/json"
-	"reflect"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestWorldsLoadAndValidate(t *testing.T) {
@@ -25,22 +25,13 @@ func TestWorldsLoadAndValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w, err := tt.load()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(w.Accounts) != tt.wantN {
-				t.Errorf("%d accounts, want %d", len(w.Accounts), tt.wantN)
-			}
-			if w.Management() == nil {
-				t.Error("no management account")
-			}
+			require.NoError(t, err)
+			assert.Len(t, w.Accounts, tt.wantN)
+			assert.NotNil(t, w.Management(), "management account")
 			before, _ := json.Marshal(w)
-			if err := w.Normalize(); err != nil {
-				t.Fatalf("normalizing again: %v", err)
-			}
-			if after, _ := json.Marshal(w); string(after) != string(before) {
-				t.Error("Normalize is not idempotent")
-			}
+			require.NoError(t, w.Normalize(), "normalizing again")
+			after, _ := json.Marshal(w)
+			assert.JSONEq(t, string(before), string(after), "Normalize is idempotent")
 		})
 	}
 }
@@ -62,6 +53,11 @@ func TestNormalizeRejects(t *testing.T) {
 			u.Keys = append(u.Keys, Key{Status: "Active"}, Key{Status: "Active"})
 		}, "has 3 access keys"},
 		{"key of another account", func(w *World) { w.Accounts[0].Users[0].Keys[0].ID = KeyID("AKIA", "210987654321", 1) }, "not an AKIA ID of this account"},
+		{"reactivated before created", func(w *World) { w.Accounts[0].Users[0].Keys[0].ReactivatedDaysAgo = ptr(Days(20)) }, "reactivated before it was created"},
+		{"caller account of the same account", func(w *World) {
+			w.Accounts[0].Events = []Event{{CallerAccount: "123456789012", Name: "AssumeRole", Source: "sts.amazonaws.com"}}
+		}, "is not another account's"},
+		{"negative report fault", func(w *World) { w.Accounts[0].Faults.ReportLimitExceeded = -1 }, "must not be negative"},
 		{"bad key status", func(w *World) { w.Accounts[0].Users[0].Keys[0].Status = "Enabled" }, "not Active or Inactive"},
 		{"used before created", func(w *World) { w.Accounts[0].Users[0].Keys[0].LastUsedDaysAgo = ptr(Days(20)) }, "used before it was created"},
 		{"event of unknown user", func(w *World) {
@@ -83,15 +79,13 @@ func TestNormalizeRejects(t *testing.T) {
 			w := &World{Accounts: []Account{valid()}}
 			tt.change(w)
 			err := w.Normalize()
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Normalize error = %v, want one containing %q", err, tt.wantErr)
-			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
 		})
 	}
 	t.Run("unknown field", func(t *testing.T) {
-		if _, err := ParseWorld([]byte(`{"accounts": [], "acounts": []}`)); err == nil {
-			t.Fatal("no error for a misspelt field")
-		}
+		_, err := ParseWorld([]byte(`{"accounts": [], "acounts": []}`))
+		assert.Error(t, err, "a misspelt field")
 	})
 }
 
@@ -99,9 +93,7 @@ func TestNormalizeRejects(t *testing.T) {
 // it cannot audit.
 func TestDemoWorldShowsEveryFinding(t *testing.T) {
 	w, err := DemoWorld()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	type keyCheck func(a *Account, u *User, k Key) bool
 	active := func(k Key) bool { return k.Status == "Active" }
 	usedWithin := func(k Key, days Days) bool { return k.LastUsedDaysAgo != nil && *k.LastUsedDaysAgo <= days }
@@ -146,20 +138,19 @@ func TestDemoWorldShowsEveryFinding(t *testing.T) {
 					}
 				}
 			}
-			t.Error("no key in an audited account shows it")
+			assert.Fail(t, "no key in an audited account shows it")
 		})
 	}
 	t.Run("an account without the role", func(t *testing.T) {
-		if !slices.ContainsFunc(w.Accounts, func(a Account) bool { return !audited(&a) }) {
-			t.Error("every account has the role")
-		}
+		assert.True(t, slices.ContainsFunc(w.Accounts, func(a Account) bool { return !audited(&a) }), "an account lacks the role")
 	})
 	t.Run("keys used in CloudTrail's window have events", func(t *testing.T) {
 		for _, a := range w.Accounts {
 			for _, u := range a.Users {
 				for slot, k := range u.Keys {
-					if usedWithin(k, 90) && !slices.ContainsFunc(a.Events, func(e Event) bool { return e.User == u.Name && e.Key == slot+1 }) {
-						t.Errorf("%s: %s key %d was used %.1f days ago but has no events", a.Name, u.Name, slot+1, *k.LastUsedDaysAgo)
+					if usedWithin(k, 90) {
+						assert.True(t, slices.ContainsFunc(a.Events, func(e Event) bool { return e.User == u.Name && e.Key == slot+1 }),
+							"%s: %s key %d was used %.1f days ago: it has events", a.Name, u.Name, slot+1, *k.LastUsedDaysAgo)
 					}
 				}
 			}
@@ -171,9 +162,7 @@ func TestDemoWorldShowsEveryFinding(t *testing.T) {
 // member but the one without the role.
 func TestDemoServes(t *testing.T) {
 	w, err := DemoWorld()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	srv := NewServer(w, WithClock(fixedNow))
 	t.Cleanup(srv.Close)
 	client := sts.NewFromConfig(sdkConfig(t, srv, w.Management().ID, "us-east-1"))
@@ -185,9 +174,7 @@ func TestDemoServes(t *testing.T) {
 				wantAPIError(t, err, "AccessDenied", "sts:AssumeRole")
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 		})
 	}
 }
@@ -195,22 +182,14 @@ func TestDemoServes(t *testing.T) {
 func TestGenerateOrg(t *testing.T) {
 	w := GenerateOrg(200, 20, 42)
 	t.Run("deterministic", func(t *testing.T) {
-		if !reflect.DeepEqual(w, GenerateOrg(200, 20, 42)) {
-			t.Error("same seed, different worlds")
-		}
-		if reflect.DeepEqual(w, GenerateOrg(200, 20, 43)) {
-			t.Error("different seeds, same world")
-		}
+		assert.Equal(t, w, GenerateOrg(200, 20, 42), "same seed, same world")
+		assert.NotEqual(t, w, GenerateOrg(200, 20, 43), "different seeds, different worlds")
 	})
 	mgmt := w.Management()
 	counts := map[string]int{}
 	for _, a := range w.Accounts {
-		if len(a.Users) != 20 {
-			t.Fatalf("%s: %d users, want 20", a.Name, len(a.Users))
-		}
-		if len(a.Roles) != 1 || a.Roles[0].Name != AuditRole || !slices.Equal(a.Roles[0].Trust, []string{mgmt.ID}) {
-			t.Fatalf("%s: roles %+v, want %s trusting %s", a.Name, a.Roles, AuditRole, mgmt.ID)
-		}
+		require.Len(t, a.Users, 20, "%s: users", a.Name)
+		require.Equal(t, []Role{{Name: AuditRole, Path: "/", Trust: []string{mgmt.ID}}}, a.Roles, "%s: roles", a.Name)
 		if len(a.Root.Keys) > 0 {
 			counts["root key"]++
 		}
@@ -242,11 +221,7 @@ func TestGenerateOrg(t *testing.T) {
 		}
 	}
 	for _, kind := range []string{"root key", "not active", "events", "console user with key, no MFA", "two keys", "inactive", "never used", "unused", "old", "fine"} {
-		if counts[kind] == 0 {
-			t.Errorf("no %s in a generated organization of 200 accounts", kind)
-		}
+		assert.NotZero(t, counts[kind], "%s in a generated organization of 200 accounts", kind)
 	}
-	if counts["fine"] < counts["old"]+counts["unused"]+counts["never used"]+counts["inactive"] {
-		t.Errorf("counts %v: most keys should be fine", counts)
-	}
+	assert.GreaterOrEqual(t, counts["fine"], counts["old"]+counts["unused"]+counts["never used"]+counts["inactive"], "counts %v: most keys are fine", counts)
 }
