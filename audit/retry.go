@@ -33,20 +33,42 @@ const (
 // bucket fails calls locally with "retry quota exceeded" long before AWS
 // stops answering; adaptive mode would throttle all accounts for one
 // account's limits.
-func Retryer() aws.Retryer {
-	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxAttempts = MaxAttempts
-		o.MaxBackoff = maxBackoff
-		o.RateLimiter = ratelimit.None
-		o.Backoff = byClass{patient: retry.NewExponentialJitterBackoff(maxBackoff)}
-	})
+func Retryer() aws.Retryer { return RetryerWithNotice(nil)() }
+
+// RetryNotice hears of each retry before its wait: the attempt that failed,
+// the error's class, the error, and the wait. An entrypoint uses it to say
+// on standard error what is being retried once that takes a while.
+type RetryNotice func(attempt int, class ErrorClass, err error, wait time.Duration)
+
+// RetryerWithNotice is Retryer, telling notice (if not nil) of each retry;
+// it has the shape config.WithRetryer takes.
+func RetryerWithNotice(notice RetryNotice) func() aws.Retryer {
+	return func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = MaxAttempts
+			o.MaxBackoff = maxBackoff
+			o.RateLimiter = ratelimit.None
+			o.Backoff = byClass{patient: retry.NewExponentialJitterBackoff(maxBackoff), notice: notice}
+		})
+	}
 }
 
 // byClass delays retries by error class and stops transport errors after
 // TransportAttempts attempts.
-type byClass struct{ patient retry.BackoffDelayer }
+type byClass struct {
+	patient retry.BackoffDelayer
+	notice  RetryNotice
+}
 
 func (b byClass) BackoffDelay(attempt int, err error) (time.Duration, error) {
+	wait, err2 := b.delay(attempt, err)
+	if err2 == nil && b.notice != nil {
+		b.notice(attempt, Classify(err), err, wait)
+	}
+	return wait, err2
+}
+
+func (b byClass) delay(attempt int, err error) (time.Duration, error) {
 	var send *smithyhttp.RequestSendError
 	if !errors.As(err, &send) {
 		return b.patient.BackoffDelay(attempt, err)

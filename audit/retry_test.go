@@ -42,14 +42,18 @@ func TestRefusedEndpointFailsFast(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	cfg := endpointConfig(t, "http://"+addr, DefaultTimeouts())
+	var notices []ErrorClass
+	cfg.Retryer = RetryerWithNotice(func(_ int, class ErrorClass, _ error, _ time.Duration) { notices = append(notices, class) })
 	start := time.Now()
-	_, err = sts.NewFromConfig(endpointConfig(t, "http://"+addr, DefaultTimeouts())).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	_, err = sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	took := time.Since(start)
 	require.Error(t, err)
 	assert.Less(t, took, 10*time.Second, "a refused endpoint must fail in under 10 s")
 	assert.Equal(t, ClassNetwork, Classify(err), "class of %v", err)
 	assert.Contains(t, err.Error(), fmt.Sprintf("gave up after %d attempts", TransportAttempts))
 	assert.Contains(t, Explain(err).Error(), "could not reach AWS")
+	assert.Equal(t, []ErrorClass{ClassNetwork, ClassNetwork}, notices, "each retry is told, with its class")
 }
 
 // An endpoint that accepts connections and never answers fails within the
