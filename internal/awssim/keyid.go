@@ -13,7 +13,9 @@ const maxKeyN = 1 << 39
 
 // KeyID returns a unique ID in AWS's shape: the 4-character prefix ("AKIA",
 // "ASIA", "AIDA", "AROA") and 16 base32 characters that encode account the
-// way AWS does, so the owner can be decoded from the ID alone. The same
+// way AWS does, so the owner can be decoded from the ID alone. Access key
+// IDs (AKIA, ASIA) have 20 characters; the other unique IDs, as AWS issues
+// them, one more (21). The same
 // (prefix, account, n) always gives the same ID; distinct n give distinct
 // IDs. It panics if account is not 12 digits or n is outside [0, 2^39):
 // IDs are made from fixtures, where either is a bug.
@@ -36,8 +38,14 @@ func KeyID(prefix, account string, n int) string {
 	binary.BigEndian.PutUint16(b[0:2], uint16(z>>32))
 	binary.BigEndian.PutUint32(b[2:6], uint32(z))
 	binary.BigEndian.PutUint32(b[6:10], uint32(m))
-	return prefix + base32.StdEncoding.EncodeToString(b[:])
+	id := prefix + base32.StdEncoding.EncodeToString(b[:])
+	if prefix != "AKIA" && prefix != "ASIA" {
+		id += string(base32Alphabet[n%32])
+	}
+	return id
 }
+
+const base32Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 // ErrNotEncoded: an old-format ID (before about 2019, e.g. AKIAI…) does not
 // carry its account; only AWS's records know it.
@@ -46,10 +54,10 @@ var ErrNotEncoded = errors.New("old-format ID: the account is not encoded in it"
 // AccountFromKeyID decodes the owning account from an AWS unique ID, as
 // STS GetAccessKeyInfo does for keys it does not otherwise know.
 func AccountFromKeyID(id string) (string, error) {
-	if len(id) != 20 {
-		return "", fmt.Errorf("decode account from key ID %q: want 20 characters, got %d", id, len(id))
+	if len(id) != 20 && len(id) != 21 {
+		return "", fmt.Errorf("decode account from key ID %q: want 20 or 21 characters, got %d", id, len(id))
 	}
-	b, err := base32.StdEncoding.DecodeString(id[4:])
+	b, err := base32.StdEncoding.DecodeString(id[4:20])
 	if err != nil {
 		return "", fmt.Errorf("decode account from key ID %q: %w", id, err)
 	}
