@@ -76,7 +76,7 @@ func (b byClass) delay(attempt int, err error) (time.Duration, error) {
 	if attempt >= TransportAttempts {
 		return 0, fmt.Errorf("gave up after %d attempts: %w", attempt, err)
 	}
-	// Full jitter over 200 ms, 400 ms, …: the attempts are over in about a second.
+	// Full jitter under 400 ms, then 800 ms: the attempts are over in about a second.
 	return rand.N(transportBaseBackoff << attempt), nil
 }
 

@@ -93,8 +93,8 @@ func TestSilentEndpointTimesOut(t *testing.T) {
 	took := time.Since(start)
 	require.Error(t, err)
 	assert.NoError(t, ctx.Err(), "the call must fail by its own timeouts, not the test's deadline")
-	// Three attempts of 300 ms, and at most 200 + 400 ms of backoff between them.
-	assert.Less(t, took, TransportAttempts*timeouts.ResponseHeader+600*time.Millisecond+time.Second, "a silent endpoint must fail within attempts × timeout")
+	// Three attempts of 300 ms, and under 400 + 800 ms of backoff between them.
+	assert.Less(t, took, TransportAttempts*timeouts.ResponseHeader+1200*time.Millisecond+time.Second, "a silent endpoint must fail within attempts × timeout")
 	assert.GreaterOrEqual(t, took, TransportAttempts*timeouts.ResponseHeader, "every attempt waited its timeout")
 	assert.Equal(t, int32(TransportAttempts), accepted.Load(), "attempts made")
 	assert.Equal(t, ClassNetwork, Classify(err), "class of %v", err)
@@ -160,4 +160,33 @@ func TestClassifyMissingCredentials(t *testing.T) {
 	_, err := sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
 	require.Error(t, err)
 	assert.Equal(t, ClassCredentials, Classify(err), "class of %v", err)
+}
+
+// The patient policy outlasts a throttling storm of two minutes; the quick
+// one gives up on a transport error within about a second of waiting.
+func TestRetryBudgets(t *testing.T) {
+	r := Retryer()
+	throttled := &smithy.OperationError{ServiceID: "IAM", OperationName: "ListUsers", Err: &smithy.GenericAPIError{Code: "Throttling"}}
+	require.True(t, r.IsErrorRetryable(throttled), "throttling is retried")
+	var storm time.Duration
+	for attempt := 1; attempt < r.MaxAttempts(); attempt++ {
+		d, err := r.RetryDelay(attempt, throttled)
+		require.NoError(t, err, "throttled, attempt %d", attempt)
+		storm += d
+	}
+	assert.GreaterOrEqual(t, storm, 2*time.Minute, "waits between attempts under throttling")
+
+	refused := &smithyhttp.RequestSendError{Err: errors.New("connection refused")}
+	require.True(t, r.IsErrorRetryable(refused), "a transport error is retried")
+	var quick time.Duration
+	attempt := 1
+	for ; ; attempt++ {
+		d, err := r.RetryDelay(attempt, refused)
+		if err != nil {
+			break
+		}
+		quick += d
+	}
+	assert.Equal(t, TransportAttempts, attempt, "attempts for a transport error")
+	assert.Less(t, quick, 1200*time.Millisecond, "waits between attempts for a transport error")
 }
