@@ -33,7 +33,9 @@ type keyIdent struct {
 	slot                      int
 }
 
-func identOf(f *Finding) keyIdent { return keyIdent{f.AccountID, f.Principal, f.AccessKeyID, f.KeySlot} }
+func identOf(f *Finding) keyIdent {
+	return keyIdent{f.AccountID, f.Principal, f.AccessKeyID, f.KeySlot}
+}
 
 // subject is what a plan is about: the key, its user and account, or the
 // sighting that found it. key is nil for a root key that only
