@@ -100,7 +100,7 @@ func (p planner) rotateSteps(sub subject) []Step {
 		og := p.groups[keyIdent{sub.acct.ID, u.Name, other.ID, other.Slot}]
 		if og != nil && og.open && og.frees() {
 			steps = append(steps, Step{
-				Action:  fmt.Sprintf("IAM allows two keys per user: follow the plan for %s above first; it removes that key and frees the slot. This check fails while the user still has two keys.", keyLabel(other)),
+				Action:  fmt.Sprintf("IAM allows two keys per user: first follow the plan for %s; it removes that key and frees the slot. This check fails while the user still has two keys.", theKey(other)),
 				Command: fmt.Sprintf(`test "$(aws iam list-access-keys --user-name %s --query 'length(AccessKeyMetadata)' --output text)" -lt 2`, shellQuote(u.Name)),
 			})
 		} else if !other.Active {

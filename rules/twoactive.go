@@ -28,7 +28,10 @@ func keyTwoActive(env Env, a *inventory.Account) []Finding {
 		f.Details.ThresholdDays = ptr(grace)
 		f.Message = fmt.Sprintf("one of two active keys; the newer is %s", keyLabel(newer))
 		if !newer.CreatedAt.IsZero() {
-			f.Message += fmt.Sprintf(", created %d days ago (grace %d days)", days(env.Now, newer.CreatedAt), grace)
+			f.Message += fmt.Sprintf(", created %d days ago", days(env.Now, newer.CreatedAt))
+		}
+		if grace > 0 {
+			f.Message += fmt.Sprintf(" (grace %d days)", grace)
 		}
 		f.Recommendation = fmt.Sprintf("Finish the rotation: move what still uses this key to %s, then deactivate and delete this one.", keyLabel(newer))
 		out = append(out, f)
