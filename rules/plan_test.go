@@ -54,6 +54,15 @@ func TestOneActionPerKey(t *testing.T) {
 		assert.Less(t, confirm, deactivate, "the new key is confirmed after the old one is deactivated")
 		assert.Contains(t, a.Summary, k2)
 	})
+	t.Run("young second key within a grace period", func(t *testing.T) {
+		e := env()
+		e.Config.Thresholds.RotationOverlapDays = 30
+		acts := actionsOf(t, e, account(user("ci-deploy", key(k1, 1, true, 218, 1), key(k2, 2, true, 14, 2))))
+		require.Len(t, acts, 1, "actions %+v", acts)
+		assert.Equal(t, []string{"key-rotation"}, acts[0].Rules)
+		assert.Equal(t, -1, stepIndex(acts[0].Plan, "create-access-key"), "the plan creates a third key:\n%s", planText(acts[0].Plan))
+		assert.NotEqual(t, -1, stepIndex(acts[0].Plan, "get-access-key-last-used --access-key-id "+k2), "the young key is not the replacement")
+	})
 	t.Run("old and unused", func(t *testing.T) {
 		acts := actionsOf(t, env(), account(user("legacy-backup", key(k1, 1, true, 500, 65))))
 		require.Len(t, acts, 1, "actions %+v", acts)
