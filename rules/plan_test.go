@@ -1,10 +1,13 @@
 package rules
 
 import (
+	"encoding/json"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/stretchr/testify/assert"
@@ -297,5 +300,45 @@ func TestPlanCommandsAreValidShell(t *testing.T) {
 		}
 		out, err := exec.Command(bash, "-n", "-c", c).CombinedOutput()
 		assert.NoError(t, err, "not valid shell: %s\n%s", c, out)
+	}
+}
+
+// The selections that stand in for unknown key IDs pick exactly the key
+// meant, as the AWS CLI evaluates them (JMESPath over IAM's ISO 8601
+// times), for each status the key has at its step.
+func TestOfflineSelectionsPickTheRightKey(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil || exec.Command(python, "-c", "import jmespath").Run() != nil {
+		t.Skip("python3 with jmespath (the AWS CLI's) not installed")
+	}
+	old, young := key("", 1, true, 200, 1), key("", 2, true, 100, 1)
+	u := &inventory.User{Name: "svc", Keys: []inventory.Key{old, young}}
+	// IAM prints creation times with or without fractions; the report's
+	// last_rotated is truncated to the second.
+	iam := func(k inventory.Key, id, status string, frac string) map[string]string {
+		return map[string]string{"AccessKeyId": id, "Status": status, "CreateDate": k.CreatedAt.UTC().Format("2006-01-02T15:04:05") + frac + "Z"}
+	}
+	tests := []struct {
+		name   string
+		k      *inventory.Key
+		status string
+		keys   []map[string]string
+		want   string
+	}{
+		{"older, both active", &u.Keys[0], "Active", []map[string]string{iam(old, "OLD", "Active", ".123"), iam(young, "YOUNG", "Active", "")}, "OLD"},
+		{"younger, both active", &u.Keys[1], "Active", []map[string]string{iam(old, "OLD", "Active", ""), iam(young, "YOUNG", "Active", ".999")}, "YOUNG"},
+		{"older, deactivated, a new key beside it", &u.Keys[0], "Inactive", []map[string]string{iam(old, "OLD", "Inactive", ""), {"AccessKeyId": "NEW", "Status": "Active", "CreateDate": now.Format(time.RFC3339)}}, "OLD"},
+		{"older, both inactive", &u.Keys[0], "Inactive", []map[string]string{iam(old, "OLD", "Inactive", ""), iam(young, "YOUNG", "Inactive", "")}, "OLD"},
+	}
+	script := `import jmespath, json, sys; print(jmespath.search(sys.argv[1], json.loads(sys.argv[2])))`
+	query := regexp.MustCompile(`--query "([^"]+)"`)
+	for _, tt := range tests {
+		m := query.FindStringSubmatch(listKeyCommand(u, tt.k, tt.status))
+		require.Len(t, m, 2, "case %s", tt.name)
+		doc, err := json.Marshal(map[string]any{"AccessKeyMetadata": tt.keys})
+		require.NoError(t, err)
+		out, err := exec.Command(python, "-c", script, m[1], string(doc)).CombinedOutput()
+		require.NoError(t, err, "case %s: %s", tt.name, out)
+		assert.Equal(t, "['"+tt.want+"']", strings.TrimSpace(string(out)), "case %s: query %s", tt.name, m[1])
 	}
 }
