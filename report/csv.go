@@ -12,13 +12,14 @@ import (
 
 // csvHeader is fixed: downstream spreadsheets and SIEM imports key on it.
 // One CIS column per benchmark version; action is what to do about the
-// finding's key (the same for every finding on the key).
+// finding's key and action_rules every rule that fired on it (the same
+// for every finding on the key: its plan is in the JSON report).
 var csvHeader = func() []string {
 	h := []string{"account_id", "account_name", "principal", "principal_arn", "access_key_id", "key_slot", "rule", "severity"}
 	for _, v := range rules.CISVersions {
 		h = append(h, "cis_"+string(v))
 	}
-	return append(h, "message", "recommendation", "action", "key_age_days", "last_used",
+	return append(h, "message", "recommendation", "action", "action_rules", "key_age_days", "last_used",
 		"days_since_use", "suppressed", "suppression_reason", "fingerprint")
 }()
 
@@ -41,7 +42,8 @@ func (CSVWriter) Write(w io.Writer, r *Report) error {
 		for _, v := range rules.CISVersions {
 			row = append(row, f.CIS.In(v))
 		}
-		row = append(row, f.Message, f.Recommendation, actions[keyOf(f.AccountID, f.Principal, f.AccessKeyID, f.KeySlot)].Summary,
+		action := actions[keyOf(f.AccountID, f.Principal, f.AccessKeyID, f.KeySlot)]
+		row = append(row, f.Message, f.Recommendation, action.Summary, strings.Join(action.Rules, ";"),
 			intp(f.Details.KeyAgeDays), rfc3339(f.Details.LastUsed), intp(f.Details.DaysSinceUse),
 			strconv.FormatBool(f.Suppressed != nil), reason, f.Fingerprint)
 		for i := range row {

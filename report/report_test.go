@@ -173,7 +173,7 @@ func TestCSV(t *testing.T) {
 	for i, h := range rows[0] {
 		col[h] = i
 	}
-	for _, h := range []string{"cis_v4.0.1", "cis_v5.0.0", "cis_v6.0.0", "action"} {
+	for _, h := range []string{"cis_v4.0.1", "cis_v5.0.0", "cis_v6.0.0", "action", "action_rules"} {
 		require.Contains(t, col, h)
 	}
 	sawRotation := false
@@ -184,6 +184,7 @@ func TestCSV(t *testing.T) {
 			}
 		}
 		assert.NotEmpty(t, row[col["action"]], "finding %s on %s has no action", row[col["rule"]], row[col["principal"]])
+		assert.Contains(t, strings.Split(row[col["action_rules"]], ";"), row[col["rule"]], "the key's action does not list the finding's rule")
 		if row[col["rule"]] == "key-rotation" {
 			sawRotation = true
 			assert.Equal(t, []string{"1.14", "1.13", "2.13"}, []string{row[col["cis_v4.0.1"]], row[col["cis_v5.0.0"]], row[col["cis_v6.0.0"]]})

@@ -372,12 +372,15 @@ func (p planner) longTermPlan(sub subject) (string, []Step) {
 	if s != nil && (s.Profile != "" || strings.HasPrefix(s.Source, "environment")) {
 		where = s.Source
 	}
-	steps := []Step{
-		{Action: "Set up short-term credentials for this use: IAM Identity Center (aws configure sso, AWS CLI v2), a role assumed with MFA, or aws-vault."},
-		{Action: fmt.Sprintf("Remove the key from %s.", where)},
-	}
-	if sub.acct.ID != "" && sub.user.Name != "unknown" && sub.key.ID != "" {
+	known := sub.acct.ID != "" && sub.user.Name != "unknown" && sub.key.ID != ""
+	var steps []Step
+	if known {
 		steps = append(steps, guardStep(sub.acct))
+	}
+	steps = append(steps,
+		Step{Action: "Set up short-term credentials for this use: IAM Identity Center (aws configure sso, AWS CLI v2), a role assumed with MFA, or aws-vault."},
+		Step{Action: fmt.Sprintf("Remove the key from %s.", where)})
+	if known {
 		steps = append(steps, p.checkUnusedSteps(sub)...)
 		steps = append(steps, p.deactivateSteps(sub.user, sub.key)...)
 	}

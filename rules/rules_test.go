@@ -281,6 +281,12 @@ func TestSightings(t *testing.T) {
 	for _, a := range res.Actions {
 		assert.NotEmpty(t, a.Plan, "action on %s has no plan", a.AccessKeyID)
 	}
+	// With its owner known, the long-term key's plan starts with the account guard.
+	sightings[0].Principal = "dev"
+	res = Evaluate(e, nil, sightings[:1])
+	require.Len(t, res.Actions, 1)
+	assert.Equal(t, `test "$(aws sts get-caller-identity --query Account --output text)" = 123456789012`, res.Actions[0].Plan[0].Command)
+	assert.NotEqual(t, -1, stepIndex(res.Actions[0].Plan, "update-access-key --user-name dev --access-key-id "+k1+" --status Inactive"))
 }
 
 // Evaluate, not the checks, names the rule, its severity and its CIS ids.
