@@ -361,8 +361,9 @@ func TestTableStripsControlCharacters(t *testing.T) {
 	}
 	r.Accounts[1].Error = "denied\x1b]0;title\x07\nforged"
 	r.Warnings = append(r.Warnings, "w\r\nforged")
-	r.Keys = []inventory.Sighting{{AccessKeyID: "AKIAAAAAAAAAAAAAAAA1", Source: "file\x1b[31m", Kind: inventory.KindLongTerm, Error: "e\nforged"}}
+	r.Keys = []inventory.Sighting{{AccessKeyID: "AKIAAAAAAAAAAAAAAAA1", Source: "file\x1b[31m", Kind: inventory.KindLongTerm, Error: "e\nforged", Leaked: true}}
 	out := string(render(t, report.TableWriter{}, r))
+	assert.Contains(t, out, "- (leaked)", "a leaked key is not marked")
 	assert.NotContains(t, out, "\x1b")
 	assert.NotContains(t, out, "\r")
 	assert.NotContains(t, out, "\x07")

@@ -270,6 +270,9 @@ func (t TableWriter) keys(ew *errWriter, keys []inventory.Sighting) {
 			created = date(k.CreatedAt)
 			used = lastUsed(k.LastUsed)
 		}
+		if s.Leaked {
+			status += " (leaked)"
+		}
 		audited := map[bool]string{true: "yes", false: "no"}[s.Audited]
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(s.AccessKeyID), s.Kind, or(clean(accountLabel(s.OwnerAccount, s.OwnerName, "")), "-"),
 			audited, or(clean(s.Principal), "-"), status, created, clean(used), clean(s.Source))

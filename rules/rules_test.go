@@ -123,6 +123,11 @@ func TestRootAccessKey(t *testing.T) {
 			a.Root.Keys, a.RootKeysPresent = tt.keys, tt.present
 			got := fired(t, env(), "root-access-key", a)
 			require.Len(t, got, tt.want, "case %s", tt.name)
+			acts := Evaluate(env(), []inventory.Account{*a}, nil).Actions
+			require.Len(t, acts, tt.want, "case %s: one action per root key", tt.name)
+			for _, act := range acts {
+				assert.Contains(t, planText(act.Plan), "as the root user", "case %s", tt.name)
+			}
 			if tt.want > 0 {
 				assert.Equal(t, tt.severity, got[0].Severity, "case %s", tt.name)
 				assert.Equal(t, inventory.RootName, got[0].Principal, "case %s", tt.name)
