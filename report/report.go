@@ -1,6 +1,7 @@
 // Package report turns the findings of one run into the formats people and
 // machines read (JSON, CSV, the terminal table) and delivers them (Slack, S3).
-// Writers know only findings; they own nothing: callers open and close.
+// Writers know only findings and actions; they own nothing: callers open
+// and close.
 package report
 
 import (
