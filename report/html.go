@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/keyaudit/keyaudit/rules"
 )
@@ -38,12 +39,15 @@ type htmlView struct {
 	AccountMax int
 	// AccountChartHeight is the per-account chart's height: a row per account.
 	AccountChartHeight int
-	Open               []rules.Finding
-	Suppressed         []rules.Finding
-	Oldest             []rules.Finding
-	NeverUsed          []rules.Finding
-	Accounts           []string // for the account filter
-	RuleIDs            []string
+	// Open are the keys to act on, most severe first; CISVersion is the
+	// benchmark version their CIS ids are shown in.
+	Open       []actionView
+	CISVersion rules.CISVersion
+	Suppressed []rules.Finding
+	Oldest     []rules.Finding
+	NeverUsed  []rules.Finding
+	Accounts   []string // for the account filter
+	RuleIDs    []string
 }
 
 type severityCount struct {
@@ -53,7 +57,18 @@ type severityCount struct {
 
 type ruleCount struct {
 	ID    string
+	CIS   string // in the version shown
 	Count int
+}
+
+// actionView is one key to act on: its action, the messages of its open
+// findings, and its rules with their CIS ids.
+type actionView struct {
+	rules.Action
+	Label    string // the account, for the filter
+	Messages []string
+	RuleRefs []ruleCount
+	RuleList string // the rule ids, space-separated, for the filter
 }
 
 // bar is one bar of an SVG chart; X, Y, W, H are in the chart's units.
@@ -77,11 +92,25 @@ func newHTMLView(r *Report) htmlView {
 	for _, s := range rules.Severities {
 		v.Severities = append(v.Severities, severityCount{string(s), r.Summary.BySeverity[string(s)]})
 	}
+	v.CISVersion = r.cisVersion()
+	cis := cisByRule()
 	for _, rule := range rules.Catalogue() {
 		if n := r.Summary.ByRule[rule.ID]; n > 0 {
-			v.Rules = append(v.Rules, ruleCount{rule.ID, n})
+			v.Rules = append(v.Rules, ruleCount{rule.ID, rule.CIS.In(v.CISVersion), n})
 		}
 	}
+	messages := openMessages(r.Findings)
+	for _, acts := range openActionsByAccount(r.Actions) {
+		for _, a := range acts {
+			av := actionView{Action: a, Label: accountLabel(a.AccountID, a.AccountName, ""), RuleList: strings.Join(a.Rules, " "),
+				Messages: messages[keyOf(a.AccountID, a.Principal, a.AccessKeyID, a.KeySlot)]}
+			for _, id := range a.Rules {
+				av.RuleRefs = append(av.RuleRefs, ruleCount{ID: id, CIS: cis[id].In(v.CISVersion)})
+			}
+			v.Open = append(v.Open, av)
+		}
+	}
+	sort.SliceStable(v.Open, func(i, j int) bool { return v.Open[i].Severity.Rank() > v.Open[j].Severity.Rank() })
 
 	counts := make([]int, len(ageBands))
 	for _, age := range r.KeyAges {
@@ -107,7 +136,6 @@ func newHTMLView(r *Report) htmlView {
 			v.Suppressed = append(v.Suppressed, f)
 			continue
 		}
-		v.Open = append(v.Open, f)
 		label := accountLabel(f.AccountID, f.AccountName, "")
 		perAccount[label]++
 		accountSet[label] = true
@@ -120,7 +148,6 @@ func newHTMLView(r *Report) htmlView {
 			v.NeverUsed = append(v.NeverUsed, f)
 		}
 	}
-	sort.SliceStable(v.Open, func(i, j int) bool { return v.Open[i].Severity.Rank() > v.Open[j].Severity.Rank() })
 	sort.SliceStable(v.Oldest, func(i, j int) bool {
 		return deref(v.Oldest[i].Details.KeyAgeDays) > deref(v.Oldest[j].Details.KeyAgeDays)
 	})

@@ -7,31 +7,33 @@ import (
 	"testing"
 
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/rules"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestHTMLEscapesHostileStrings(t *testing.T) {
 	r := fixture()
 	hostile := `<script>alert(1)</script>"'</style>{{.}}`
 	long := strings.Repeat("x", 5000)
-	r.Findings[1].Principal = hostile
-	r.Findings[1].AccountName = hostile
-	r.Findings[1].Message = "message " + hostile
-	r.Findings[1].RotationPlan[0].Command = "aws iam create-access-key --user-name '" + hostile + "'"
+	require.NotEmpty(t, r.Actions)
+	a := &r.Actions[0]
+	a.Principal, a.AccountName, a.Summary = hostile, hostile, "summary "+hostile
+	a.Plan = append(a.Plan, rules.Step{Action: "step " + hostile, Command: "aws iam create-access-key --user-name '" + hostile + "'"})
+	r.Findings[0].Message = "message " + hostile
 	r.Accounts[1].Error = long
 	r.Accounts[0].Name = hostile
+	fenced := regexp.MustCompile("(?s)```sh\n.*?```")
 	for _, w := range []report.Writer{report.HTMLWriter{}, report.MarkdownWriter{}} {
-		out := string(render(t, w, r))
-		if strings.Contains(out, "<script>alert") || strings.Contains(out, "</style>{{") {
-			t.Errorf("%T lets markup through:\n%s", w, out)
-		}
+		// Markdown shows commands verbatim, in code blocks, where markup does not render.
+		out := fenced.ReplaceAllString(string(render(t, w, r)), "")
+		assert.NotContains(t, out, "<script>alert", "%T lets markup through", w)
+		assert.NotContains(t, out, "</style>{{", "%T lets markup through", w)
 	}
 	html := string(render(t, report.HTMLWriter{}, r))
-	if !strings.Contains(html, "&lt;script&gt;alert(1)&lt;/script&gt;") {
-		t.Error("the hostile name does not appear escaped")
-	}
-	if !strings.Contains(html, "overflow-wrap:anywhere") || !strings.Contains(html, long) {
-		t.Error("long values are not kept and wrapped")
-	}
+	assert.Contains(t, html, "&lt;script&gt;alert(1)&lt;/script&gt;", "the hostile name does not appear escaped")
+	assert.Contains(t, html, "overflow-wrap:anywhere", "long values are not wrapped")
+	assert.Contains(t, html, long, "long values are not kept")
 	// Still well-formed: every element closes in order (checked as XML,
 	// with the void elements and the script body set aside).
 	body := regexp.MustCompile(`(?s)<script>.*?</script>|<(meta|br)[^>]*>|<!DOCTYPE html>`).ReplaceAllString(html, "")
@@ -39,23 +41,18 @@ func TestHTMLEscapesHostileStrings(t *testing.T) {
 	d.Strict, d.Entity = true, xml.HTMLEntity
 	for {
 		if _, err := d.Token(); err != nil {
-			if err.Error() != "EOF" {
-				t.Errorf("page not well-formed: %v", err)
-			}
+			assert.Equal(t, "EOF", err.Error(), "page not well-formed")
 			break
 		}
 	}
 }
 
 func TestHTMLIsSelfContained(t *testing.T) {
-	html := string(render(t, report.HTMLWriter{}, fixture()))
+	html := string(render(t, report.HTMLWriter{}, fixture())) + string(render(t, report.HTMLWriter{}, actionsFixture()))
 	external := regexp.MustCompile(`(?i)(src|href)\s*=\s*"(https?:)?//|@import|url\(\s*['"]?(https?:)?//`)
-	if m := external.FindString(html); m != "" {
-		t.Errorf("the report loads an external resource: %q", m)
-	}
-	for _, want := range []string{"<svg", "45 d", "90 d", "Suppressed findings (1)", "mainframe retirement, INC-42", "2026-12-31", "<details>", "@media print"} {
-		if !strings.Contains(html, want) {
-			t.Errorf("the report lacks %q", want)
-		}
+	assert.Empty(t, external.FindString(html), "the report loads an external resource")
+	for _, want := range []string{"<svg", "45 d", "90 d", "Suppressed findings (1)", "mainframe retirement, INC-42", "2026-12-31", "<details>", "@media print",
+		"Keys to act on (2)", "Rules (CIS v6.0.0)", "Rules (CIS v5.0.0)", `data-rule="key-rotation key-two-active"`, "get-access-key-last-used --access-key-id AKIAAAAAAAAAAAAAAAA4"} {
+		assert.Contains(t, html, want)
 	}
 }

@@ -20,6 +20,8 @@ type JSONWriter struct{}
 func (JSONWriter) Write(w io.Writer, r *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	// Plans hold shell commands (&&, <, >): keep them readable.
+	enc.SetEscapeHTML(false)
 	return enc.Encode(normalized(r))
 }
 
@@ -31,6 +33,9 @@ func normalized(r *Report) *Report {
 	}
 	if c.Findings == nil {
 		c.Findings = []rules.Finding{}
+	}
+	if c.Actions == nil {
+		c.Actions = []rules.Action{}
 	}
 	return &c
 }

@@ -1,14 +1,17 @@
 package report
 
 import (
+	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/keyaudit/keyaudit/rules"
 )
 
-// MarkdownWriter writes a short summary and a findings table for a ticket
-// or a pull-request comment (GitHub-flavoured Markdown).
+// MarkdownWriter writes a short summary, one table row per key to act on and
+// each key's plan, for a ticket or a pull-request comment
+// (GitHub-flavoured Markdown).
 type MarkdownWriter struct{}
 
 func (MarkdownWriter) Write(w io.Writer, r *Report) error {
@@ -30,29 +33,84 @@ func (MarkdownWriter) Write(w io.Writer, r *Report) error {
 			ew.printf("- :warning: account %s %s: %s\n", mdCell(accountLabel(a.ID, a.Name, "")), a.Status, mdCell(a.Error))
 		}
 	}
-	if s.Findings == 0 {
+	var open []rules.Action
+	for _, acts := range openActionsByAccount(r.Actions) {
+		open = append(open, acts...)
+	}
+	if len(open) == 0 {
 		ew.printf("No findings.\n")
 		return ew.err
 	}
-	ew.printf("\n| Severity | Rule | Account | Principal | Access key | Finding | Recommendation |\n|---|---|---|---|---|---|---|\n")
-	for _, sev := range rules.Severities {
-		for _, f := range r.Findings {
-			if f.Suppressed != nil || f.Severity != sev {
-				continue
+	version, cis := r.cisVersion(), cisByRule()
+	messages := openMessages(r.Findings)
+	ew.printf("\n### Keys to act on (%d)\n\n| Severity | Account | Principal | Access key | Rules (CIS %s) | Finding | What to do |\n|---|---|---|---|---|---|---|\n", len(open), version)
+	for _, a := range open {
+		var ruleIDs []string
+		for _, id := range a.Rules {
+			ruleIDs = append(ruleIDs, strings.TrimSpace(id+" "+cis[id].In(version)))
+		}
+		ew.printf("| %s | %s | %s | %s | %s | %s | %s |\n", a.Severity, mdCell(accountLabel(a.AccountID, a.AccountName, "")), mdCell(a.Principal),
+			mdKey(a), mdCell(strings.Join(ruleIDs, ", ")), mdCell(strings.Join(messages[keyOf(a.AccountID, a.Principal, a.AccessKeyID, a.KeySlot)], "; ")), mdCell(a.Summary))
+	}
+	// Plans in report order: a user's plan that frees a key slot comes
+	// before the plan that needs it.
+	ew.printf("\n### Plans\n")
+	i := 0
+	for _, a := range r.Actions {
+		if a.Suppressed {
+			continue
+		}
+		i++
+		ew.printf("\n#### %d. %s · %s · %s · %s\n\n%s\n\n", i, a.Severity, mdCell(accountLabel(a.AccountID, a.AccountName, "")), mdCell(a.Principal), mdKey(a), mdCell(a.Summary))
+		for n, step := range a.Plan {
+			item := fmt.Sprintf("%d. ", n+1)
+			ew.printf("%s%s\n", item, mdCell(step.Action))
+			if step.Command != "" {
+				// Indented to the item's text, so the code block stays in the item.
+				fence, indent := codeFence(step.Command), strings.Repeat(" ", len(item))
+				ew.printf("%s%ssh\n%s%s\n%s%s\n", indent, fence, indent, step.Command, indent, fence)
 			}
-			key := ""
-			if f.AccessKeyID != "" {
-				key = "`" + f.AccessKeyID + "`"
-			}
-			ew.printf("| %s | %s | %s | %s | %s | %s | %s |\n", f.Severity, f.Rule, mdCell(accountLabel(f.AccountID, f.AccountName, "")),
-				mdCell(f.Principal), key, mdCell(f.Message), mdCell(f.Recommendation))
 		}
 	}
 	return ew.err
 }
 
-// mdCell keeps a value inside its table cell: pipes, newlines and
-// backticks from AWS data would otherwise break the table or open code spans.
-var mdReplacer = strings.NewReplacer("|", `\|`, "\r\n", " ", "\n", " ", "\r", " ", "`", "'", "<", "&lt;", ">", "&gt;")
+// mdReplacer keeps a value from AWS or input inside its table cell and out
+// of Markdown syntax: pipes and line breaks would break the table; links,
+// emphasis, code spans and HTML would render.
+var mdReplacer = strings.NewReplacer(
+	"\\", `\\`, "|", `\|`, "[", `\[`, "]", `\]`, "*", `\*`, "_", `\_`, "`", "\\`", "~", `\~`,
+	"<", `\<`, ">", `\>`, "&", `\&`,
+	"\r\n", " ", "\n", " ", "\r", " ",
+)
 
-func mdCell(s string) string { return mdReplacer.Replace(s) }
+func mdCell(s string) string { return mdReplacer.Replace(clean(s)) }
+
+var plainKeyID = regexp.MustCompile(`^[A-Z0-9]+$`)
+
+// mdKey shows an action's key: its ID as code, or its slot.
+func mdKey(a rules.Action) string {
+	switch {
+	case plainKeyID.MatchString(a.AccessKeyID):
+		return "`" + a.AccessKeyID + "`"
+	case a.AccessKeyID != "":
+		return mdCell(a.AccessKeyID)
+	case a.KeySlot > 0:
+		return fmt.Sprintf("slot %d", a.KeySlot)
+	}
+	return "-"
+}
+
+// codeFence is a backtick fence longer than any run of backticks in s.
+func codeFence(s string) string {
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return strings.Repeat("`", max(3, longest+1))
+}

@@ -1,6 +1,7 @@
 // Package report turns the findings of one run into the formats people and
 // machines read (JSON, CSV, the terminal table) and delivers them (Slack, S3).
-// Writers know only findings; they own nothing: callers open and close.
+// Writers know only findings and actions; they own nothing: callers open
+// and close.
 package report
 
 import (
@@ -13,7 +14,10 @@ import (
 
 // SchemaVersion is the version of the JSON report contract
 // (report/schema.json). Bump it on any incompatible change.
-const SchemaVersion = "1"
+//
+// 2: one action per key (actions, with the plan); findings lose
+// rotation_plan; cis is an object of ids by benchmark version.
+const SchemaVersion = "2"
 
 // Report is one audit run: what was covered and what was found.
 type Report struct {
@@ -24,13 +28,26 @@ type Report struct {
 	Demo          bool            `json:"demo,omitempty"`
 	Accounts      []Account       `json:"accounts"`
 	Findings      []rules.Finding `json:"findings"`
-	Summary       Summary         `json:"summary"`
-	Warnings      []string        `json:"warnings,omitempty"`
+	// Actions are what to do: one per key with findings, each with one plan.
+	Actions  []rules.Action `json:"actions"`
+	Summary  Summary        `json:"summary"`
+	Warnings []string       `json:"warnings,omitempty"`
 	// KeyAges are the ages in days of every active key audited, for the
 	// age chart: findings alone would not show the healthy keys.
 	KeyAges []int `json:"key_ages,omitempty"`
 	// Keys are the keys whois and local were asked about, with whose they are.
 	Keys []inventory.Sighting `json:"keys,omitempty"`
+	// CISVersion is the benchmark version the table, HTML and Markdown
+	// show (config cis_version); JSON and CSV carry every version.
+	CISVersion rules.CISVersion `json:"-"`
+}
+
+// cisVersion is the version to show: the report's, or the default.
+func (r *Report) cisVersion() rules.CISVersion {
+	if r.CISVersion == "" {
+		return rules.DefaultCISVersion
+	}
+	return r.CISVersion
 }
 
 // Account is one audited target's coverage: ok, error (with an actionable

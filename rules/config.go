@@ -61,11 +61,15 @@ type Suppression struct {
 type Config struct {
 	Thresholds   Thresholds
 	Suppressions []Suppression
+	// CISVersion is the benchmark version shown where one is shown (the
+	// table, HTML, Markdown, keyaudit rules); JSON and CSV carry all.
+	CISVersion CISVersion
 }
 
-// Defaults are the thresholds of DESIGN.md (CIS where CIS sets one).
+// Defaults are the thresholds of DESIGN.md (CIS where CIS sets one: no
+// grace for two active keys).
 func Defaults() Config {
-	return Config{Thresholds: Thresholds{MaxKeyAgeDays: 90, UnusedDays: 45, RotationOverlapDays: 7, InactiveDays: 30}}
+	return Config{Thresholds: Thresholds{MaxKeyAgeDays: 90, UnusedDays: 45, RotationOverlapDays: 0, InactiveDays: 30}, CISVersion: DefaultCISVersion}
 }
 
 // LoadConfig reads a YAML config file.
@@ -79,6 +83,7 @@ func LoadConfig(path string) (Config, error) {
 
 // ParseConfig reads YAML such as
 //
+//	cis_version: v6.0.0
 //	thresholds:
 //	  max_key_age_days: 90
 //	suppressions:
@@ -97,9 +102,19 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	if len(doc.Content) == 0 {
 		return cfg, nil // an empty file: the defaults
 	}
-	p := parser{name: name}
+	p := parser{name: name, rules: map[string]bool{}}
+	for _, r := range Catalogue() {
+		p.rules[r.ID] = true
+	}
 	err := p.mapping(doc.Content[0], "top level", func(key string, v *yaml.Node) error {
 		switch key {
+		case "cis_version":
+			ver, err := ParseCISVersion(v.Value)
+			if v.Kind != yaml.ScalarNode || err != nil {
+				return p.errorf(v, "cis_version %s is not a CIS benchmark version: use v4.0.1, v5.0.0 or v6.0.0", describe(v))
+			}
+			cfg.CISVersion = ver
+			return nil
 		case "thresholds":
 			return p.mapping(v, "thresholds", func(key string, v *yaml.Node) error {
 				field := cfg.Thresholds.field(key)
@@ -130,7 +145,7 @@ func ParseConfig(name string, data []byte) (Config, error) {
 			}
 			return nil
 		}
-		return p.errorf(v, "unknown setting %q: use thresholds or suppressions", key)
+		return p.errorf(v, "unknown setting %q: use cis_version, thresholds or suppressions", key)
 	})
 	if err != nil {
 		return Config{}, err
@@ -138,7 +153,10 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	return cfg, nil
 }
 
-type parser struct{ name string }
+type parser struct {
+	name  string
+	rules map[string]bool // the catalogue's rule ids
+}
 
 func (p parser) errorf(n *yaml.Node, format string, args ...any) error {
 	return fmt.Errorf("%s:%d: %s", p.name, n.Line, fmt.Sprintf(format, args...))
@@ -168,7 +186,7 @@ func (p parser) suppression(n *yaml.Node) (Suppression, error) {
 		val := strings.TrimSpace(v.Value)
 		switch key {
 		case "rule":
-			if _, ok := ruleByID(val); !ok {
+			if !p.rules[val] {
 				return p.errorf(v, "unknown rule %q (keyaudit rules lists them)", val)
 			}
 			s.Rule = val

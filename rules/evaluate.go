@@ -6,37 +6,39 @@ import (
 	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
-// Result is what the rules found in one inventory.
+// Result is what the rules found in one inventory: the findings, and one
+// action per key that has findings.
 type Result struct {
 	Findings []Finding
+	Actions  []Action
 	Warnings []string
 }
 
 // Evaluate runs the catalogue over the accounts audited ok and the
-// sightings, applies suppressions and returns the findings in a stable
-// order: account, principal, key, rule.
+// sightings, stamps each finding with its rule's id, severity and CIS ids,
+// applies suppressions, and groups the findings on each key into one
+// action. Findings come in a stable order: account, principal, key, rule.
 func Evaluate(env Env, accounts []inventory.Account, sightings []inventory.Sighting) Result {
+	catalogue := Catalogue()
 	var found []Finding
-	for _, r := range Catalogue() {
+	for _, r := range catalogue {
+		var got []Finding
 		switch {
 		case r.Check != nil:
 			for i := range accounts {
 				if accounts[i].Status == inventory.StatusOK {
-					found = append(found, r.Check(env, &accounts[i])...)
+					got = append(got, r.Check(env, &accounts[i])...)
 				}
 			}
 		case r.CheckSighting != nil:
 			for i := range sightings {
-				found = append(found, r.CheckSighting(env, &sightings[i])...)
+				got = append(got, r.CheckSighting(env, &sightings[i])...)
 			}
 		}
-	}
-	for i := range found {
-		f := &found[i]
-		f.Fingerprint = Fingerprint(f.Rule, f.AccountID, f.Principal, f.AccessKeyID, f.KeySlot)
-		if f.CIS == nil {
-			f.CIS = []string{}
+		for i := range got {
+			stamp(&got[i], r)
 		}
+		found = append(found, got...)
 	}
 	sort.SliceStable(found, func(i, j int) bool {
 		a, b := found[i], found[j]
@@ -54,7 +56,23 @@ func Evaluate(env Env, accounts []inventory.Account, sightings []inventory.Sight
 		}
 		return a.Rule < b.Rule
 	})
-	return Result{Findings: found, Warnings: suppress(env, found)}
+	warnings := suppress(env, found)
+	return Result{Findings: found, Actions: actions(env, catalogue, accounts, sightings, found), Warnings: warnings}
+}
+
+// stamp fills what a finding takes from the rule that made it. A check
+// sets Severity only where it differs from the rule's (an inactive root
+// key is high, not critical).
+func stamp(f *Finding, r Rule) {
+	f.Rule = r.ID
+	if f.Severity == "" {
+		f.Severity = r.Severity
+	}
+	f.CIS = CISRefs{}
+	for v, id := range r.CIS {
+		f.CIS[v] = id
+	}
+	f.Fingerprint = Fingerprint(f.Rule, f.AccountID, f.Principal, f.AccessKeyID, f.KeySlot)
 }
 
 // KeysToConfirm returns, per account, the IDs of keys whose findings depend

@@ -46,7 +46,8 @@ func ParseSeverity(s string) (Severity, error) {
 }
 
 // Finding is one problem with one principal's access key. Its JSON form is
-// part of the report contract (schema_version in report/).
+// part of the report contract (schema_version in report/). What to do about
+// a key is its Action, which covers every finding on the key.
 type Finding struct {
 	Rule           string    `json:"rule"`
 	Severity       Severity  `json:"severity"`
@@ -59,9 +60,8 @@ type Finding struct {
 	Fingerprint    string    `json:"fingerprint"`
 	Message        string    `json:"message"`
 	Recommendation string    `json:"recommendation"`
-	CIS            []string  `json:"cis"`
+	CIS            CISRefs   `json:"cis"`
 	Details        Details   `json:"details"`
-	RotationPlan   []Step    `json:"rotation_plan,omitempty"`
 	Suppressed     *Suppress `json:"suppressed,omitempty"`
 }
 
@@ -85,8 +85,9 @@ type Details struct {
 	OwnerAccount string `json:"owner_account,omitempty"`
 }
 
-// Step is one step of a rotation plan: what to do and, where there is one,
-// the exact command with the user and key filled in.
+// Step is one step of a plan: what to do and, where there is one, the
+// exact command with the account, user and key filled in. A step without a
+// command is for a person (wait, move an application, sign in as root).
 type Step struct {
 	Action  string `json:"action"`
 	Command string `json:"command,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
 )
@@ -13,67 +14,187 @@ import (
 // weekly job to show itself.
 const confirmDays = 7
 
-// rotationPlan replaces a key in the safe order: free a slot, create the
-// new key, move every application, confirm the old key idle, deactivate,
-// wait, delete.
-func rotationPlan(u *inventory.User, k *inventory.Key) []Step {
-	user := shellQuote(u.Name)
-	var steps []Step
-	if k.ID == "" {
-		steps = append(steps, keyIDStep(u, k))
+// planner computes plans; groups are every key's findings, so a plan can
+// see what the plan of the user's other key does.
+type planner struct {
+	env    Env
+	groups map[keyIdent]*group
+}
+
+// plan returns the one-line summary and the steps for a key. Every plan that
+// runs commands in an account starts with a guard that fails unless the
+// credentials in use belong to that account.
+func (p planner) plan(g *group) (string, []Step) {
+	sub := g.subject
+	switch g.outcome {
+	case outRoot:
+		return "Delete the root user's access key: sign in as root; nothing should act as root from code.", p.rootPlan(sub)
+	case outLeaked:
+		return p.leakPlan(sub)
+	case outLongTerm:
+		return p.longTermPlan(sub)
+	case outForeign:
+		return fmt.Sprintf("Find out why a key of account %s, outside the audited accounts, is here.", sub.acct.ID), foreignPlan(sub)
+	case outNone:
+		return "Review the findings: no plan applies.", nil
 	}
-	for i := range u.Keys {
-		if other := &u.Keys[i]; other != k && !other.Active {
+	u, k := sub.user, sub.key
+	steps := []Step{guardStep(sub.acct)}
+	if k.ID == "" {
+		steps = append(steps, findKeyStep(u, k))
+	}
+	var summary string
+	switch g.outcome {
+	case outDelete:
+		summary = "Delete the inactive key: it is past any rollback wait."
+		steps = append(steps, p.deleteInactiveSteps(u, k, false)...)
+	case outRetire:
+		var replacement *inventory.Key
+		if older, newer := activePair(u); older == k {
+			replacement = newer
+		}
+		if replacement != nil {
+			summary = fmt.Sprintf("Retire this key: move its applications to the user's other active key, %s, then deactivate and delete it.", keyLabel(replacement))
+		} else {
+			summary = "Retire the unused key: deactivate and delete it; no new key is needed."
+		}
+		steps = append(steps, p.retireSteps(sub, replacement)...)
+	case outRotate:
+		summary = "Rotate the key: create a new one, move every application to it, then deactivate and delete this one."
+		steps = append(steps, p.rotateSteps(sub)...)
+	case outMFA:
+		summary = "Enable MFA for the console user, or remove its console password if it is a program."
+	}
+	if g.fired["key-without-mfa"] {
+		steps = append(steps, mfaStep(u))
+		if g.outcome != outMFA {
+			summary += " Enable MFA for the user."
+		}
+	}
+	return summary, steps
+}
+
+// guardStep fails unless the credentials in use belong to the account: a
+// user of the same name in another account must not be touched.
+func guardStep(a *inventory.Account) Step {
+	return Step{
+		Action:  fmt.Sprintf("Check that you are working in account %s: this fails unless the credentials in use belong to it.", accountName(a)),
+		Command: fmt.Sprintf(`test "$(aws sts get-caller-identity --query Account --output text)" = %s`, a.ID),
+	}
+}
+
+func accountName(a *inventory.Account) string {
+	if a.Name == "" {
+		return a.ID
+	}
+	return fmt.Sprintf("%s (%s)", a.ID, a.Name)
+}
+
+// rotateSteps replace an active key in the safe order: make sure a slot
+// is free, create the new key, move every application, confirm the new key
+// used and the old one idle, deactivate, wait, delete.
+func (p planner) rotateSteps(sub subject) []Step {
+	u, k := sub.user, sub.key
+	var steps []Step
+	if other := otherKey(u, k); other != nil {
+		og := p.groups[keyIdent{sub.acct.ID, u.Name, other.ID, other.Slot}]
+		if og != nil && og.open && og.frees() {
 			steps = append(steps, Step{
-				Action:  fmt.Sprintf("Free a key slot: IAM allows two keys per user, and %s is inactive. Delete it.", keyLabel(other)),
-				Command: fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", user, keyArg(other)),
+				Action:  fmt.Sprintf("IAM allows two keys per user: first follow the plan for %s; it removes that key and frees the slot. This check fails while the user still has two keys.", theKey(other)),
+				Command: fmt.Sprintf(`test "$(aws iam list-access-keys --user-name %s --query 'length(AccessKeyMetadata)' --output text)" -lt 2`, shellQuote(u.Name)),
 			})
+		} else if !other.Active {
+			steps = append(steps, p.deleteInactiveSteps(u, other, true)...)
 		}
 	}
 	steps = append(steps,
-		Step{Action: "Create the new key and store its secret in your secrets manager, never in code.", Command: "aws iam create-access-key --user-name " + user},
-		moveStep(k),
+		Step{Action: fmt.Sprintf("Create the new key and store its secret in your secrets manager, never in code. The steps below call its ID %s.", NewKeyID),
+			Command: "aws iam create-access-key --user-name " + shellQuote(u.Name)},
 	)
-	return append(steps, retireSteps(u, k)...)
+	steps = append(steps, p.moveSteps(sub, "the new key")...)
+	steps = append(steps, confirmUsedStep(NewKeyID, "the new key"))
+	return append(steps, p.deactivateSteps(u, k)...)
 }
 
-// removalPlan retires a key nothing should need: confirm it idle,
-// deactivate, wait, delete.
-func removalPlan(u *inventory.User, k *inventory.Key) []Step {
+// retireSteps remove an active key. With a replacement (the user's newer
+// active key) its applications move there first, and the replacement is
+// confirmed in use before the old key goes.
+func (p planner) retireSteps(sub subject, replacement *inventory.Key) []Step {
+	u, k := sub.user, sub.key
 	var steps []Step
-	if k.ID == "" {
-		steps = append(steps, keyIDStep(u, k))
+	if replacement != nil {
+		steps = append(steps, p.moveSteps(sub, keyLabel(replacement))...)
+		steps = append(steps, confirmUsedStep(keyRef(u, replacement, "Active"), keyLabel(replacement)))
+	} else {
+		steps = append(steps, p.checkUnusedSteps(sub)...)
 	}
-	if k.Usage != nil && k.Usage.Events > 0 {
-		steps = append(steps, moveStep(k))
-	}
-	return append(steps, retireSteps(u, k)...)
+	return append(steps, p.deactivateSteps(u, k)...)
 }
 
-func retireSteps(u *inventory.User, k *inventory.Key) []Step {
-	user, key := shellQuote(u.Name), keyArg(k)
+// deactivateSteps: confirm the old key idle, deactivate it, wait, delete it.
+func (p planner) deactivateSteps(u *inventory.User, k *inventory.Key) []Step {
+	user := shellQuote(u.Name)
+	active, inactive := keyRef(u, k, "Active"), keyRef(u, k, "Inactive")
 	return []Step{
-		{
-			Action:  fmt.Sprintf("Confirm the old key is idle: LastUsedDate must not change for %d days after the last application moved.", confirmDays),
-			Command: "aws iam get-access-key-last-used --access-key-id " + key,
-		},
-		{Action: "Deactivate the old key (reversible: set it Active again if something breaks).", Command: fmt.Sprintf("aws iam update-access-key --user-name %s --access-key-id %s --status Inactive", user, key)},
-		{Action: fmt.Sprintf("Wait %d days and watch for failures; then delete the old key.", confirmDays), Command: fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", user, key)},
+		{Action: fmt.Sprintf("Confirm the old key is idle: its LastUsedDate must not change for %d days after the last application moved.", confirmDays),
+			Command: "aws iam get-access-key-last-used --access-key-id " + active},
+		{Action: "Deactivate the old key (reversible: set it Active again with the same command if something breaks).",
+			Command: fmt.Sprintf("aws iam update-access-key --user-name %s --access-key-id %s --status Inactive", user, active)},
+		{Action: fmt.Sprintf("Wait %d days and watch for failures before deleting it: until then it is the rollback key.", confirmDays)},
+		{Action: "Delete the old key.", Command: fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", user, inactive)},
 	}
 }
 
-// moveStep names the applications to move, from CloudTrail when traced.
-func moveStep(k *inventory.Key) Step {
+// deleteInactiveSteps delete an inactive key once it is checked idle and
+// past its rollback wait (inactive_days after its last activity). slot:
+// the deletion frees a slot for another key's rotation.
+func (p planner) deleteInactiveSteps(u *inventory.User, k *inventory.Key, slot bool) []Step {
+	why := "Delete the inactive key."
+	if slot {
+		why = fmt.Sprintf("Free a key slot: IAM allows two keys per user, and %s is inactive. Delete it.", theKey(k))
+	}
+	limit := p.env.Config.Thresholds.InactiveDays
+	steps := []Step{{
+		Action:  fmt.Sprintf("Check that inactive %s is idle: an inactive key may be the previous rotation's rollback key. Its LastUsedDate must be more than %d days ago.", theKey(k), limit),
+		Command: "aws iam get-access-key-last-used --access-key-id " + keyRef(u, k, "Inactive"),
+	}}
+	if idle, ok := idleDays(p.env, k); !ok || idle <= limit {
+		until := "until it has had no activity for " + fmt.Sprint(limit) + " days"
+		if ok {
+			until = "until " + p.env.Now.AddDate(0, 0, limit-idle+1).UTC().Format("2006-01-02")
+		}
+		steps = append(steps, Step{Action: fmt.Sprintf("Wait %s: until then %s is a rollback key still in its wait.", until, theKey(k))})
+	}
+	return append(steps, Step{Action: why, Command: fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", shellQuote(u.Name), keyRef(u, k, "Inactive"))})
+}
+
+// moveSteps name the applications to move, from CloudTrail when traced,
+// or give the CloudTrail commands that find them.
+func (p planner) moveSteps(sub subject, to string) []Step {
+	k := sub.key
 	u := k.Usage
 	if u == nil {
-		return Step{
-			Action:  "Move every application that uses the old key to the new one. Find them in CloudTrail (keyaudit scan --trail, or keyaudit whois KEYID):",
-			Command: "aws cloudtrail lookup-events --lookup-attributes AttributeKey=AccessKeyId,AttributeValue=" + keyArg(k),
-		}
+		return append([]Step{{Action: fmt.Sprintf("Move every application that uses the old key to %s. Find them in CloudTrail (keyaudit scan --trail, keyaudit whois KEYID, or the commands below).", to)}},
+			p.trailSteps(sub, time.Time{})...)
 	}
 	if u.Events == 0 {
-		return Step{Action: fmt.Sprintf("Move every application to the new key. CloudTrail shows no use of the old key since %s.", u.Since.Format("2006-01-02"))}
+		return []Step{{Action: fmt.Sprintf("Move every application to %s. CloudTrail shows no use of the old key since %s.", to, u.Since.Format("2006-01-02"))}}
 	}
+	return []Step{{Action: fmt.Sprintf("Move every application to %s. %s", to, usageSummary(u))}}
+}
+
+// checkUnusedSteps: before an unused key goes, look once more for users.
+func (p planner) checkUnusedSteps(sub subject) []Step {
+	if u := sub.key.Usage; u != nil {
+		if u.Events == 0 {
+			return []Step{{Action: fmt.Sprintf("CloudTrail shows no use of the key since %s.", u.Since.Format("2006-01-02"))}}
+		}
+		return []Step{{Action: "Move what still uses the key to temporary credentials (an IAM role) first. " + usageSummary(u)}}
+	}
+	return append([]Step{{Action: "Check in CloudTrail that nothing still uses the key (the commands below list its recent events)."}}, p.trailSteps(sub, time.Time{})...)
+}
+
+func usageSummary(u *inventory.Usage) string {
 	var seen []string
 	for _, part := range []struct {
 		label  string
@@ -87,33 +208,257 @@ func moveStep(k *inventory.Key) Step {
 	if u.Truncated {
 		more = " (more events than were read)"
 	}
-	return Step{Action: fmt.Sprintf("Move every application to the new key. CloudTrail saw the old key in %d events%s from %s to %s: %s.",
-		u.Events, more, u.FirstSeen.Format("2006-01-02"), u.LastSeen.Format("2006-01-02"), strings.Join(seen, "; "))}
+	return fmt.Sprintf("CloudTrail saw the old key in %d events%s from %s to %s: %s.",
+		u.Events, more, u.FirstSeen.Format("2006-01-02"), u.LastSeen.Format("2006-01-02"), strings.Join(seen, "; "))
 }
 
-// rootPlan: root keys cannot be managed by another principal; the plan
-// finds their users, then deletes the key as root.
-func rootPlan(accountID string) []Step {
-	return []Step{
-		{Action: "Find what uses the root key in CloudTrail, and move it to an IAM role.", Command: "aws cloudtrail lookup-events --lookup-attributes AttributeKey=Username,AttributeValue=root"},
-		{Action: fmt.Sprintf("Sign in to account %s as the root user, open Security credentials, deactivate the access key, wait %d days, then delete it.", accountID, confirmDays)},
-	}
-}
-
-// keyIDStep finds a key ID the credential report did not give.
-func keyIDStep(u *inventory.User, k *inventory.Key) Step {
+// confirmUsedStep checks that the key that takes over is in use before the
+// old one is deactivated.
+func confirmUsedStep(ref, label string) Step {
 	return Step{
-		Action:  fmt.Sprintf("Find the ID of key %d (the credential report names slots, not IDs): the older key is slot 1. Use it for %s below.", k.Slot, keyArg(k)),
-		Command: "aws iam list-access-keys --user-name " + shellQuote(u.Name),
+		Action:  fmt.Sprintf("Confirm %s is in use: its LastUsedDate must be after the applications moved. Do not go on until it is.", label),
+		Command: "aws iam get-access-key-last-used --access-key-id " + ref,
 	}
 }
 
-// keyArg is a key ID for a command, or a marked placeholder.
-func keyArg(k *inventory.Key) string {
+// trailSteps list a key's CloudTrail events in each region that may hold
+// them: the partition's home region, where IAM and STS record, and the
+// region the key was last used in. start zero: no start time.
+func (p planner) trailSteps(sub subject, start time.Time) []Step {
+	k := sub.key
+	var attr string
+	switch {
+	case sub.user != nil && sub.user.Root:
+		attr = "AttributeKey=Username,AttributeValue=root"
+	case k.ID != "":
+		attr = "AttributeKey=AccessKeyId,AttributeValue=" + k.ID
+	default:
+		attr = "AttributeKey=AccessKeyId,AttributeValue=" + keyRef(sub.user, k, statusOf(k))
+	}
+	from := ""
+	if !start.IsZero() {
+		from = " --start-time " + start.UTC().Format(time.RFC3339)
+	}
+	var steps []Step
+	for _, region := range trailRegions(sub.user.ARN, k.LastUsed.Region) {
+		steps = append(steps, Step{
+			Action:  fmt.Sprintf("List the key's CloudTrail events in %s.", region),
+			Command: fmt.Sprintf("aws cloudtrail lookup-events --region %s%s --lookup-attributes %s", region, from, attr),
+		})
+	}
+	return steps
+}
+
+// homeRegions are where each partition records IAM and STS events.
+var homeRegions = map[string]string{"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
+
+// trailRegions are the partition's home region (from the principal ARN;
+// aws when unknown) and the region the key was last used in, if another
+// region of the same partition.
+func trailRegions(arn, lastUsed string) []string {
+	partition := "aws"
+	if parts := strings.SplitN(arn, ":", 3); len(parts) == 3 && homeRegions[parts[1]] != "" {
+		partition = parts[1]
+	}
+	home := homeRegions[partition]
+	regions := []string{home}
+	if lastUsed != "" && lastUsed != home && regionPartition(lastUsed) == partition && regionName.MatchString(lastUsed) {
+		regions = append(regions, lastUsed)
+	}
+	return regions
+}
+
+var regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
+
+func regionPartition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// mfaStep: the console user needs MFA, or, if a program, no password.
+func mfaStep(u *inventory.User) Step {
+	user := shellQuote(u.Name)
+	return Step{
+		Action: fmt.Sprintf("Enable MFA for %s: IAM console, Users, %s, Security credentials, Assign MFA device. If %s is a program, not a person, remove its console password instead (aws iam delete-login-profile --user-name %s). This lists its MFA devices: none yet.",
+			u.Name, u.Name, u.Name, user),
+		Command: "aws iam list-mfa-devices --user-name " + user,
+	}
+}
+
+// rootPlan: only the root user can manage its keys, so the plan is text
+// for a person, plus the CloudTrail lookups (which need no account guard:
+// they change nothing).
+func (p planner) rootPlan(sub subject) []Step {
+	k := sub.key
+	if k == nil {
+		k = &inventory.Key{}
+	}
+	steps := []Step{{Action: "Find what uses the root key in CloudTrail, and move it to an IAM role."}}
+	steps = append(steps, p.trailSteps(subject{acct: sub.acct, user: sub.user, key: k}, time.Time{})...)
+	which := "the access key"
+	if k.Slot > 0 {
+		which = fmt.Sprintf("access key %d", k.Slot)
+	}
+	return append(steps,
+		Step{Action: fmt.Sprintf("Sign in to account %s as the root user, open Security credentials, and deactivate %s.", accountName(sub.acct), which)},
+		Step{Action: fmt.Sprintf("Wait %d days and watch for failures; then, as root again, delete the key.", confirmDays)},
+	)
+}
+
+// leakPlan: anyone may hold a leaked key, so it is deactivated at once
+// (reversible), not after a migration; then investigated from its first
+// event, then replaced. No waiting for it to go idle.
+func (p planner) leakPlan(sub subject) (string, []Step) {
+	s, k := sub.sighting, sub.key
+	first := p.env.Now.AddDate(0, 0, -90) // CloudTrail event history keeps 90 days
+	if !k.CreatedAt.IsZero() && k.CreatedAt.After(first) {
+		first = k.CreatedAt
+	}
+	if k.Usage != nil && !k.Usage.FirstSeen.IsZero() && k.Usage.FirstSeen.Before(first) {
+		first = k.Usage.FirstSeen
+	}
+	investigate := Step{Action: fmt.Sprintf("Investigate: list every event made with the key since %s (CloudTrail event history keeps 90 days; older events are in your trail's S3 logs or CloudTrail Lake). Look for new users, keys, roles and policies, and for data read.", first.UTC().Format("2006-01-02"))}
+	trail := p.trailSteps(sub, first)
+	if s != nil && s.Kind == inventory.KindTemporary {
+		steps := []Step{{Action: "Temporary credentials cannot be deactivated: revoke the active sessions of the role that issued them (IAM console: Roles, the role, Revoke active sessions), and rotate the long-term credential that assumed it."}, investigate}
+		return "Revoke the sessions of the role behind the leaked temporary key, then investigate.", append(steps, trail...)
+	}
+	known := sub.acct.ID != "" && sub.user.Name != "unknown"
+	partition := "aws"
+	if parts := strings.SplitN(sub.user.ARN, ":", 3); len(parts) == 3 && homeRegions[parts[1]] != "" {
+		partition = parts[1]
+	}
+	var steps []Step
+	if sub.acct.ID != "" {
+		steps = append(steps, guardStep(sub.acct))
+	}
+	user := shellQuote(sub.user.Name)
+	if known {
+		steps = append(steps, Step{Action: "Deactivate the key now. It is reversible, but a leaked key must not be switched on again.",
+			Command: fmt.Sprintf("aws iam update-access-key --user-name %s --access-key-id %s --status Inactive", user, k.ID)})
+	} else {
+		steps = append(steps,
+			Step{Action: "Find the user that owns the key: this prints its user name.",
+				Command: fmt.Sprintf(`for u in $(aws iam list-users --query 'Users[].UserName' --output text); do aws iam list-access-keys --user-name "$u" --query "AccessKeyMetadata[?AccessKeyId=='%s'].UserName" --output text; done`, k.ID)},
+			Step{Action: fmt.Sprintf("Deactivate the key now, naming that user: aws iam update-access-key --user-name USER --access-key-id %s --status Inactive. It is reversible, but a leaked key must not be switched on again.", k.ID)})
+		user = "USER"
+	}
+	steps = append(steps,
+		Step{Action: fmt.Sprintf("AWS attaches the managed policy AWSCompromisedKeyQuarantineV3 to a user whose key it finds exposed; leave it attached until the investigation is done, or attach it yourself: aws iam attach-user-policy --user-name %s --policy-arn arn:%s:iam::aws:policy/AWSCompromisedKeyQuarantineV3", user, partition)},
+		investigate)
+	steps = append(steps, trail...)
+	if known {
+		steps = append(steps,
+			Step{Action: "Delete the leaked key once the investigation no longer needs it switched off rather than gone.",
+				Command: fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", user, k.ID)},
+			Step{Action: fmt.Sprintf("If the user still needs a key, create a new one and store its secret in your secrets manager; the steps below call its ID %s. Better: use a role instead.", NewKeyID),
+				Command: "aws iam create-access-key --user-name " + user},
+			Step{Action: "Move every application that used the leaked key to the new key or a role."})
+	} else {
+		steps = append(steps, Step{Action: "Then delete the leaked key, and give whatever used it a new key or, better, a role."})
+	}
+	return "Deactivate the leaked key now, investigate its use, then replace it.", steps
+}
+
+// longTermPlan: move the use to short-term credentials, then retire the key.
+func (p planner) longTermPlan(sub subject) (string, []Step) {
+	s := sub.sighting
+	where := "every file and variable that holds it"
+	if s != nil && (s.Profile != "" || strings.HasPrefix(s.Source, "environment")) {
+		where = s.Source
+	}
+	known := sub.acct.ID != "" && sub.user.Name != "unknown" && sub.key.ID != ""
+	var steps []Step
+	if known {
+		steps = append(steps, guardStep(sub.acct))
+	}
+	steps = append(steps,
+		Step{Action: "Set up short-term credentials for this use: IAM Identity Center (aws configure sso, AWS CLI v2), a role assumed with MFA, or aws-vault."},
+		Step{Action: fmt.Sprintf("Remove the key from %s.", where)})
+	if known {
+		steps = append(steps, p.checkUnusedSteps(sub)...)
+		steps = append(steps, p.deactivateSteps(sub.user, sub.key)...)
+	}
+	return "Replace the stored long-term key with short-term credentials, then delete it.", steps
+}
+
+func foreignPlan(sub subject) []Step {
+	return []Step{
+		{Action: "Confirm which account owns the key (this works with credentials of any account).", Command: "aws sts get-access-key-info --access-key-id " + sub.key.ID},
+		{Action: fmt.Sprintf("Find out whose account %s is and why its key is here. If it is a vendor's, give the vendor a role with an external ID; otherwise remove the key and ask the account's owner to delete it.", sub.acct.ID)},
+	}
+}
+
+// theKey names a key in a sentence: "key AKIA…", or "key 1" by its slot.
+func theKey(k *inventory.Key) string {
+	if k.ID != "" {
+		return "key " + k.ID
+	}
+	return keyLabel(k)
+}
+
+// otherKey is the user's other key, if any.
+func otherKey(u *inventory.User, k *inventory.Key) *inventory.Key {
+	for i := range u.Keys {
+		if o := &u.Keys[i]; o != k {
+			return o
+		}
+	}
+	return nil
+}
+
+func statusOf(k *inventory.Key) string {
+	if k.Active {
+		return "Active"
+	}
+	return "Inactive"
+}
+
+// findKeyStep prints the ID of a key the credential report named only by
+// slot: never guess a slot; select by status and creation date.
+func findKeyStep(u *inventory.User, k *inventory.Key) Step {
+	return Step{
+		Action: fmt.Sprintf("Find the ID of %s (the credential report names slots, not IDs). The command selects the key by status and creation date and must print exactly one ID; the commands below select it the same way and fail if it does not.",
+			keyLabel(k)),
+		Command: listKeyCommand(u, k, statusOf(k)),
+	}
+}
+
+// keyRef is a key ID for a command. When the ID is unknown it is a command
+// substitution that selects the key by status (as it will be at that step)
+// and creation date: it prints nothing, or two IDs, and the command fails,
+// rather than act on the wrong key.
+func keyRef(u *inventory.User, k *inventory.Key, status string) string {
 	if k.ID != "" {
 		return k.ID
 	}
-	return fmt.Sprintf("<KEY-%d-ID>", k.Slot)
+	return `"$(` + listKeyCommand(u, k, status) + `)"`
+}
+
+// listKeyCommand selects a key by status and creation date. The report's
+// last_rotated is the creation (or latest activation) time, so the key was
+// created before it; the user's older key was created before its own.
+// Bounds have no zone and second precision, so they compare as strings
+// with any ISO 8601 form IAM prints.
+func listKeyCommand(u *inventory.User, k *inventory.Key, status string) string {
+	conds := []string{fmt.Sprintf("Status=='%s'", status)}
+	if !k.CreatedAt.IsZero() {
+		conds = append(conds, fmt.Sprintf("CreateDate<'%s'", bound(k.CreatedAt)))
+	}
+	if o := otherKey(u, k); o != nil && !o.CreatedAt.IsZero() && o.CreatedAt.Before(k.CreatedAt) {
+		conds = append(conds, fmt.Sprintf("CreateDate>='%s'", bound(o.CreatedAt)))
+	}
+	return fmt.Sprintf(`aws iam list-access-keys --user-name %s --query "AccessKeyMetadata[?%s].AccessKeyId" --output text`, shellQuote(u.Name), strings.Join(conds, " && "))
+}
+
+// bound is the second after t, without a zone.
+func bound(t time.Time) string {
+	return t.UTC().Truncate(time.Second).Add(time.Second).Format("2006-01-02T15:04:05")
 }
 
 var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_+=,.@/-]+$`)

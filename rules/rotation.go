@@ -6,7 +6,7 @@ import (
 	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
-// keyRotation: CIS 1.14, rotate access keys every max_key_age_days.
+// keyRotation: CIS "ensure access keys are rotated every 90 days or less".
 func keyRotation(env Env, a *inventory.Account) []Finding {
 	limit := env.Config.Thresholds.MaxKeyAgeDays
 	return eachUserKey(a, func(u *inventory.User, k *inventory.Key) *Finding {
@@ -17,11 +17,10 @@ func keyRotation(env Env, a *inventory.Account) []Finding {
 		if age <= limit {
 			return nil
 		}
-		f := newFinding(env, "key-rotation", a, u, k)
+		f := newFinding(env, a, u, k)
 		f.Details.ThresholdDays = ptr(limit)
-		f.Message = fmt.Sprintf("%s of user %s is %d days old (limit %d)%s", keyName(k), u.Name, age, limit, usedPhrase(env, k))
-		f.Recommendation = "Rotate the key: create a new one, move every application to it, then deactivate and delete the old one. Better still, replace it with temporary credentials (an IAM role)."
-		f.RotationPlan = rotationPlan(u, k)
+		f.Message = fmt.Sprintf("%d days old (limit %d)%s", age, limit, usedPhrase(k))
+		f.Recommendation = "Rotate the key: create a new one (or use the user's young second key), move every application to it, then deactivate and delete the old one. Better still, replace it with temporary credentials (an IAM role)."
 		return &f
 	})
 }

@@ -1,6 +1,6 @@
 // Package rules holds the rule catalogue: pure functions of the inventory,
-// the configuration and a clock that turn keys into findings, with
-// suppressions and rotation plans. It knows nothing of AWS.
+// the configuration and a clock that turn keys into findings, and the
+// findings on each key into one action with one plan. It knows nothing of AWS.
 package rules
 
 import (
@@ -20,13 +20,15 @@ type Env struct {
 }
 
 // Rule is one check of the catalogue. Exactly one of Check and
-// CheckSighting is set.
+// CheckSighting is set. Checks return findings without rule id, CIS ids
+// or (unless they differ from the rule's) severity: Evaluate stamps those
+// from the rule it ran.
 type Rule struct {
 	ID          string // public contract, e.g. "key-rotation"
 	Severity    Severity
-	CIS         []string
-	Threshold   string // the config key it reads, e.g. "max_key_age_days"; "" when none
-	Description string // one line, for `keyaudit rules`
+	CIS         CISRefs // nil when no CIS recommendation covers the rule
+	Threshold   string  // the config key it reads, e.g. "max_key_age_days"; "" when none
+	Description string  // one line, for `keyaudit rules`
 	// NeedsLastUse: the verdict depends on last use, which the live path
 	// confirms with GetAccessKeyLastUsed before reporting.
 	NeedsLastUse  bool
@@ -37,35 +39,27 @@ type Rule struct {
 // Catalogue returns every rule, in the order of DESIGN.md.
 func Catalogue() []Rule {
 	return []Rule{
-		{ID: "root-access-key", Severity: Critical, CIS: []string{"1.4"},
+		{ID: "root-access-key", Severity: Critical, CIS: cis("1.4", "1.3", "2.3"),
 			Description: "the root user has an access key (active: critical, inactive: high): delete it", Check: rootAccessKey},
-		{ID: "key-rotation", Severity: Medium, CIS: []string{"1.14"}, Threshold: "max_key_age_days",
+		{ID: "key-rotation", Severity: Medium, CIS: cis("1.14", "1.13", "2.13"), Threshold: "max_key_age_days",
 			Description: "an active IAM user key is older than the limit: rotate it", Check: keyRotation},
-		{ID: "key-unused", Severity: Medium, CIS: []string{"1.12"}, Threshold: "unused_days", NeedsLastUse: true,
-			Description: "an active key was last used (never used: created) longer ago than the limit: remove it", Check: keyUnused},
-		{ID: "key-setup-unused", Severity: Low, CIS: []string{"1.11"}, NeedsLastUse: true,
-			Description: "a console user has an active key that was never used: remove it", Check: keySetupUnused},
-		{ID: "key-two-active", Severity: Medium, CIS: []string{"1.13"}, Threshold: "rotation_overlap_days",
-			Description: "a user has two active keys beyond a rotation's grace period: retire the older", Check: keyTwoActive},
+		{ID: "key-unused", Severity: Medium, CIS: cis("1.12", "1.11", "2.11"), Threshold: "unused_days", NeedsLastUse: true,
+			Description: "an active key was last used (never used: created) the limit or more days ago: remove it", Check: keyUnused},
+		{ID: "key-setup-unused", Severity: Low, CIS: cis("1.11", "1.10", "2.10"), NeedsLastUse: true,
+			Description: "a console user's key created at user setup was never used: remove it", Check: keySetupUnused},
+		{ID: "key-two-active", Severity: Medium, CIS: cis("1.13", "1.12", "2.12"), Threshold: "rotation_overlap_days",
+			Description: "a user has two active keys beyond a rotation's grace period (0: none, as CIS): retire the older", Check: keyTwoActive},
 		{ID: "key-inactive", Severity: Low, Threshold: "inactive_days",
 			Description: "an inactive key has had no activity for longer than the limit: delete it", Check: keyInactive},
-		{ID: "key-without-mfa", Severity: High, CIS: []string{"1.10"},
+		{ID: "key-without-mfa", Severity: High, CIS: cis("1.10", "1.9", "2.9"),
 			Description: "an active key belongs to a console user without MFA: enable MFA", Check: keyWithoutMFA},
 		{ID: "key-long-term", Severity: Medium,
 			Description: "a long-term (AKIA) key is stored where temporary credentials belong: replace it", CheckSighting: keyLongTerm},
 		{ID: "key-foreign-account", Severity: High,
 			Description: "a key in use belongs to an account outside the audited set: find out why", CheckSighting: keyForeignAccount},
+		{ID: "key-leaked", Severity: Critical,
+			Description: "a key was found where it must not be (active or unknown: critical, inactive: high): deactivate it now", CheckSighting: keyLeaked},
 	}
-}
-
-// ruleByID finds a rule of the catalogue.
-func ruleByID(id string) (Rule, bool) {
-	for _, r := range Catalogue() {
-		if r.ID == id {
-			return r, true
-		}
-	}
-	return Rule{}, false
 }
 
 // days is the whole number of days from t to now; never negative.
@@ -73,11 +67,10 @@ func days(now, t time.Time) int {
 	return max(0, int(now.Sub(t)/(24*time.Hour)))
 }
 
-// newFinding starts a finding of rule id about one principal's key (k may
-// be nil), filling what every finding carries.
-func newFinding(env Env, id string, a *inventory.Account, u *inventory.User, k *inventory.Key) Finding {
-	r, _ := ruleByID(id)
-	f := Finding{Rule: id, Severity: r.Severity, AccountID: a.ID, AccountName: a.Name, Principal: u.Name, PrincipalARN: u.ARN, CIS: r.CIS}
+// newFinding starts a finding about one principal's key (k may be nil),
+// filling what every finding carries but what Evaluate stamps.
+func newFinding(env Env, a *inventory.Account, u *inventory.User, k *inventory.Key) Finding {
+	f := Finding{AccountID: a.ID, AccountName: a.Name, Principal: u.Name, PrincipalARN: u.ARN}
 	if k != nil {
 		f.AccessKeyID, f.KeySlot = k.ID, k.Slot
 		f.Details = keyDetails(env, k)
@@ -104,12 +97,13 @@ func keyDetails(env Env, k *inventory.Key) Details {
 	return d
 }
 
-// keyName names a key in messages: its ID, or its slot when the ID is unknown.
-func keyName(k *inventory.Key) string {
+// keyLabel names a key briefly: its ID, or its slot when the credential
+// report did not give the ID.
+func keyLabel(k *inventory.Key) string {
 	if k.ID != "" {
-		return "access key " + k.ID
+		return k.ID
 	}
-	return fmt.Sprintf("access key %d (ID not in the credential report)", k.Slot)
+	return fmt.Sprintf("key %d", k.Slot)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var now = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
@@ -34,7 +36,7 @@ func account(users ...inventory.User) *inventory.Account {
 }
 
 func user(name string, keys ...inventory.Key) inventory.User {
-	return inventory.User{Name: name, ARN: "arn:aws:iam::123456789012:user/" + name, Keys: keys}
+	return inventory.User{Name: name, ARN: "arn:aws:iam::123456789012:user/" + name, CreatedAt: ago(1000), Keys: keys}
 }
 
 func console(u inventory.User, mfa bool) inventory.User {
@@ -75,22 +77,18 @@ func TestKeyRotation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := fired(t, env(), "key-rotation", account(user("bob", tt.key)))
-			if (len(got) == 1) != tt.firing {
-				t.Fatalf("got %d findings, want firing=%v", len(got), tt.firing)
-			}
+			require.Equal(t, tt.firing, len(got) == 1, "case %s: findings %+v", tt.name, got)
 			if !tt.firing {
 				return
 			}
 			f := got[0]
-			if f.Severity != Medium || f.CIS[0] != "1.14" || f.KeySlot != tt.key.Slot || f.AccessKeyID != tt.key.ID {
-				t.Errorf("finding = %+v", f)
-			}
-			if *f.Details.KeyAgeDays != days(now, tt.key.CreatedAt) || *f.Details.ThresholdDays != 90 {
-				t.Errorf("details = %+v", f.Details)
-			}
-			if len(f.RotationPlan) < 5 || !strings.Contains(planText(f), "aws iam create-access-key --user-name bob") {
-				t.Errorf("rotation plan lacks the create step:\n%s", planText(f))
-			}
+			assert.Equal(t, Medium, f.Severity, "case %s", tt.name)
+			assert.Equal(t, CISRefs{CISv4: "1.14", CISv5: "1.13", CISv6: "2.13"}, f.CIS, "case %s", tt.name)
+			assert.Equal(t, tt.key.Slot, f.KeySlot, "case %s", tt.name)
+			assert.Equal(t, tt.key.ID, f.AccessKeyID, "case %s", tt.name)
+			assert.Equal(t, days(now, tt.key.CreatedAt), *f.Details.KeyAgeDays, "case %s", tt.name)
+			assert.Equal(t, 90, *f.Details.ThresholdDays, "case %s", tt.name)
+			assert.NotContains(t, f.Message, "bob", "case %s: the message repeats the user", tt.name)
 		})
 	}
 }
@@ -99,9 +97,9 @@ func TestRootKeysGetOnlyTheRootRule(t *testing.T) {
 	a := account()
 	a.Root.Keys = []inventory.Key{key("", 1, true, 900, 400)}
 	res := Evaluate(env(), []inventory.Account{*a}, nil)
-	if len(res.Findings) != 1 || res.Findings[0].Rule != "root-access-key" || res.Findings[0].Severity != Critical {
-		t.Fatalf("findings = %+v, want only a critical root-access-key", res.Findings)
-	}
+	require.Len(t, res.Findings, 1, "findings %+v", res.Findings)
+	assert.Equal(t, "root-access-key", res.Findings[0].Rule)
+	assert.Equal(t, Critical, res.Findings[0].Severity)
 }
 
 func TestRootAccessKey(t *testing.T) {
@@ -124,16 +122,22 @@ func TestRootAccessKey(t *testing.T) {
 			a := account()
 			a.Root.Keys, a.RootKeysPresent = tt.keys, tt.present
 			got := fired(t, env(), "root-access-key", a)
-			if len(got) != tt.want {
-				t.Fatalf("got %d findings, want %d", len(got), tt.want)
+			require.Len(t, got, tt.want, "case %s", tt.name)
+			acts := Evaluate(env(), []inventory.Account{*a}, nil).Actions
+			require.Len(t, acts, tt.want, "case %s: one action per root key", tt.name)
+			for _, act := range acts {
+				assert.Contains(t, planText(act.Plan), "as the root user", "case %s", tt.name)
 			}
-			if tt.want > 0 && (got[0].Severity != tt.severity || got[0].Principal != inventory.RootName || got[0].CIS[0] != "1.4") {
-				t.Errorf("finding = %+v", got[0])
+			if tt.want > 0 {
+				assert.Equal(t, tt.severity, got[0].Severity, "case %s", tt.name)
+				assert.Equal(t, inventory.RootName, got[0].Principal, "case %s", tt.name)
+				assert.Equal(t, "2.3", got[0].CIS.In(CISv6), "case %s", tt.name)
 			}
 		})
 	}
 }
 
+// CIS: "credentials unused for 45 days or more": day 45 counts.
 func TestKeyUnused(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -141,10 +145,10 @@ func TestKeyUnused(t *testing.T) {
 		firing bool
 	}{
 		{"used 44 days ago", key(k1, 1, true, 300, 44), false},
-		{"used 45 days ago", key(k1, 1, true, 300, 45), false},
+		{"used 45 days ago", key(k1, 1, true, 300, 45), true},
 		{"used 46 days ago", key(k1, 1, true, 300, 46), true},
 		{"never used, created 44 days ago", key(k1, 1, true, 44, -1), false},
-		{"never used, created 46 days ago", key(k1, 1, true, 46, -1), true},
+		{"never used, created 45 days ago", key(k1, 1, true, 45, -1), true},
 		{"last use unknown", key(k1, 1, true, 300, -2), false},
 		{"inactive", key(k1, 1, false, 300, 200), false},
 		{"slot 2", key(k2, 2, true, 300, 100), true},
@@ -152,64 +156,75 @@ func TestKeyUnused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := fired(t, env(), "key-unused", account(user("svc", tt.key)))
-			if (len(got) == 1) != tt.firing {
-				t.Fatalf("got %d findings, want firing=%v", len(got), tt.firing)
-			}
-			if tt.firing && !strings.Contains(planText(got[0]), "update-access-key --user-name svc --access-key-id "+tt.key.ID+" --status Inactive") {
-				t.Errorf("plan lacks the deactivate step:\n%s", planText(got[0]))
-			}
+			assert.Equal(t, tt.firing, len(got) == 1, "case %s: findings %+v", tt.name, got)
 		})
 	}
 }
 
+// CIS: a key created at the console user's setup and never used. A key
+// made much later, or a minute ago, is not that.
 func TestKeySetupUnused(t *testing.T) {
+	atSetup := func(keyAge int, used int) inventory.User {
+		u := console(user("carol", key(k1, 1, true, keyAge, used)), true)
+		u.CreatedAt = ago(keyAge).Add(-10 * time.Minute)
+		return u
+	}
+	minuteOld := atSetup(0, -1)
+	minuteOld.Keys[0].CreatedAt, minuteOld.CreatedAt = now.Add(-time.Minute), now.Add(-2*time.Minute)
+	later := console(user("carol", key(k1, 1, true, 20, -1)), true) // user created 1000 days ago
+	unknownUser := atSetup(20, -1)
+	unknownUser.CreatedAt = time.Time{}
 	tests := []struct {
 		name   string
 		u      inventory.User
 		firing bool
 	}{
-		{"console user, never used", console(user("carol", key(k1, 1, true, 3, -1)), true), true},
-		{"console user, used", console(user("carol", key(k1, 1, true, 3, 1)), true), false},
-		{"program user, never used", user("svc", key(k1, 1, true, 3, -1)), false},
-		{"console user, last use unknown", console(user("carol", key(k1, 1, true, 3, -2)), true), false},
+		{"created at setup 20 days ago, never used", atSetup(20, -1), true},
+		{"created at setup 7 days ago, never used", atSetup(7, -1), true},
+		{"created at setup 6 days ago: may not have run yet", atSetup(6, -1), false},
+		{"created a minute ago with the user", minuteOld, false},
+		{"created long after the user", later, false},
+		{"user creation unknown", unknownUser, false},
+		{"used", atSetup(20, 1), false},
+		{"program user", func() inventory.User { u := atSetup(20, -1); u.PasswordEnabled = false; return u }(), false},
+		{"last use unknown", atSetup(20, -2), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := fired(t, env(), "key-setup-unused", account(tt.u)); (len(got) == 1) != tt.firing {
-				t.Errorf("got %d findings, want firing=%v", len(got), tt.firing)
-			}
+			got := fired(t, env(), "key-setup-unused", account(tt.u))
+			assert.Equal(t, tt.firing, len(got) == 1, "case %s: findings %+v", tt.name, got)
 		})
 	}
 }
 
 func TestKeyTwoActive(t *testing.T) {
+	withGrace := func(days int) Env { e := env(); e.Config.Thresholds.RotationOverlapDays = days; return e }
 	tests := []struct {
 		name   string
+		env    Env
 		keys   []inventory.Key
 		firing bool
 	}{
-		{"newer 7 days old: grace", []inventory.Key{key(k1, 1, true, 200, 1), key(k2, 2, true, 7, 1)}, false},
-		{"newer 8 days old", []inventory.Key{key(k1, 1, true, 200, 1), key(k2, 2, true, 8, 1)}, true},
-		{"one inactive", []inventory.Key{key(k1, 1, false, 200, 100), key(k2, 2, true, 30, 1)}, false},
-		{"slot 2 older", []inventory.Key{key(k1, 1, true, 20, 1), key(k2, 2, true, 200, 1)}, true},
+		{"default: no grace, newer created today", env(), []inventory.Key{key(k1, 1, true, 200, 1), key(k2, 2, true, 0, 1)}, true},
+		{"grace 7, newer 7 days old", withGrace(7), []inventory.Key{key(k1, 1, true, 200, 1), key(k2, 2, true, 7, 1)}, false},
+		{"grace 7, newer 8 days old", withGrace(7), []inventory.Key{key(k1, 1, true, 200, 1), key(k2, 2, true, 8, 1)}, true},
+		{"one inactive", env(), []inventory.Key{key(k1, 1, false, 200, 100), key(k2, 2, true, 30, 1)}, false},
+		{"slot 2 older", env(), []inventory.Key{key(k1, 1, true, 20, 1), key(k2, 2, true, 200, 1)}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := fired(t, env(), "key-two-active", account(user("ci", tt.keys...)))
-			if (len(got) == 1) != tt.firing {
-				t.Fatalf("got %d findings, want firing=%v", len(got), tt.firing)
-			}
+			got := fired(t, tt.env, "key-two-active", account(user("ci", tt.keys...)))
+			require.Equal(t, tt.firing, len(got) == 1, "case %s: findings %+v", tt.name, got)
 			if tt.firing {
 				older := tt.keys[0]
 				if tt.keys[1].CreatedAt.Before(older.CreatedAt) {
 					older = tt.keys[1]
 				}
-				if got[0].AccessKeyID != older.ID {
-					t.Errorf("finding on %s, want the older key %s", got[0].AccessKeyID, older.ID)
-				}
+				assert.Equal(t, older.ID, got[0].AccessKeyID, "case %s: the finding is on the older key", tt.name)
 			}
 		})
 	}
+	assert.Equal(t, 0, Defaults().Thresholds.RotationOverlapDays, "CIS allows no overlap by default")
 }
 
 func TestKeyInactive(t *testing.T) {
@@ -227,12 +242,7 @@ func TestKeyInactive(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := fired(t, env(), "key-inactive", account(user("old", tt.key)))
-			if (len(got) == 1) != tt.firing {
-				t.Fatalf("got %d findings, want firing=%v", len(got), tt.firing)
-			}
-			if tt.firing && !strings.Contains(planText(got[0]), "aws iam delete-access-key --user-name old --access-key-id "+k1) {
-				t.Errorf("plan:\n%s", planText(got[0]))
-			}
+			assert.Equal(t, tt.firing, len(got) == 1, "case %s: findings %+v", tt.name, got)
 		})
 	}
 }
@@ -251,11 +261,9 @@ func TestKeyWithoutMFA(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := fired(t, env(), "key-without-mfa", account(tt.u))
-			if (len(got) == 1) != tt.firing {
-				t.Fatalf("got %d findings, want firing=%v", len(got), tt.firing)
-			}
-			if tt.firing && got[0].Severity != High {
-				t.Errorf("severity %s", got[0].Severity)
+			require.Equal(t, tt.firing, len(got) == 1, "case %s: findings %+v", tt.name, got)
+			if tt.firing {
+				assert.Equal(t, High, got[0].Severity, "case %s", tt.name)
 			}
 		})
 	}
@@ -265,57 +273,86 @@ func TestSightings(t *testing.T) {
 	e := env()
 	e.Audited = map[string]bool{"123456789012": true}
 	sightings := []inventory.Sighting{
-		{AccessKeyID: k1, Source: "~/.aws/credentials [default]", Kind: inventory.KindLongTerm, OwnerAccount: "123456789012"},
+		{AccessKeyID: k1, Source: "~/.aws/credentials [default]", Profile: "default", Kind: inventory.KindLongTerm, OwnerAccount: "123456789012"},
 		{AccessKeyID: "ASIAAAAAAAAAAAAAAAA3", Source: "argument 2", Kind: inventory.KindTemporary, OwnerAccount: "999999999999"},
 	}
 	res := Evaluate(e, nil, sightings)
-	rules := map[string]string{}
+	got := map[string]string{}
 	for _, f := range res.Findings {
-		rules[f.Rule] = f.AccessKeyID
+		got[f.Rule] = f.AccessKeyID
 	}
-	if rules["key-long-term"] != k1 {
-		t.Errorf("key-long-term on %q, want %s", rules["key-long-term"], k1)
+	assert.Equal(t, map[string]string{"key-long-term": k1, "key-foreign-account": "ASIAAAAAAAAAAAAAAAA3"}, got)
+	require.Len(t, res.Actions, 2)
+	for _, a := range res.Actions {
+		assert.NotEmpty(t, a.Plan, "action on %s has no plan", a.AccessKeyID)
 	}
-	if rules["key-foreign-account"] != "ASIAAAAAAAAAAAAAAAA3" {
-		t.Errorf("key-foreign-account on %q", rules["key-foreign-account"])
+	// With its owner known, the long-term key's plan starts with the account guard.
+	sightings[0].Principal = "dev"
+	res = Evaluate(e, nil, sightings[:1])
+	require.Len(t, res.Actions, 1)
+	assert.Equal(t, `test "$(aws sts get-caller-identity --query Account --output text)" = 123456789012`, res.Actions[0].Plan[0].Command)
+	assert.NotEqual(t, -1, stepIndex(res.Actions[0].Plan, "update-access-key --user-name dev --access-key-id "+k1+" --status Inactive"))
+}
+
+// Evaluate, not the checks, names the rule, its severity and its CIS ids.
+func TestEvaluateStampsFromTheRule(t *testing.T) {
+	a := account(user("bob", key(k1, 1, true, 200, 1)))
+	raw := keyRotation(env(), a)
+	require.Len(t, raw, 1)
+	assert.Empty(t, raw[0].Rule, "a check names its own rule")
+	assert.Empty(t, raw[0].CIS, "a check sets its own CIS ids")
+
+	cat := map[string]Rule{}
+	for _, r := range Catalogue() {
+		cat[r.ID] = r
 	}
-	if len(res.Findings) != 2 {
-		t.Errorf("findings = %+v, want exactly those two", res.Findings)
+	e := env()
+	e.Audited = map[string]bool{}
+	a = account(console(user("bob", key(k1, 1, true, 200, 60), key(k2, 2, false, 300, 100)), false))
+	a.Root.Keys = []inventory.Key{key("", 1, true, 900, 1)}
+	res := Evaluate(e, []inventory.Account{*a}, []inventory.Sighting{{AccessKeyID: "AKIAAAAAAAAAAAAAAAA5", Source: "argument 1", Kind: inventory.KindLongTerm, OwnerAccount: "999999999999", Leaked: true}})
+	require.Len(t, res.Findings, 7, "findings %+v", res.Findings)
+	for _, f := range res.Findings {
+		r, ok := cat[f.Rule]
+		require.True(t, ok, "unknown rule %q", f.Rule)
+		assert.Equal(t, r.Severity, f.Severity, "rule %s", f.Rule)
+		want := CISRefs{}
+		for v, id := range r.CIS {
+			want[v] = id
+		}
+		assert.Equal(t, want, f.CIS, "rule %s", f.Rule)
 	}
 }
 
-func TestRotationPlanFreesSlotAndNamesSources(t *testing.T) {
-	old := key(k1, 1, true, 200, 1)
-	old.Usage = &inventory.Usage{Since: ago(30), Events: 12, FirstSeen: ago(29), LastSeen: ago(1),
-		SourceIPs: []string{"203.0.113.10"}, UserAgents: []string{"terraform/1.7.5"}, Services: []string{"s3.amazonaws.com"}}
-	a := account(user("ci", old, key(k2, 2, false, 400, 300)))
-	got := fired(t, env(), "key-rotation", a)
-	if len(got) != 1 {
-		t.Fatalf("got %d findings", len(got))
+// CIS ids per benchmark version, as DESIGN.md maps them (checked against
+// Prowler's cis_5.0_aws.json and cis_6.0_aws.json).
+func TestCISMapping(t *testing.T) {
+	want := map[string]CISRefs{
+		"root-access-key":  {CISv4: "1.4", CISv5: "1.3", CISv6: "2.3"},
+		"key-without-mfa":  {CISv4: "1.10", CISv5: "1.9", CISv6: "2.9"},
+		"key-setup-unused": {CISv4: "1.11", CISv5: "1.10", CISv6: "2.10"},
+		"key-unused":       {CISv4: "1.12", CISv5: "1.11", CISv6: "2.11"},
+		"key-two-active":   {CISv4: "1.13", CISv5: "1.12", CISv6: "2.12"},
+		"key-rotation":     {CISv4: "1.14", CISv5: "1.13", CISv6: "2.13"},
 	}
-	plan := planText(got[0])
-	for _, want := range []string{
-		"aws iam delete-access-key --user-name ci --access-key-id " + k2, // free the slot first
-		"aws iam create-access-key --user-name ci",
-		"203.0.113.10", "terraform/1.7.5", "s3.amazonaws.com",
-		"aws iam get-access-key-last-used --access-key-id " + k1,
-		"aws iam update-access-key --user-name ci --access-key-id " + k1 + " --status Inactive",
-		"aws iam delete-access-key --user-name ci --access-key-id " + k1,
-	} {
-		if !strings.Contains(plan, want) {
-			t.Errorf("plan lacks %q:\n%s", want, plan)
+	for _, r := range Catalogue() {
+		if w, ok := want[r.ID]; ok {
+			assert.Equal(t, w, r.CIS, "rule %s", r.ID)
+		} else {
+			assert.Empty(t, r.CIS, "rule %s maps to no CIS recommendation", r.ID)
 		}
 	}
-	if strings.Index(plan, k2) > strings.Index(plan, "create-access-key") {
-		t.Error("the inactive key is deleted after the new one is created: no slot would be free")
-	}
 }
 
-func TestPlanQuotesUnsafeNames(t *testing.T) {
-	got := fired(t, env(), "key-rotation", account(user("bob smith", key(k1, 1, true, 200, 1))))
-	if !strings.Contains(planText(got[0]), "--user-name 'bob smith'") {
-		t.Errorf("plan:\n%s", planText(got[0]))
+func TestParseCISVersion(t *testing.T) {
+	for in, want := range map[string]CISVersion{"v6.0.0": CISv6, "6": CISv6, "V5.0.0": CISv5, "4.0.1": CISv4, "v1.4.0": CISv4, "v3.0.0": CISv4} {
+		got, err := ParseCISVersion(in)
+		require.NoError(t, err, "case %s", in)
+		assert.Equal(t, want, got, "case %s", in)
 	}
+	_, err := ParseCISVersion("v7")
+	assert.ErrorContains(t, err, `unknown CIS benchmark version "v7"`)
+	assert.Equal(t, CISv6, Defaults().CISVersion)
 }
 
 func TestSuppressions(t *testing.T) {
@@ -331,47 +368,40 @@ suppressions:
     reason: expired acceptance
     expires: 2026-11-23
 `))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	e := env()
 	e.Config = cfg
 	res := Evaluate(e, []inventory.Account{*a}, nil)
+	byPrincipal := map[string]Finding{}
 	for _, f := range res.Findings {
-		switch f.Principal {
-		case "legacy":
-			if f.Suppressed == nil || f.Suppressed.Reason != "retired with the mainframe, INC-42" {
-				t.Errorf("legacy's finding not suppressed: %+v", f.Suppressed)
-			}
-		case "other":
-			if f.Suppressed != nil {
-				t.Errorf("an expired suppression still suppresses: %+v", f.Suppressed)
-			}
-		}
+		byPrincipal[f.Principal] = f
 	}
-	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "keyaudit.yaml:7") || !strings.Contains(res.Warnings[0], "expired on 2026-11-23") {
-		t.Errorf("warnings = %q, want one naming the expired suppression's line and date", res.Warnings)
+	require.Contains(t, byPrincipal, "legacy", "no finding for legacy: nothing to suppress")
+	require.Contains(t, byPrincipal, "other", "no finding for other: nothing to check")
+	if assert.NotNil(t, byPrincipal["legacy"].Suppressed, "legacy's finding is not suppressed") {
+		assert.Equal(t, "retired with the mainframe, INC-42", byPrincipal["legacy"].Suppressed.Reason)
 	}
+	assert.Nil(t, byPrincipal["other"].Suppressed, "an expired suppression still suppresses")
+	require.Len(t, res.Warnings, 1)
+	assert.Contains(t, res.Warnings[0], "keyaudit.yaml:7")
+	assert.Contains(t, res.Warnings[0], "expired on 2026-11-23")
 
 	// In force through its expiry day.
 	e.Now = time.Date(2026, 11, 23, 23, 0, 0, 0, time.UTC)
-	if w := Evaluate(e, []inventory.Account{*a}, nil).Warnings; len(w) != 0 {
-		t.Errorf("suppression expired on its last day: %q", w)
-	}
+	assert.Empty(t, Evaluate(e, []inventory.Account{*a}, nil).Warnings, "suppression expired on its last day")
 }
 
 func TestSuppressionByFingerprint(t *testing.T) {
 	a := account(user("legacy", key(k1, 1, true, 200, 1)))
-	fp := fired(t, env(), "key-rotation", a)[0].Fingerprint
-	cfg, err := ParseConfig("c.yaml", []byte("suppressions:\n  - rule: key-rotation\n    fingerprint: "+fp+"\n    reason: accepted\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := fired(t, env(), "key-rotation", a)
+	require.Len(t, got, 1)
+	cfg, err := ParseConfig("c.yaml", []byte("suppressions:\n  - rule: key-rotation\n    fingerprint: "+got[0].Fingerprint+"\n    reason: accepted\n"))
+	require.NoError(t, err)
 	e := env()
 	e.Config = cfg
-	if f := fired(t, e, "key-rotation", a)[0]; f.Suppressed == nil {
-		t.Error("not suppressed by its fingerprint")
-	}
+	got = fired(t, e, "key-rotation", a)
+	require.Len(t, got, 1)
+	assert.NotNil(t, got[0].Suppressed, "not suppressed by its fingerprint")
 }
 
 func TestParseConfigErrors(t *testing.T) {
@@ -387,47 +417,39 @@ func TestParseConfigErrors(t *testing.T) {
 		{"no selector", "suppressions:\n  - rule: key-rotation\n    reason: y\n", "at least one of account"},
 		{"bad account", "suppressions:\n  - rule: key-rotation\n    account: 1234\n    reason: y\n", `c.yaml:3: account "1234"`},
 		{"bad date", "suppressions:\n  - rule: key-rotation\n    principal: x\n    reason: y\n    expires: soon\n", `c.yaml:5: expires "soon"`},
+		{"bad CIS version", "cis_version: v9\n", `c.yaml:1: cis_version "v9" is not a CIS benchmark version`},
 		{"bad yaml", "thresholds: [\n", "c.yaml:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseConfig("c.yaml", []byte(tt.yaml))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err = %v, want one containing %q", err, tt.want)
-			}
+			assert.ErrorContains(t, err, tt.want, "case %s", tt.name)
 		})
 	}
 }
 
 func TestParseConfigThresholds(t *testing.T) {
-	cfg, err := ParseConfig("c.yaml", []byte("thresholds:\n  max_key_age_days: 30\n  rotation_overlap_days: 0\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Thresholds{MaxKeyAgeDays: 30, UnusedDays: 45, RotationOverlapDays: 0, InactiveDays: 30}
-	if cfg.Thresholds != want {
-		t.Errorf("thresholds = %+v, want %+v", cfg.Thresholds, want)
-	}
-	if empty, err := ParseConfig("e.yaml", nil); err != nil || empty.Thresholds != Defaults().Thresholds {
-		t.Errorf("empty file: %+v, %v", empty, err)
-	}
+	cfg, err := ParseConfig("c.yaml", []byte("cis_version: v4.0.1\nthresholds:\n  max_key_age_days: 30\n  rotation_overlap_days: 3\n"))
+	require.NoError(t, err)
+	assert.Equal(t, Thresholds{MaxKeyAgeDays: 30, UnusedDays: 45, RotationOverlapDays: 3, InactiveDays: 30}, cfg.Thresholds)
+	assert.Equal(t, CISv4, cfg.CISVersion)
+	empty, err := ParseConfig("e.yaml", nil)
+	require.NoError(t, err)
+	assert.Equal(t, Defaults(), empty, "an empty file gives the defaults")
 }
 
 func TestOrderAndFingerprintsAreStable(t *testing.T) {
 	a := account(user("zed", key(k2, 1, true, 200, 100)), user("amy", key(k1, 1, true, 200, 100)))
 	first := Evaluate(env(), []inventory.Account{*a}, nil).Findings
 	second := Evaluate(env(), []inventory.Account{*a}, nil).Findings
-	if len(first) == 0 || first[0].Principal != "amy" {
-		t.Fatalf("findings not ordered by principal: %+v", first)
-	}
+	require.NotEmpty(t, first)
+	assert.Equal(t, "amy", first[0].Principal, "findings not ordered by principal")
+	require.Len(t, second, len(first))
 	for i := range first {
-		if first[i].Fingerprint != second[i].Fingerprint || len(first[i].Fingerprint) != 16 {
-			t.Errorf("fingerprint %d: %q then %q", i, first[i].Fingerprint, second[i].Fingerprint)
-		}
+		assert.Equal(t, first[i].Fingerprint, second[i].Fingerprint, "finding %d", i)
+		assert.Len(t, first[i].Fingerprint, 16, "finding %d", i)
 	}
-	if Fingerprint("key-rotation", "1", "amy", k1, 1) == Fingerprint("key-unused", "1", "amy", k1, 1) {
-		t.Error("two rules on one key share a fingerprint")
-	}
+	assert.NotEqual(t, Fingerprint("key-rotation", "1", "amy", k1, 1), Fingerprint("key-unused", "1", "amy", k1, 1), "two rules on one key share a fingerprint")
 }
 
 func TestKeysToConfirm(t *testing.T) {
@@ -435,47 +457,38 @@ func TestKeysToConfirm(t *testing.T) {
 	confirmed.LastUsed.Confirmed = true
 	a := account(user("svc", key(k1, 1, true, 300, 100), confirmed))
 	got := KeysToConfirm(Evaluate(env(), []inventory.Account{*a}, nil).Findings)
-	if ids := got["123456789012"]; len(ids) != 1 || ids[0] != k1 {
-		t.Errorf("KeysToConfirm = %v, want only the unconfirmed %s", got, k1)
-	}
+	assert.Equal(t, map[string][]string{"123456789012": {k1}}, got, "only the unconfirmed key")
 }
 
 func TestCatalogueMatchesDesign(t *testing.T) {
 	want := map[string]Severity{
 		"root-access-key": Critical, "key-rotation": Medium, "key-unused": Medium, "key-setup-unused": Low,
 		"key-two-active": Medium, "key-inactive": Low, "key-without-mfa": High, "key-long-term": Medium, "key-foreign-account": High,
+		"key-leaked": Critical,
 	}
 	cat := Catalogue()
-	if len(cat) != len(want) {
-		t.Fatalf("%d rules, want %d", len(cat), len(want))
-	}
+	require.Len(t, cat, len(want))
 	for _, r := range cat {
-		if want[r.ID] != r.Severity {
-			t.Errorf("%s: severity %q, want %q", r.ID, r.Severity, want[r.ID])
-		}
-		if (r.Check == nil) == (r.CheckSighting == nil) {
-			t.Errorf("%s: exactly one of Check and CheckSighting must be set", r.ID)
-		}
-		if r.Threshold != "" && Defaults().Thresholds.Get(r.Threshold) == 0 && r.Threshold != "rotation_overlap_days" {
-			t.Errorf("%s: threshold %q has no default", r.ID, r.Threshold)
+		assert.Equal(t, want[r.ID], r.Severity, "rule %s", r.ID)
+		assert.True(t, (r.Check == nil) != (r.CheckSighting == nil), "rule %s: exactly one of Check and CheckSighting must be set", r.ID)
+		if r.Threshold != "" && r.Threshold != "rotation_overlap_days" {
+			assert.NotZero(t, Defaults().Thresholds.Get(r.Threshold), "rule %s: threshold %q has no default", r.ID, r.Threshold)
 		}
 	}
-}
-
-func planText(f Finding) string {
-	var b strings.Builder
-	for _, s := range f.RotationPlan {
-		b.WriteString(s.Action + "\n  " + s.Command + "\n")
-	}
-	return b.String()
 }
 
 func TestExampleConfigParses(t *testing.T) {
 	cfg, err := LoadConfig("../testdata/config/example.yaml")
-	if err != nil {
-		t.Fatal(err)
+	require.NoError(t, err)
+	assert.Len(t, cfg.Suppressions, 2)
+	assert.Equal(t, Defaults().Thresholds, cfg.Thresholds)
+	assert.Equal(t, CISv6, cfg.CISVersion)
+}
+
+func planText(steps []Step) string {
+	var b strings.Builder
+	for _, s := range steps {
+		b.WriteString(s.Action + "\n  " + s.Command + "\n")
 	}
-	if len(cfg.Suppressions) != 2 || cfg.Thresholds != Defaults().Thresholds {
-		t.Errorf("config = %+v", cfg)
-	}
+	return b.String()
 }

@@ -7,18 +7,14 @@ import (
 )
 
 // sightingFinding starts a finding about a key found outside IAM.
-func sightingFinding(env Env, id string, s *inventory.Sighting) Finding {
+func sightingFinding(env Env, s *inventory.Sighting) Finding {
 	a := &inventory.Account{ID: s.OwnerAccount, Name: s.OwnerName}
-	principal := s.Principal
-	if principal == "" {
-		principal = "unknown"
-	}
-	u := &inventory.User{Name: principal, ARN: s.PrincipalARN}
+	u := &inventory.User{Name: sightingPrincipal(s), ARN: s.PrincipalARN}
 	k := s.Key
 	if k == nil {
 		k = &inventory.Key{ID: s.AccessKeyID, Active: true}
 	}
-	f := newFinding(env, id, a, u, k)
+	f := newFinding(env, a, u, k)
 	if s.Key == nil {
 		f.Details.KeyActive = nil
 	}
@@ -26,22 +22,24 @@ func sightingFinding(env Env, id string, s *inventory.Sighting) Finding {
 	return f
 }
 
+// sightingPrincipal is the principal a sighting's findings name.
+func sightingPrincipal(s *inventory.Sighting) string {
+	if s.Principal == "" {
+		return "unknown"
+	}
+	return s.Principal
+}
+
 // keyLongTerm: a long-term key in a file or list is a secret that never
-// expires, readable by anything that can read the file.
+// expires, readable by anything that can read the file. A leaked key gets
+// key-leaked instead: its answer is to deactivate it now, not to migrate.
 func keyLongTerm(env Env, s *inventory.Sighting) []Finding {
-	if s.Kind != inventory.KindLongTerm {
+	if s.Kind != inventory.KindLongTerm || s.Leaked {
 		return nil
 	}
-	f := sightingFinding(env, "key-long-term", s)
-	f.Message = fmt.Sprintf("long-term access key %s was found in %s", s.AccessKeyID, s.Source)
-	f.Recommendation = "Use short-term credentials instead: IAM Identity Center (aws configure sso), a role with source_profile and mfa_serial, or aws-vault; then remove the key from the file and delete it."
-	f.RotationPlan = []Step{
-		{Action: "Set up short-term credentials for this use: IAM Identity Center, or a role assumed with MFA.", Command: "aws configure sso"},
-		{Action: fmt.Sprintf("Remove the key from %s.", s.Source)},
-	}
-	if s.Principal != "" {
-		f.RotationPlan = append(f.RotationPlan, removalPlan(&inventory.User{Name: s.Principal}, &inventory.Key{ID: s.AccessKeyID})...)
-	}
+	f := sightingFinding(env, s)
+	f.Message = "long-term access key found in " + s.Source
+	f.Recommendation = "Use short-term credentials instead: IAM Identity Center, a role with source_profile and mfa_serial, or aws-vault; then remove the key from where it is stored and delete it."
 	return []Finding{f}
 }
 
@@ -51,9 +49,32 @@ func keyForeignAccount(env Env, s *inventory.Sighting) []Finding {
 	if s.OwnerAccount == "" || env.Audited[s.OwnerAccount] {
 		return nil
 	}
-	f := sightingFinding(env, "key-foreign-account", s)
+	f := sightingFinding(env, s)
 	f.Details.OwnerAccount = s.OwnerAccount
-	f.Message = fmt.Sprintf("access key %s, found in %s, belongs to account %s, outside the audited accounts", s.AccessKeyID, s.Source, s.OwnerAccount)
+	f.Message = fmt.Sprintf("found in %s; belongs to account %s, outside the audited accounts", s.Source, s.OwnerAccount)
 	f.Recommendation = fmt.Sprintf("Find out whose account %s is and why its key is here. If it is a vendor's, give the vendor a role to assume with an external ID instead; otherwise remove the key and ask the account's owner to delete it.", s.OwnerAccount)
+	return []Finding{f}
+}
+
+// keyLeaked: the person asking found the key where it must not be (a log,
+// a repository, a ticket). Anyone may hold it now: an active key, or one
+// whose state is unknown, is critical.
+func keyLeaked(env Env, s *inventory.Sighting) []Finding {
+	if !s.Leaked {
+		return nil
+	}
+	f := sightingFinding(env, s)
+	if s.Key != nil && !s.Key.Active {
+		f.Severity = High
+	}
+	state := "state unknown"
+	if s.Key != nil {
+		state = map[bool]string{true: "active", false: "inactive"}[s.Key.Active]
+	}
+	f.Message = fmt.Sprintf("reported leaked (%s)", state)
+	f.Recommendation = "Deactivate the key now (reversible), then investigate its use in CloudTrail from its first event, rotate it, and keep or attach AWS's quarantine policy (AWSCompromisedKeyQuarantineV3) until the investigation is done."
+	if s.Kind == inventory.KindTemporary {
+		f.Recommendation = "Temporary credentials cannot be deactivated: revoke the role's active sessions (IAM console: the role, Revoke active sessions), investigate in CloudTrail, and rotate whatever long-term credential issued them."
+	}
 	return []Finding{f}
 }

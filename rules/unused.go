@@ -2,13 +2,15 @@ package rules
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
-// keyUnused: CIS 1.12, remove credentials unused for unused_days. A key
-// never used is judged by its creation date, as CIS does; a key whose last
-// use is unknown is not judged at all.
+// keyUnused: CIS "ensure credentials unused for 45 days or more are
+// disabled": the limit day itself counts. A key never used is judged by
+// its creation date, as CIS does; a key whose last use is unknown is not
+// judged at all.
 func keyUnused(env Env, a *inventory.Account) []Finding {
 	limit := env.Config.Thresholds.UnusedDays
 	return eachUserKey(a, func(u *inventory.User, k *inventory.Key) *Finding {
@@ -16,38 +18,53 @@ func keyUnused(env Env, a *inventory.Account) []Finding {
 		if !k.Active || !lu.Known {
 			return nil
 		}
-		ref, what := lu.At, "was last used"
+		ref, what := lu.At, "last used"
 		if lu.Never {
-			ref, what = k.CreatedAt, "has never been used since it was created"
+			ref, what = k.CreatedAt, "never used since it was created"
 		}
 		if ref.IsZero() {
 			return nil
 		}
 		idle := days(env.Now, ref)
-		if idle <= limit {
+		if idle < limit {
 			return nil
 		}
-		f := newFinding(env, "key-unused", a, u, k)
+		f := newFinding(env, a, u, k)
 		f.Details.ThresholdDays = ptr(limit)
-		f.Message = fmt.Sprintf("%s of user %s %s %d days ago (limit %d)", keyName(k), u.Name, what, idle, limit)
-		f.Recommendation = "Nothing has needed this key for a long time: deactivate it, wait, and delete it."
-		f.RotationPlan = removalPlan(u, k)
+		f.Message = fmt.Sprintf("%s %d days ago (limit %d)", what, idle, limit)
+		f.Recommendation = "Nothing has needed this key for a long time: deactivate it, wait, and delete it. No new key is needed."
 		return &f
 	})
 }
 
-// keySetupUnused: CIS 1.11, do not create access keys at initial setup
-// for users with a console password. An active key such a user never used
-// is the mark of one.
+// setupWindow is how close to the user's creation a key must have been
+// created to count as created "at user setup" (CIS: the console's create-
+// user wizard or a script makes both within minutes).
+const setupWindow = time.Hour
+
+// keySetupUnused: CIS "do not create access keys during initial setup for
+// IAM users with a console password". The benchmark's test is a key created
+// with the user and never used. A key is given confirmDays before it is
+// judged: a program set up today may not have run yet.
 func keySetupUnused(env Env, a *inventory.Account) []Finding {
 	return eachUserKey(a, func(u *inventory.User, k *inventory.Key) *Finding {
 		if !u.PasswordEnabled || !k.Active || !k.LastUsed.Known || !k.LastUsed.Never {
 			return nil
 		}
-		f := newFinding(env, "key-setup-unused", a, u, k)
-		f.Message = fmt.Sprintf("console user %s has %s that was never used", u.Name, keyName(k))
+		// Unknown creation times cannot show the key was made at setup.
+		if u.CreatedAt.IsZero() || k.CreatedAt.IsZero() {
+			return nil
+		}
+		if gap := k.CreatedAt.Sub(u.CreatedAt); gap < -time.Minute || gap > setupWindow {
+			return nil
+		}
+		age := days(env.Now, k.CreatedAt)
+		if age < confirmDays {
+			return nil
+		}
+		f := newFinding(env, a, u, k)
+		f.Message = fmt.Sprintf("created at user setup (%s) and never used in %d days", k.CreatedAt.UTC().Format("2006-01-02"), age)
 		f.Recommendation = "Delete keys created with a console user and never used; create a key only when a program needs one, and prefer IAM Identity Center or roles."
-		f.RotationPlan = removalPlan(u, k)
 		return &f
 	})
 }
