@@ -1,46 +1,111 @@
 package report
 
-import "github.com/keyaudit/keyaudit/rules"
+import (
+	"sort"
 
-// Diff compares two runs by fingerprint, ignoring suppressed findings:
-// added are tonight's findings that the previous run did not have, resolved
-// the previous run's findings that are gone. A finding counts as resolved
-// only in an account audited ok in both runs: an account that could not be
-// audited tonight has resolved nothing. With no previous run, everything
-// is new.
-func Diff(prev, cur *Report) (added, resolved []rules.Finding) {
-	before := map[string]bool{}
-	okBefore := map[string]bool{}
-	if prev != nil {
-		for _, f := range prev.Findings {
-			if f.Suppressed == nil {
-				before[f.Fingerprint] = true
-			}
-		}
-		for _, a := range prev.Accounts {
-			okBefore[a.ID] = a.Status == "ok"
+	"github.com/keyaudit/keyaudit/rules"
+)
+
+// Changes is what a run changed since the run it is compared with.
+type Changes struct {
+	// Compared is false when there was no earlier run to compare with:
+	// nothing is new then, and the message lists what is open instead.
+	Compared bool
+	// Added are open findings that the earlier run did not have open.
+	Added []rules.Finding
+	// Resolved are open findings of the earlier run that are gone from an
+	// account audited ok tonight.
+	Resolved []rules.Finding
+}
+
+// Diff compares tonight's run with an earlier one by fingerprint, per
+// account, so that only what is known is news:
+//   - an account the earlier run audited ok is compared finding by finding;
+//   - an account the earlier run lists as error or skipped has an unknown
+//     state: its findings are neither new nor resolved (they may have been
+//     announced before it failed);
+//   - an account the earlier run does not list was never audited ok: its
+//     open findings are new;
+//   - a finding counts as resolved only in an account audited ok tonight:
+//     an account that could not be audited has resolved nothing.
+//
+// The earlier run is best the baseline returned by Baseline, which keeps
+// for every account its last ok state, so that an account in error last
+// night, or left out of a single-account run, is still compared with what
+// was known of it.
+func Diff(prev, cur *Report) Changes {
+	if prev == nil {
+		return Changes{}
+	}
+	before, now := accountStatus(prev), accountStatus(cur)
+	openBefore := map[string]bool{}
+	for _, f := range prev.Findings {
+		if f.Suppressed == nil {
+			openBefore[f.Fingerprint] = true
 		}
 	}
-	now := map[string]bool{}
-	okNow := map[string]bool{}
-	for _, a := range cur.Accounts {
-		okNow[a.ID] = a.Status == "ok"
-	}
+	ch := Changes{Compared: true}
+	present := map[string]bool{}
 	for _, f := range cur.Findings {
-		if f.Suppressed != nil {
-			continue
-		}
-		now[f.Fingerprint] = true
-		if !before[f.Fingerprint] {
-			added = append(added, f)
+		present[f.Fingerprint] = true
+		status, listed := before[f.AccountID]
+		if f.Suppressed == nil && !openBefore[f.Fingerprint] && (!listed || status == "ok") {
+			ch.Added = append(ch.Added, f)
 		}
 	}
-	if prev != nil {
-		for _, f := range prev.Findings {
-			if f.Suppressed == nil && !now[f.Fingerprint] && okBefore[f.AccountID] && okNow[f.AccountID] {
-				resolved = append(resolved, f)
+	for _, f := range prev.Findings {
+		if f.Suppressed == nil && !present[f.Fingerprint] && now[f.AccountID] == "ok" {
+			ch.Resolved = append(ch.Resolved, f)
+		}
+	}
+	return ch
+}
+
+// Baseline is what is known of every account once cur is announced: each
+// account audited ok tonight with tonight's findings, and every other
+// account as base last knew it (its last ok run's entry and findings).
+// Accounts never audited ok are left out, so that their findings are new
+// when they first are. It is stored as announced.json and is what the next
+// run is compared with.
+func Baseline(base, cur *Report) *Report {
+	now := accountStatus(cur)
+	out := &Report{SchemaVersion: cur.SchemaVersion, RunID: cur.RunID, GeneratedAt: cur.GeneratedAt, AsOf: cur.AsOf, Demo: cur.Demo,
+		Accounts: []Account{}, Findings: []rules.Finding{}}
+	for _, a := range cur.Accounts {
+		if a.Status == "ok" {
+			out.Accounts = append(out.Accounts, a)
+		}
+	}
+	// Findings of no listed account (keys found in files) belong to the run.
+	for _, f := range cur.Findings {
+		if s, listed := now[f.AccountID]; s == "ok" || !listed {
+			out.Findings = append(out.Findings, f)
+		}
+	}
+	if base != nil {
+		for _, a := range base.Accounts {
+			if now[a.ID] != "ok" {
+				out.Accounts = append(out.Accounts, a)
+			}
+		}
+		listed := accountStatus(base)
+		for _, f := range base.Findings {
+			if _, ok := listed[f.AccountID]; ok && now[f.AccountID] != "ok" {
+				out.Findings = append(out.Findings, f)
 			}
 		}
 	}
-	return added, resolved
+	sort.SliceStable(out.Accounts, func(i, j int) bool { return out.Accounts[i].ID < out.Accounts[j].ID })
+	sort.SliceStable(out.Findings, func(i, j int) bool { return out.Findings[i].AccountID < out.Findings[j].AccountID })
+	out.Summary = Summarize(out.Findings, out.Accounts)
+	return out
+}
+
+// accountStatus maps each account a report lists to its status.
+func accountStatus(r *Report) map[string]string {
+	m := make(map[string]string, len(r.Accounts))
+	for _, a := range r.Accounts {
+		m[a.ID] = a.Status
+	}
+	return m
 }

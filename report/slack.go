@@ -41,12 +41,12 @@ type Slack struct {
 }
 
 // Notify posts the message for a run; it reports whether one was sent.
-func (s *Slack) Notify(ctx context.Context, r *Report, added, resolved []rules.Finding, location string) (bool, error) {
-	if s.OnlyChanges && quiet(r, added, resolved) {
+func (s *Slack) Notify(ctx context.Context, r *Report, ch Changes, location string) (bool, error) {
+	if s.OnlyChanges && quiet(r, ch) {
 		return false, nil
 	}
-	blocks := SlackBlocks(r, added, resolved, location)
-	fallback := slackTitle(r, added, resolved)
+	blocks := SlackBlocks(r, ch, location)
+	fallback := slackTitle(r, ch)
 	client := s.HTTPClient
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
@@ -83,6 +83,26 @@ func (s *Slack) Notify(ctx context.Context, r *Report, added, resolved []rules.F
 	}
 }
 
+// Announce tells Slack what changed since the last run it announced (the
+// sink's announced.json), then records this run as announced. A post that
+// fails leaves the record alone, so the next run posts the news this one
+// could not deliver. It reports the changes and whether a message was sent.
+func (s *Slack) Announce(ctx context.Context, sink *S3Sink, r *Report, location string) (Changes, bool, error) {
+	base, err := sink.ReadAnnounced(ctx)
+	if err != nil {
+		return Changes{}, false, fmt.Errorf("read the last announced run, to tell Slack what changed: %w", err)
+	}
+	ch := Diff(base, r)
+	sent, err := s.Notify(ctx, r, ch, location)
+	if err != nil {
+		return ch, false, err
+	}
+	if err := sink.WriteAnnounced(ctx, Baseline(base, r)); err != nil {
+		return ch, sent, fmt.Errorf("record the run as announced (the next message will repeat its news): %w", err)
+	}
+	return ch, sent, nil
+}
+
 // redact drops the request URL from transport errors: a webhook URL is a
 // credential.
 func redact(err error) error {
@@ -93,18 +113,21 @@ func redact(err error) error {
 	return err
 }
 
-func quiet(r *Report, added, resolved []rules.Finding) bool {
-	return len(added) == 0 && len(resolved) == 0 && r.Complete()
+func quiet(r *Report, ch Changes) bool {
+	return ch.Compared && len(ch.Added) == 0 && len(ch.Resolved) == 0 && r.Complete()
 }
 
-func slackTitle(r *Report, added, resolved []rules.Finding) string {
+func slackTitle(r *Report, ch Changes) string {
 	switch {
-	case r.Demo && quiet(r, added, resolved):
+	case r.Demo && quiet(r, ch):
 		return "keyaudit (demo): all clear, nothing new"
-	case quiet(r, added, resolved):
+	case quiet(r, ch):
 		return "keyaudit: all clear, nothing new since the last run"
 	}
-	title := fmt.Sprintf("keyaudit: %d new, %d resolved, %d open findings", len(added), len(resolved), r.Summary.Findings)
+	title := fmt.Sprintf("keyaudit: %d new, %d resolved, %d open findings", len(ch.Added), len(ch.Resolved), r.Summary.Findings)
+	if !ch.Compared {
+		title = fmt.Sprintf("keyaudit: first report, %d open findings", r.Summary.Findings)
+	}
 	if r.Demo {
 		title = "[DEMO] " + title
 	}
@@ -115,12 +138,12 @@ func slackTitle(r *Report, added, resolved []rules.Finding) string {
 // audited, new and resolved findings, the worst open findings, and where
 // the report is. It stays within Block Kit's limits by listing at most a
 // few findings per section and pointing to the report for the rest.
-func SlackBlocks(r *Report, added, resolved []rules.Finding, location string) []slack.Block {
+func SlackBlocks(r *Report, ch Changes, location string) []slack.Block {
 	text := func(s string) *slack.TextBlockObject {
 		return slack.NewTextBlockObject(slack.MarkdownType, fit(s, maxSectionText), false, false)
 	}
 	section := func(s string) slack.Block { return slack.NewSectionBlock(text(s), nil, nil) }
-	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, fit(slackTitle(r, added, resolved), maxHeaderText), false, false))}
+	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, fit(slackTitle(r, ch), maxHeaderText), false, false))}
 
 	s := r.Summary
 	blocks = append(blocks, section(fmt.Sprintf("*Open findings:* %d critical · %d high · %d medium · %d low (%d suppressed) in %d of %d accounts, as of %s",
@@ -136,17 +159,20 @@ func SlackBlocks(r *Report, added, resolved []rules.Finding, location string) []
 	if len(failed) > 0 {
 		blocks = append(blocks, section(listText(fmt.Sprintf(":warning: *%d account(s) could not be audited:*", len(failed)), failed, "accounts")))
 	}
-	if len(added) > 0 {
-		blocks = append(blocks, section(listText(fmt.Sprintf(":new: *New since the last run (%d):*", len(added)), findingLines(bySeverity(added)), "new findings")))
-	}
-	if len(resolved) > 0 {
-		blocks = append(blocks, section(listText(fmt.Sprintf(":white_check_mark: *Resolved since the last run (%d):*", len(resolved)), findingLines(bySeverity(resolved)), "resolved findings")))
-	}
 	var open []rules.Finding
 	for _, f := range r.Findings {
 		if f.Suppressed == nil {
 			open = append(open, f)
 		}
+	}
+	if !ch.Compared && len(open) > 0 {
+		blocks = append(blocks, section(listText(fmt.Sprintf("*Open (%d):*", len(open)), findingLines(bySeverity(open)), "open findings")))
+	}
+	if len(ch.Added) > 0 {
+		blocks = append(blocks, section(listText(fmt.Sprintf(":new: *New since the last run (%d):*", len(ch.Added)), findingLines(bySeverity(ch.Added)), "new findings")))
+	}
+	if len(ch.Resolved) > 0 {
+		blocks = append(blocks, section(listText(fmt.Sprintf(":white_check_mark: *Resolved since the last run (%d):*", len(ch.Resolved)), findingLines(bySeverity(ch.Resolved)), "resolved findings")))
 	}
 	if len(open) > 0 {
 		var lines []string

@@ -9,39 +9,53 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
-	"github.com/keyaudit/keyaudit/rules"
 )
 
 const token = "xoxb-test-secret-token-do-not-leak"
 
-func TestSlackBotPostsBlocks(t *testing.T) {
+// post sends one message through the real slack-go client to a local
+// Slack and returns what arrived.
+func post(t *testing.T, r *report.Report, ch report.Changes, location string) slackcapture.Post {
+	t.Helper()
 	srv := slackcapture.Start()
 	defer srv.Stop()
-	r := fixture()
-	added, resolved := report.Diff(nil, r)
 	s := &report.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL()}
-	sent, err := s.Notify(context.Background(), r, added, resolved, "s3://reports/keyaudit/2026/11/24/run/")
-	if err != nil || !sent {
-		t.Fatalf("sent %v, err %v", sent, err)
-	}
+	sent, err := s.Notify(context.Background(), r, ch, location)
+	require.NoError(t, err, "post to the local Slack")
+	require.True(t, sent, "a message was sent")
 	posts := srv.Posts()
-	if len(posts) != 1 || posts[0].Channel != "#security" {
-		t.Fatalf("posts = %+v", posts)
-	}
-	text := blockText(posts[0].Blocks)
+	require.Len(t, posts, 1, "posts")
+	return posts[0]
+}
+
+func TestSlackBotPostsBlocks(t *testing.T) {
+	r := fixture()
+	prev := fixture()
+	prev.Findings = nil // the same accounts, nothing found the night before
+	p := post(t, r, report.Diff(prev, r), "s3://reports/keyaudit/2026/11/24/run/")
+	assert.Equal(t, "#security", p.Channel, "channel")
+	text := blockText(p.Blocks)
 	for _, want := range []string{"2 new", "1 critical", "could not be audited", "payments (222222222222)", "New since the last run", "AKIA…AAA7", "s3://reports/keyaudit/2026/11/24/run/"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("message lacks %q:\n%s", want, text)
-		}
+		assert.Contains(t, text, want, "message")
 	}
-	if strings.Contains(text, "AKIAAAAAAAAAAAAAAAA7") {
-		t.Error("a full key ID reached Slack")
-	}
-	blocks, _ := json.MarshalIndent(posts[0].Blocks, "", "  ")
+	assert.NotContains(t, text, "AKIAAAAAAAAAAAAAAAA7", "a full key ID reached Slack")
+	blocks, err := json.MarshalIndent(p.Blocks, "", "  ")
+	require.NoError(t, err)
 	golden.Assert(t, "slack/fixture.blocks.json", append(blocks, '\n'))
+}
+
+func TestSlackFirstReportListsWhatIsOpen(t *testing.T) {
+	p := post(t, fixture(), report.Diff(nil, fixture()), "")
+	text := blockText(p.Blocks)
+	assert.Contains(t, text, "first report", "header")
+	assert.Contains(t, text, "Open (2)", "open findings listed")
+	assert.NotContains(t, text, "New since the last run", "nothing is new without a previous run")
 }
 
 func TestSlackRetriesRateLimit(t *testing.T) {
@@ -49,29 +63,27 @@ func TestSlackRetriesRateLimit(t *testing.T) {
 	defer srv.Stop()
 	srv.RateLimit = 1
 	s := &report.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL()}
-	if sent, err := s.Notify(context.Background(), fixture(), nil, nil, ""); err != nil || !sent {
-		t.Fatalf("sent %v, err %v", sent, err)
-	}
-	if n := len(srv.Posts()); n != 1 {
-		t.Errorf("%d posts after a rate limit, want 1", n)
-	}
+	sent, err := s.Notify(context.Background(), fixture(), report.Changes{}, "")
+	require.NoError(t, err, "post after a rate limit")
+	assert.True(t, sent, "sent after a rate limit")
+	assert.Len(t, srv.Posts(), 1, "posts after a rate limit")
 }
 
 func TestSlackQuietNight(t *testing.T) {
 	srv := slackcapture.Start()
 	defer srv.Stop()
 	r := empty()
+	ch := report.Diff(empty(), r)
 	s := &report.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL(), OnlyChanges: true}
-	if sent, err := s.Notify(context.Background(), r, nil, nil, ""); sent || err != nil {
-		t.Errorf("only-changes on a quiet night: sent %v, err %v", sent, err)
-	}
+	sent, err := s.Notify(context.Background(), r, ch, "")
+	require.NoError(t, err, "only-changes on a quiet night")
+	assert.False(t, sent, "only-changes on a quiet night sends nothing")
+
 	s.OnlyChanges = false
-	if sent, err := s.Notify(context.Background(), r, nil, nil, ""); !sent || err != nil {
-		t.Fatalf("sent %v, err %v", sent, err)
-	}
-	if text := blockText(srv.Posts()[0].Blocks); !strings.Contains(text, "all clear") {
-		t.Errorf("quiet night message: %s", text)
-	}
+	sent, err = s.Notify(context.Background(), r, ch, "")
+	require.NoError(t, err, "quiet night")
+	require.True(t, sent, "quiet night")
+	assert.Contains(t, blockText(srv.Posts()[0].Blocks), "all clear", "quiet night message")
 }
 
 func TestSlackLimitsOnLargeReports(t *testing.T) {
@@ -82,24 +94,22 @@ func TestSlackLimitsOnLargeReports(t *testing.T) {
 		f.Principal = strings.Repeat("long-name-", 40)
 		r.Findings = append(r.Findings, f)
 	}
-	added, _ := report.Diff(nil, r)
-	blocks := report.SlackBlocks(r, added, added, "s3://b/p/")
-	if len(blocks) > 50 {
-		t.Errorf("%d blocks, Slack allows 50", len(blocks))
-	}
-	data, _ := json.Marshal(blocks)
+	prev := fixture()
+	prev.Findings = nil
+	ch := report.Diff(prev, r)
+	ch.Resolved = ch.Added
+	blocks := report.SlackBlocks(r, ch, "s3://b/p/")
+	assert.LessOrEqual(t, len(blocks), 50, "Slack allows 50 blocks")
+	data, err := json.Marshal(blocks)
+	require.NoError(t, err)
 	var decoded []map[string]any
-	_ = json.Unmarshal(data, &decoded)
+	require.NoError(t, json.Unmarshal(data, &decoded))
 	for _, b := range decoded {
 		if txt, ok := b["text"].(map[string]any); ok {
-			if n := len([]rune(txt["text"].(string))); n > 3000 {
-				t.Errorf("a %s block has %d characters, Slack allows 3000", b["type"], n)
-			}
+			assert.LessOrEqual(t, len([]rune(txt["text"].(string))), 3000, "a %s block: Slack allows 3000 characters", b["type"])
 		}
 	}
-	if !strings.Contains(blockText(decoded), "more new findings: see the report") {
-		t.Error("no pointer to the report for the findings left out")
-	}
+	assert.Contains(t, blockText(decoded), "more new findings: see the report", "pointer to the report for the findings left out")
 }
 
 func TestSlackWebhookAndSecretsStayOut(t *testing.T) {
@@ -109,43 +119,20 @@ func TestSlackWebhookAndSecretsStayOut(t *testing.T) {
 	}))
 	defer hook.Close()
 	s := &report.Slack{WebhookURL: hook.URL + "/services/T000/B000/secretpath"}
-	if sent, err := s.Notify(context.Background(), fixture(), nil, nil, ""); !sent || err != nil {
-		t.Fatalf("sent %v, err %v", sent, err)
-	}
-	if got["blocks"] == nil {
-		t.Errorf("webhook payload has no blocks: %v", got)
-	}
+	sent, err := s.Notify(context.Background(), fixture(), report.Changes{}, "")
+	require.NoError(t, err, "webhook post")
+	assert.True(t, sent, "webhook post sent")
+	assert.NotNil(t, got["blocks"], "webhook payload has blocks")
 
 	// A failing post names neither the webhook URL nor the token.
 	dead := &report.Slack{WebhookURL: "http://127.0.0.1:1/services/T000/B000/secretpath"}
-	_, err := dead.Notify(context.Background(), fixture(), nil, nil, "")
-	if err == nil || strings.Contains(err.Error(), "secretpath") {
-		t.Errorf("err = %v: want an error without the webhook URL", err)
-	}
+	_, err = dead.Notify(context.Background(), fixture(), report.Changes{}, "")
+	require.Error(t, err, "webhook to a closed port")
+	assert.NotContains(t, err.Error(), "secretpath", "webhook error")
 	bot := &report.Slack{Token: token, Channel: "#x", APIURL: "http://127.0.0.1:1/api/"}
-	_, err = bot.Notify(context.Background(), fixture(), nil, nil, "")
-	if err == nil || strings.Contains(err.Error(), token) {
-		t.Errorf("err = %v: want an error without the token", err)
-	}
-}
-
-func TestDiff(t *testing.T) {
-	prev := fixture()
-	cur := fixture()
-	cur.Findings = cur.Findings[1:] // the root key was deleted
-	cur.Findings = append(cur.Findings, rules.Finding{Rule: "key-inactive", Severity: rules.Low, AccountID: "111111111111", Principal: "old", Fingerprint: "9999999999999999"})
-	added, resolved := report.Diff(prev, cur)
-	if len(added) != 1 || added[0].Fingerprint != "9999999999999999" {
-		t.Errorf("added = %+v", added)
-	}
-	if len(resolved) != 1 || resolved[0].Rule != "root-access-key" {
-		t.Errorf("resolved = %+v", resolved)
-	}
-	// An account that could not be audited tonight resolves nothing.
-	cur.Accounts[0].Status = "error"
-	if _, resolved := report.Diff(prev, cur); len(resolved) != 0 {
-		t.Errorf("resolved in an account not audited: %+v", resolved)
-	}
+	_, err = bot.Notify(context.Background(), fixture(), report.Changes{}, "")
+	require.Error(t, err, "bot post to a closed port")
+	assert.NotContains(t, err.Error(), token, "bot error")
 }
 
 func blockText(blocks []map[string]any) string {
