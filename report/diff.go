@@ -16,6 +16,9 @@ type Changes struct {
 	// Resolved are open findings of the earlier run that are gone from an
 	// account audited ok tonight.
 	Resolved []rules.Finding
+	// Suppressed are open findings of the earlier run that a suppression
+	// covers tonight: accepted, not fixed, so never counted as resolved.
+	Suppressed []rules.Finding
 }
 
 // Diff compares tonight's run with an earlier one by fingerprint, per
@@ -26,8 +29,9 @@ type Changes struct {
 //     announced before it failed);
 //   - an account the earlier run does not list was never audited ok: its
 //     open findings are new;
-//   - a finding counts as resolved only in an account audited ok tonight:
-//     an account that could not be audited has resolved nothing.
+//   - a finding counts as resolved only when it is gone from an account
+//     audited ok tonight: an account that could not be audited has
+//     resolved nothing, and a finding now suppressed is still there.
 //
 // The earlier run is best the baseline returned by Baseline, which keeps
 // for every account its last ok state, so that an account in error last
@@ -49,7 +53,10 @@ func Diff(prev, cur *Report) Changes {
 	for _, f := range cur.Findings {
 		present[f.Fingerprint] = true
 		status, listed := before[f.AccountID]
-		if f.Suppressed == nil && !openBefore[f.Fingerprint] && (!listed || status == "ok") {
+		switch {
+		case f.Suppressed != nil && openBefore[f.Fingerprint]:
+			ch.Suppressed = append(ch.Suppressed, f)
+		case f.Suppressed == nil && !openBefore[f.Fingerprint] && (!listed || status == "ok"):
 			ch.Added = append(ch.Added, f)
 		}
 	}

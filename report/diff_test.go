@@ -120,3 +120,19 @@ func accountIDs(r *report.Report) []string {
 	}
 	return out
 }
+
+func TestSuppressionIsNotResolution(t *testing.T) {
+	a1 := findingIn(acctA, "a1", rules.High)
+	ok := map[string]string{acctA: "ok"}
+	muted := a1
+	muted.Suppressed = &rules.Suppress{Reason: "INC-42"}
+	ch := report.Diff(runOf(ok, a1), runOf(ok, muted))
+	assert.Empty(t, ch.Resolved, "a newly suppressed finding is not resolved")
+	assert.Equal(t, []string{"a1"}, fingerprints(ch.Suppressed), "a newly suppressed finding is reported as suppressed")
+	assert.Empty(t, ch.Added, "nothing new")
+
+	ch = report.Diff(runOf(ok, muted), runOf(ok, muted))
+	assert.Empty(t, ch.Suppressed, "a finding suppressed both times is no news")
+	ch = report.Diff(runOf(ok, muted), runOf(ok, a1))
+	assert.Equal(t, []string{"a1"}, fingerprints(ch.Added), "a finding whose suppression ended is open again: new")
+}

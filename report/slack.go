@@ -114,7 +114,7 @@ func redact(err error) error {
 }
 
 func quiet(r *Report, ch Changes) bool {
-	return ch.Compared && len(ch.Added) == 0 && len(ch.Resolved) == 0 && r.Complete()
+	return ch.Compared && len(ch.Added)+len(ch.Resolved)+len(ch.Suppressed) == 0 && r.Complete()
 }
 
 func slackTitle(r *Report, ch Changes) string {
@@ -124,7 +124,7 @@ func slackTitle(r *Report, ch Changes) string {
 	case quiet(r, ch):
 		return "keyaudit: all clear, nothing new since the last run"
 	}
-	title := fmt.Sprintf("keyaudit: %d new, %d resolved, %d open findings", len(ch.Added), len(ch.Resolved), r.Summary.Findings)
+	title := fmt.Sprintf("keyaudit: %d new, %d resolved, %d suppressed, %d open findings", len(ch.Added), len(ch.Resolved), len(ch.Suppressed), r.Summary.Findings)
 	if !ch.Compared {
 		title = fmt.Sprintf("keyaudit: first report, %d open findings", r.Summary.Findings)
 	}
@@ -174,6 +174,17 @@ func SlackBlocks(r *Report, ch Changes, location string) []slack.Block {
 	if len(ch.Resolved) > 0 {
 		blocks = append(blocks, section(listText(fmt.Sprintf(":white_check_mark: *Resolved since the last run (%d):*", len(ch.Resolved)), findingLines(bySeverity(ch.Resolved)), "resolved findings")))
 	}
+	if len(ch.Suppressed) > 0 {
+		var lines []string
+		for _, f := range bySeverity(ch.Suppressed) {
+			until := ""
+			if !f.Suppressed.Expires.IsZero() {
+				until = ", until " + f.Suppressed.Expires.UTC().Format(time.DateOnly)
+			}
+			lines = append(lines, fmt.Sprintf("%s — %s%s", findingLine(f), esc(f.Suppressed.Reason), until))
+		}
+		blocks = append(blocks, section(listText(fmt.Sprintf(":zipper_mouth_face: *Suppressed since the last run, not fixed (%d):*", len(ch.Suppressed)), lines, "suppressed findings")))
+	}
 	if len(open) > 0 {
 		var lines []string
 		for _, f := range bySeverity(open)[:min(5, len(open))] {
@@ -192,13 +203,17 @@ func SlackBlocks(r *Report, ch Changes, location string) []slack.Block {
 func findingLines(fs []rules.Finding) []string {
 	lines := make([]string, 0, len(fs))
 	for _, f := range fs {
-		key := ""
-		if f.AccessKeyID != "" {
-			key = " `" + inventory.MaskKeyID(f.AccessKeyID) + "`"
-		}
-		lines = append(lines, fmt.Sprintf("• *%s* `%s` %s%s", f.Severity, f.Rule, esc(findingOwner(f)), key))
+		lines = append(lines, findingLine(f))
 	}
 	return lines
+}
+
+func findingLine(f rules.Finding) string {
+	key := ""
+	if f.AccessKeyID != "" {
+		key = " `" + inventory.MaskKeyID(f.AccessKeyID) + "`"
+	}
+	return fmt.Sprintf("• *%s* `%s` %s%s", f.Severity, f.Rule, esc(findingOwner(f)), key)
 }
 
 func findingOwner(f rules.Finding) string {

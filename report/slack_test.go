@@ -139,3 +139,15 @@ func blockText(blocks []map[string]any) string {
 	data, _ := json.Marshal(blocks)
 	return string(data)
 }
+
+func TestSlackShowsSuppressedApart(t *testing.T) {
+	prev := fixture()
+	prev.Findings[2].Suppressed = nil // legacy's key was open last night
+	r := fixture()
+	p := post(t, r, report.Diff(prev, r), "")
+	text := blockText(p.Blocks)
+	assert.Contains(t, text, "Suppressed since the last run, not fixed (1)", "suppressed section")
+	assert.Contains(t, text, "mainframe retirement, INC-42, until 2026-12-31", "suppression reason and expiry")
+	assert.NotContains(t, text, "Resolved", "a suppression is not a resolution")
+	assert.Contains(t, p.Text, "1 suppressed", "notification text")
+}
