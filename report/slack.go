@@ -117,21 +117,51 @@ func quiet(r *Report, ch Changes) bool {
 	return ch.Compared && len(ch.Added)+len(ch.Resolved)+len(ch.Suppressed) == 0 && r.Complete()
 }
 
+// slackTitle is the header and the notification text: what changed, then
+// what is open, so that a night with nothing new but findings open never
+// reads as all clear.
 func slackTitle(r *Report, ch Changes) string {
+	var news []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{len(ch.Added), "new"}, {len(ch.Resolved), "resolved"}, {len(ch.Suppressed), "suppressed"}} {
+		if c.n > 0 {
+			news = append(news, fmt.Sprintf("%d %s", c.n, c.what))
+		}
+	}
 	switch {
-	case r.Demo && quiet(r, ch):
-		return "keyaudit (demo): all clear, nothing new"
-	case quiet(r, ch):
-		return "keyaudit: all clear, nothing new since the last run"
+	case !ch.Compared:
+		news = []string{"first report"}
+	case len(news) == 0:
+		news = []string{"nothing new"}
 	}
-	title := fmt.Sprintf("keyaudit: %d new, %d resolved, %d suppressed, %d open findings", len(ch.Added), len(ch.Resolved), len(ch.Suppressed), r.Summary.Findings)
-	if !ch.Compared {
-		title = fmt.Sprintf("keyaudit: first report, %d open findings", r.Summary.Findings)
+	parts := []string{strings.Join(news, ", "), openText(r)}
+	if n := len(r.Accounts) - r.Summary.Accounts["ok"]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d accounts not audited", n, len(r.Accounts)))
 	}
+	title := "keyaudit: " + strings.Join(parts, " · ")
 	if r.Demo {
 		title = "[DEMO] " + title
 	}
 	return title
+}
+
+// openText counts the open findings by severity.
+func openText(r *Report) string {
+	var counts []string
+	for _, sev := range rules.Severities {
+		if n := r.Summary.BySeverity[string(sev)]; n > 0 {
+			counts = append(counts, fmt.Sprintf("%d %s", n, sev))
+		}
+	}
+	switch {
+	case len(counts) > 0:
+		return strings.Join(counts, ", ") + " open"
+	case r.Complete():
+		return "all clear"
+	}
+	return "nothing open in the accounts audited"
 }
 
 // SlackBlocks builds the Block Kit message: header, counts, accounts not

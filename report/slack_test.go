@@ -15,6 +15,7 @@ import (
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/rules"
 )
 
 const token = "xoxb-test-secret-token-do-not-leak"
@@ -150,4 +151,30 @@ func TestSlackShowsSuppressedApart(t *testing.T) {
 	assert.Contains(t, text, "mainframe retirement, INC-42, until 2026-12-31", "suppression reason and expiry")
 	assert.NotContains(t, text, "Resolved", "a suppression is not a resolution")
 	assert.Contains(t, p.Text, "1 suppressed", "notification text")
+}
+
+func TestSlackHeadlineSaysWhatIsOpen(t *testing.T) {
+	ok := map[string]string{acctA: "ok"}
+	crit, high := findingIn(acctA, "a1", rules.Critical), findingIn(acctA, "a2", rules.High)
+	for _, tt := range []struct {
+		name      string
+		prev, cur *report.Report
+		want      string
+	}{
+		{"nothing new, findings open", runOf(ok, crit, high), runOf(ok, crit, high), "keyaudit: nothing new · 1 critical, 1 high open"},
+		{"one new", runOf(ok, crit), runOf(ok, crit, high), "keyaudit: 1 new · 1 critical, 1 high open"},
+		{"one resolved, nothing open", runOf(ok, crit), runOf(ok), "keyaudit: 1 resolved · all clear"},
+		{"quiet and clear", runOf(ok), runOf(ok), "keyaudit: nothing new · all clear"},
+		{"an account not audited is not clear", runOf(ok), runOf(map[string]string{acctA: "ok", acctB: "error"}),
+			"keyaudit: nothing new · nothing open in the accounts audited · 1 of 2 accounts not audited"},
+		{"first report", nil, runOf(ok, high), "keyaudit: first report · 1 high open"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := post(t, tt.cur, report.Diff(tt.prev, tt.cur), "")
+			require.NotEmpty(t, p.Blocks, "case %s: blocks", tt.name)
+			header := p.Blocks[0]["text"].(map[string]any)["text"]
+			assert.Equal(t, tt.want, header, "case %s: header", tt.name)
+			assert.Equal(t, tt.want, p.Text, "case %s: notification text", tt.name)
+		})
+	}
 }
