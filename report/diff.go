@@ -1,16 +1,30 @@
 package report
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/keyaudit/keyaudit/rules"
 )
 
+// ErrNewerSchema marks an earlier report written by a newer keyaudit: its
+// findings may not mean what this version thinks, so it is not compared.
+var ErrNewerSchema = errors.New("written by a newer keyaudit")
+
 // Changes is what a run changed since the run it is compared with.
 type Changes struct {
-	// Compared is false when there was no earlier run to compare with:
-	// nothing is new then, and the message lists what is open instead.
+	// Compared is false when there was no earlier run to compare with, or
+	// it could not be compared (Refused): nothing is new then, and the
+	// message lists what is open instead.
 	Compared bool
+	// Refused says why the earlier run was not compared (errors.Is
+	// ErrNewerSchema); nil when it was compared or there was none.
+	Refused error
 	// Added are open findings that the earlier run did not have open.
 	Added []rules.Finding
 	// Resolved are open findings of the earlier run that are gone from an
@@ -37,9 +51,14 @@ type Changes struct {
 // for every account its last ok state, so that an account in error last
 // night, or left out of a single-account run, is still compared with what
 // was known of it.
+//
+// A report of a newer schema_version is not compared: Refused says so.
 func Diff(prev, cur *Report) Changes {
 	if prev == nil {
 		return Changes{}
+	}
+	if err := checkSchema(prev.SchemaVersion); err != nil {
+		return Changes{Refused: fmt.Errorf("the earlier report: %w", err)}
 	}
 	before, now := accountStatus(prev), accountStatus(cur)
 	openBefore := map[string]bool{}
@@ -73,8 +92,11 @@ func Diff(prev, cur *Report) Changes {
 // account as base last knew it (its last ok run's entry and findings).
 // Accounts never audited ok are left out, so that their findings are new
 // when they first are. It is stored as announced.json and is what the next
-// run is compared with.
+// run is compared with. A base of a newer schema_version is not carried.
 func Baseline(base, cur *Report) *Report {
+	if base != nil && checkSchema(base.SchemaVersion) != nil {
+		base = nil
+	}
 	now := accountStatus(cur)
 	out := &Report{SchemaVersion: cur.SchemaVersion, RunID: cur.RunID, GeneratedAt: cur.GeneratedAt, AsOf: cur.AsOf, Demo: cur.Demo,
 		Accounts: []Account{}, Findings: []rules.Finding{}}
@@ -115,4 +137,49 @@ func accountStatus(r *Report) map[string]string {
 		m[a.ID] = a.Status
 	}
 	return m
+}
+
+// ReadReport reads a JSON report of an earlier run. A report whose
+// schema_version this keyaudit cannot read is returned with only that
+// version, so that Diff refuses to compare with it rather than misread it.
+func ReadReport(rd io.Reader) (*Report, error) {
+	data, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, err
+	}
+	var head struct {
+		SchemaVersion string `json:"schema_version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("not a keyaudit JSON report: %w", err)
+	}
+	if checkSchema(head.SchemaVersion) != nil {
+		return &Report{SchemaVersion: head.SchemaVersion}, nil
+	}
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("not a keyaudit JSON report of schema_version %q: %w", head.SchemaVersion, err)
+	}
+	return &r, nil
+}
+
+// checkSchema accepts the report schema versions this keyaudit reads: its
+// own major version and older ones, compared as numbers ("10" > "9").
+func checkSchema(v string) error {
+	major, ok := schemaMajor(v)
+	own, _ := schemaMajor(SchemaVersion)
+	switch {
+	case !ok:
+		return fmt.Errorf("schema_version %q is not one keyaudit writes", v)
+	case major > own:
+		return fmt.Errorf("%w: schema_version %q, this one reads up to %q", ErrNewerSchema, v, SchemaVersion)
+	}
+	return nil
+}
+
+// schemaMajor is the number before any dot of a schema version.
+func schemaMajor(v string) (int, bool) {
+	major, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(major)
+	return n, err == nil && n >= 1
 }

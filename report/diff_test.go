@@ -1,11 +1,14 @@
 package report_test
 
 import (
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
 )
@@ -135,4 +138,46 @@ func TestSuppressionIsNotResolution(t *testing.T) {
 	assert.Empty(t, ch.Suppressed, "a finding suppressed both times is no news")
 	ch = report.Diff(runOf(ok, muted), runOf(ok, a1))
 	assert.Equal(t, []string{"a1"}, fingerprints(ch.Added), "a finding whose suppression ended is open again: new")
+}
+
+func readPrevious(t *testing.T, name string) *report.Report {
+	t.Helper()
+	f, err := os.Open(golden.Path(name))
+	require.NoError(t, err, "open %s", name)
+	defer f.Close()
+	r, err := report.ReadReport(f)
+	require.NoError(t, err, "read %s", name)
+	return r
+}
+
+func TestNewerSchemaIsNotCompared(t *testing.T) {
+	// A report of schema_version 1, as keyaudit wrote before any bump: every
+	// later version still reads and compares it.
+	v1 := readPrevious(t, "slack/previous-v1.json")
+	ch := report.Diff(v1, fixture())
+	assert.NoError(t, ch.Refused, "schema_version 1 is readable")
+	assert.True(t, ch.Compared, "schema_version 1 is compared")
+	assert.Empty(t, ch.Added, "the same findings are not new")
+
+	// "10" is newer than any version this keyaudit writes, compared as a
+	// number, although "10" < "2" as text; its shape does not even decode.
+	newer := readPrevious(t, "slack/previous-v10.json")
+	assert.Equal(t, "10", newer.SchemaVersion, "the version is kept")
+	ch = report.Diff(newer, fixture())
+	require.ErrorIs(t, ch.Refused, report.ErrNewerSchema, "a newer schema_version is refused")
+	assert.False(t, ch.Compared, "not compared")
+	assert.Empty(t, ch.Added, "nothing new without a comparison")
+	assert.Contains(t, ch.Refused.Error(), `schema_version "10"`, "the refusal names the version")
+
+	for _, v := range []string{"", "one", "0"} {
+		prev := fixture()
+		prev.SchemaVersion = v
+		assert.Error(t, report.Diff(prev, fixture()).Refused, "schema_version %q is refused", v)
+	}
+	base := report.Baseline(newer, fixture())
+	assert.Equal(t, report.SchemaVersion, base.SchemaVersion, "a baseline over a newer one is this version's")
+	assert.Equal(t, []string{"111111111111"}, accountIDs(base), "nothing is carried from a newer baseline")
+
+	_, err := report.ReadReport(strings.NewReader("[1, 2]"))
+	assert.ErrorContains(t, err, "not a keyaudit JSON report", "an array")
 }

@@ -3,10 +3,8 @@ package report
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"strings"
 
@@ -123,13 +121,9 @@ func (s *S3Sink) read(ctx context.Context, name string) (*Report, error) {
 		return nil, fmt.Errorf("read s3://%s/%s (the role needs s3:GetObject on the bucket): %w", s.Bucket, key, err)
 	}
 	defer out.Body.Close()
-	data, err := io.ReadAll(out.Body)
+	r, err := ReadReport(out.Body)
 	if err != nil {
 		return nil, fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
 	}
-	var r Report
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("s3://%s/%s is not a keyaudit report: %w", s.Bucket, key, err)
-	}
-	return &r, nil
+	return r, nil
 }

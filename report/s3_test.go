@@ -1,7 +1,9 @@
 package report_test
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"net/http/httptest"
 	"testing"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
@@ -89,4 +92,28 @@ func TestMissedNewsIsPostedNextNight(t *testing.T) {
 	ch, _, err = s.Announce(ctx, sink, runOf(ok, a1, a2), "")
 	require.NoError(t, err, "night 4")
 	assert.Empty(t, ch.Added, "night 4: nothing new once announced")
+}
+
+// TestAnnounceOverNewerRecord: after a rollback, announced.json was written
+// by a newer keyaudit. The message warns and lists everything open, and the
+// record is replaced, so that the next night compares again.
+func TestAnnounceOverNewerRecord(t *testing.T) {
+	ctx := context.Background()
+	sink := localSink(t)
+	newer, err := os.ReadFile(golden.Path("slack/previous-v10.json"))
+	require.NoError(t, err, "read the newer record")
+	_, err = sink.Client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("reports"), Key: aws.String("keyaudit/announced.json"), Body: bytes.NewReader(newer)})
+	require.NoError(t, err, "store the newer record")
+	srv := slackcapture.Start()
+	defer srv.Stop()
+	s := &report.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL()}
+
+	ch, sent, err := s.Announce(ctx, sink, fixture(), "")
+	require.NoError(t, err, "announce over a newer record")
+	assert.True(t, sent, "posted")
+	assert.ErrorIs(t, ch.Refused, report.ErrNewerSchema, "not compared with the newer record")
+	ch, _, err = s.Announce(ctx, sink, fixture(), "")
+	require.NoError(t, err, "the next night")
+	assert.True(t, ch.Compared, "the next night compares again")
+	assert.Empty(t, ch.Added, "the next night has nothing new")
 }

@@ -131,6 +131,8 @@ func slackTitle(r *Report, ch Changes) string {
 		}
 	}
 	switch {
+	case ch.Refused != nil:
+		news = []string{"not compared with the last run"}
 	case !ch.Compared:
 		news = []string{"first report"}
 	case len(news) == 0:
@@ -175,6 +177,9 @@ func SlackBlocks(r *Report, ch Changes, location string) []slack.Block {
 	section := func(s string) slack.Block { return slack.NewSectionBlock(text(s), nil, nil) }
 	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, fit(slackTitle(r, ch), maxHeaderText), false, false))}
 
+	if ch.Refused != nil {
+		blocks = append(blocks, section(fmt.Sprintf(":warning: *Not compared with the last run:* %s. Listed below is everything open.", esc(ch.Refused.Error()))))
+	}
 	s := r.Summary
 	blocks = append(blocks, section(fmt.Sprintf("*Open findings:* %d critical · %d high · %d medium · %d low (%d suppressed) in %d of %d accounts, as of %s",
 		s.BySeverity["critical"], s.BySeverity["high"], s.BySeverity["medium"], s.BySeverity["low"], s.Suppressed,

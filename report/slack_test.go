@@ -178,3 +178,14 @@ func TestSlackHeadlineSaysWhatIsOpen(t *testing.T) {
 		})
 	}
 }
+
+func TestSlackNewerSchemaPostsEverythingWithAWarning(t *testing.T) {
+	newer := readPrevious(t, "slack/previous-v10.json")
+	r := fixture()
+	p := post(t, r, report.Diff(newer, r), "")
+	text := blockText(p.Blocks)
+	assert.Contains(t, p.Text, "not compared with the last run · 1 critical, 1 medium open", "notification text")
+	assert.Contains(t, text, `:warning: *Not compared with the last run:* the earlier report: written by a newer keyaudit: schema_version \"10\"`, "warning line")
+	assert.Contains(t, text, "*Open (2):*", "every open finding is listed")
+	assert.NotContains(t, text, "New since the last run", "nothing is called new")
+}
