@@ -3,8 +3,8 @@ package report_test
 import (
 	"bytes"
 	"context"
-	"os"
 	"net/http/httptest"
+	"os"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
