@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/rules"
@@ -172,7 +173,7 @@ func openText(r *Report) string {
 // few findings per section and pointing to the report for the rest.
 func SlackBlocks(r *Report, ch Changes, location string) []slack.Block {
 	text := func(s string) *slack.TextBlockObject {
-		return slack.NewTextBlockObject(slack.MarkdownType, fit(s, maxSectionText), false, false)
+		return mrkdwnText(fit(s, maxSectionText))
 	}
 	section := func(s string) slack.Block { return slack.NewSectionBlock(text(s), nil, nil) }
 	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, fit(slackTitle(r, ch), maxHeaderText), false, false))}
@@ -231,7 +232,7 @@ func SlackBlocks(r *Report, ch Changes, location string) []slack.Block {
 	if location == "" {
 		where = "Report: not stored"
 	}
-	blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, fit(where+" · run "+esc(r.RunID), maxSectionText), false, false)))
+	blocks = append(blocks, slack.NewContextBlock("", mrkdwnText(fit(where+" · run "+esc(r.RunID), maxSectionText))))
 	return blocks[:min(len(blocks), maxBlocks)]
 }
 
@@ -287,13 +288,39 @@ func fit(s string, n int) string {
 	return string([]rune(s)[:n-1]) + "…"
 }
 
+// mrkdwnText is a mrkdwn text object sent verbatim: Slack then does not
+// turn bare URLs, channel names or mentions in it into links.
+func mrkdwnText(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, true)
+}
+
 var (
-	mrkdwn = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	// Slack's three escapes, then the formatting characters swapped for
+	// look-alikes: a value can be neither bold, struck nor code, nor shape
+	// a [text](url) link. Underscores are handled apart, in esc.
+	mrkdwn = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;",
+		"*", "\u2217", "~", "\u223c", "`", "\u02cb", "[", "\uff3b", "]", "\uff3d")
 	keyIDs = regexp.MustCompile(`\bA[KS]IA[A-Z2-7]{16}\b`)
 )
 
-// esc prepares text from AWS for Slack: key IDs masked (Slack is not the
-// auditors' record) and mrkdwn's control characters escaped.
+// esc prepares a value from AWS or input for Slack mrkdwn: key IDs masked
+// (Slack is not the auditors' record), &, < and > escaped so that no
+// <!channel>, <@user> or <url|text> can form, and the formatting
+// characters neutralised, control characters made spaces. An underscore inside a word stays, so that
+// svc_deploy reads as it is named: Slack italicises only at word
+// boundaries, and there the underscore is swapped for a look-alike.
 func esc(s string) string {
-	return mrkdwn.Replace(keyIDs.ReplaceAllStringFunc(s, inventory.MaskKeyID))
+	rs := []rune(mrkdwn.Replace(keyIDs.ReplaceAllStringFunc(s, inventory.MaskKeyID)))
+	word := func(i int) bool {
+		return i >= 0 && i < len(rs) && (unicode.IsLetter(rs[i]) || unicode.IsDigit(rs[i]))
+	}
+	for i, r := range rs {
+		switch {
+		case r == '_' && !(word(i-1) && word(i+1)):
+			rs[i] = '\u02cd'
+		case unicode.IsControl(r): // a newline would start a fake line
+			rs[i] = ' '
+		}
+	}
+	return string(rs)
 }

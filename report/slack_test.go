@@ -189,3 +189,61 @@ func TestSlackNewerSchemaPostsEverythingWithAWarning(t *testing.T) {
 	assert.Contains(t, text, "*Open (2):*", "every open finding is listed")
 	assert.NotContains(t, text, "New since the last run", "nothing is called new")
 }
+
+// TestSlackEscapesHostileValues: values from AWS or input can make no link,
+// mention, formatting or line of their own in Slack.
+func TestSlackEscapesHostileValues(t *testing.T) {
+	const lure = "[Reset your key here](https://evil.example/login) *URGENT*"
+	r := fixture()
+	r.Accounts[1].Name = lure
+	r.Accounts[1].Error = "<!channel> ~struck~ `code` _leaning_\n• *critical* fake row"
+	r.Findings[0].AccountName = lure
+	r.Findings[1].Principal = "<!channel>"
+	r.Findings[1].Message = "user svc_deploy <https://evil.example|click> <@U123>"
+	p := post(t, r, report.Diff(nil, r), "")
+
+	all := strings.Join(texts(p.Blocks), "\n")
+	assert.Contains(t, all, "［Reset your key here］(https://evil.example/login) ∗URGENT∗", "the lure is shown, defused")
+	assert.Contains(t, all, "&lt;!channel&gt; ∼struck∼ ˋcodeˋ ˍleaningˍ • ∗critical∗ fake row", "the error is shown, defused, on one line")
+	assert.Contains(t, all, "svc_deploy &lt;https://evil.example|click&gt; &lt;@U123&gt;", "an underscore inside a word stays")
+	for _, bad := range []string{"<!channel>", "<https://", "<@U123>", "](", "*URGENT*", "~struck~", "`code`", "_leaning_", "\n• *critical* fake"} {
+		assert.NotContains(t, all, bad, "hostile syntax reached Slack")
+	}
+	assert.NotContains(t, p.Text, "<", "notification text")
+	for _, obj := range textObjects(p.Blocks) {
+		if obj["type"] == "mrkdwn" {
+			assert.Equal(t, true, obj["verbatim"], "mrkdwn is sent verbatim, so Slack links no bare URL: %s", obj["text"])
+		}
+	}
+}
+
+// textObjects finds every text object in decoded blocks.
+func textObjects(v any) []map[string]any {
+	var out []map[string]any
+	switch v := v.(type) {
+	case map[string]any:
+		if _, ok := v["text"].(string); ok {
+			out = append(out, v)
+		}
+		for _, child := range v {
+			out = append(out, textObjects(child)...)
+		}
+	case []any:
+		for _, child := range v {
+			out = append(out, textObjects(child)...)
+		}
+	case []map[string]any:
+		for _, child := range v {
+			out = append(out, textObjects(child)...)
+		}
+	}
+	return out
+}
+
+func texts(blocks []map[string]any) []string {
+	var out []string
+	for _, obj := range textObjects(blocks) {
+		out = append(out, obj["text"].(string))
+	}
+	return out
+}
