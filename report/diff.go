@@ -14,7 +14,7 @@ import (
 
 // ErrNewerSchema marks an earlier report written by a newer keyaudit: its
 // findings may not mean what this version thinks, so it is not compared.
-var ErrNewerSchema = errors.New("written by a newer keyaudit")
+var ErrNewerSchema = errors.New("was written by a newer keyaudit")
 
 // Changes is what a run changed since the run it is compared with.
 type Changes struct {
@@ -58,7 +58,7 @@ func Diff(prev, cur *Report) Changes {
 		return Changes{}
 	}
 	if err := checkSchema(prev.SchemaVersion); err != nil {
-		return Changes{Refused: fmt.Errorf("the earlier report: %w", err)}
+		return Changes{Refused: fmt.Errorf("the earlier report %w", err)}
 	}
 	before, now := accountStatus(prev), accountStatus(cur)
 	openBefore := map[string]bool{}
@@ -170,9 +170,9 @@ func checkSchema(v string) error {
 	own, _ := schemaMajor(SchemaVersion)
 	switch {
 	case !ok:
-		return fmt.Errorf("schema_version %q is not one keyaudit writes", v)
+		return fmt.Errorf("has schema_version %q, which keyaudit never wrote", v)
 	case major > own:
-		return fmt.Errorf("%w: schema_version %q, this one reads up to %q", ErrNewerSchema, v, SchemaVersion)
+		return fmt.Errorf("%w (schema_version %q; this one reads up to %q)", ErrNewerSchema, v, SchemaVersion)
 	}
 	return nil
 }

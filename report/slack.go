@@ -167,15 +167,13 @@ func openText(r *Report) string {
 	return "nothing open in the accounts audited"
 }
 
-// SlackBlocks builds the Block Kit message: header, counts, accounts not
-// audited, new and resolved findings, the worst open findings, and where
-// the report is. It stays within Block Kit's limits by listing at most a
+// SlackBlocks builds the Block Kit message: header, why the run was not
+// compared (if so), counts, accounts not audited, what is new, resolved or
+// suppressed (or, not compared, everything open), the worst open findings,
+// and where the report is. It stays within Block Kit's limits by listing at most a
 // few findings per section and pointing to the report for the rest.
 func SlackBlocks(r *Report, ch Changes, location string) []slack.Block {
-	text := func(s string) *slack.TextBlockObject {
-		return mrkdwnText(fit(s, maxSectionText))
-	}
-	section := func(s string) slack.Block { return slack.NewSectionBlock(text(s), nil, nil) }
+	section := func(s string) slack.Block { return slack.NewSectionBlock(mrkdwnText(fit(s, maxSectionText)), nil, nil) }
 	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, fit(slackTitle(r, ch), maxHeaderText), false, false))}
 
 	if ch.Refused != nil {

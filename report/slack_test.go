@@ -185,7 +185,7 @@ func TestSlackNewerSchemaPostsEverythingWithAWarning(t *testing.T) {
 	p := post(t, r, report.Diff(newer, r), "")
 	text := blockText(p.Blocks)
 	assert.Contains(t, p.Text, "not compared with the last run · 1 critical, 1 medium open", "notification text")
-	assert.Contains(t, text, `:warning: *Not compared with the last run:* the earlier report: written by a newer keyaudit: schema_version \"10\"`, "warning line")
+	assert.Contains(t, text, `:warning: *Not compared with the last run:* the earlier report was written by a newer keyaudit (schema_version \"10\"; this one reads up to \"`+report.SchemaVersion+`\")`, "warning line")
 	assert.Contains(t, text, "*Open (2):*", "every open finding is listed")
 	assert.NotContains(t, text, "New since the last run", "nothing is called new")
 }
