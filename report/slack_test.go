@@ -142,15 +142,16 @@ func blockText(blocks []map[string]any) string {
 }
 
 func TestSlackShowsSuppressedApart(t *testing.T) {
-	prev := fixture()
-	prev.Findings[2].Suppressed = nil // legacy's key was open last night
-	r := fixture()
-	p := post(t, r, report.Diff(prev, r), "")
+	ok := map[string]string{acctA: "ok"}
+	legacy := findingIn(acctA, "a1", rules.Medium)
+	muted := legacy
+	muted.Suppressed = &rules.Suppress{Reason: "mainframe retirement, INC-42", Expires: asOf.AddDate(0, 1, 0)}
+	p := post(t, runOf(ok, muted), report.Diff(runOf(ok, legacy), runOf(ok, muted)), "")
 	text := blockText(p.Blocks)
 	assert.Contains(t, text, "Suppressed since the last run, not fixed (1)", "suppressed section")
-	assert.Contains(t, text, "mainframe retirement, INC-42, until 2026-12-31", "suppression reason and expiry")
+	assert.Contains(t, text, "user-a1 in 111111111111 — mainframe retirement, INC-42, until 2026-12-24", "suppression reason and expiry")
 	assert.NotContains(t, text, "Resolved", "a suppression is not a resolution")
-	assert.Contains(t, p.Text, "1 suppressed", "notification text")
+	assert.Equal(t, "keyaudit: 1 suppressed · all clear", p.Text, "notification text")
 }
 
 func TestSlackHeadlineSaysWhatIsOpen(t *testing.T) {
@@ -181,10 +182,10 @@ func TestSlackHeadlineSaysWhatIsOpen(t *testing.T) {
 
 func TestSlackNewerSchemaPostsEverythingWithAWarning(t *testing.T) {
 	newer := readPrevious(t, "slack/previous-v10.json")
-	r := fixture()
+	r := runOf(map[string]string{acctA: "ok"}, findingIn(acctA, "a1", rules.Critical), findingIn(acctA, "a2", rules.Medium))
 	p := post(t, r, report.Diff(newer, r), "")
 	text := blockText(p.Blocks)
-	assert.Contains(t, p.Text, "not compared with the last run · 1 critical, 1 medium open", "notification text")
+	assert.Equal(t, "keyaudit: not compared with the last run · 1 critical, 1 medium open", p.Text, "notification text")
 	assert.Contains(t, text, `:warning: *Not compared with the last run:* the earlier report was written by a newer keyaudit (schema_version \"10\"; this one reads up to \"`+report.SchemaVersion+`\")`, "warning line")
 	assert.Contains(t, text, "*Open (2):*", "every open finding is listed")
 	assert.NotContains(t, text, "New since the last run", "nothing is called new")
