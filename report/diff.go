@@ -1,46 +1,185 @@
 package report
 
-import "github.com/keyaudit/keyaudit/rules"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
 
-// Diff compares two runs by fingerprint, ignoring suppressed findings:
-// added are tonight's findings that the previous run did not have, resolved
-// the previous run's findings that are gone. A finding counts as resolved
-// only in an account audited ok in both runs: an account that could not be
-// audited tonight has resolved nothing. With no previous run, everything
-// is new.
-func Diff(prev, cur *Report) (added, resolved []rules.Finding) {
-	before := map[string]bool{}
-	okBefore := map[string]bool{}
-	if prev != nil {
-		for _, f := range prev.Findings {
-			if f.Suppressed == nil {
-				before[f.Fingerprint] = true
-			}
-		}
-		for _, a := range prev.Accounts {
-			okBefore[a.ID] = a.Status == "ok"
+	"github.com/keyaudit/keyaudit/rules"
+)
+
+// ErrNewerSchema marks an earlier report written by a newer keyaudit: its
+// findings may not mean what this version thinks, so it is not compared.
+var ErrNewerSchema = errors.New("was written by a newer keyaudit")
+
+// Changes is what a run changed since the run it is compared with.
+type Changes struct {
+	// Compared is false when there was no earlier run to compare with, or
+	// it could not be compared (Refused): nothing is new then, and the
+	// message lists what is open instead.
+	Compared bool
+	// Refused says why the earlier run was not compared (errors.Is
+	// ErrNewerSchema); nil when it was compared or there was none.
+	Refused error
+	// Added are open findings that the earlier run did not have open.
+	Added []rules.Finding
+	// Resolved are open findings of the earlier run that are gone from an
+	// account audited ok tonight.
+	Resolved []rules.Finding
+	// Suppressed are open findings of the earlier run that a suppression
+	// covers tonight: accepted, not fixed, so never counted as resolved.
+	Suppressed []rules.Finding
+}
+
+// Diff compares tonight's run with an earlier one by fingerprint, per
+// account, so that only what is known is news:
+//   - an account the earlier run audited ok is compared finding by finding;
+//   - an account the earlier run lists as error or skipped has an unknown
+//     state: its findings are neither new nor resolved (they may have been
+//     announced before it failed);
+//   - an account the earlier run does not list was never audited ok: its
+//     open findings are new;
+//   - a finding counts as resolved only when it is gone from an account
+//     audited ok tonight: an account that could not be audited has
+//     resolved nothing, and a finding now suppressed is still there.
+//
+// The earlier run is best the baseline returned by Baseline, which keeps
+// for every account its last ok state, so that an account in error last
+// night, or left out of a single-account run, is still compared with what
+// was known of it.
+//
+// A report of a newer schema_version is not compared: Refused says so.
+func Diff(prev, cur *Report) Changes {
+	if prev == nil {
+		return Changes{}
+	}
+	if err := checkSchema(prev.SchemaVersion); err != nil {
+		return Changes{Refused: fmt.Errorf("the earlier report %w", err)}
+	}
+	before, now := accountStatus(prev), accountStatus(cur)
+	openBefore := map[string]bool{}
+	for _, f := range prev.Findings {
+		if f.Suppressed == nil {
+			openBefore[f.Fingerprint] = true
 		}
 	}
-	now := map[string]bool{}
-	okNow := map[string]bool{}
-	for _, a := range cur.Accounts {
-		okNow[a.ID] = a.Status == "ok"
-	}
+	ch := Changes{Compared: true}
+	present := map[string]bool{}
 	for _, f := range cur.Findings {
-		if f.Suppressed != nil {
-			continue
-		}
-		now[f.Fingerprint] = true
-		if !before[f.Fingerprint] {
-			added = append(added, f)
+		present[f.Fingerprint] = true
+		status, listed := before[f.AccountID]
+		switch {
+		case f.Suppressed != nil && openBefore[f.Fingerprint]:
+			ch.Suppressed = append(ch.Suppressed, f)
+		case f.Suppressed == nil && !openBefore[f.Fingerprint] && (!listed || status == "ok"):
+			ch.Added = append(ch.Added, f)
 		}
 	}
-	if prev != nil {
-		for _, f := range prev.Findings {
-			if f.Suppressed == nil && !now[f.Fingerprint] && okBefore[f.AccountID] && okNow[f.AccountID] {
-				resolved = append(resolved, f)
+	for _, f := range prev.Findings {
+		if f.Suppressed == nil && !present[f.Fingerprint] && now[f.AccountID] == "ok" {
+			ch.Resolved = append(ch.Resolved, f)
+		}
+	}
+	return ch
+}
+
+// Baseline is what is known of every account once cur is announced: each
+// account audited ok tonight with tonight's findings, and every other
+// account as base last knew it (its last ok run's entry and findings).
+// Accounts never audited ok are left out, so that their findings are new
+// when they first are. It is stored as announced.json and is what the next
+// run is compared with. A base of a newer schema_version is not carried.
+func Baseline(base, cur *Report) *Report {
+	if base != nil && checkSchema(base.SchemaVersion) != nil {
+		base = nil
+	}
+	now := accountStatus(cur)
+	out := &Report{SchemaVersion: cur.SchemaVersion, RunID: cur.RunID, GeneratedAt: cur.GeneratedAt, AsOf: cur.AsOf, Demo: cur.Demo,
+		Accounts: []Account{}, Findings: []rules.Finding{}}
+	for _, a := range cur.Accounts {
+		if a.Status == "ok" {
+			out.Accounts = append(out.Accounts, a)
+		}
+	}
+	// Findings of no listed account (keys found in files) belong to the run.
+	for _, f := range cur.Findings {
+		if s, listed := now[f.AccountID]; s == "ok" || !listed {
+			out.Findings = append(out.Findings, f)
+		}
+	}
+	if base != nil {
+		for _, a := range base.Accounts {
+			if now[a.ID] != "ok" {
+				out.Accounts = append(out.Accounts, a)
+			}
+		}
+		listed := accountStatus(base)
+		for _, f := range base.Findings {
+			if _, ok := listed[f.AccountID]; ok && now[f.AccountID] != "ok" {
+				out.Findings = append(out.Findings, f)
 			}
 		}
 	}
-	return added, resolved
+	sort.SliceStable(out.Accounts, func(i, j int) bool { return out.Accounts[i].ID < out.Accounts[j].ID })
+	sort.SliceStable(out.Findings, func(i, j int) bool { return out.Findings[i].AccountID < out.Findings[j].AccountID })
+	out.Summary = Summarize(out.Findings, out.Accounts)
+	return out
+}
+
+// accountStatus maps each account a report lists to its status.
+func accountStatus(r *Report) map[string]string {
+	m := make(map[string]string, len(r.Accounts))
+	for _, a := range r.Accounts {
+		m[a.ID] = a.Status
+	}
+	return m
+}
+
+// ReadReport reads a JSON report of an earlier run. A report whose
+// schema_version this keyaudit cannot read is returned with only that
+// version, so that Diff refuses to compare with it rather than misread it.
+func ReadReport(rd io.Reader) (*Report, error) {
+	data, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, err
+	}
+	var head struct {
+		SchemaVersion string `json:"schema_version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("not a keyaudit JSON report: %w", err)
+	}
+	if checkSchema(head.SchemaVersion) != nil {
+		return &Report{SchemaVersion: head.SchemaVersion}, nil
+	}
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("not a keyaudit JSON report of schema_version %q: %w", head.SchemaVersion, err)
+	}
+	return &r, nil
+}
+
+// checkSchema accepts the report schema versions this keyaudit reads: its
+// own major version and older ones, compared as numbers ("10" > "9").
+func checkSchema(v string) error {
+	major, ok := schemaMajor(v)
+	own, _ := schemaMajor(SchemaVersion)
+	switch {
+	case !ok:
+		return fmt.Errorf("has schema_version %q, which keyaudit never wrote", v)
+	case major > own:
+		return fmt.Errorf("%w (schema_version %q; this one reads up to %q)", ErrNewerSchema, v, SchemaVersion)
+	}
+	return nil
+}
+
+// schemaMajor is the number before any dot of a schema version.
+func schemaMajor(v string) (int, bool) {
+	major, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(major)
+	return n, err == nil && n >= 1
 }

@@ -3,10 +3,8 @@ package report
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"strings"
 
@@ -22,8 +20,9 @@ type objectStore interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 }
 
-// S3Sink stores reports under PREFIX/YYYY/MM/DD/RUN_ID/ and keeps
-// PREFIX/latest.json pointing at the newest complete run.
+// S3Sink stores reports under PREFIX/YYYY/MM/DD/RUN_ID/, keeps
+// PREFIX/latest.json a copy of the newest run's JSON report, and
+// PREFIX/announced.json the baseline of the last run announced to Slack.
 type S3Sink struct {
 	Client objectStore
 	Bucket string
@@ -92,7 +91,26 @@ func (s *S3Sink) put(ctx context.Context, key, contentType string, w Writer, r *
 
 // Latest reads the previous run's latest.json; nil when there is none yet.
 func (s *S3Sink) Latest(ctx context.Context) (*Report, error) {
-	key := path.Join(s.Prefix, "latest.json")
+	return s.read(ctx, "latest.json")
+}
+
+// ReadAnnounced reads announced.json, the baseline (see Baseline) of the
+// last run announced to Slack: what the next message is compared with, so
+// that news a failed post did not deliver is posted the next time. It is
+// nil before the first announcement.
+func (s *S3Sink) ReadAnnounced(ctx context.Context) (*Report, error) {
+	return s.read(ctx, "announced.json")
+}
+
+// WriteAnnounced stores the baseline of a run as announced.json. Call it
+// only once the run's news was delivered (Slack.Notify returned no error).
+func (s *S3Sink) WriteAnnounced(ctx context.Context, baseline *Report) error {
+	return s.put(ctx, path.Join(s.Prefix, "announced.json"), FormatJSON.ContentType(), JSONWriter{}, baseline)
+}
+
+// read reads the report PREFIX/name; nil when there is none.
+func (s *S3Sink) read(ctx context.Context, name string) (*Report, error) {
+	key := path.Join(s.Prefix, name)
 	out, err := s.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key)})
 	var nsk *types.NoSuchKey
 	var ae smithy.APIError
@@ -100,16 +118,12 @@ func (s *S3Sink) Latest(ctx context.Context) (*Report, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
+		return nil, fmt.Errorf("read s3://%s/%s (the role needs s3:GetObject on the bucket): %w", s.Bucket, key, err)
 	}
 	defer out.Body.Close()
-	data, err := io.ReadAll(out.Body)
+	r, err := ReadReport(out.Body)
 	if err != nil {
 		return nil, fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
 	}
-	var r Report
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("s3://%s/%s is not a keyaudit report: %w", s.Bucket, key, err)
-	}
-	return &r, nil
+	return r, nil
 }

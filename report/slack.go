@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/rules"
@@ -41,12 +42,12 @@ type Slack struct {
 }
 
 // Notify posts the message for a run; it reports whether one was sent.
-func (s *Slack) Notify(ctx context.Context, r *Report, added, resolved []rules.Finding, location string) (bool, error) {
-	if s.OnlyChanges && quiet(r, added, resolved) {
+func (s *Slack) Notify(ctx context.Context, r *Report, ch Changes, location string) (bool, error) {
+	if s.OnlyChanges && quiet(r, ch) {
 		return false, nil
 	}
-	blocks := SlackBlocks(r, added, resolved, location)
-	fallback := slackTitle(r, added, resolved)
+	blocks := SlackBlocks(r, ch, location)
+	fallback := slackTitle(r, ch)
 	client := s.HTTPClient
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
@@ -83,6 +84,26 @@ func (s *Slack) Notify(ctx context.Context, r *Report, added, resolved []rules.F
 	}
 }
 
+// Announce tells Slack what changed since the last run it announced (the
+// sink's announced.json), then records this run as announced. A post that
+// fails leaves the record alone, so the next run posts the news this one
+// could not deliver. It reports the changes and whether a message was sent.
+func (s *Slack) Announce(ctx context.Context, sink *S3Sink, r *Report, location string) (Changes, bool, error) {
+	base, err := sink.ReadAnnounced(ctx)
+	if err != nil {
+		return Changes{}, false, fmt.Errorf("read the last announced run, to tell Slack what changed: %w", err)
+	}
+	ch := Diff(base, r)
+	sent, err := s.Notify(ctx, r, ch, location)
+	if err != nil {
+		return ch, false, err
+	}
+	if err := sink.WriteAnnounced(ctx, Baseline(base, r)); err != nil {
+		return ch, sent, fmt.Errorf("record the run as announced (the next message will repeat its news): %w", err)
+	}
+	return ch, sent, nil
+}
+
 // redact drops the request URL from transport errors: a webhook URL is a
 // credential.
 func redact(err error) error {
@@ -93,35 +114,71 @@ func redact(err error) error {
 	return err
 }
 
-func quiet(r *Report, added, resolved []rules.Finding) bool {
-	return len(added) == 0 && len(resolved) == 0 && r.Complete()
+func quiet(r *Report, ch Changes) bool {
+	return ch.Compared && len(ch.Added)+len(ch.Resolved)+len(ch.Suppressed) == 0 && r.Complete()
 }
 
-func slackTitle(r *Report, added, resolved []rules.Finding) string {
-	switch {
-	case r.Demo && quiet(r, added, resolved):
-		return "keyaudit (demo): all clear, nothing new"
-	case quiet(r, added, resolved):
-		return "keyaudit: all clear, nothing new since the last run"
+// slackTitle is the header and the notification text: what changed, then
+// what is open, so that a night with nothing new but findings open never
+// reads as all clear.
+func slackTitle(r *Report, ch Changes) string {
+	var news []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{len(ch.Added), "new"}, {len(ch.Resolved), "resolved"}, {len(ch.Suppressed), "suppressed"}} {
+		if c.n > 0 {
+			news = append(news, fmt.Sprintf("%d %s", c.n, c.what))
+		}
 	}
-	title := fmt.Sprintf("keyaudit: %d new, %d resolved, %d open findings", len(added), len(resolved), r.Summary.Findings)
+	switch {
+	case ch.Refused != nil:
+		news = []string{"not compared with the last run"}
+	case !ch.Compared:
+		news = []string{"first report"}
+	case len(news) == 0:
+		news = []string{"nothing new"}
+	}
+	parts := []string{strings.Join(news, ", "), openText(r)}
+	if n := len(r.Accounts) - r.Summary.Accounts["ok"]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d accounts not audited", n, len(r.Accounts)))
+	}
+	title := "keyaudit: " + strings.Join(parts, " · ")
 	if r.Demo {
 		title = "[DEMO] " + title
 	}
 	return title
 }
 
-// SlackBlocks builds the Block Kit message: header, counts, accounts not
-// audited, new and resolved findings, the worst open findings, and where
-// the report is. It stays within Block Kit's limits by listing at most a
-// few findings per section and pointing to the report for the rest.
-func SlackBlocks(r *Report, added, resolved []rules.Finding, location string) []slack.Block {
-	text := func(s string) *slack.TextBlockObject {
-		return slack.NewTextBlockObject(slack.MarkdownType, fit(s, maxSectionText), false, false)
+// openText counts the open findings by severity.
+func openText(r *Report) string {
+	var counts []string
+	for _, sev := range rules.Severities {
+		if n := r.Summary.BySeverity[string(sev)]; n > 0 {
+			counts = append(counts, fmt.Sprintf("%d %s", n, sev))
+		}
 	}
-	section := func(s string) slack.Block { return slack.NewSectionBlock(text(s), nil, nil) }
-	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, fit(slackTitle(r, added, resolved), maxHeaderText), false, false))}
+	switch {
+	case len(counts) > 0:
+		return strings.Join(counts, ", ") + " open"
+	case r.Complete():
+		return "all clear"
+	}
+	return "nothing open in the accounts audited"
+}
 
+// SlackBlocks builds the Block Kit message: header, why the run was not
+// compared (if so), counts, accounts not audited, what is new, resolved or
+// suppressed (or, not compared, everything open), the worst open findings,
+// and where the report is. It stays within Block Kit's limits by listing at most a
+// few findings per section and pointing to the report for the rest.
+func SlackBlocks(r *Report, ch Changes, location string) []slack.Block {
+	section := func(s string) slack.Block { return slack.NewSectionBlock(mrkdwnText(fit(s, maxSectionText)), nil, nil) }
+	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, fit(slackTitle(r, ch), maxHeaderText), false, false))}
+
+	if ch.Refused != nil {
+		blocks = append(blocks, section(fmt.Sprintf(":warning: *Not compared with the last run:* %s. Listed below is everything open.", esc(ch.Refused.Error()))))
+	}
 	s := r.Summary
 	blocks = append(blocks, section(fmt.Sprintf("*Open findings:* %d critical · %d high · %d medium · %d low (%d suppressed) in %d of %d accounts, as of %s",
 		s.BySeverity["critical"], s.BySeverity["high"], s.BySeverity["medium"], s.BySeverity["low"], s.Suppressed,
@@ -136,17 +193,31 @@ func SlackBlocks(r *Report, added, resolved []rules.Finding, location string) []
 	if len(failed) > 0 {
 		blocks = append(blocks, section(listText(fmt.Sprintf(":warning: *%d account(s) could not be audited:*", len(failed)), failed, "accounts")))
 	}
-	if len(added) > 0 {
-		blocks = append(blocks, section(listText(fmt.Sprintf(":new: *New since the last run (%d):*", len(added)), findingLines(bySeverity(added)), "new findings")))
-	}
-	if len(resolved) > 0 {
-		blocks = append(blocks, section(listText(fmt.Sprintf(":white_check_mark: *Resolved since the last run (%d):*", len(resolved)), findingLines(bySeverity(resolved)), "resolved findings")))
-	}
 	var open []rules.Finding
 	for _, f := range r.Findings {
 		if f.Suppressed == nil {
 			open = append(open, f)
 		}
+	}
+	if !ch.Compared && len(open) > 0 {
+		blocks = append(blocks, section(listText(fmt.Sprintf("*Open (%d):*", len(open)), findingLines(bySeverity(open)), "open findings")))
+	}
+	if len(ch.Added) > 0 {
+		blocks = append(blocks, section(listText(fmt.Sprintf(":new: *New since the last run (%d):*", len(ch.Added)), findingLines(bySeverity(ch.Added)), "new findings")))
+	}
+	if len(ch.Resolved) > 0 {
+		blocks = append(blocks, section(listText(fmt.Sprintf(":white_check_mark: *Resolved since the last run (%d):*", len(ch.Resolved)), findingLines(bySeverity(ch.Resolved)), "resolved findings")))
+	}
+	if len(ch.Suppressed) > 0 {
+		var lines []string
+		for _, f := range bySeverity(ch.Suppressed) {
+			until := ""
+			if !f.Suppressed.Expires.IsZero() {
+				until = ", until " + f.Suppressed.Expires.UTC().Format(time.DateOnly)
+			}
+			lines = append(lines, fmt.Sprintf("%s — %s%s", findingLine(f), esc(f.Suppressed.Reason), until))
+		}
+		blocks = append(blocks, section(listText(fmt.Sprintf(":zipper_mouth_face: *Suppressed since the last run, not fixed (%d):*", len(ch.Suppressed)), lines, "suppressed findings")))
 	}
 	if len(open) > 0 {
 		var lines []string
@@ -159,20 +230,24 @@ func SlackBlocks(r *Report, added, resolved []rules.Finding, location string) []
 	if location == "" {
 		where = "Report: not stored"
 	}
-	blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, fit(where+" · run "+esc(r.RunID), maxSectionText), false, false)))
+	blocks = append(blocks, slack.NewContextBlock("", mrkdwnText(fit(where+" · run "+esc(r.RunID), maxSectionText))))
 	return blocks[:min(len(blocks), maxBlocks)]
 }
 
 func findingLines(fs []rules.Finding) []string {
 	lines := make([]string, 0, len(fs))
 	for _, f := range fs {
-		key := ""
-		if f.AccessKeyID != "" {
-			key = " `" + inventory.MaskKeyID(f.AccessKeyID) + "`"
-		}
-		lines = append(lines, fmt.Sprintf("• *%s* `%s` %s%s", f.Severity, f.Rule, esc(findingOwner(f)), key))
+		lines = append(lines, findingLine(f))
 	}
 	return lines
+}
+
+func findingLine(f rules.Finding) string {
+	key := ""
+	if f.AccessKeyID != "" {
+		key = " `" + inventory.MaskKeyID(f.AccessKeyID) + "`"
+	}
+	return fmt.Sprintf("• *%s* `%s` %s%s", f.Severity, f.Rule, esc(findingOwner(f)), key)
 }
 
 func findingOwner(f rules.Finding) string {
@@ -211,13 +286,39 @@ func fit(s string, n int) string {
 	return string([]rune(s)[:n-1]) + "…"
 }
 
+// mrkdwnText is a mrkdwn text object sent verbatim: Slack then does not
+// turn bare URLs, channel names or mentions in it into links.
+func mrkdwnText(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, true)
+}
+
 var (
-	mrkdwn = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	// Slack's three escapes, then the formatting characters swapped for
+	// look-alikes: a value can be neither bold, struck nor code, nor shape
+	// a [text](url) link. Underscores are handled apart, in esc.
+	mrkdwn = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;",
+		"*", "\u2217", "~", "\u223c", "`", "\u02cb", "[", "\uff3b", "]", "\uff3d")
 	keyIDs = regexp.MustCompile(`\bA[KS]IA[A-Z2-7]{16}\b`)
 )
 
-// esc prepares text from AWS for Slack: key IDs masked (Slack is not the
-// auditors' record) and mrkdwn's control characters escaped.
+// esc prepares a value from AWS or input for Slack mrkdwn: key IDs masked
+// (Slack is not the auditors' record), &, < and > escaped so that no
+// <!channel>, <@user> or <url|text> can form, and the formatting
+// characters neutralised, control characters made spaces. An underscore inside a word stays, so that
+// svc_deploy reads as it is named: Slack italicises only at word
+// boundaries, and there the underscore is swapped for a look-alike.
 func esc(s string) string {
-	return mrkdwn.Replace(keyIDs.ReplaceAllStringFunc(s, inventory.MaskKeyID))
+	rs := []rune(mrkdwn.Replace(keyIDs.ReplaceAllStringFunc(s, inventory.MaskKeyID)))
+	word := func(i int) bool {
+		return i >= 0 && i < len(rs) && (unicode.IsLetter(rs[i]) || unicode.IsDigit(rs[i]))
+	}
+	for i, r := range rs {
+		switch {
+		case r == '_' && !(word(i-1) && word(i+1)):
+			rs[i] = '\u02cd'
+		case unicode.IsControl(r): // a newline would start a fake line
+			rs[i] = ' '
+		}
+	}
+	return string(rs)
 }

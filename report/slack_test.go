@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
@@ -17,31 +20,43 @@ import (
 
 const token = "xoxb-test-secret-token-do-not-leak"
 
-func TestSlackBotPostsBlocks(t *testing.T) {
+// post sends one message through the real slack-go client to a local
+// Slack and returns what arrived.
+func post(t *testing.T, r *report.Report, ch report.Changes, location string) slackcapture.Post {
+	t.Helper()
 	srv := slackcapture.Start()
 	defer srv.Stop()
-	r := fixture()
-	added, resolved := report.Diff(nil, r)
 	s := &report.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL()}
-	sent, err := s.Notify(context.Background(), r, added, resolved, "s3://reports/keyaudit/2026/11/24/run/")
-	if err != nil || !sent {
-		t.Fatalf("sent %v, err %v", sent, err)
-	}
+	sent, err := s.Notify(context.Background(), r, ch, location)
+	require.NoError(t, err, "post to the local Slack")
+	require.True(t, sent, "a message was sent")
 	posts := srv.Posts()
-	if len(posts) != 1 || posts[0].Channel != "#security" {
-		t.Fatalf("posts = %+v", posts)
-	}
-	text := blockText(posts[0].Blocks)
+	require.Len(t, posts, 1, "posts")
+	return posts[0]
+}
+
+func TestSlackBotPostsBlocks(t *testing.T) {
+	r := fixture()
+	prev := fixture()
+	prev.Findings = nil // the same accounts, nothing found the night before
+	p := post(t, r, report.Diff(prev, r), "s3://reports/keyaudit/2026/11/24/run/")
+	assert.Equal(t, "#security", p.Channel, "channel")
+	text := blockText(p.Blocks)
 	for _, want := range []string{"2 new", "1 critical", "could not be audited", "payments (222222222222)", "New since the last run", "AKIA…AAA7", "s3://reports/keyaudit/2026/11/24/run/"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("message lacks %q:\n%s", want, text)
-		}
+		assert.Contains(t, text, want, "message")
 	}
-	if strings.Contains(text, "AKIAAAAAAAAAAAAAAAA7") {
-		t.Error("a full key ID reached Slack")
-	}
-	blocks, _ := json.MarshalIndent(posts[0].Blocks, "", "  ")
+	assert.NotContains(t, text, "AKIAAAAAAAAAAAAAAAA7", "a full key ID reached Slack")
+	blocks, err := json.MarshalIndent(p.Blocks, "", "  ")
+	require.NoError(t, err)
 	golden.Assert(t, "slack/fixture.blocks.json", append(blocks, '\n'))
+}
+
+func TestSlackFirstReportListsWhatIsOpen(t *testing.T) {
+	p := post(t, fixture(), report.Diff(nil, fixture()), "")
+	text := blockText(p.Blocks)
+	assert.Contains(t, text, "first report", "header")
+	assert.Contains(t, text, "Open (2)", "open findings listed")
+	assert.NotContains(t, text, "New since the last run", "nothing is new without a previous run")
 }
 
 func TestSlackRetriesRateLimit(t *testing.T) {
@@ -49,29 +64,27 @@ func TestSlackRetriesRateLimit(t *testing.T) {
 	defer srv.Stop()
 	srv.RateLimit = 1
 	s := &report.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL()}
-	if sent, err := s.Notify(context.Background(), fixture(), nil, nil, ""); err != nil || !sent {
-		t.Fatalf("sent %v, err %v", sent, err)
-	}
-	if n := len(srv.Posts()); n != 1 {
-		t.Errorf("%d posts after a rate limit, want 1", n)
-	}
+	sent, err := s.Notify(context.Background(), fixture(), report.Changes{}, "")
+	require.NoError(t, err, "post after a rate limit")
+	assert.True(t, sent, "sent after a rate limit")
+	assert.Len(t, srv.Posts(), 1, "posts after a rate limit")
 }
 
 func TestSlackQuietNight(t *testing.T) {
 	srv := slackcapture.Start()
 	defer srv.Stop()
 	r := empty()
+	ch := report.Diff(empty(), r)
 	s := &report.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL(), OnlyChanges: true}
-	if sent, err := s.Notify(context.Background(), r, nil, nil, ""); sent || err != nil {
-		t.Errorf("only-changes on a quiet night: sent %v, err %v", sent, err)
-	}
+	sent, err := s.Notify(context.Background(), r, ch, "")
+	require.NoError(t, err, "only-changes on a quiet night")
+	assert.False(t, sent, "only-changes on a quiet night sends nothing")
+
 	s.OnlyChanges = false
-	if sent, err := s.Notify(context.Background(), r, nil, nil, ""); !sent || err != nil {
-		t.Fatalf("sent %v, err %v", sent, err)
-	}
-	if text := blockText(srv.Posts()[0].Blocks); !strings.Contains(text, "all clear") {
-		t.Errorf("quiet night message: %s", text)
-	}
+	sent, err = s.Notify(context.Background(), r, ch, "")
+	require.NoError(t, err, "quiet night")
+	require.True(t, sent, "quiet night")
+	assert.Contains(t, blockText(srv.Posts()[0].Blocks), "all clear", "quiet night message")
 }
 
 func TestSlackLimitsOnLargeReports(t *testing.T) {
@@ -82,24 +95,22 @@ func TestSlackLimitsOnLargeReports(t *testing.T) {
 		f.Principal = strings.Repeat("long-name-", 40)
 		r.Findings = append(r.Findings, f)
 	}
-	added, _ := report.Diff(nil, r)
-	blocks := report.SlackBlocks(r, added, added, "s3://b/p/")
-	if len(blocks) > 50 {
-		t.Errorf("%d blocks, Slack allows 50", len(blocks))
-	}
-	data, _ := json.Marshal(blocks)
+	prev := fixture()
+	prev.Findings = nil
+	ch := report.Diff(prev, r)
+	ch.Resolved = ch.Added
+	blocks := report.SlackBlocks(r, ch, "s3://b/p/")
+	assert.LessOrEqual(t, len(blocks), 50, "Slack allows 50 blocks")
+	data, err := json.Marshal(blocks)
+	require.NoError(t, err)
 	var decoded []map[string]any
-	_ = json.Unmarshal(data, &decoded)
+	require.NoError(t, json.Unmarshal(data, &decoded))
 	for _, b := range decoded {
 		if txt, ok := b["text"].(map[string]any); ok {
-			if n := len([]rune(txt["text"].(string))); n > 3000 {
-				t.Errorf("a %s block has %d characters, Slack allows 3000", b["type"], n)
-			}
+			assert.LessOrEqual(t, len([]rune(txt["text"].(string))), 3000, "a %s block: Slack allows 3000 characters", b["type"])
 		}
 	}
-	if !strings.Contains(blockText(decoded), "more new findings: see the report") {
-		t.Error("no pointer to the report for the findings left out")
-	}
+	assert.Contains(t, blockText(decoded), "more new findings: see the report", "pointer to the report for the findings left out")
 }
 
 func TestSlackWebhookAndSecretsStayOut(t *testing.T) {
@@ -109,46 +120,131 @@ func TestSlackWebhookAndSecretsStayOut(t *testing.T) {
 	}))
 	defer hook.Close()
 	s := &report.Slack{WebhookURL: hook.URL + "/services/T000/B000/secretpath"}
-	if sent, err := s.Notify(context.Background(), fixture(), nil, nil, ""); !sent || err != nil {
-		t.Fatalf("sent %v, err %v", sent, err)
-	}
-	if got["blocks"] == nil {
-		t.Errorf("webhook payload has no blocks: %v", got)
-	}
+	sent, err := s.Notify(context.Background(), fixture(), report.Changes{}, "")
+	require.NoError(t, err, "webhook post")
+	assert.True(t, sent, "webhook post sent")
+	assert.NotNil(t, got["blocks"], "webhook payload has blocks")
 
 	// A failing post names neither the webhook URL nor the token.
 	dead := &report.Slack{WebhookURL: "http://127.0.0.1:1/services/T000/B000/secretpath"}
-	_, err := dead.Notify(context.Background(), fixture(), nil, nil, "")
-	if err == nil || strings.Contains(err.Error(), "secretpath") {
-		t.Errorf("err = %v: want an error without the webhook URL", err)
-	}
+	_, err = dead.Notify(context.Background(), fixture(), report.Changes{}, "")
+	require.Error(t, err, "webhook to a closed port")
+	assert.NotContains(t, err.Error(), "secretpath", "webhook error")
 	bot := &report.Slack{Token: token, Channel: "#x", APIURL: "http://127.0.0.1:1/api/"}
-	_, err = bot.Notify(context.Background(), fixture(), nil, nil, "")
-	if err == nil || strings.Contains(err.Error(), token) {
-		t.Errorf("err = %v: want an error without the token", err)
-	}
-}
-
-func TestDiff(t *testing.T) {
-	prev := fixture()
-	cur := fixture()
-	cur.Findings = cur.Findings[1:] // the root key was deleted
-	cur.Findings = append(cur.Findings, rules.Finding{Rule: "key-inactive", Severity: rules.Low, AccountID: "111111111111", Principal: "old", Fingerprint: "9999999999999999"})
-	added, resolved := report.Diff(prev, cur)
-	if len(added) != 1 || added[0].Fingerprint != "9999999999999999" {
-		t.Errorf("added = %+v", added)
-	}
-	if len(resolved) != 1 || resolved[0].Rule != "root-access-key" {
-		t.Errorf("resolved = %+v", resolved)
-	}
-	// An account that could not be audited tonight resolves nothing.
-	cur.Accounts[0].Status = "error"
-	if _, resolved := report.Diff(prev, cur); len(resolved) != 0 {
-		t.Errorf("resolved in an account not audited: %+v", resolved)
-	}
+	_, err = bot.Notify(context.Background(), fixture(), report.Changes{}, "")
+	require.Error(t, err, "bot post to a closed port")
+	assert.NotContains(t, err.Error(), token, "bot error")
 }
 
 func blockText(blocks []map[string]any) string {
 	data, _ := json.Marshal(blocks)
 	return string(data)
+}
+
+func TestSlackShowsSuppressedApart(t *testing.T) {
+	ok := map[string]string{acctA: "ok"}
+	legacy := findingIn(acctA, "a1", rules.Medium)
+	muted := legacy
+	muted.Suppressed = &rules.Suppress{Reason: "mainframe retirement, INC-42", Expires: asOf.AddDate(0, 1, 0)}
+	p := post(t, runOf(ok, muted), report.Diff(runOf(ok, legacy), runOf(ok, muted)), "")
+	text := blockText(p.Blocks)
+	assert.Contains(t, text, "Suppressed since the last run, not fixed (1)", "suppressed section")
+	assert.Contains(t, text, "user-a1 in 111111111111 — mainframe retirement, INC-42, until 2026-12-24", "suppression reason and expiry")
+	assert.NotContains(t, text, "Resolved", "a suppression is not a resolution")
+	assert.Equal(t, "keyaudit: 1 suppressed · all clear", p.Text, "notification text")
+}
+
+func TestSlackHeadlineSaysWhatIsOpen(t *testing.T) {
+	ok := map[string]string{acctA: "ok"}
+	crit, high := findingIn(acctA, "a1", rules.Critical), findingIn(acctA, "a2", rules.High)
+	for _, tt := range []struct {
+		name      string
+		prev, cur *report.Report
+		want      string
+	}{
+		{"nothing new, findings open", runOf(ok, crit, high), runOf(ok, crit, high), "keyaudit: nothing new · 1 critical, 1 high open"},
+		{"one new", runOf(ok, crit), runOf(ok, crit, high), "keyaudit: 1 new · 1 critical, 1 high open"},
+		{"one resolved, nothing open", runOf(ok, crit), runOf(ok), "keyaudit: 1 resolved · all clear"},
+		{"quiet and clear", runOf(ok), runOf(ok), "keyaudit: nothing new · all clear"},
+		{"an account not audited is not clear", runOf(ok), runOf(map[string]string{acctA: "ok", acctB: "error"}),
+			"keyaudit: nothing new · nothing open in the accounts audited · 1 of 2 accounts not audited"},
+		{"first report", nil, runOf(ok, high), "keyaudit: first report · 1 high open"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := post(t, tt.cur, report.Diff(tt.prev, tt.cur), "")
+			require.NotEmpty(t, p.Blocks, "case %s: blocks", tt.name)
+			header := p.Blocks[0]["text"].(map[string]any)["text"]
+			assert.Equal(t, tt.want, header, "case %s: header", tt.name)
+			assert.Equal(t, tt.want, p.Text, "case %s: notification text", tt.name)
+		})
+	}
+}
+
+func TestSlackNewerSchemaPostsEverythingWithAWarning(t *testing.T) {
+	newer := readPrevious(t, "slack/previous-v10.json")
+	r := runOf(map[string]string{acctA: "ok"}, findingIn(acctA, "a1", rules.Critical), findingIn(acctA, "a2", rules.Medium))
+	p := post(t, r, report.Diff(newer, r), "")
+	text := blockText(p.Blocks)
+	assert.Equal(t, "keyaudit: not compared with the last run · 1 critical, 1 medium open", p.Text, "notification text")
+	assert.Contains(t, text, `:warning: *Not compared with the last run:* the earlier report was written by a newer keyaudit (schema_version \"10\"; this one reads up to \"`+report.SchemaVersion+`\")`, "warning line")
+	assert.Contains(t, text, "*Open (2):*", "every open finding is listed")
+	assert.NotContains(t, text, "New since the last run", "nothing is called new")
+}
+
+// TestSlackEscapesHostileValues: values from AWS or input can make no link,
+// mention, formatting or line of their own in Slack.
+func TestSlackEscapesHostileValues(t *testing.T) {
+	const lure = "[Reset your key here](https://evil.example/login) *URGENT*"
+	r := fixture()
+	r.Accounts[1].Name = lure
+	r.Accounts[1].Error = "<!channel> ~struck~ `code` _leaning_\n• *critical* fake row"
+	r.Findings[0].AccountName = lure
+	r.Findings[1].Principal = "<!channel>"
+	r.Findings[1].Message = "user svc_deploy <https://evil.example|click> <@U123>"
+	p := post(t, r, report.Diff(nil, r), "")
+
+	all := strings.Join(texts(p.Blocks), "\n")
+	assert.Contains(t, all, "［Reset your key here］(https://evil.example/login) ∗URGENT∗", "the lure is shown, defused")
+	assert.Contains(t, all, "&lt;!channel&gt; ∼struck∼ ˋcodeˋ ˍleaningˍ • ∗critical∗ fake row", "the error is shown, defused, on one line")
+	assert.Contains(t, all, "svc_deploy &lt;https://evil.example|click&gt; &lt;@U123&gt;", "an underscore inside a word stays")
+	for _, bad := range []string{"<!channel>", "<https://", "<@U123>", "](", "*URGENT*", "~struck~", "`code`", "_leaning_", "\n• *critical* fake"} {
+		assert.NotContains(t, all, bad, "hostile syntax reached Slack")
+	}
+	assert.NotContains(t, p.Text, "<", "notification text")
+	for _, obj := range textObjects(p.Blocks) {
+		if obj["type"] == "mrkdwn" {
+			assert.Equal(t, true, obj["verbatim"], "mrkdwn is sent verbatim, so Slack links no bare URL: %s", obj["text"])
+		}
+	}
+}
+
+// textObjects finds every text object in decoded blocks.
+func textObjects(v any) []map[string]any {
+	var out []map[string]any
+	switch v := v.(type) {
+	case map[string]any:
+		if _, ok := v["text"].(string); ok {
+			out = append(out, v)
+		}
+		for _, child := range v {
+			out = append(out, textObjects(child)...)
+		}
+	case []any:
+		for _, child := range v {
+			out = append(out, textObjects(child)...)
+		}
+	case []map[string]any:
+		for _, child := range v {
+			out = append(out, textObjects(child)...)
+		}
+	}
+	return out
+}
+
+func texts(blocks []map[string]any) []string {
+	var out []string
+	for _, obj := range textObjects(blocks) {
+		out = append(out, obj["text"].(string))
+	}
+	return out
 }

@@ -19,12 +19,14 @@ type Post struct {
 	Blocks  []map[string]any
 }
 
-// Server records posts; the first RateLimit posts are answered 429.
+// Server records posts. The first RateLimit posts are answered 429, the
+// first Outage posts after those 503, as Slack answers in an outage.
 type Server struct {
 	*slacktest.Server
 	mu        sync.Mutex
 	posts     []Post
 	RateLimit int
+	Outage    int
 }
 
 // Start starts a local Slack API; stop it with Stop.
@@ -48,6 +50,12 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		w.Header().Set("Retry-After", "1")
 		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	}
+	if s.Outage > 0 {
+		s.Outage--
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
 	p := Post{Token: r.FormValue("token"), Channel: r.FormValue("channel"), Text: r.FormValue("text")}

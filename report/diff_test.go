@@ -1,0 +1,185 @@
+package report_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keyaudit/keyaudit/internal/golden"
+	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/rules"
+)
+
+// findingIn is a finding of account acct with fingerprint fp.
+func findingIn(acct, fp string, sev rules.Severity) rules.Finding {
+	return rules.Finding{Rule: "key-rotation", Severity: sev, AccountID: acct, Principal: "user-" + fp, Fingerprint: fp,
+		Message: "finding " + fp, Recommendation: "Rotate the key."}
+}
+
+// runOf is a report over accounts given as id → status, with findings.
+func runOf(accounts map[string]string, findings ...rules.Finding) *report.Report {
+	r := &report.Report{SchemaVersion: report.SchemaVersion, GeneratedAt: asOf, AsOf: asOf, Findings: findings}
+	for _, id := range []string{"111111111111", "222222222222", "333333333333"} {
+		if status, ok := accounts[id]; ok {
+			r.Accounts = append(r.Accounts, report.Account{ID: id, Status: status})
+		}
+	}
+	r.Summary = report.Summarize(r.Findings, r.Accounts)
+	return r
+}
+
+const (
+	acctA = "111111111111"
+	acctB = "222222222222"
+	acctC = "333333333333"
+)
+
+func fingerprints(fs []rules.Finding) []string {
+	out := []string{}
+	for _, f := range fs {
+		out = append(out, f.Fingerprint)
+	}
+	return out
+}
+
+func TestDiff(t *testing.T) {
+	a1, a2 := findingIn(acctA, "a1", rules.High), findingIn(acctA, "a2", rules.Medium)
+	b1, c1 := findingIn(acctB, "b1", rules.Critical), findingIn(acctC, "c1", rules.Low)
+	for _, tt := range []struct {
+		name            string
+		prev, cur       *report.Report
+		compared        bool
+		added, resolved []string
+	}{
+		{"no earlier run: nothing is new, nothing compared", nil, runOf(map[string]string{acctA: "ok"}, a1), false, []string{}, []string{}},
+		{"unchanged", runOf(map[string]string{acctA: "ok"}, a1), runOf(map[string]string{acctA: "ok"}, a1), true, []string{}, []string{}},
+		{"a new finding", runOf(map[string]string{acctA: "ok"}, a1), runOf(map[string]string{acctA: "ok"}, a1, a2), true, []string{"a2"}, []string{}},
+		{"a resolved finding", runOf(map[string]string{acctA: "ok"}, a1, a2), runOf(map[string]string{acctA: "ok"}, a2), true, []string{}, []string{"a1"}},
+		{"an account in error last time: its findings are not news",
+			runOf(map[string]string{acctA: "ok", acctB: "error"}, a1), runOf(map[string]string{acctA: "ok", acctB: "ok"}, a1, b1), true, []string{}, []string{}},
+		{"an account skipped last time: its findings are not news",
+			runOf(map[string]string{acctA: "ok", acctB: "skipped"}, a1), runOf(map[string]string{acctA: "ok", acctB: "ok"}, a1, b1), true, []string{}, []string{}},
+		{"an account in error tonight resolves nothing",
+			runOf(map[string]string{acctA: "ok", acctB: "ok"}, a1, b1), runOf(map[string]string{acctA: "ok", acctB: "error"}, a1), true, []string{}, []string{}},
+		{"an account never listed before: its findings are new",
+			runOf(map[string]string{acctA: "ok"}, a1), runOf(map[string]string{acctA: "ok", acctC: "ok"}, a1, c1), true, []string{"c1"}, []string{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ch := report.Diff(tt.prev, tt.cur)
+			assert.Equal(t, tt.compared, ch.Compared, "case %s: compared", tt.name)
+			assert.Equal(t, tt.added, fingerprints(ch.Added), "case %s: added", tt.name)
+			assert.Equal(t, tt.resolved, fingerprints(ch.Resolved), "case %s: resolved", tt.name)
+		})
+	}
+}
+
+// TestBaselineCarriesLastOKState follows an announcement baseline over
+// nights where an account fails and a single-account run happens: news is
+// only what no ok run of that account had.
+func TestBaselineCarriesLastOKState(t *testing.T) {
+	a1, a2 := findingIn(acctA, "a1", rules.High), findingIn(acctA, "a2", rules.Medium)
+	b1, b2 := findingIn(acctB, "b1", rules.Critical), findingIn(acctB, "b2", rules.Low)
+	both := map[string]string{acctA: "ok", acctB: "ok"}
+	nights := []struct {
+		name            string
+		cur             *report.Report
+		added, resolved []string
+	}{
+		{"first night", runOf(both, a1, b1), []string{}, []string{}},
+		{"B in error", runOf(map[string]string{acctA: "ok", acctB: "error"}, a1), []string{}, []string{}},
+		{"B back with one more finding", runOf(both, a1, b1, b2), []string{"b2"}, []string{}},
+		{"a manual run of A alone", runOf(map[string]string{acctA: "ok"}, a1, a2), []string{"a2"}, []string{}},
+		{"the next full night", runOf(both, a1, a2, b1), []string{}, []string{"b2"}},
+	}
+	var base *report.Report
+	for _, n := range nights {
+		ch := report.Diff(base, n.cur)
+		if base != nil {
+			assert.Equal(t, n.added, fingerprints(ch.Added), "night %q: added", n.name)
+			assert.Equal(t, n.resolved, fingerprints(ch.Resolved), "night %q: resolved", n.name)
+		}
+		base = report.Baseline(base, n.cur)
+		require.NotNil(t, base, "night %q", n.name)
+	}
+	assert.Equal(t, []string{"a1", "a2", "b1"}, fingerprints(base.Findings), "final baseline findings")
+	assert.Equal(t, 2, base.Summary.Accounts["ok"], "final baseline accounts")
+}
+
+func TestBaselineLeavesOutAccountsNeverOK(t *testing.T) {
+	c1 := findingIn(acctC, "c1", rules.High)
+	base := report.Baseline(nil, runOf(map[string]string{acctA: "ok", acctC: "error"}))
+	assert.Equal(t, []string{acctA}, accountIDs(base), "an account never audited ok is not in the baseline")
+	ch := report.Diff(base, runOf(map[string]string{acctA: "ok", acctC: "ok"}, c1))
+	assert.Equal(t, []string{"c1"}, fingerprints(ch.Added), "its findings are new when it is first audited ok")
+}
+
+func accountIDs(r *report.Report) []string {
+	var out []string
+	for _, a := range r.Accounts {
+		out = append(out, a.ID)
+	}
+	return out
+}
+
+func TestSuppressionIsNotResolution(t *testing.T) {
+	a1 := findingIn(acctA, "a1", rules.High)
+	ok := map[string]string{acctA: "ok"}
+	muted := a1
+	muted.Suppressed = &rules.Suppress{Reason: "INC-42"}
+	ch := report.Diff(runOf(ok, a1), runOf(ok, muted))
+	assert.Empty(t, ch.Resolved, "a newly suppressed finding is not resolved")
+	assert.Equal(t, []string{"a1"}, fingerprints(ch.Suppressed), "a newly suppressed finding is reported as suppressed")
+	assert.Empty(t, ch.Added, "nothing new")
+
+	ch = report.Diff(runOf(ok, muted), runOf(ok, muted))
+	assert.Empty(t, ch.Suppressed, "a finding suppressed both times is no news")
+	ch = report.Diff(runOf(ok, muted), runOf(ok, a1))
+	assert.Equal(t, []string{"a1"}, fingerprints(ch.Added), "a finding whose suppression ended is open again: new")
+}
+
+func readPrevious(t *testing.T, name string) *report.Report {
+	t.Helper()
+	f, err := os.Open(golden.Path(name))
+	require.NoError(t, err, "open %s", name)
+	defer f.Close()
+	r, err := report.ReadReport(f)
+	require.NoError(t, err, "read %s", name)
+	return r
+}
+
+func TestNewerSchemaIsNotCompared(t *testing.T) {
+	// A report of schema_version 1, as keyaudit wrote before any bump: every
+	// later version still reads and compares it.
+	v1 := readPrevious(t, "slack/previous-v1.json")
+	cur := *v1
+	cur.SchemaVersion = report.SchemaVersion
+	ch := report.Diff(v1, &cur)
+	assert.NoError(t, ch.Refused, "schema_version 1 is readable")
+	assert.True(t, ch.Compared, "schema_version 1 is compared")
+	assert.Empty(t, ch.Added, "the same findings are not new")
+
+	// "10" is newer than any version this keyaudit writes, compared as a
+	// number, although "10" < "2" as text; its shape does not even decode.
+	newer := readPrevious(t, "slack/previous-v10.json")
+	assert.Equal(t, "10", newer.SchemaVersion, "the version is kept")
+	ch = report.Diff(newer, fixture())
+	require.ErrorIs(t, ch.Refused, report.ErrNewerSchema, "a newer schema_version is refused")
+	assert.False(t, ch.Compared, "not compared")
+	assert.Empty(t, ch.Added, "nothing new without a comparison")
+	assert.Contains(t, ch.Refused.Error(), `schema_version "10"`, "the refusal names the version")
+
+	for _, v := range []string{"", "one", "0"} {
+		prev := fixture()
+		prev.SchemaVersion = v
+		assert.Error(t, report.Diff(prev, fixture()).Refused, "schema_version %q is refused", v)
+	}
+	base := report.Baseline(newer, fixture())
+	assert.Equal(t, report.SchemaVersion, base.SchemaVersion, "a baseline over a newer one is this version's")
+	assert.Equal(t, []string{"111111111111"}, accountIDs(base), "nothing is carried from a newer baseline")
+
+	_, err := report.ReadReport(strings.NewReader("[1, 2]"))
+	assert.ErrorContains(t, err, "not a keyaudit JSON report", "an array")
+}
