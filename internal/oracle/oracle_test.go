@@ -233,4 +233,3 @@ func keyaudit(t *testing.T, srv *moto.Server, bin string, args ...string) []byte
 	require.NoError(t, err, "keyaudit %s\nstderr: %s", strings.Join(args, " "), stderr.String())
 	return out
 }
-
