@@ -92,6 +92,8 @@ func TestPlans(t *testing.T) {
 		}
 	})
 
+	t.Run("oracle-accepts-a-correct-plan", func(t *testing.T) { referencePlan(ctx, t, o) })
+
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -138,6 +140,36 @@ func checkEndState(ctx context.Context, t *testing.T, o *org, c userCase, create
 		assert.True(t, aws.ToTime(k.CreateDate).After(o.seeded), "case %s: the remaining key is young", c.name)
 		assert.Contains(t, created, aws.ToString(k.AccessKeyId), "case %s: the remaining key is the one a plan created", c.name)
 	}
+}
+
+// referencePlan runs a hand-written plan of the shape issue 9 asks for
+// through the same executor and end-state check as the scan's plans, so a
+// failure of the suite is the plans' and not the oracle's. It also shows
+// the placeholder and the checks the oracle understands.
+func referencePlan(ctx context.Context, t *testing.T, o *org) {
+	c := userCase{name: "reference", account: "member-b", user: "reference", keys: []keySeed{{active: true, used: true}}}
+	account := o.accounts[c.account]
+	o.keys[c.name] = o.seedUser(ctx, t, account, c)
+	old := o.keys[c.name][0]
+	a := action{label: "reference plan", AccountID: account, Principal: c.user, KeyID: old, Plan: []step{
+		{Action: "Guard: stop unless these credentials act in account " + account + ".",
+			Command: `test "$(aws sts get-caller-identity --query Account --output text)" = ` + account},
+		{Action: "Create the new key.", Command: "aws iam create-access-key --user-name " + c.user},
+		{Action: "Move every application.", Command: "aws cloudtrail lookup-events --region us-east-1 --lookup-attributes AttributeKey=AccessKeyId,AttributeValue=" + old},
+		{Action: "Confirm the new key is in use.",
+			Command: "aws iam get-access-key-last-used --access-key-id <NEW-KEY-ID> --query AccessKeyLastUsed.LastUsedDate --output text | grep -qv None"},
+		{Action: "Confirm the old key is idle.", Command: "aws iam get-access-key-last-used --access-key-id " + old},
+		{Action: "Deactivate the old key.", Command: "aws iam update-access-key --user-name " + c.user + " --access-key-id " + old + " --status Inactive"},
+		{Action: "Wait 7 days.", Command: "sleep 604800"},
+		{Action: "Delete the old key.", Command: "aws iam delete-access-key --user-name " + c.user + " --access-key-id " + old},
+	}}
+	checkedBeforeChange(t, a)
+	wrong := o.srv.Shell(ctx, t.TempDir(), o.creds[moto.ManagementAccount], firstExecutable(a))
+	assert.Error(t, wrong.Err, "the reference guard fails with another account's credentials")
+	ex := run(ctx, t, o.srv, o.creds[account], a, func(id string) { o.use(ctx, t, id) })
+	assert.Len(t, ex.skipped, 2, "the reference plan's CloudTrail lookup and wait are skipped")
+	assert.Len(t, ex.created, 1, "the reference plan creates one key")
+	checkEndState(ctx, t, o, c, ex.created)
 }
 
 func actionsFor(all []action, account, user string) []action {

@@ -25,6 +25,7 @@ type action struct {
 	label     string // for messages: which finding or action
 	AccountID string `json:"account_id"`
 	Principal string `json:"principal"`
+	UserName  string `json:"user_name"` // in case the grouped shape names the user so
 	KeyID     string `json:"access_key_id"`
 	Plan      []step `json:"plan"`
 }
@@ -52,6 +53,9 @@ type report struct {
 func (r *report) actions() []action {
 	var out []action
 	for i, a := range r.Actions {
+		if a.Principal == "" {
+			a.Principal = a.UserName
+		}
 		a.label = fmt.Sprintf("action %d (%s %s)", i, a.Principal, a.KeyID)
 		out = append(out, a)
 	}
@@ -65,7 +69,8 @@ func (r *report) actions() []action {
 }
 
 var (
-	keyIDPattern = regexp.MustCompile(`\bAKIA[A-Z2-7]{16}\b`)
+	keyIDPattern = regexp.MustCompile(`\bAKIA[A-Z0-9]{16}\b`)
+	wait         = regexp.MustCompile(`^\s*sleep\b`)
 	// newKeyPlaceholder is how a plan may refer to the key its create step
 	// returns: the only substitution the oracle makes.
 	newKeyPlaceholder = regexp.MustCompile(`<NEW[-_]KEY[-_]ID>|\$\{NEW_KEY_ID\}|\$NEW_KEY_ID\b|\bNEW_KEY_ID\b`)
@@ -83,7 +88,7 @@ func skipReason(command string) string {
 		return "no command"
 	case strings.Contains(command, "cloudtrail lookup-events"):
 		return "moto lacks CloudTrail LookupEvents"
-	case regexp.MustCompile(`^\s*sleep\b`).MatchString(command):
+	case wait.MatchString(command):
 		return "a wait"
 	}
 	return ""
