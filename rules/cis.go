@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -49,3 +50,22 @@ func cis(v4, v5, v6 string) CISRefs {
 
 // In is the recommendation id in one version, or "" when the rule maps to none.
 func (c CISRefs) In(v CISVersion) string { return c[v] }
+
+// UnmarshalJSON reads the object form, and also schema 1's list of
+// v4.0.1 ids, so a stored report from before CIS versions still diffs.
+func (c *CISRefs) UnmarshalJSON(data []byte) error {
+	var ids []string
+	if json.Unmarshal(data, &ids) == nil {
+		*c = CISRefs{}
+		if len(ids) > 0 {
+			(*c)[CISv4] = ids[0]
+		}
+		return nil
+	}
+	var m map[CISVersion]string
+	if err := json.Unmarshal(data, &m); err != nil {
+		return fmt.Errorf("cis: want an object of benchmark version to recommendation id: %w", err)
+	}
+	*c = m
+	return nil
+}
