@@ -257,21 +257,26 @@ func ruleTitle(id string) string {
 	return id
 }
 
-// remediationText is the recommendation followed by the key's plan, one
-// numbered step a line with its command.
+// remediationText is the recommendation followed by the key's plan.
 func remediationText(f *rules.Finding, a *rules.Action) string {
-	var b strings.Builder
-	b.WriteString(f.Recommendation)
-	if a.Summary != "" {
-		fmt.Fprintf(&b, "\n\n%s", a.Summary)
+	if plan := planText(a); plan != "" {
+		return f.Recommendation + "\n\n" + plan
 	}
+	return f.Recommendation
+}
+
+// planText is the action's summary and its plan, one numbered step a line
+// with its command below.
+func planText(a *rules.Action) string {
+	var b strings.Builder
+	b.WriteString(a.Summary)
 	for i, s := range a.Plan {
 		fmt.Fprintf(&b, "\n%d. %s", i+1, s.Action)
 		if s.Command != "" {
 			fmt.Fprintf(&b, "\n   %s", s.Command)
 		}
 	}
-	return b.String()
+	return strings.TrimSpace(b.String())
 }
 
 // partitionOf reads the partition from an ARN ("aws" when there is none).
