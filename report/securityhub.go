@@ -264,7 +264,6 @@ func (s *SecurityHub) resources(f *rules.Finding) []types.Resource {
 		AccountId:     aws.String(f.AccountID),
 		PrincipalName: aws.String(f.Principal),
 		PrincipalType: aws.String(principalType(f.Principal)),
-		UserName:      aws.String(f.Principal),
 	}
 	if f.Details.KeyActive != nil {
 		details.Status = types.AwsIamAccessKeyStatus(keyStatus(*f.Details.KeyActive))
