@@ -202,6 +202,7 @@ func (s *SecurityHub) finding(r *Report, f *rules.Finding, a *rules.Action, repo
 	if f.Suppressed != nil {
 		workflow = types.WorkflowStatusSuppressed
 	}
+	severity := &types.Severity{Label: asffSeverity[f.Severity], Original: aws.String(string(f.Severity))}
 	var requirements []string
 	for _, v := range rules.CISVersions {
 		if id := f.CIS.In(v); id != "" {
@@ -240,15 +241,20 @@ func (s *SecurityHub) finding(r *Report, f *rules.Finding, a *rules.Action, repo
 		FirstObservedAt: aws.String(observed),
 		LastObservedAt:  aws.String(observed),
 		UpdatedAt:       aws.String(updated.UTC().Format(time.RFC3339)),
-		Severity:        &types.Severity{Label: asffSeverity[f.Severity], Original: aws.String(string(f.Severity))},
-		Title:           aws.String(clip(ruleTitle(f.Rule), 256)),
-		Description:     aws.String(clip(description, 1024)),
-		Remediation:     &types.Remediation{Recommendation: rec},
-		Compliance:      &types.Compliance{Status: types.ComplianceStatusFailed, RelatedRequirements: requirements},
-		Resources:       s.resources(f),
-		ProductFields:   fields,
-		RecordState:     types.RecordStateActive,
-		Workflow:        &types.Workflow{Status: workflow},
+		Severity:        severity,
+		// Security Hub takes a provider's later changes of severity and
+		// types from FindingProviderFields (a root key made inactive is
+		// no longer critical).
+		FindingProviderFields: &types.FindingProviderFields{Severity: &types.FindingProviderSeverity{
+			Label: severity.Label, Original: severity.Original}, Types: findingTypes(f)},
+		Title:         aws.String(clip(ruleTitle(f.Rule), 256)),
+		Description:   aws.String(clip(description, 1024)),
+		Remediation:   &types.Remediation{Recommendation: rec},
+		Compliance:    &types.Compliance{Status: types.ComplianceStatusFailed, RelatedRequirements: requirements},
+		Resources:     s.resources(f),
+		ProductFields: fields,
+		RecordState:   types.RecordStateActive,
+		Workflow:      &types.Workflow{Status: workflow},
 	}
 }
 

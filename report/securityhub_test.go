@@ -122,6 +122,9 @@ func TestSecurityHubImportsAndArchives(t *testing.T) {
 		"CIS AWS Foundations Benchmark v6.0.0/2.13"}, rotation.Compliance.RelatedRequirements, "CIS ids by version")
 	assert.Equal(t, types.ComplianceStatusFailed, rotation.Compliance.Status, "compliance failed")
 	assert.Equal(t, types.SeverityLabelMedium, rotation.Severity.Label, "severity")
+	require.NotNil(t, rotation.FindingProviderFields, "provider fields")
+	assert.Equal(t, types.SeverityLabelMedium, rotation.FindingProviderFields.Severity.Label, "provider severity")
+	assert.Equal(t, rotation.Types, rotation.FindingProviderFields.Types, "provider types")
 	assert.Equal(t, types.RecordStateActive, rotation.RecordState, "active")
 	assert.Equal(t, types.WorkflowStatusNew, rotation.Workflow.Status, "new")
 	assert.Equal(t, "Rotate the key.", aws.ToString(rotation.Remediation.Recommendation.Text), "recommendation")
@@ -222,4 +225,45 @@ func TestSecurityHubReportsFailedFindings(t *testing.T) {
 
 func TestSecurityHubActions(t *testing.T) {
 	assert.Equal(t, []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings"}, report.SecurityHubActions, "the actions the role needs")
+}
+
+// recordingHub keeps what the sink sent.
+type recordingHub struct {
+	imported []types.AwsSecurityFinding
+}
+
+func (h *recordingHub) BatchImportFindings(_ context.Context, in *securityhub.BatchImportFindingsInput, _ ...func(*securityhub.Options)) (*securityhub.BatchImportFindingsOutput, error) {
+	h.imported = append(h.imported, in.Findings...)
+	return &securityhub.BatchImportFindingsOutput{FailedCount: aws.Int32(0), SuccessCount: aws.Int32(int32(len(in.Findings)))}, nil
+}
+
+func (h *recordingHub) BatchUpdateFindings(context.Context, *securityhub.BatchUpdateFindingsInput, ...func(*securityhub.Options)) (*securityhub.BatchUpdateFindingsOutput, error) {
+	return &securityhub.BatchUpdateFindingsOutput{}, nil
+}
+
+func TestSecurityHubArchivesOnlyWhatARunCouldSee(t *testing.T) {
+	prev := withActions()
+	for name, c := range map[string]struct {
+		status   string
+		archived int
+	}{
+		"account audited ok": {"ok", 1},
+		"account in error":   {"error", 0},
+		"account skipped":    {"skipped", 0},
+	} {
+		cur := withActions()
+		cur.Findings = cur.Findings[:2] // the suppressed finding is gone
+		cur.Accounts[0].Status = c.status
+		hub := &recordingHub{}
+		sink := &report.SecurityHub{Client: hub, Partition: "aws", Region: "us-east-1", Account: "123456789012"}
+		require.NoError(t, sink.Import(context.Background(), cur, prev, ""), "case %s", name)
+		archived := 0
+		for _, f := range hub.imported {
+			if f.RecordState == types.RecordStateArchived {
+				archived++
+				assert.Equal(t, "keyaudit-2222222222222222", aws.ToString(f.Id), "case %s: the gone finding, suppressed or not", name)
+			}
+		}
+		assert.Equal(t, c.archived, archived, "case %s: archived findings", name)
+	}
 }
