@@ -230,6 +230,7 @@ func TestSecurityHubActions(t *testing.T) {
 // recordingHub keeps what the sink sent.
 type recordingHub struct {
 	imported []types.AwsSecurityFinding
+	updates  map[types.WorkflowStatus][]string
 }
 
 func (h *recordingHub) BatchImportFindings(_ context.Context, in *securityhub.BatchImportFindingsInput, _ ...func(*securityhub.Options)) (*securityhub.BatchImportFindingsOutput, error) {
@@ -237,8 +238,24 @@ func (h *recordingHub) BatchImportFindings(_ context.Context, in *securityhub.Ba
 	return &securityhub.BatchImportFindingsOutput{FailedCount: aws.Int32(0), SuccessCount: aws.Int32(int32(len(in.Findings)))}, nil
 }
 
-func (h *recordingHub) BatchUpdateFindings(context.Context, *securityhub.BatchUpdateFindingsInput, ...func(*securityhub.Options)) (*securityhub.BatchUpdateFindingsOutput, error) {
+func (h *recordingHub) BatchUpdateFindings(_ context.Context, in *securityhub.BatchUpdateFindingsInput, _ ...func(*securityhub.Options)) (*securityhub.BatchUpdateFindingsOutput, error) {
+	if h.updates == nil {
+		h.updates = map[types.WorkflowStatus][]string{}
+	}
+	for _, id := range in.FindingIdentifiers {
+		h.updates[in.Workflow.Status] = append(h.updates[in.Workflow.Status], aws.ToString(id.Id))
+	}
 	return &securityhub.BatchUpdateFindingsOutput{}, nil
+}
+
+func TestSecurityHubLiftedSuppressionIsNewAgain(t *testing.T) {
+	prev, cur := withActions(), withActions()
+	cur.Findings[2].Suppressed = nil // the suppression expired
+	hub := &recordingHub{}
+	sink := &report.SecurityHub{Client: hub, Partition: "aws", Region: "us-east-1", Account: "123456789012"}
+	require.NoError(t, sink.Import(context.Background(), cur, prev, ""), "import")
+	assert.Equal(t, map[types.WorkflowStatus][]string{types.WorkflowStatusNew: {"keyaudit-2222222222222222"}}, hub.updates,
+		"only the finding whose suppression was lifted changes workflow")
 }
 
 func TestSecurityHubArchivesOnlyWhatARunCouldSee(t *testing.T) {
