@@ -212,6 +212,9 @@ func (s *SecurityHub) finding(r *Report, f *rules.Finding, a *rules.Action, repo
 	// The plan goes in the description, after the message, as far as
 	// ASFF's 1,024 characters allow; the link to the report has all of it.
 	description := f.Message
+	if f.Suppressed != nil {
+		description += "\n" + suppressionText(f.Suppressed)
+	}
 	if plan := planText(a); plan != "" {
 		description += "\n\n" + plan
 	}

@@ -152,6 +152,7 @@ func TestSecurityHubImportsAndArchives(t *testing.T) {
 	assert.Equal(t, types.SeverityLabelCritical, root.Severity.Label, "root severity")
 	suppressed := got["keyaudit-2222222222222222"]
 	assert.Equal(t, types.WorkflowStatusSuppressed, suppressed.Workflow.Status, "suppressed finding")
+	assert.Contains(t, aws.ToString(suppressed.Description), "suppressed: mainframe retirement, INC-42 (until 2026-12-31)", "why it is suppressed")
 	assert.Equal(t, []string{"keyaudit-2222222222222222"}, hub.updates[types.WorkflowStatusSuppressed], "suppression set by BatchUpdateFindings too")
 
 	// The key is rotated: the next run no longer has the rotation finding.
