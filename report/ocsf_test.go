@@ -15,6 +15,10 @@ import (
 	"github.com/keyaudit/keyaudit/rules"
 )
 
+// fixtureID is the stable id Security Hub and OCSF give the fixture's
+// finding i: 0 the root key, 1 the rotation, 2 the suppressed disuse.
+func fixtureID(i int) string { return "keyaudit-" + fixture().Findings[i].Fingerprint }
+
 // withActions is the fixture with the actions the rules would plan for its
 // keys, so remediation carries real steps.
 func withActions() *report.Report {
@@ -31,7 +35,8 @@ func withActions() *report.Report {
 	}
 	r.Findings[1].CIS = rules.CISRefs{rules.CISv4: "1.14", rules.CISv5: "1.13", rules.CISv6: "2.13"}
 	r.Findings[1].Details.KeyCreated = asOf.AddDate(0, 0, -212)
-	r.Findings[1].Details.KeyActive = ptr(true)
+	active := true
+	r.Findings[1].Details.KeyActive = &active
 	return r
 }
 
@@ -108,7 +113,7 @@ func TestOCSFFields(t *testing.T) {
 	}
 	root, rotation, suppressed := events[0], events[1], events[2]
 
-	assert.Equal(t, "keyaudit-1111111111111111", get(rotation, "finding_info", "uid"), "uid from the fingerprint")
+	assert.Equal(t, fixtureID(1), get(rotation, "finding_info", "uid"), "uid from the fingerprint")
 	assert.Equal(t, float64(asOf.UnixMilli()), get(rotation, "time"), "time is as_of in milliseconds")
 	assert.Equal(t, float64(asOf.UnixMilli()), get(rotation, "finding_info", "created_time"), "created_time is as_of")
 	assert.Equal(t, float64(200401), get(rotation, "type_uid"), "type_uid is class 2004, activity Create")
@@ -133,7 +138,7 @@ func TestOCSFFields(t *testing.T) {
 	assert.Equal(t, "arn:aws:iam::111111111111:user/=cmd|calc", user["uid"], "user ARN")
 
 	desc := get(rotation, "remediation", "desc").(string)
-	assert.Contains(t, desc, "Rotate the key.", "remediation has the recommendation")
+	assert.Contains(t, desc, fixture().Findings[1].Recommendation, "remediation has the recommendation")
 	assert.Contains(t, desc, "1. Create the new key.\n   aws iam create-access-key --user-name '=cmd|calc'", "remediation has the plan's steps")
 	assert.Len(t, get(rotation, "unmapped", "plan"), 2, "the plan's steps as data")
 

@@ -110,7 +110,7 @@ func TestSecurityHubImportsAndArchives(t *testing.T) {
 	got := hubFindings(t, hub.Client)
 	require.Len(t, got, 3, "every finding imported")
 
-	rotation, ok := got["keyaudit-1111111111111111"]
+	rotation, ok := got[fixtureID(1)]
 	require.True(t, ok, "the rotation finding is found by its stable id")
 	assert.Equal(t, productARN, aws.ToString(rotation.ProductArn), "product ARN")
 	assert.Equal(t, "key-rotation", aws.ToString(rotation.GeneratorId), "generator is the rule")
@@ -127,7 +127,7 @@ func TestSecurityHubImportsAndArchives(t *testing.T) {
 	assert.Equal(t, rotation.Types, rotation.FindingProviderFields.Types, "provider types")
 	assert.Equal(t, types.RecordStateActive, rotation.RecordState, "active")
 	assert.Equal(t, types.WorkflowStatusNew, rotation.Workflow.Status, "new")
-	assert.Equal(t, "Rotate the key.", aws.ToString(rotation.Remediation.Recommendation.Text), "recommendation")
+	assert.Equal(t, fixture().Findings[1].Recommendation, aws.ToString(rotation.Remediation.Recommendation.Text), "recommendation")
 	assert.Equal(t, "https://example.com/report.html", aws.ToString(rotation.Remediation.Recommendation.Url), "link to the report")
 	assert.Contains(t, aws.ToString(rotation.Description), "1. Create the new key.\n   aws iam create-access-key --user-name '=cmd|calc'", "plan in the description")
 	assert.Equal(t, "2026-11-24T00:00:00Z", aws.ToString(rotation.CreatedAt), "created at as_of")
@@ -146,14 +146,14 @@ func TestSecurityHubImportsAndArchives(t *testing.T) {
 	assert.Equal(t, "AwsIamUser", aws.ToString(rotation.Resources[1].Type), "user resource")
 	assert.Equal(t, "arn:aws:iam::111111111111:user/=cmd|calc", aws.ToString(rotation.Resources[1].Id), "user ARN")
 
-	root := got["keyaudit-0123456789abcdef"]
+	root := got[fixtureID(0)]
 	require.Len(t, root.Resources, 1, "a root key without ID: the user only")
 	assert.Equal(t, "AwsIamUser", aws.ToString(root.Resources[0].Type), "root resource")
 	assert.Equal(t, types.SeverityLabelCritical, root.Severity.Label, "root severity")
-	suppressed := got["keyaudit-2222222222222222"]
+	suppressed := got[fixtureID(2)]
 	assert.Equal(t, types.WorkflowStatusSuppressed, suppressed.Workflow.Status, "suppressed finding")
 	assert.Contains(t, aws.ToString(suppressed.Description), "suppressed: mainframe retirement, INC-42 (until 2026-12-31)", "why it is suppressed")
-	assert.Equal(t, []string{"keyaudit-2222222222222222"}, hub.updates[types.WorkflowStatusSuppressed], "suppression set by BatchUpdateFindings too")
+	assert.Equal(t, []string{fixtureID(2)}, hub.updates[types.WorkflowStatusSuppressed], "suppression set by BatchUpdateFindings too")
 
 	// The key is rotated: the next run no longer has the rotation finding.
 	second := withActions()
@@ -162,12 +162,12 @@ func TestSecurityHubImportsAndArchives(t *testing.T) {
 	require.NoError(t, sink.Import(ctx, second, first, ""), "import the second run")
 	got = hubFindings(t, hub.Client)
 	require.Len(t, got, 3, "the resolved finding stays, archived")
-	rotation = got["keyaudit-1111111111111111"]
+	rotation = got[fixtureID(1)]
 	assert.Equal(t, types.RecordStateArchived, rotation.RecordState, "resolved finding archived")
 	assert.Equal(t, types.WorkflowStatusResolved, rotation.Workflow.Status, "resolved finding's workflow")
 	assert.Equal(t, types.ComplianceStatusPassed, rotation.Compliance.Status, "resolved finding passes")
-	assert.Equal(t, []string{"keyaudit-1111111111111111"}, hub.updates[types.WorkflowStatusResolved], "resolution set by BatchUpdateFindings")
-	for _, id := range []string{"keyaudit-0123456789abcdef", "keyaudit-2222222222222222"} {
+	assert.Equal(t, []string{fixtureID(1)}, hub.updates[types.WorkflowStatusResolved], "resolution set by BatchUpdateFindings")
+	for _, id := range []string{fixtureID(0), fixtureID(2)} {
 		assert.Equal(t, types.RecordStateActive, got[id].RecordState, "case %s: still active", id)
 	}
 	assert.Equal(t, 2, calls.imports(), "one import call a run")
@@ -255,7 +255,7 @@ func TestSecurityHubLiftedSuppressionIsNewAgain(t *testing.T) {
 	hub := &recordingHub{}
 	sink := &report.SecurityHub{Client: hub, Partition: "aws", Region: "us-east-1", Account: "123456789012"}
 	require.NoError(t, sink.Import(context.Background(), cur, prev, ""), "import")
-	assert.Equal(t, map[types.WorkflowStatus][]string{types.WorkflowStatusNew: {"keyaudit-2222222222222222"}}, hub.updates,
+	assert.Equal(t, map[types.WorkflowStatus][]string{types.WorkflowStatusNew: {fixtureID(2)}}, hub.updates,
 		"only the finding whose suppression was lifted changes workflow")
 }
 
@@ -279,7 +279,7 @@ func TestSecurityHubArchivesOnlyWhatARunCouldSee(t *testing.T) {
 		for _, f := range hub.imported {
 			if f.RecordState == types.RecordStateArchived {
 				archived++
-				assert.Equal(t, "keyaudit-2222222222222222", aws.ToString(f.Id), "case %s: the gone finding, suppressed or not", name)
+				assert.Equal(t, fixtureID(2), aws.ToString(f.Id), "case %s: the gone finding, suppressed or not", name)
 			}
 		}
 		assert.Equal(t, c.archived, archived, "case %s: archived findings", name)
