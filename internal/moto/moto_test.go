@@ -17,6 +17,7 @@ import (
 // One server for the whole test: the accounts model, the CLI and the
 // cleanup are checked against it.
 func TestServer(t *testing.T) {
+	Require(t, "moto_server", "aws")
 	ctx := context.Background()
 	var pgid int
 	t.Run("running", func(t *testing.T) {
