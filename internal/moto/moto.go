@@ -9,8 +9,10 @@
 // the management account of an organization created with it. MOTO_ACCOUNT_ID
 // would move the default, but it also overrides the account of assumed-role
 // credentials (seen with moto 5.2.1), so Start leaves it unset. Organizations
-// CreateAccount makes a member account with an OrganizationAccountAccessRole;
-// moto does not evaluate trust policies, so AssumeRole on a role in any
+// CreateAccount makes a member account with an OrganizationAccountAccessRole
+// (with no policy attached, unlike AWS's AdministratorAccess: it acts freely
+// only while IAM is not enforced, see EnforceIAM). moto does not evaluate
+// trust policies, so AssumeRole on a role in any
 // account returns ASIA credentials that act in that role's account. Keys
 // moto issues with CreateAccessKey act in the account of their user.
 // moto records an IAM key's last use on each IAM call made with it (not on
@@ -157,6 +159,24 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// EnforceIAM turns moto's evaluation of IAM policies on or off (it starts
+// off). While on, every request must be signed by a key moto issued and is
+// allowed only by the caller's identity policies: ManagementKeyID is then
+// refused, and an assumed role may do only what its policies grant. moto
+// does not evaluate trust policies.
+func (s *Server) EnforceIAM(t testing.TB, on bool) {
+	t.Helper()
+	// moto counts requests and enforces after this many: 0 at once, inf never.
+	count := "inf"
+	if on {
+		count = "0"
+	}
+	resp, err := http.Post(s.Endpoint+"/moto-api/reset-auth", "text/plain", strings.NewReader(count))
+	require.NoError(t, err, "set moto's IAM enforcement")
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "set moto's IAM enforcement")
 }
 
 // Config is an SDK configuration acting with creds against the server.

@@ -17,6 +17,7 @@ import (
 // One server for the whole test: the accounts model, the CLI and the
 // cleanup are checked against it.
 func TestServer(t *testing.T) {
+	Require(t, "moto_server", "aws")
 	ctx := context.Background()
 	var pgid int
 	t.Run("running", func(t *testing.T) {
@@ -48,6 +49,13 @@ func TestServer(t *testing.T) {
 		res = srv.Shell(ctx, t.TempDir(), Management, "aws iam list-users --query 'Users[].UserName' --output text")
 		require.NoError(t, res.Err, "aws CLI in the management account: %s", res.Stderr)
 		assert.NotContains(t, res.Stdout, "in-member", "the member's users are not the management account's")
+
+		srv.EnforceIAM(t, true)
+		res = srv.Shell(ctx, t.TempDir(), creds, "aws iam list-users")
+		assert.Contains(t, res.Stderr, "AccessDenied", "with IAM enforced, a role moto gave no policy is denied")
+		srv.EnforceIAM(t, false)
+		res = srv.Shell(ctx, t.TempDir(), creds, "aws iam list-users")
+		assert.NoError(t, res.Err, "with IAM no longer enforced, the same call is allowed: %s", res.Stderr)
 
 		res = srv.Shell(ctx, t.TempDir(), Management, "aws iam delete-user --user-name nobody")
 		assert.Error(t, res.Err, "a failing aws command reports its exit status")

@@ -48,8 +48,9 @@ type report struct {
 	Actions  []action  `json:"actions"`
 }
 
-// actions returns every plan of the report, grouped actions first, then
-// any plan a finding still carries.
+// actions returns every plan of the report: the grouped actions when the
+// report has them (a plan a finding may still carry is then a copy), else
+// each finding's own plan.
 func (r *report) actions() []action {
 	var out []action
 	for i, a := range r.Actions {
@@ -58,6 +59,9 @@ func (r *report) actions() []action {
 		}
 		a.label = fmt.Sprintf("action %d (%s %s)", i, a.Principal, a.KeyID)
 		out = append(out, a)
+	}
+	if len(out) > 0 {
+		return out
 	}
 	for _, f := range r.Findings {
 		if len(f.RotationPlan) > 0 {

@@ -2,6 +2,10 @@ package oracle
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,12 +15,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/keyaudit/keyaudit/internal/moto"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 )
 
-// memberRole is the role keyaudit assumes in every account. moto does not
-// evaluate trust policies, but the one it gets is the one the template
-// gives (trust the auditor), so the seed reads like a real deployment.
-const memberRole = "KeyAuditRole"
+// memberRole is the role keyaudit assumes in every account, deployed from
+// the StackSet's template in template.yaml. moto does not evaluate trust
+// policies, but it does evaluate the role's permissions while the scan
+// runs (EnforceIAM), so the scan proves the template grants enough.
+const (
+	memberRole = "KeyAuditRole"
+	externalID = "oracle-external-id"
+	// auditor is the principal the member role trusts: the operator who
+	// runs the scan (the Lambda function's role, deployed).
+	auditor = "arn:aws:iam::" + moto.ManagementAccount + ":user/keyaudit-operator"
+)
 
 // keySeed is one access key to create: active or not, used once or never.
 type keySeed struct{ active, used bool }
@@ -27,6 +39,7 @@ type userCase struct {
 	account string // the account's name in the organization
 	user    string
 	keys    []keySeed
+	admin   bool // the operator who runs the scan: AdministratorAccess
 }
 
 // cases covers the key states a plan must handle (issue 9). Every key is
@@ -38,6 +51,8 @@ var cases = []userCase{
 	{name: "active-plus-inactive", account: "member-b", user: "rotating", keys: []keySeed{{active: true, used: true}, {active: false, used: true}}},
 	{name: "inactive-only", account: "member-b", user: "retired", keys: []keySeed{{active: false, used: true}}},
 	{name: "never-used", account: "member-a", user: "never-used", keys: []keySeed{{active: true}}},
+	// The scan sees its own operator's key too, and its plan runs like any.
+	{name: "operator-key", account: "management", user: "keyaudit-operator", keys: []keySeed{{active: true, used: true}}, admin: true},
 }
 
 // decoy is a user named like the one-key case's user, with no keys, in
@@ -52,6 +67,7 @@ type org struct {
 	creds    map[string]aws.Credentials // account ID → credentials acting there
 	keys     map[string][]string        // case name → seeded key IDs, in seed order
 	seeded   time.Time                  // before the first key was created
+	operator aws.Credentials            // the admin case's key: runs the scan under enforced IAM
 }
 
 // seed creates the organization, the member role in every account, and the
@@ -76,18 +92,10 @@ func seed(ctx context.Context, t *testing.T, srv *moto.Server) *org {
 		o.creds[id] = srv.AssumeRole(ctx, t, "arn:aws:iam::"+id+":role/OrganizationAccountAccessRole")
 	}
 
-	for _, id := range o.accounts {
-		_, err := o.iam(id).CreateRole(ctx, &iam.CreateRoleInput{
-			RoleName: aws.String(memberRole),
-			AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
-				`"Principal":{"AWS":"arn:aws:iam::` + moto.ManagementAccount + `:root"},"Action":"sts:AssumeRole"}]}`),
-		})
-		require.NoError(t, err, "create %s in account %s", memberRole, id)
-	}
-
 	for _, c := range cases {
 		o.keys[c.name] = o.seedUser(ctx, t, o.accounts[c.account], c)
 	}
+	o.deployMemberRoles(ctx, t)
 	_, err = o.iam(o.accounts[decoyAccount]).CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(cases[0].user)})
 	require.NoError(t, err, "create the decoy user in %s", decoyAccount)
 	return o
@@ -98,12 +106,21 @@ func (o *org) seedUser(ctx context.Context, t *testing.T, account string, c user
 	admin := o.iam(account)
 	_, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(c.user)})
 	require.NoError(t, err, "case %s: create user", c.name)
+	if c.admin {
+		_, err := admin.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{
+			UserName: aws.String(c.user), PolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess"),
+		})
+		require.NoError(t, err, "case %s: attach AdministratorAccess", c.name)
+	}
 	var ids []string
 	for i, k := range c.keys {
 		out, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(c.user)})
 		require.NoError(t, err, "case %s: create key %d", c.name, i+1)
 		id := aws.ToString(out.AccessKey.AccessKeyId)
 		ids = append(ids, id)
+		if c.admin {
+			o.operator = aws.Credentials{AccessKeyID: id, SecretAccessKey: aws.ToString(out.AccessKey.SecretAccessKey)}
+		}
 		if k.used {
 			o.use(ctx, t, id)
 		}
@@ -124,6 +141,75 @@ func (o *org) use(ctx context.Context, t *testing.T, keyID string) {
 	_, err := iam.NewFromConfig(o.srv.Config(aws.Credentials{AccessKeyID: keyID, SecretAccessKey: "unused"})).
 		ListUsers(ctx, &iam.ListUsersInput{})
 	require.NoError(t, err, "use key %s", keyID)
+}
+
+// deployMemberRoles deploys the StackSet's template body from template.yaml
+// in every account with the aws CLI, as the ManagementAccountRole output
+// tells a delegated administrator to do for the management account.
+func (o *org) deployMemberRoles(ctx context.Context, t *testing.T) {
+	t.Helper()
+	data, err := os.ReadFile("../../template.yaml")
+	require.NoError(t, err, "read template.yaml")
+	var tpl struct {
+		Resources struct {
+			MemberRoleStackSet struct {
+				Properties struct {
+					TemplateBody string `yaml:"TemplateBody"`
+				} `yaml:"Properties"`
+			} `yaml:"MemberRoleStackSet"`
+		} `yaml:"Resources"`
+	}
+	require.NoError(t, yaml.Unmarshal(data, &tpl), "parse template.yaml")
+	body := tpl.Resources.MemberRoleStackSet.Properties.TemplateBody
+	require.NotEmpty(t, body, "template.yaml has the StackSet's template inline")
+	var member struct {
+		Resources struct {
+			KeyAuditRole struct {
+				Properties struct {
+					Policies []struct {
+						PolicyName     string         `yaml:"PolicyName"`
+						PolicyDocument map[string]any `yaml:"PolicyDocument"`
+					} `yaml:"Policies"`
+				} `yaml:"Properties"`
+			} `yaml:"KeyAuditRole"`
+		} `yaml:"Resources"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(body), &member), "parse the StackSet's template")
+	policies := member.Resources.KeyAuditRole.Properties.Policies
+	require.NotEmpty(t, policies, "the member role has inline policies")
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "member-role.yaml"), []byte(body), 0o600), "write the member template")
+
+	cmd := "aws cloudformation deploy --stack-name keyaudit-member-role --template-file member-role.yaml" +
+		" --capabilities CAPABILITY_NAMED_IAM --parameter-overrides AuditorRoleArn=" + auditor +
+		" RoleName=" + memberRole + " ExternalId=" + externalID
+	results := map[string]moto.Result{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, id := range o.accounts {
+		wg.Go(func() { // the CLI's waiter polls every few seconds: deploy all at once
+			res := o.srv.Shell(ctx, dir, o.creds[id], cmd)
+			mu.Lock()
+			defer mu.Unlock()
+			results[id] = res
+		})
+	}
+	wg.Wait()
+	for id, res := range results {
+		require.NoError(t, res.Err, "deploy the member role in account %s: %s\n%s", id, res.Stdout, res.Stderr)
+		// moto 5.2.1 stores an inline policy created by CloudFormation in a
+		// form its own IAM enforcement cannot read (KeyError
+		// 'policy_document', a 500 on every call): put the same documents
+		// again through the IAM API.
+		for _, p := range policies {
+			doc, err := json.Marshal(p.PolicyDocument)
+			require.NoError(t, err, "policy %s as JSON", p.PolicyName)
+			_, err = o.iam(id).PutRolePolicy(ctx, &iam.PutRolePolicyInput{
+				RoleName: aws.String(memberRole), PolicyName: aws.String(p.PolicyName), PolicyDocument: aws.String(string(doc)),
+			})
+			require.NoError(t, err, "put policy %s on %s in account %s", p.PolicyName, memberRole, id)
+		}
+	}
 }
 
 func (o *org) iam(account string) *iam.Client {
