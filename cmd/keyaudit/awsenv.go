@@ -6,14 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"golang.org/x/term"
 )
 
@@ -26,13 +26,12 @@ type awsEnv struct {
 // loadAWS loads the standard credential chain: environment, --profile,
 // SSO, and profiles with role_arn/mfa_serial (prompting on the terminal
 // for the MFA code). AWS_ENDPOINT_URL is honoured by the SDK itself.
-func loadAWS(ctx context.Context, profile, region string, stdin io.Reader, stderr io.Writer) (*awsEnv, error) {
-	opts := []func(*config.LoadOptions) error{
-		config.WithRetryer(audit.Retryer),
+func loadAWS(ctx context.Context, log *slog.Logger, profile, region string, stdin io.Reader, stderr io.Writer) (*awsEnv, error) {
+	opts := append(pipeline.AWSOptions(log),
 		config.WithAssumeRoleCredentialOptions(func(o *stscreds.AssumeRoleOptions) {
 			o.TokenProvider = mfaPrompt(stdin, stderr)
 		}),
-	}
+	)
 	if profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(profile))
 	}
@@ -69,13 +68,4 @@ func mfaPrompt(stdin io.Reader, stderr io.Writer) func() (string, error) {
 		}
 		return strings.TrimSpace(line), nil
 	}
-}
-
-// callerAccount asks STS whose credentials these are.
-func (e *awsEnv) callerAccount(ctx context.Context) (string, error) {
-	out, err := sts.NewFromConfig(e.cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		return "", fmt.Errorf("find out who the credentials belong to (sts:GetCallerIdentity): %w; check AWS_PROFILE, run aws sso login, or use aws-vault exec", audit.Explain(err))
-	}
-	return aws.ToString(out.Account), nil
 }

@@ -297,9 +297,9 @@ func TestProgressAndLogs(t *testing.T) {
 	// On a terminal the bar shows accounts, failures and findings.
 	var buf bytes.Buffer
 	p := &progress{w: &buf, on: true, total: 2, start: time.Now()}
-	p.done(inventory.Account{ID: "111111111111", Status: inventory.StatusOK})
-	p.done(inventory.Account{ID: "222222222222", Status: inventory.StatusError})
-	if got := buf.String(); !strings.Contains(got, "2/2 accounts · 1 failed · 0 findings") {
+	p.done(inventory.Account{ID: "111111111111", Status: inventory.StatusOK}, 3)
+	p.done(inventory.Account{ID: "222222222222", Status: inventory.StatusError}, 0)
+	if got := buf.String(); !strings.Contains(got, "2/2 accounts · 1 failed · 3 findings") {
 		t.Errorf("progress = %q", got)
 	}
 }

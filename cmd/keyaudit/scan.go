@@ -2,14 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
@@ -97,21 +97,12 @@ func (l *live) register(fs *flag.FlagSet) {
 	fs.DurationVar(&l.timeout, "timeout", 0, "finish within this long (e.g. 10m): accounts not reached in time are reported as skipped")
 }
 
-// conn is a live command's view of AWS: whose credentials, which
-// accounts, and credentials for each.
-type conn struct {
-	env      *awsEnv
-	caller   string
-	targets  []audit.Target
-	sessions *audit.Sessions
-}
-
 // connect validates the flags, loads credentials (or starts the demo) and
 // resolves the targets. The returned context carries --timeout.
-func (l *live) connect(ctx context.Context, runID string, stdin io.Reader, stderr io.Writer) (context.Context, *conn, func(), error) {
+func (l *live) connect(ctx context.Context, opts *pipeline.Options, stdin io.Reader, stderr io.Writer) (context.Context, *pipeline.Conn, func(), error) {
 	noop := func() {}
 	if l.role.SessionName == "" {
-		l.role.SessionName = "keyaudit-" + runID
+		l.role.SessionName = "keyaudit-" + opts.RunID
 	}
 	if err := l.role.Validate(); err != nil {
 		return ctx, nil, noop, usageError{err}
@@ -132,67 +123,29 @@ func (l *live) connect(ctx context.Context, runID string, stdin io.Reader, stder
 		if l.profile != "" || len(explicit) > 0 {
 			return ctx, nil, noop, badInput("--demo uses its own simulated organization: drop --profile, --accounts and --accounts-file")
 		}
-		if env, err = startDemo(ctx, stderr); err != nil {
+		if env, err = startDemo(ctx, opts.Logger, stderr); err != nil {
 			return ctx, nil, noop, err
 		}
 		l.org = true
-	} else if env, err = loadAWS(ctx, l.profile, l.region, stdin, stderr); err != nil {
+	} else if env, err = loadAWS(ctx, opts.Logger, l.profile, l.region, stdin, stderr); err != nil {
 		return ctx, nil, noop, err
 	}
+	opts.Demo = l.demo
+	opts.Hint = pipeline.Hints{ExternalID: "--external-id", Concurrency: "--concurrency"}.Hint
 	cleanup := env.close
 	if l.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, l.timeout)
 		cleanup = func() { cancel(); env.close() }
 	}
-	c := &conn{env: env}
-	if c.caller, err = env.callerAccount(ctx); err != nil {
-		return ctx, nil, cleanup, err
-	}
+	conn, err := pipeline.Dial(ctx, env.cfg, pipeline.Selection{Org: l.org, Accounts: explicit, Exclude: exclude, Role: l.role})
 	switch {
-	case l.org:
-		if c.targets, err = audit.DiscoverOrg(ctx, organizations.NewFromConfig(env.cfg)); err != nil {
-			return ctx, nil, cleanup, err
-		}
-	case len(explicit) > 0:
-		c.targets = explicit
-	default:
-		c.targets = []audit.Target{{AccountID: c.caller}}
-	}
-	if c.targets = audit.Exclude(c.targets, exclude); len(c.targets) == 0 {
+	case errors.Is(err, pipeline.ErrNoTargets):
 		return ctx, nil, cleanup, badInput("no accounts left to audit after --exclude-accounts")
+	case err != nil:
+		return ctx, nil, cleanup, fmt.Errorf("%w; check AWS_PROFILE, run aws sso login, or use aws-vault exec", err)
 	}
-	c.sessions = audit.NewSessions(env.cfg, c.caller, l.role)
-	return ctx, c, cleanup, nil
-}
-
-// iam returns the IAM client that acts in one account.
-func (c *conn) iam(ctx context.Context, id string) (audit.IAM, error) {
-	cfg, err := c.sessions.Config(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return iam.NewFromConfig(cfg), nil
-}
-
-// tracer returns a CloudTrail tracer acting in one account.
-func (c *conn) tracer(days int) func(ctx context.Context, id string) (*audit.Tracer, error) {
-	return func(ctx context.Context, id string) (*audit.Tracer, error) {
-		cfg, err := c.sessions.Config(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		return audit.NewTracer(cfg, days), nil
-	}
-}
-
-// audited is the set of target accounts, for telling foreign keys apart.
-func (c *conn) audited() map[string]bool {
-	m := make(map[string]bool, len(c.targets))
-	for _, t := range c.targets {
-		m[t.AccountID] = true
-	}
-	return m
+	return ctx, conn, cleanup, nil
 }
 
 // trailDays validates --trail-days: CloudTrail event history keeps 90 days.
@@ -297,18 +250,17 @@ func scan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if err := trailDays(days); err != nil {
 		return exitUsage, err
 	}
-	ctx, cn, cleanup, err := l.connect(ctx, opts.RunID, stdin, stderr)
+	ctx, cn, cleanup, err := l.connect(ctx, &opts, stdin, stderr)
 	defer cleanup()
 	if err != nil {
 		return exitIncomplete, err
 	}
-	opts.Demo = l.demo
 	if trail {
-		opts.Tracer = cn.tracer(days)
+		opts.Tracer = cn.Tracers(days)
 	}
-	prog := newProgress(stderr, len(cn.targets), c.quiet, opts)
-	sched := &audit.Scheduler{Concurrency: concurrency, MinTime: 20 * time.Second, Done: prog.done}
-	r := pipeline.Live(ctx, opts, sched, audit.NewCollector(), cn.targets, cn.iam)
+	prog := newProgress(stderr, len(cn.Targets), c.quiet)
+	opts.Concurrency, opts.MinTime, opts.Progress = concurrency, 20*time.Second, prog.done
+	r := pipeline.Live(ctx, opts, cn.Targets, cn.IAM)
 	prog.finish()
 	defaultFormat := ""
 	if l.demo {

@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 )
@@ -49,100 +46,20 @@ func whois(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return exitUsage, err
 	}
-	ctx, cn, cleanup, err := l.connect(ctx, opts.RunID, stdin, stderr)
+	ctx, cn, cleanup, err := l.connect(ctx, &opts, stdin, stderr)
 	defer cleanup()
 	if err != nil {
 		return exitIncomplete, err
 	}
-	opts.Demo = l.demo
-	opts.Audited = cn.audited()
-	names := map[string]string{}
-	for _, t := range cn.targets {
-		names[t.AccountID] = t.Name
+	if trail {
+		opts.Tracer = cn.Tracers(days)
 	}
-	stsClient := sts.NewFromConfig(cn.env.cfg)
-	// One tracer per account, so its per-region rate limit holds across keys.
-	tracers := map[string]*audit.Tracer{}
-	tracer := func(ctx context.Context, account string) (*audit.Tracer, error) {
-		if t, ok := tracers[account]; ok {
-			return t, nil
-		}
-		t, err := cn.tracer(days)(ctx, account)
-		if err == nil {
-			tracers[account] = t
-		}
-		return t, err
-	}
-	if !trail {
-		tracer = nil
-	}
-	sightings := make([]inventory.Sighting, len(ids))
+	keys := make([]inventory.Sighting, len(ids))
 	for i, id := range ids {
-		s := &sightings[i]
-		*s = inventory.Sighting{AccessKeyID: id, Source: sources[i], Kind: inventory.KindUnknown}
-		if err := identify(ctx, s, stsClient, cn, opts.Now, names, tracer); err != nil {
-			s.Error = err.Error()
-		}
+		keys[i] = inventory.Sighting{AccessKeyID: id, Source: sources[i]}
 	}
-	r := pipeline.Build(opts, nil, sightings)
-	r.Keys = sightings
+	r, _ := pipeline.Whois(ctx, opts, cn, keys)
 	return c.deliver(ctx, r, stdout, stderr, "")
-}
-
-// identify answers whois for one key ID, as far as it can.
-// tracer is nil when --trail=false.
-func identify(ctx context.Context, s *inventory.Sighting, stsClient audit.KeyInfoAPI, cn *conn, now time.Time, names map[string]string,
-	tracer func(context.Context, string) (*audit.Tracer, error)) error {
-	kind, err := inventory.ClassifyKeyID(s.AccessKeyID)
-	if err != nil {
-		return err
-	}
-	s.Kind = kind
-	if hint, ok := inventory.KeyAccount(s.AccessKeyID); ok {
-		s.OwnerAccount = hint
-	}
-	if kind != inventory.KindLongTerm && kind != inventory.KindTemporary {
-		return fmt.Errorf("%s is the unique ID of %s, not an access key", s.AccessKeyID, kind)
-	}
-	if err := audit.Owner(ctx, stsClient, s); err != nil {
-		return err
-	}
-	s.OwnerName, s.Audited = names[s.OwnerAccount]
-	if !s.Audited {
-		return nil
-	}
-	if kind == inventory.KindLongTerm {
-		client, err := cn.iam(ctx, s.OwnerAccount)
-		if err != nil {
-			return err
-		}
-		if err := audit.Describe(ctx, client, s); err != nil {
-			return err
-		}
-	}
-	if tracer == nil {
-		return nil
-	}
-	t, err := tracer(ctx, s.OwnerAccount)
-	if err != nil {
-		return err
-	}
-	region := ""
-	if s.Key != nil {
-		region = s.Key.LastUsed.Region
-	}
-	regions := pipeline.TrailRegions(region)
-	if kind == inventory.KindTemporary {
-		if s.Issuer, err = t.Issuer(ctx, s.AccessKeyID, regions, now); err != nil {
-			return err
-		}
-		if s.Issuer != nil {
-			s.Principal = s.Issuer.Principal
-		}
-		return nil
-	}
-	s.Key.Usage, err = t.Usage(ctx, s.AccessKeyID, regions, now)
-	return err
 }
 
 // keyIDs reads the IDs to look up from the arguments or, without any, from

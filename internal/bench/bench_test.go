@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/awssim"
@@ -106,21 +105,15 @@ func measure(b *testing.B, accounts int) result {
 
 	peak, stop := watchHeap()
 	start := time.Now()
-	targets, err := audit.DiscoverOrg(ctx, organizations.NewFromConfig(cfg))
+	conn, err := pipeline.Dial(ctx, cfg, pipeline.Selection{Org: true, Role: audit.RoleSpec{Name: "KeyAuditRole", Path: "/", SessionName: "keyaudit-bench", InCaller: true}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	sessions := audit.NewSessions(cfg, mgmt, audit.RoleSpec{Name: "KeyAuditRole", Path: "/", SessionName: "keyaudit-bench", InCaller: true})
+	targets := conn.Targets
 	collector := audit.NewCollector()
 	collector.ReportPoll = 100 * time.Millisecond
-	opts := pipeline.Options{Now: time.Now(), Started: time.Now(), Config: rules.Defaults()}
-	r := pipeline.Live(ctx, opts, &audit.Scheduler{Concurrency: concurrency}, collector, targets, func(ctx context.Context, id string) (audit.IAM, error) {
-		c, err := sessions.Config(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		return iam.NewFromConfig(c), nil
-	})
+	opts := pipeline.Options{Now: time.Now(), Started: time.Now(), Config: rules.Defaults(), Concurrency: concurrency, Collector: collector}
+	r := pipeline.Live(ctx, opts, targets, conn.IAM)
 	wall := time.Since(start)
 	stop()
 	if n := r.Summary.Accounts["ok"]; n != len(targets) {

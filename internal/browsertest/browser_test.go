@@ -24,8 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/gorilla/websocket"
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/awssim"
@@ -53,19 +51,12 @@ func demoReport(t *testing.T) *report.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets, err := audit.DiscoverOrg(ctx, organizations.NewFromConfig(cfg))
+	conn, err := pipeline.Dial(ctx, cfg, pipeline.Selection{Org: true, Role: audit.RoleSpec{Name: "KeyAuditRole", Path: "/", SessionName: "keyaudit-browser"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sessions := audit.NewSessions(cfg, w.Management().ID, audit.RoleSpec{Name: "KeyAuditRole", Path: "/", SessionName: "keyaudit-browser"})
-	opts := pipeline.Options{RunID: "20261124T060000Z", Now: now, Started: now, Config: rules.Defaults(), Demo: true}
-	return pipeline.Live(ctx, opts, &audit.Scheduler{Concurrency: 4}, audit.NewCollector(), targets, func(ctx context.Context, id string) (audit.IAM, error) {
-		c, err := sessions.Config(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		return iam.NewFromConfig(c), nil
-	})
+	opts := pipeline.Options{RunID: "20261124T060000Z", Now: now, Started: now, Config: rules.Defaults(), Demo: true, Concurrency: 4}
+	return pipeline.Live(ctx, opts, conn.Targets, conn.IAM)
 }
 
 // cdp is a minimal DevTools protocol client over one page session.
