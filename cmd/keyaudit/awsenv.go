@@ -26,10 +26,10 @@ type awsEnv struct {
 // loadAWS loads the standard credential chain: environment, --profile,
 // SSO, and profiles with role_arn/mfa_serial (prompting on the terminal
 // for the MFA code). AWS_ENDPOINT_URL is honoured by the SDK itself.
-func loadAWS(ctx context.Context, log *slog.Logger, profile, region string, stdin io.Reader, stderr io.Writer) (*awsEnv, error) {
+func loadAWS(ctx context.Context, log *slog.Logger, profile, region string, e *env) (*awsEnv, error) {
 	opts := append(pipeline.AWSOptions(log),
 		config.WithAssumeRoleCredentialOptions(func(o *stscreds.AssumeRoleOptions) {
-			o.TokenProvider = mfaPrompt(stdin, stderr)
+			o.TokenProvider = mfaPrompt(e.stdin, e.stderr)
 		}),
 	)
 	if profile != "" {
@@ -44,7 +44,7 @@ func loadAWS(ctx context.Context, log *slog.Logger, profile, region string, stdi
 		if errors.As(err, &missing) {
 			return nil, badInput("AWS profile %q not found in ~/.aws/config or ~/.aws/credentials", missing.Profile)
 		}
-		return nil, usageError{fmt.Errorf("load AWS configuration: %w", err)}
+		return nil, usageErr(fmt.Errorf("load AWS configuration: %w", err))
 	}
 	if cfg.Region == "" {
 		// IAM is global; its endpoint lives in us-east-1.

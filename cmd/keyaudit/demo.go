@@ -14,7 +14,7 @@ import (
 // startDemo serves the simulated demo organization on a loopback port and
 // returns credentials of its management account. The audit then runs
 // through the same live code path, real SDK clients and all.
-func startDemo(ctx context.Context, log *slog.Logger, stderr io.Writer) (*awsEnv, error) {
+func startDemo(ctx context.Context, log *slog.Logger, stderr io.Writer, quiet bool) (*awsEnv, error) {
 	w, err := awssim.DemoWorld()
 	if err != nil {
 		return nil, fmt.Errorf("load the demo organization: %w", err)
@@ -29,6 +29,8 @@ func startDemo(ctx context.Context, log *slog.Logger, stderr io.Writer) (*awsEnv
 	}
 	cfg.Retryer = audit.Retryer
 	cfg.Logger = pipeline.SDKLogger(log)
-	fmt.Fprintf(stderr, "DEMO: auditing a simulated organization served at %s (no AWS account is used)\n", srv.URL)
+	if !quiet {
+		fmt.Fprintf(stderr, "DEMO: auditing a simulated organization served at %s (no AWS account is used)\n", srv.URL)
+	}
 	return &awsEnv{cfg: cfg, close: srv.Close}, nil
 }

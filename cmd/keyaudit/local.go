@@ -2,59 +2,76 @@ package main
 
 import (
 	"context"
-	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
+	"github.com/spf13/cobra"
 )
 
-const localSynopsis = `Usage: keyaudit local [flags]
+type localOptions struct {
+	common
+	check   bool
+	timeout time.Duration
+}
 
-Audits the AWS credentials stored on this machine: ~/.aws/credentials and ~/.aws/config
+func newLocal(e *env) *cobra.Command {
+	var o localOptions
+	cmd := &cobra.Command{
+		Use:   "local [flags]",
+		Short: "Audit the access keys stored on this machine (~/.aws, environment)",
+		Long: `Audits the AWS credentials stored on this machine: ~/.aws/credentials and ~/.aws/config
 (or AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE) and AWS_ACCESS_KEY_ID. Long-term
 keys stored in plain text are reported (key-long-term) with their age and last use,
 asked of AWS with each key itself; so are profiles that assume a role without MFA.
 keyaudit reads key IDs only: secret keys and session tokens are never read into
-keyaudit's own memory, printed or logged.`
+keyaudit's own memory, printed or logged.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, e) },
+	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.BoolVar(&o.check, "check", true, "ask AWS, with each long-term key itself, whose it is and when it was last used")
+	fs.DurationVar(&o.timeout, "timeout", 0, "finish within this long (e.g. 1m): keys not asked in time are reported as unanswered")
+	inGroup(fs, groupAWS, "check", "timeout")
+	o.common.register(fs, "only errors on standard error", false)
+	return cmd
+}
 
-func local(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	var (
-		c     common
-		check bool
-	)
-	fs := newFlags("local", localSynopsis)
-	c.register(fs)
-	fs.BoolVar(&check, "check", true, "ask AWS, with each long-term key itself, whose it is and when it was last used")
-	if err := parse(fs, args, stdout); err != nil {
-		return exitUsage, err
+func (o *localOptions) run(cmd *cobra.Command, e *env) error {
+	if o.timeout < 0 {
+		return badInput("--timeout must not be negative, got %s", o.timeout)
 	}
-	if fs.NArg() > 0 {
-		return exitUsage, badInput("unexpected argument %q (see keyaudit local --help)", fs.Arg(0))
-	}
-	opts, err := c.options(stderr)
+	opts, err := o.common.options(e)
 	if err != nil {
-		return exitUsage, err
+		return err
 	}
-	credentials, configFile := sharedFiles(os.Getenv)
-	found, err := audit.ScanLocal(credentials, configFile, os.Getenv)
+	files := sharedFiles(e.getenv)
+	found, err := audit.ScanLocal(files.Credentials, files.Config, e.getenv)
 	if err != nil {
-		return exitUsage, usageError{err}
+		return usageErr(err)
 	}
-	r, _ := pipeline.Local(ctx, opts, pipeline.Files{Credentials: credentials, Config: configFile}, found, check)
-	return c.deliver(ctx, r, stdout, stderr, "")
+	ctx := cmd.Context()
+	if o.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.timeout)
+		defer cancel()
+	}
+	r, unanswered := pipeline.Local(ctx, opts, files, found, o.check)
+	return worst(o.output.deliver(cmd.Context(), e, r, o.quiet, ""), answers(unanswered), o.output.verdict(r))
 }
 
 // sharedFiles are the AWS shared files, where the SDK would look.
-func sharedFiles(getenv func(string) string) (credentials, configFile string) {
+func sharedFiles(getenv func(string) string) pipeline.Files {
 	home, _ := os.UserHomeDir()
-	credentials, configFile = getenv("AWS_SHARED_CREDENTIALS_FILE"), getenv("AWS_CONFIG_FILE")
-	if credentials == "" {
-		credentials = filepath.Join(home, ".aws", "credentials")
+	f := pipeline.Files{Credentials: getenv("AWS_SHARED_CREDENTIALS_FILE"), Config: getenv("AWS_CONFIG_FILE")}
+	if f.Credentials == "" {
+		f.Credentials = filepath.Join(home, ".aws", "credentials")
 	}
-	if configFile == "" {
-		configFile = filepath.Join(home, ".aws", "config")
+	if f.Config == "" {
+		f.Config = filepath.Join(home, ".aws", "config")
 	}
-	return credentials, configFile
+	return f
 }

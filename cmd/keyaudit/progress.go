@@ -12,7 +12,7 @@ import (
 
 // progress draws one status line on a terminal's standard error: accounts
 // done of total, failures, findings so far, elapsed time. It draws nothing
-// when standard error is not a terminal or with --quiet.
+// when standard error is not a terminal (or a dumb one) or with --quiet.
 type progress struct {
 	w       io.Writer
 	on      bool
@@ -24,8 +24,8 @@ type progress struct {
 	finding int
 }
 
-func newProgress(w io.Writer, total int, quiet bool) *progress {
-	p := &progress{w: w, on: !quiet && isTerminal(w), total: total, start: time.Now()}
+func newProgress(e *env, total int, quiet bool) *progress {
+	p := &progress{w: e.stderr, on: !quiet && isTerminal(e.stderr) && e.getenv("TERM") != "dumb", total: total, start: time.Now()}
 	p.draw()
 	return p
 }

@@ -2,91 +2,88 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
+	"github.com/spf13/cobra"
 )
 
-const whoisSynopsis = `Usage: keyaudit whois [flags] KEYID...
-       ... | keyaudit whois [flags]        (one key ID per line on standard input)
+type whoisOptions struct {
+	common
+	live
+}
 
-Tells whose an access key ID is: its kind (AKIA long-term, ASIA temporary, ...), the
+func newWhois(e *env) *cobra.Command {
+	var o whoisOptions
+	cmd := &cobra.Command{
+		Use:   "whois [flags] KEYID...",
+		Short: "Tell whose an access key ID is and who uses it",
+		Long: `Tells whose an access key ID is: its kind (AKIA long-term, ASIA temporary, ...), the
 owning account (STS GetAccessKeyInfo), whether that account is in the audited set or
 organization and, when it can be audited, the IAM user, the key's status, age and last
-use, and who uses it (CloudTrail). Keys of accounts outside the set are reported as
-key-foreign-account.`
+use, and with --trail who uses it (CloudTrail). Keys of accounts outside the set are
+reported as key-foreign-account. Without arguments, key IDs are read from standard
+input, one per line.`,
+		Example: `  keyaudit whois AKIA2YFQQ5J5CGOMJAGK
+  keyaudit whois --org --trail AKIA2YFQQ5J5CGOMJAGK
+  grep -o 'AKIA[A-Z0-9]\{16\}' build.log | keyaudit whois --org`,
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, e, args) },
+	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	o.live.register(fs, false)
+	o.common.register(fs, "no banner or report locations: only errors on standard error", false)
+	return cmd
+}
 
-func whois(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	var (
-		c     common
-		l     live
-		trail bool
-		days  int
-	)
-	fs := newFlags("whois", whoisSynopsis)
-	c.register(fs)
-	l.register(fs)
-	fs.BoolVar(&trail, "trail", true, "trace the key's use (or, for a temporary key, who issued it) in CloudTrail")
-	fs.IntVar(&days, "trail-days", 30, "how many days of CloudTrail event history to read (at most 90)")
-	if err := parse(fs, args, stdout); err != nil {
-		return exitUsage, err
+func (o *whoisOptions) run(cmd *cobra.Command, e *env, args []string) error {
+	if err := o.live.validate(); err != nil {
+		return err
 	}
-	if err := trailDays(days); err != nil {
-		return exitUsage, err
-	}
-	ids, sources, err := keyIDs(fs.Args(), stdin)
+	keys, err := keyIDs(args, e.stdin)
 	if err != nil {
-		return exitUsage, err
+		return err
 	}
-	opts, err := c.options(stderr)
+	opts, err := o.common.options(e)
 	if err != nil {
-		return exitUsage, err
+		return err
 	}
-	ctx, cn, cleanup, err := l.connect(ctx, &opts, stdin, stderr)
+	ctx, conn, cleanup, err := o.live.connect(cmd.Context(), e, &o.common, &opts)
 	defer cleanup()
 	if err != nil {
-		return exitIncomplete, err
+		return err
 	}
-	if trail {
-		opts.Tracer = cn.Tracers(days)
-	}
-	keys := make([]inventory.Sighting, len(ids))
-	for i, id := range ids {
-		keys[i] = inventory.Sighting{AccessKeyID: id, Source: sources[i]}
-	}
-	r, _ := pipeline.Whois(ctx, opts, cn, keys)
-	return c.deliver(ctx, r, stdout, stderr, "")
+	r, unanswered := pipeline.Whois(ctx, opts, conn, keys)
+	return worst(o.output.deliver(cmd.Context(), e, r, o.quiet, ""), answers(unanswered), o.output.verdict(r))
 }
 
 // keyIDs reads the IDs to look up from the arguments or, without any, from
 // standard input, one per line.
-func keyIDs(args []string, stdin io.Reader) (ids, sources []string, err error) {
+func keyIDs(args []string, stdin io.Reader) ([]inventory.Sighting, error) {
+	var keys []inventory.Sighting
 	if len(args) > 0 {
 		for i, a := range args {
-			ids = append(ids, strings.TrimSpace(a))
-			sources = append(sources, fmt.Sprintf("argument %d", i+1))
+			keys = append(keys, inventory.Sighting{AccessKeyID: strings.TrimSpace(a), Source: fmt.Sprintf("argument %d", i+1)})
 		}
-		return ids, sources, nil
+		return keys, nil
 	}
 	if isTerminal(stdin) {
-		return nil, nil, badInput("give one or more access key IDs, as arguments or on standard input (see keyaudit whois --help)")
+		return nil, badInput("give one or more access key IDs, as arguments or on standard input (see keyaudit whois --help)")
 	}
 	sc := bufio.NewScanner(stdin)
 	for line := 1; sc.Scan(); line++ {
 		if id := strings.TrimSpace(sc.Text()); id != "" && !strings.HasPrefix(id, "#") {
-			ids = append(ids, id)
-			sources = append(sources, fmt.Sprintf("standard input line %d", line))
+			keys = append(keys, inventory.Sighting{AccessKeyID: id, Source: fmt.Sprintf("standard input line %d", line)})
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("read key IDs from standard input: %w", err)
+		return nil, usageErr(fmt.Errorf("read key IDs from standard input: %w", err))
 	}
-	if len(ids) == 0 {
-		return nil, nil, badInput("no access key IDs on standard input")
+	if len(keys) == 0 {
+		return nil, badInput("no access key IDs on standard input")
 	}
-	return ids, sources, nil
+	return keys, nil
 }
