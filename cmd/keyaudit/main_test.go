@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -375,5 +376,29 @@ func TestColorFollowsEnvironment(t *testing.T) {
 	for _, tt := range tests {
 		got := colorFor(tt.terminal, func(k string) string { return tt.env[k] })
 		assert.Equal(t, tt.want, got, "colour for %s", tt.name)
+	}
+}
+
+func TestVersionFromBuildInfo(t *testing.T) {
+	vcs := func(kv ...string) []debug.BuildSetting {
+		var out []debug.BuildSetting
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, debug.BuildSetting{Key: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		bi   debug.BuildInfo
+		want string
+	}{
+		{"module version", debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, "v1.2.3"},
+		{"revision", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: vcs("vcs.revision", "0123456789abcdef0123", "vcs.time", "2026-11-24T10:00:00Z", "vcs.modified", "false")},
+			"revision 0123456789ab, 2026-11-24T10:00:00Z"},
+		{"modified", debug.BuildInfo{Settings: vcs("vcs.revision", "0123456789abcdef0123", "vcs.modified", "true")}, "revision 0123456789ab, with uncommitted changes"},
+		{"nothing", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "unknown (built outside version control, with no module version)"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, versionOf(&tt.bi), "version from %s", tt.name)
 	}
 }

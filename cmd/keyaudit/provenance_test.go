@@ -25,6 +25,10 @@ func keysByID(t *testing.T, stdout string) map[string]inventory.Sighting {
 
 const terraform = "AKIA2YFQQ5J5CGOMJAGK" // acme-prod's terraform user in the demo organization
 
+// norole is a key of acme-sandbox, the demo's account without the audit
+// role: whose it is is known, its user and state are not.
+var norole = awssim.KeyID("AKIA", "904172638451", 3)
+
 func TestWhois(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	foreign := awssim.KeyID("AKIA", "123456789012", 5)
@@ -63,9 +67,6 @@ func TestWhois(t *testing.T) {
 
 func TestWhoisExitCodes(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	// The demo's account without the audit role: whose the key is is known,
-	// its user and state are not.
-	norole := awssim.KeyID("AKIA", "904172638451", 3) // acme-sandbox
 	tests := []struct {
 		name string
 		args []string

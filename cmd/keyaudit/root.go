@@ -159,6 +159,10 @@ func version() string {
 	if !ok {
 		return "unknown (built without module support)"
 	}
+	return versionOf(bi)
+}
+
+func versionOf(bi *debug.BuildInfo) string {
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
 		return v
 	}
