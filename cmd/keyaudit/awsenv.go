@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"golang.org/x/term"
@@ -49,6 +50,15 @@ func loadAWS(ctx context.Context, log *slog.Logger, profile, region string, e *e
 	if cfg.Region == "" {
 		// IAM is global; its endpoint lives in us-east-1.
 		cfg.Region = "us-east-1"
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		// When nothing else supplies credentials, the SDK's last resort is
+		// the EC2 instance role, and its error speaks of IMDS to someone
+		// at a laptop who simply has not signed in.
+		if aws.IsCredentialsProvider(cfg.Credentials, (*ec2rolecreds.Provider)(nil)) {
+			return nil, badInput("no AWS credentials found: sign in (aws sso login --profile NAME, then --profile NAME), export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run under aws-vault exec; or try keyaudit scan --demo")
+		}
+		return nil, usageErr(fmt.Errorf("load AWS credentials: %w", err))
 	}
 	return &awsEnv{cfg: cfg, close: func() {}}, nil
 }

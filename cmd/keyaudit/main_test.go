@@ -216,6 +216,8 @@ func TestNoCredentialsIsAUsageError(t *testing.T) {
 	assert.Equal(t, exitUsage, code, "exit code without credentials; stderr: %s", stderr)
 	assert.Empty(t, stdout, "no report without credentials")
 	assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line on stderr:\n%s", stderr)
+	assert.Contains(t, stderr, "keyaudit scan: no AWS credentials found: sign in", "stderr without credentials")
+	assert.NotContains(t, stderr, "IMDS", "SDK jargon without credentials")
 	code, _, stderr = keyaudit(t, "", "scan", "--profile", "nope")
 	assert.Equal(t, exitUsage, code, "exit code for an unknown profile; stderr: %s", stderr)
 	assert.Contains(t, stderr, `AWS profile "nope" not found`, "stderr for an unknown profile")
