@@ -59,7 +59,9 @@ func (c *common) options(e *env) (pipeline.Options, error) {
 		return pipeline.Options{}, err
 	}
 	id := pipeline.NewID(started)
-	return pipeline.Options{RunID: id, Now: now, Started: started, Config: cfg, Logger: log.With("run_id", id)}, nil
+	log = log.With("run_id", id)
+	c.output.log = log
+	return pipeline.Options{RunID: id, Now: now, Started: started, Config: cfg, Logger: log}, nil
 }
 
 // parseAsOf reads --as-of; empty means now.

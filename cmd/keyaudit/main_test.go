@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -403,4 +404,25 @@ func TestVersionFromBuildInfo(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, versionOf(&tt.bi), "version from %s", tt.name)
 	}
+}
+
+// Flags that scan and whois share mean the same in both, defaults included.
+func TestSharedFlagsAgree(t *testing.T) {
+	root := newRoot(&env{getenv: os.Getenv, stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}})
+	scan, _, err := root.Find([]string{"scan"})
+	require.NoError(t, err, "find scan")
+	whois, _, err := root.Find([]string{"whois"})
+	require.NoError(t, err, "find whois")
+	shared := 0
+	whois.Flags().VisitAll(func(w *pflag.Flag) {
+		s := scan.Flags().Lookup(w.Name)
+		if s == nil || w.Name == "quiet" || w.Name == "help" {
+			return
+		}
+		shared++
+		assert.Equal(t, s.DefValue, w.DefValue, "default of --%s in scan and whois", w.Name)
+		assert.Equal(t, s.Usage, w.Usage, "help of --%s in scan and whois", w.Name)
+	})
+	assert.GreaterOrEqual(t, shared, 10, "flags scan and whois share")
+	assert.NotNil(t, whois.Flags().Lookup("trail"), "whois has --trail")
 }

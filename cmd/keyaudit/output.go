@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,7 @@ type output struct {
 	failOn string
 
 	fail rules.Severity
+	log  *slog.Logger // for the SDK's own logging of the S3 sink
 }
 
 func (o *output) register(fs *pflag.FlagSet) {
@@ -146,7 +148,7 @@ func (o *output) formats() []report.Format {
 // s3Sink is the sink the Lambda uses, with the standard credential chain.
 func (o *output) s3Sink(ctx context.Context) (*report.S3Sink, error) {
 	bucket, prefix, _ := report.ParseS3URL(o.out)
-	cfg, err := config.LoadDefaultConfig(ctx, pipeline.AWSOptions(nil)...)
+	cfg, err := config.LoadDefaultConfig(ctx, pipeline.AWSOptions(o.log)...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration for --out %s: %w", o.out, err)
 	}
