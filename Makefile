@@ -26,6 +26,7 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags browser ./internal/browsertest/
 
 staticcheck:
 	$(GO) tool staticcheck ./...

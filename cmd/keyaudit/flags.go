@@ -45,6 +45,9 @@ func (c *common) options(e *env) (pipeline.Options, error) {
 	if err := c.output.validate(); err != nil {
 		return pipeline.Options{}, err
 	}
+	if err := c.output.checkDir(); err != nil {
+		return pipeline.Options{}, err
+	}
 	started := time.Now().UTC()
 	now, err := parseAsOf(c.asOf, started)
 	if err != nil {

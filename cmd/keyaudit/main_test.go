@@ -138,12 +138,25 @@ func TestOutDirWritesEveryFormat(t *testing.T) {
 	assert.Empty(t, stderr, "stderr with --out and --quiet")
 }
 
-func TestUnwritableOutIsIncomplete(t *testing.T) {
+func TestUnwritableOutStopsBeforeTheAudit(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o600), "create a file where the directory should be")
-	code, _, stderr := keyaudit(t, "", "scan", "--credential-report", realistic(), "--out", filepath.Join(file, "out"), "--fail-on", "low")
-	assert.Equal(t, exitIncomplete, code, "exit code when the report cannot be written (beats --fail-on); stderr: %s", stderr)
-	assert.Contains(t, stderr, "keyaudit scan: create output directory", "stderr")
+	code, _, stderr := keyaudit(t, "", "scan", "--credential-report", realistic(), "--out", filepath.Join(file, "out"))
+	assert.Equal(t, exitUsage, code, "exit code when --out cannot be written; stderr: %s", stderr)
+	assert.Contains(t, stderr, "keyaudit scan: --out "+filepath.Join(file, "out"), "stderr")
+}
+
+// failingWriter is a standard output that cannot be written.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+func TestUndeliveredReportIsIncomplete(t *testing.T) {
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"scan", "--credential-report", realistic(), "--format", "json", "--fail-on", "low"},
+		os.Getenv, strings.NewReader(""), failingWriter{}, &stderr)
+	assert.Equal(t, exitIncomplete, code, "exit code when the report cannot be written (beats --fail-on); stderr: %s", stderr.String())
+	assert.Contains(t, stderr.String(), "keyaudit scan: write report", "stderr")
 }
 
 // simEnv points the standard credential chain at the simulator, as the

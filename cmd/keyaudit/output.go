@@ -55,6 +55,23 @@ func (o *output) validate() error {
 	return nil
 }
 
+// checkDir makes sure a local --out directory can be written before any
+// audit work, so a long run is never lost to a typo or a permission.
+func (o *output) checkDir() error {
+	if o.out == "" || strings.HasPrefix(o.out, "s3://") {
+		return nil
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return badInput("--out %s: %v", o.out, err)
+	}
+	probe, err := os.CreateTemp(o.out, ".keyaudit-probe-*")
+	if err != nil {
+		return badInput("--out %s is not writable: %v", o.out, err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
 // deliver writes the report where the flags say; an error means the report
 // was not delivered (exit 3).
 func (o *output) deliver(ctx context.Context, e *env, r *report.Report, quiet bool, defaultFormat string) error {
