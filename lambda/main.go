@@ -190,8 +190,8 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (Summary, err
 		defer cancel()
 	}
 	opts := pipeline.Options{RunID: runID, Now: started, Started: started, Config: rulesCfg, Logger: log,
-		Concurrency: h.settings.Concurrency, MinTime: 20 * time.Second,
-		Hint: pipeline.Hints{ExternalID: "KEYAUDIT_EXTERNAL_ID", Concurrency: "KEYAUDIT_CONCURRENCY"}.Hint}
+		Concurrency: h.settings.Concurrency,
+		Hint:        pipeline.Hints{ExternalID: "KEYAUDIT_EXTERNAL_ID", Concurrency: "KEYAUDIT_CONCURRENCY"}.Hint}
 	r := pipeline.Live(auditCtx, opts, conn.Targets, conn.IAM)
 
 	sum := Summary{RunID: runID, Accounts: r.Summary.Accounts, Findings: r.Summary.Findings, BySeverity: r.Summary.BySeverity}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
@@ -91,7 +90,7 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 		return err
 	}
 	prog := newProgress(e, len(conn.Targets), o.quiet)
-	opts.Concurrency, opts.MinTime, opts.Progress = o.concurrency, 20*time.Second, prog.done
+	opts.Concurrency, opts.Progress = o.concurrency, prog.done
 	r := pipeline.Live(ctx, opts, conn.Targets, conn.IAM)
 	prog.finish()
 	defaultFormat := ""

@@ -34,7 +34,8 @@ type Options struct {
 	// accounts of the inventory are the set.
 	Audited map[string]bool
 	// Concurrency bounds the accounts audited at once; MinTime is the
-	// least time one account is expected to take (see audit.Scheduler).
+	// least time one account is expected to take (see audit.Scheduler),
+	// 20 seconds when zero: a credential report and its key listings.
 	Concurrency int
 	MinTime     time.Duration
 	// Collector reads each account; nil means audit.NewCollector().
@@ -165,6 +166,9 @@ func Live(ctx context.Context, opts Options, targets []audit.Target, connect Con
 		l.collector = audit.NewCollector()
 	}
 	s := &audit.Scheduler{Concurrency: opts.Concurrency, MinTime: opts.MinTime}
+	if s.MinTime == 0 {
+		s.MinTime = 20 * time.Second
+	}
 	if opts.Progress != nil {
 		s.Done = func(a inventory.Account) { opts.Progress(a, open(l.result(a).Findings)) }
 	}
