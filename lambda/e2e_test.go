@@ -44,8 +44,9 @@ var bootstrap = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	// Not CGO_ENABLED=0 as `make lambda` builds it: -race needs cgo, and
+	// the packages then come from the test's own build.
+	cmd := exec.Command("go", append(append([]string{"build", "-tags", "lambda.norpc", "-o", bin}, buildFlags...), ".")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build bootstrap: %v\n%s", err, out)
 	}

@@ -35,7 +35,8 @@ func TestMain(m *testing.M) {
 // checkout allows), once.
 var binary = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(binDir, "keyaudit")
-	out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", bin, ".").CombinedOutput()
+	args := append([]string{"build", "-buildvcs=auto", "-o", bin}, buildFlags...)
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 	if err != nil {
 		return "", errors.New("go build: " + err.Error() + "\n" + string(out))
 	}
