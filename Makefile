@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 
-.PHONY: all build demo test vet fmt-check fuzz bench lambda build-KeyAuditFunction test-browser update-golden clean
+.PHONY: all build demo test vet staticcheck fmt-check fuzz bench lambda build-KeyAuditFunction test-browser update-golden clean
 
 all: build
 
@@ -16,8 +16,8 @@ build:
 demo: build
 	@./$(BIN)/keyaudit scan --demo || [ $$? -eq 3 ]
 
-## test: the one test command (formatting, vet, race-enabled tests)
-test: fmt-check vet
+## test: the one test command (formatting, vet, staticcheck, race-enabled tests)
+test: fmt-check vet staticcheck
 	$(GO) test -race -count=1 ./...
 
 fmt-check:
@@ -26,6 +26,10 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags browser ./internal/browsertest/
+
+staticcheck:
+	$(GO) tool staticcheck ./...
 
 ## fuzz: a short fuzz run over the credential-report parser
 fuzz:
@@ -41,14 +45,16 @@ lambda:
 
 # sam build (BuildMethod: makefile) calls this with ARTIFACTS_DIR set.
 build-KeyAuditFunction:
+	@if [ -z "$(ARTIFACTS_DIR)" ]; then echo "build-KeyAuditFunction: ARTIFACTS_DIR is not set: sam build sets it; by hand, run make ARTIFACTS_DIR=DIR build-KeyAuditFunction (or make lambda)" >&2; exit 2; fi
 	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap ./lambda
 
 ## test-browser: render the HTML report in headless Chromium
 test-browser:
 	$(GO) test -tags browser -count=1 ./internal/browsertest/
 
+## update-golden: rewrite the golden files under testdata/ with the current output
 update-golden:
-	$(GO) test ./... -update
+	UPDATE_GOLDEN=1 $(GO) test -count=1 ./...
 
 clean:
 	rm -rf $(BIN) build

@@ -41,6 +41,10 @@ func NewTracer(cfg aws.Config, days int) *Tracer {
 	return &Tracer{cfg: cfg, Days: days, MaxEvents: 500, clients: map[string]*cloudtrail.Client{}}
 }
 
+// Region is the region of the tracer's session: where regional STS and the
+// key's own callers most likely log.
+func (t *Tracer) Region() string { return t.cfg.Region }
+
 // client returns the region's CloudTrail client. Every HTTP attempt,
 // retries included, waits for the region's limiter: a throttled page
 // retried at once would break the documented limit.

@@ -11,6 +11,8 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/keyaudit/keyaudit/internal/awssim"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const configYAML = "thresholds:\n  max_key_age_days: 60\nsuppressions:\n  - rule: key-rotation\n    principal: ci-deploy\n    reason: INC-7\n"
@@ -23,19 +25,15 @@ func TestLoadRulesConfig(t *testing.T) {
 	sim := awssim.NewServer(w)
 	defer sim.Close()
 	cfg, err := sim.AWSConfig(context.Background(), w.Management().ID, "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "simulator config")
 	fake := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
 	defer fake.Close()
 	c := s3Client(fake.URL)
 	ctx := context.Background()
-	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("cfg")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("cfg"), Key: aws.String("keyaudit.yaml"), Body: strings.NewReader(configYAML)}); err != nil {
-		t.Fatal(err)
-	}
+	_, err = c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("cfg")})
+	require.NoError(t, err, "create the config bucket")
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("cfg"), Key: aws.String("keyaudit.yaml"), Body: strings.NewReader(configYAML)})
+	require.NoError(t, err, "store the config")
 	s3cfg := cfg.Copy()
 	s3cfg.BaseEndpoint = aws.String(fake.URL)
 
@@ -45,12 +43,9 @@ func TestLoadRulesConfig(t *testing.T) {
 	}{"ssm": {cfg, "ssm:/keyaudit/config"}, "s3": {s3cfg, "s3://cfg/keyaudit.yaml"}} {
 		t.Run(name, func(t *testing.T) {
 			got, err := loadRulesConfig(ctx, tt.cfg, tt.source)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Thresholds.MaxKeyAgeDays != 60 || len(got.Suppressions) != 1 {
-				t.Errorf("config = %+v", got)
-			}
+			require.NoError(t, err, "load the config from %s", name)
+			assert.Equal(t, 60, got.Thresholds.MaxKeyAgeDays, "max_key_age_days from %s", name)
+			assert.Len(t, got.Suppressions, 1, "suppressions from %s", name)
 		})
 	}
 	for source, want := range map[string]string{
@@ -58,8 +53,9 @@ func TestLoadRulesConfig(t *testing.T) {
 		"ssm:/keyaudit/missing": "read the config parameter /keyaudit/missing",
 		"ftp://x":               "use s3://bucket/key or ssm:/parameter/name",
 	} {
-		if _, err := loadRulesConfig(ctx, cfg, source); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: err = %v, want %q", source, err, want)
+		_, err := loadRulesConfig(ctx, cfg, source)
+		if assert.Error(t, err, "config source %s", source) {
+			assert.Contains(t, err.Error(), want, "error for config source %s", source)
 		}
 	}
 }
@@ -67,14 +63,18 @@ func TestLoadRulesConfig(t *testing.T) {
 func TestSettingsFromEnv(t *testing.T) {
 	env := map[string]string{"KEYAUDIT_BUCKET": "b", "KEYAUDIT_ACCOUNTS": "111111111111, 222222222222", "KEYAUDIT_CONCURRENCY": "5"}
 	s, err := settingsFromEnv(func(k string) string { return env[k] })
-	if err != nil || s.Org || len(s.Accounts) != 2 || s.Concurrency != 5 || s.Role.Name != "KeyAuditRole" || !s.Role.InCaller {
-		t.Errorf("settings = %+v, %v", s, err)
-	}
+	require.NoError(t, err, "settings from a valid environment")
+	assert.False(t, s.Org, "listed accounts turn organization discovery off")
+	assert.Len(t, s.Accounts, 2, "accounts")
+	assert.Equal(t, 5, s.Concurrency, "concurrency")
+	assert.Equal(t, "KeyAuditRole", s.Role.Name, "default role name")
+	assert.True(t, s.Role.InCaller, "the function's own account is audited through the member role")
 	for k, v := range map[string]string{"KEYAUDIT_BUCKET": "", "KEYAUDIT_ACCOUNTS": "12", "KEYAUDIT_CONCURRENCY": "lots"} {
 		bad := map[string]string{"KEYAUDIT_BUCKET": "b"}
 		bad[k] = v
-		if _, err := settingsFromEnv(func(k string) string { return bad[k] }); err == nil || !strings.Contains(err.Error(), k) {
-			t.Errorf("%s=%q: err = %v, want one naming %s", k, v, err, k)
+		_, err := settingsFromEnv(func(k string) string { return bad[k] })
+		if assert.Error(t, err, "%s=%q", k, v) {
+			assert.Contains(t, err.Error(), k, "the error for %s=%q names the variable", k, v)
 		}
 	}
 }

@@ -21,10 +21,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const (
@@ -41,8 +44,9 @@ var bootstrap = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	// Not CGO_ENABLED=0 as `make lambda` builds it: -race needs cgo, and
+	// the packages then come from the test's own build.
+	cmd := exec.Command("go", append(append([]string{"build", "-tags", "lambda.norpc", "-o", bin}, buildFlags...), ".")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build bootstrap: %v\n%s", err, out)
 	}
@@ -100,9 +104,7 @@ type stack struct {
 func newWorld(t *testing.T, change func(*awssim.World)) *awssim.World {
 	t.Helper()
 	w, err := awssim.LoadWorld(golden.Path("aws/org-small.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "load the small organization")
 	w.Management().Secrets = map[string]string{slackSecret: slackToken}
 	if change != nil {
 		change(w)
@@ -115,9 +117,7 @@ func newWorld(t *testing.T, change func(*awssim.World)) *awssim.World {
 func invoke(t *testing.T, st stack, mgmt string, event string, timeout time.Duration, extraEnv ...string) (response, failure, logs string) {
 	t.Helper()
 	bin, err := bootstrap()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "build the bootstrap binary")
 	rt := &runtimeAPI{event: event, deadline: time.Now().Add(timeout), response: make(chan string, 1), failure: make(chan string, 1)}
 	api := httptest.NewServer(rt)
 	defer api.Close()
@@ -148,15 +148,13 @@ func invoke(t *testing.T, st stack, mgmt string, event string, timeout time.Dura
 		"KEYAUDIT_SLACK_API_URL=" + st.slack.GetAPIURL(),
 		"KEYAUDIT_CONCURRENCY=4",
 	}, extraEnv...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cmd.Start(), "start the bootstrap binary")
 	defer cmd.Wait()
 	select {
 	case response = <-rt.response:
 	case failure = <-rt.failure:
 	case <-time.After(timeout + 30*time.Second):
-		t.Fatalf("no response from the function; its output:\n%s", out.String())
+		require.FailNow(t, "no response from the function", "its output:\n%s", out.String())
 	}
 	cancel()
 	_ = cmd.Wait()
@@ -185,14 +183,21 @@ func s3Client(url string) *s3.Client {
 func objects(t *testing.T, c *s3.Client) []string {
 	t.Helper()
 	out, err := c.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "list the report bucket")
 	var keys []string
 	for _, o := range out.Contents {
 		keys = append(keys, aws.ToString(o.Key))
 	}
 	return keys
+}
+
+// decodeSummary reads what an invocation returned.
+func decodeSummary(t *testing.T, resp, failure, logs, which string) Summary {
+	t.Helper()
+	require.Empty(t, failure, "%s invocation failed; logs:\n%s", which, logs)
+	var sum Summary
+	require.NoError(t, json.Unmarshal([]byte(resp), &sum), "%s response %q", which, resp)
+	return sum
 }
 
 func TestLambdaNightlyRun(t *testing.T) {
@@ -202,62 +207,42 @@ func TestLambdaNightlyRun(t *testing.T) {
 	w := newWorld(t, nil)
 	st := startStack(t, w)
 	c := s3Client(st.s3.URL)
-	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
+	require.NoError(t, err, "create the report bucket")
 
 	// A classic EventBridge Schedule event.
 	event := `{"version":"0","id":"53dc4d37","detail-type":"Scheduled Event","source":"aws.events","account":"111111111111","time":"2026-11-24T03:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:111111111111:rule/keyaudit"],"detail":{}}`
 	resp, failure, logs := invoke(t, st, w.Management().ID, event, 2*time.Minute)
-	if failure != "" {
-		t.Fatalf("invocation failed: %s\n%s", failure, logs)
-	}
-	var sum Summary
-	if err := json.Unmarshal([]byte(resp), &sum); err != nil {
-		t.Fatalf("response %q: %v", resp, err)
-	}
-	if sum.Accounts["ok"] != 3 || sum.Accounts["error"] != 2 || !strings.HasPrefix(sum.Report, "s3://"+bucket+"/keyaudit/") || !strings.HasPrefix(sum.Slack, "sent") {
-		t.Errorf("summary = %+v", sum)
-	}
+	sum := decodeSummary(t, resp, failure, logs, "first")
+	assert.Equal(t, 3, sum.Accounts[string(inventory.StatusOK)], "first run: accounts ok")
+	assert.Equal(t, 2, sum.Accounts[string(inventory.StatusError)], "first run: accounts in error")
+	assert.True(t, strings.HasPrefix(sum.Report, "s3://"+bucket+"/keyaudit/"), "first run: report location %q", sum.Report)
+	assert.True(t, strings.HasPrefix(sum.Slack, "sent"), "first run: Slack status %q", sum.Slack)
 	keys := objects(t, c)
 	dir := strings.TrimPrefix(sum.Report, "s3://"+bucket+"/")
 	for _, want := range []string{dir + "report.json", dir + "findings.csv", dir + "report.txt", dir + "report.md", "keyaudit/latest.json"} {
-		found := false
-		for _, k := range keys {
-			found = found || k == want
-		}
-		if !found {
-			t.Errorf("S3 lacks %s; has %v", want, keys)
-		}
+		assert.Contains(t, keys, want, "objects in S3 after the first run")
 	}
 	obj, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("keyaudit/latest.json")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := io.ReadAll(obj.Body)
+	require.NoError(t, err, "read latest.json")
+	data, err := io.ReadAll(obj.Body)
+	require.NoError(t, err, "read latest.json")
 	golden.ValidReport(t, data)
 	var first report.Report
-	_ = json.Unmarshal(data, &first)
-	if len(first.Accounts) != 5 {
-		t.Errorf("report lists %d accounts, want 5", len(first.Accounts))
-	}
+	require.NoError(t, json.Unmarshal(data, &first), "latest.json is a report")
+	assert.Len(t, first.Accounts, 5, "accounts in the first report")
+	assert.Equal(t, first.Summary.Findings, sum.Findings, "first run: findings in the response and the report")
 
 	posts := st.slack.Posts()
-	if len(posts) != 1 {
-		t.Fatalf("%d Slack posts, want 1", len(posts))
+	require.Len(t, posts, 1, "Slack posts after the first run")
+	msg, err := json.Marshal(posts[0].Blocks)
+	require.NoError(t, err, "marshal the first Slack message")
+	for _, want := range []string{"could not be audited", "Open (" + strconv.Itoa(first.Summary.Findings) + ")", sum.Report} {
+		assert.Contains(t, string(msg), want, "first Slack message")
 	}
-	msg, _ := json.Marshal(posts[0].Blocks)
-	for _, want := range []string{"could not be audited", "New since the last run (" + strconv.Itoa(first.Summary.Findings) + ")", sum.Report} {
-		if !strings.Contains(string(msg), want) {
-			t.Errorf("Slack message lacks %q:\n%s", want, msg)
-		}
-	}
-	if strings.Contains(logs, slackToken) || strings.Contains(logs, st.sim.Credentials(w.Management().ID).SecretAccessKey) {
-		t.Error("a secret appears in the function's logs")
-	}
-	if !strings.Contains(logs, `"run_id"`) {
-		t.Errorf("logs are not JSON with the run ID:\n%s", logs)
-	}
+	assert.NotContains(t, logs, slackToken, "the Slack token in the function's logs")
+	assert.NotContains(t, logs, st.sim.Credentials(w.Management().ID).SecretAccessKey, "the secret access key in the function's logs")
+	assert.Contains(t, logs, `"run_id"`, "logs are JSON with the run ID")
 
 	// The next night: legacy-backup's inactive key was deleted, alice's
 	// never-used key is gone, and a new console user without MFA got a key.
@@ -273,20 +258,21 @@ func TestLambdaNightlyRun(t *testing.T) {
 	st2 := stack{sim: awssim.NewServer(w2, awssim.WithReportCalls(0)), s3: st.s3, slack: st.slack}
 	defer st2.sim.Close()
 	resp, failure, logs = invoke(t, st2, w2.Management().ID, `{}`, 2*time.Minute) // ScheduleV2 with an empty input
-	if failure != "" {
-		t.Fatalf("second invocation failed: %s\n%s", failure, logs)
-	}
+	second := decodeSummary(t, resp, failure, logs, "second")
+	assert.NotEqual(t, sum.Report, second.Report, "second run: a report of its own")
+	assert.True(t, strings.HasPrefix(second.Report, "s3://"+bucket+"/keyaudit/"), "second run: report location %q", second.Report)
+	assert.Equal(t, 3, second.Accounts[string(inventory.StatusOK)], "second run: accounts ok")
+	assert.True(t, strings.HasPrefix(second.Slack, "sent: 1 new, "), "second run: Slack status %q names the one new finding", second.Slack)
+	assert.NotEqual(t, sum.Findings, second.Findings, "second run: findings changed with the keys")
 	posts = st.slack.Posts()
-	if len(posts) != 2 {
-		t.Fatalf("%d Slack posts after two runs, want 2", len(posts))
-	}
-	msg, _ = json.Marshal(posts[1].Blocks)
-	if !strings.Contains(string(msg), "New since the last run (1)") || !strings.Contains(string(msg), "mallory") {
-		t.Errorf("second message does not show exactly the new finding:\n%s", msg)
-	}
-	if !strings.Contains(string(msg), "Resolved since the last run (") || !strings.Contains(string(msg), "legacy-backup") {
-		t.Errorf("second message does not show the resolved findings:\n%s", msg)
-	}
+	require.Len(t, posts, 2, "Slack posts after two runs")
+	msg, err = json.Marshal(posts[1].Blocks)
+	require.NoError(t, err, "marshal the second Slack message")
+	assert.Contains(t, string(msg), "New since the last run (1)", "second message shows exactly the new finding")
+	assert.Contains(t, string(msg), "mallory", "second message names the new finding's user")
+	assert.Contains(t, string(msg), "Resolved since the last run (", "second message shows the resolved findings")
+	assert.Contains(t, string(msg), "legacy-backup", "second message names a resolved finding's user")
+	assert.Contains(t, string(msg), second.Report, "second message links the second report")
 }
 
 func TestLambdaShortDeadlineReturnsPartialReport(t *testing.T) {
@@ -300,22 +286,14 @@ func TestLambdaShortDeadlineReturnsPartialReport(t *testing.T) {
 	})
 	st := startStack(t, w)
 	c := s3Client(st.s3.URL)
-	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
+	require.NoError(t, err, "create the report bucket")
 	resp, failure, logs := invoke(t, st, w.Management().ID, `{"accounts":["111111111111","222222222222","555555555555"]}`, 5*time.Second,
 		"KEYAUDIT_RESERVE_SECONDS=2", "KEYAUDIT_CONCURRENCY=1")
-	if failure != "" {
-		t.Fatalf("invocation failed instead of reporting partially: %s\n%s", failure, logs)
-	}
-	var sum Summary
-	_ = json.Unmarshal([]byte(resp), &sum)
-	if sum.Accounts["skipped"] == 0 || sum.Accounts["ok"]+sum.Accounts["error"]+sum.Accounts["skipped"] != 3 {
-		t.Errorf("summary = %+v, want every account listed and some skipped", sum)
-	}
-	if !strings.HasPrefix(sum.Report, "s3://") {
-		t.Errorf("no report written: %+v", sum)
-	}
+	sum := decodeSummary(t, resp, failure, logs, "short-deadline")
+	assert.Positive(t, sum.Accounts[string(inventory.StatusSkipped)], "accounts skipped at the deadline: %+v", sum)
+	assert.Equal(t, 3, sum.Accounts[string(inventory.StatusOK)]+sum.Accounts[string(inventory.StatusError)]+sum.Accounts[string(inventory.StatusSkipped)], "every account listed: %+v", sum)
+	assert.True(t, strings.HasPrefix(sum.Report, "s3://"), "report written: %+v", sum)
 }
 
 func ptr[T any](v T) *T { return &v }

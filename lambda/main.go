@@ -1,6 +1,7 @@
 // Command bootstrap is keyaudit's Lambda entrypoint: an EventBridge
 // schedule triggers one organization audit, whose reports go to S3 before
-// Slack hears of them. It is a thin shell over internal/run.
+// Slack hears of them. It is a thin shell over internal/pipeline: the
+// environment and the event in, pipeline options out, the report delivered.
 package main
 
 import (
@@ -19,12 +20,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
@@ -156,7 +154,7 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (Summary, err
 			return Summary{}, fmt.Errorf("read the event: %w (expected a scheduled event or {\"accounts\": [...]})", err)
 		}
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryer(audit.Retryer))
+	cfg, err := config.LoadDefaultConfig(ctx, pipeline.AWSOptions(log)...)
 	if err != nil {
 		return Summary{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
@@ -164,30 +162,25 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (Summary, err
 	if err != nil {
 		return Summary{}, err
 	}
-	targets := h.settings.Accounts
+	sel := pipeline.Selection{Org: h.settings.Org, Accounts: h.settings.Accounts, Exclude: h.settings.Exclude, Role: h.settings.Role}
+	sel.Role.SessionName = "keyaudit-" + runID
 	if len(in.Accounts) > 0 {
 		ids, err := audit.ParseAccountList("event accounts", strings.Join(in.Accounts, ","))
 		if err != nil {
 			return Summary{}, err
 		}
-		targets = nil
+		sel.Org, sel.Accounts = false, nil
 		for _, id := range ids {
-			targets = append(targets, audit.Target{AccountID: id})
-		}
-	} else if h.settings.Org {
-		if targets, err = audit.DiscoverOrg(ctx, organizations.NewFromConfig(cfg)); err != nil {
-			return Summary{}, err
+			sel.Accounts = append(sel.Accounts, audit.Target{AccountID: id})
 		}
 	}
-	targets = audit.Exclude(targets, h.settings.Exclude)
-
-	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	conn, err := pipeline.Dial(ctx, cfg, sel)
+	if errors.Is(err, pipeline.ErrNoTargets) {
+		return Summary{}, fmt.Errorf("%w: check KEYAUDIT_EXCLUDE_ACCOUNTS", err)
+	}
 	if err != nil {
-		return Summary{}, fmt.Errorf("identify the function's role: %w", audit.Explain(err))
+		return Summary{}, err
 	}
-	role := h.settings.Role
-	role.SessionName = "keyaudit-" + runID
-	sessions := audit.NewSessions(cfg, aws.ToString(who.Account), role)
 
 	// Stop auditing early enough to write the reports before Lambda's deadline.
 	auditCtx := ctx
@@ -196,15 +189,10 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (Summary, err
 		auditCtx, cancel = context.WithDeadline(ctx, deadline.Add(-h.settings.Reserve))
 		defer cancel()
 	}
-	opts := pipeline.Options{RunID: runID, Now: started, Started: started, Config: rulesCfg, Logger: log}
-	sched := &audit.Scheduler{Concurrency: h.settings.Concurrency, MinTime: 20 * time.Second}
-	r := pipeline.Live(auditCtx, opts, sched, audit.NewCollector(), targets, func(ctx context.Context, id string) (audit.IAM, error) {
-		c, err := sessions.Config(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		return iam.NewFromConfig(c), nil
-	})
+	opts := pipeline.Options{RunID: runID, Now: started, Started: started, Config: rulesCfg, Logger: log,
+		Concurrency: h.settings.Concurrency,
+		Hint:        pipeline.Hints{ExternalID: "KEYAUDIT_EXTERNAL_ID", Concurrency: "KEYAUDIT_CONCURRENCY"}.Hint}
+	r := pipeline.Live(auditCtx, opts, conn.Targets, conn.IAM)
 
 	sum := Summary{RunID: runID, Accounts: r.Summary.Accounts, Findings: r.Summary.Findings, BySeverity: r.Summary.BySeverity}
 	err = h.deliver(ctx, cfg, r, &sum, log)
@@ -217,10 +205,7 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (Summary, err
 // loses one; the run still fails then, so the error alarm fires.
 func (h *handler) deliver(ctx context.Context, cfg aws.Config, r *report.Report, sum *Summary, log *slog.Logger) error {
 	sink := &report.S3Sink{Client: s3.NewFromConfig(cfg), Bucket: h.settings.Bucket, Prefix: h.settings.Prefix}
-	prev, err := sink.Latest(ctx)
-	if err != nil {
-		log.Warn("previous report unreadable: every finding counts as new", "error", err)
-	}
+	var err error
 	if sum.Report, err = sink.Write(ctx, r, report.Formats); err != nil {
 		return err
 	}
@@ -233,14 +218,18 @@ func (h *handler) deliver(ctx context.Context, cfg aws.Config, r *report.Report,
 		sum.Slack = "failed"
 		return err
 	}
-	added, resolved := report.Diff(prev, r)
-	sent, err := slackCfg.Notify(ctx, r, added, resolved, sum.Report)
+	// Slack diffs against the last run it announced (announced.json), so a
+	// night whose post failed has its news posted the next night.
+	ch, sent, err := slackCfg.Announce(ctx, sink, r, sum.Report)
+	if ch.Refused != nil {
+		log.Warn("previous announced run not compared: everything open is posted", "error", ch.Refused)
+	}
 	switch {
 	case err != nil:
 		sum.Slack = "failed"
 		return err
 	case sent:
-		sum.Slack = fmt.Sprintf("sent: %d new, %d resolved", len(added), len(resolved))
+		sum.Slack = fmt.Sprintf("sent: %d new, %d resolved, %d suppressed", len(ch.Added), len(ch.Resolved), len(ch.Suppressed))
 	default:
 		sum.Slack = "nothing new"
 	}

@@ -6,14 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"golang.org/x/term"
 )
 
@@ -26,13 +27,12 @@ type awsEnv struct {
 // loadAWS loads the standard credential chain: environment, --profile,
 // SSO, and profiles with role_arn/mfa_serial (prompting on the terminal
 // for the MFA code). AWS_ENDPOINT_URL is honoured by the SDK itself.
-func loadAWS(ctx context.Context, profile, region string, stdin io.Reader, stderr io.Writer) (*awsEnv, error) {
-	opts := []func(*config.LoadOptions) error{
-		config.WithRetryer(audit.Retryer),
+func loadAWS(ctx context.Context, log *slog.Logger, profile, region string, e *env) (*awsEnv, error) {
+	opts := append(pipeline.AWSOptions(log),
 		config.WithAssumeRoleCredentialOptions(func(o *stscreds.AssumeRoleOptions) {
-			o.TokenProvider = mfaPrompt(stdin, stderr)
+			o.TokenProvider = mfaPrompt(e.stdin, e.stderr)
 		}),
-	}
+	)
 	if profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(profile))
 	}
@@ -45,11 +45,20 @@ func loadAWS(ctx context.Context, profile, region string, stdin io.Reader, stder
 		if errors.As(err, &missing) {
 			return nil, badInput("AWS profile %q not found in ~/.aws/config or ~/.aws/credentials", missing.Profile)
 		}
-		return nil, usageError{fmt.Errorf("load AWS configuration: %w", err)}
+		return nil, usageErr(fmt.Errorf("load AWS configuration: %w", err))
 	}
 	if cfg.Region == "" {
 		// IAM is global; its endpoint lives in us-east-1.
 		cfg.Region = "us-east-1"
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		// When nothing else supplies credentials, the SDK's last resort is
+		// the EC2 instance role, and its error speaks of IMDS to someone
+		// at a laptop who simply has not signed in.
+		if aws.IsCredentialsProvider(cfg.Credentials, (*ec2rolecreds.Provider)(nil)) {
+			return nil, badInput("no AWS credentials found: sign in (aws sso login --profile NAME, then --profile NAME), export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run under aws-vault exec; or try keyaudit scan --demo")
+		}
+		return nil, usageErr(fmt.Errorf("load AWS credentials: %w", err))
 	}
 	return &awsEnv{cfg: cfg, close: func() {}}, nil
 }
@@ -69,13 +78,4 @@ func mfaPrompt(stdin io.Reader, stderr io.Writer) func() (string, error) {
 		}
 		return strings.TrimSpace(line), nil
 	}
-}
-
-// callerAccount asks STS whose credentials these are.
-func (e *awsEnv) callerAccount(ctx context.Context) (string, error) {
-	out, err := sts.NewFromConfig(e.cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		return "", fmt.Errorf("find out who the credentials belong to (sts:GetCallerIdentity): %w; check AWS_PROFILE, run aws sso login, or use aws-vault exec", audit.Explain(err))
-	}
-	return aws.ToString(out.Account), nil
 }

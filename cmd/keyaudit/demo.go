@@ -4,15 +4,17 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/awssim"
+	"github.com/keyaudit/keyaudit/internal/pipeline"
 )
 
 // startDemo serves the simulated demo organization on a loopback port and
 // returns credentials of its management account. The audit then runs
 // through the same live code path, real SDK clients and all.
-func startDemo(ctx context.Context, stderr io.Writer) (*awsEnv, error) {
+func startDemo(ctx context.Context, log *slog.Logger, stderr io.Writer, quiet bool) (*awsEnv, error) {
 	w, err := awssim.DemoWorld()
 	if err != nil {
 		return nil, fmt.Errorf("load the demo organization: %w", err)
@@ -26,6 +28,9 @@ func startDemo(ctx context.Context, stderr io.Writer) (*awsEnv, error) {
 		return nil, err
 	}
 	cfg.Retryer = audit.Retryer
-	fmt.Fprintf(stderr, "DEMO: auditing a simulated organization served at %s (no AWS account is used)\n", srv.URL)
+	cfg.Logger = pipeline.SDKLogger(log)
+	if !quiet {
+		fmt.Fprintf(stderr, "DEMO: auditing a simulated organization served at %s (no AWS account is used)\n", srv.URL)
+	}
 	return &awsEnv{cfg: cfg, close: srv.Close}, nil
 }

@@ -1,54 +1,72 @@
 package main
 
 import (
+	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"runtime/debug"
-	"strings"
+	"log/slog"
+	"os"
 	"time"
 
+	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/rules"
+	"github.com/spf13/pflag"
 )
 
-// errHelp ends a command after it printed its help.
-var errHelp = errors.New("help printed")
-
-// newFlags returns a flag set that reports errors as usage errors instead
-// of printing usage text and exiting.
-func newFlags(name, synopsis string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "%s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
+// common are the flags of every audit command: the clock, the rules'
+// configuration, where the report goes, and logging.
+type common struct {
+	output
+	asOf       string
+	configFile string
+	cisVersion string
+	quiet      bool
+	logFormat  string
+	verbose    bool
 }
 
-// parse parses args; with -h or --help it prints the command's help to
-// stdout and returns errHelp.
-func parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return errHelp
+// register adds the common flags; scan alone logs per account (verbose).
+func (c *common) register(fs *pflag.FlagSet, quiet string, verbose bool) {
+	c.output.register(fs)
+	fs.StringVar(&c.asOf, "as-of", "", "judge as of this RFC 3339 time instead of now")
+	fs.StringVar(&c.configFile, "config", "", "YAML file with thresholds and suppressions")
+	cisFlag(fs, &c.cisVersion)
+	fs.BoolVarP(&c.quiet, "quiet", "q", false, quiet)
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format on standard error: text or json")
+	inGroup(fs, groupOutput, "as-of", "config", "cis-version", "quiet", "log-format")
+	if verbose {
+		fs.BoolVar(&c.verbose, "verbose", false, "log each account as it is audited")
+		inGroup(fs, groupOutput, "verbose")
 	}
+}
+
+// options validates the common flags and returns the run's options.
+func (c *common) options(e *env) (pipeline.Options, error) {
+	if err := c.output.validate(); err != nil {
+		return pipeline.Options{}, err
+	}
+	if err := c.output.checkDir(); err != nil {
+		return pipeline.Options{}, err
+	}
+	started := time.Now().UTC()
+	now, err := parseAsOf(c.asOf, started)
 	if err != nil {
-		return badInput("%v (see keyaudit %s --help)", err, fs.Name())
+		return pipeline.Options{}, err
 	}
-	return nil
-}
-
-// listFlag collects a flag given several times.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error {
-	*l = append(*l, v)
-	return nil
+	cfg, err := loadConfig(c.configFile, c.cisVersion)
+	if err != nil {
+		return pipeline.Options{}, err
+	}
+	log, err := newLogger(e.stderr, c.logFormat, c.quiet, c.verbose)
+	if err != nil {
+		return pipeline.Options{}, err
+	}
+	id := pipeline.NewID(started)
+	log = log.With("run_id", id)
+	c.output.log = log
+	return pipeline.Options{RunID: id, Now: now, Started: started, Config: cfg, Logger: log}, nil
 }
 
 // parseAsOf reads --as-of; empty means now.
@@ -66,21 +84,187 @@ func parseAsOf(s string, now time.Time) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// loadConfig reads --config, or returns the defaults.
-func loadConfig(path string) (rules.Config, error) {
-	if path == "" {
-		return rules.Defaults(), nil
+// cisFlag adds --cis-version, which overrides the config file's cis_version.
+func cisFlag(fs *pflag.FlagSet, v *string) {
+	fs.StringVar(v, "cis-version", "", "CIS AWS Foundations Benchmark version whose ids are shown: v4.0.1 (also v1.4.0-v4.0.0), v5.0.0 or v6.0.0 (default: the config's cis_version, else v6.0.0)")
+}
+
+// loadConfig reads --config, or returns the defaults, then applies --cis-version.
+func loadConfig(path, cisVersion string) (rules.Config, error) {
+	cfg := rules.Defaults()
+	if path != "" {
+		var err error
+		if cfg, err = rules.LoadConfig(path); err != nil {
+			return rules.Config{}, usageErr(err)
+		}
 	}
-	cfg, err := rules.LoadConfig(path)
-	if err != nil {
-		return rules.Config{}, usageError{err}
+	if cisVersion != "" {
+		v, err := rules.ParseCISVersion(cisVersion)
+		if err != nil {
+			return rules.Config{}, badInput("--cis-version: %v", err)
+		}
+		cfg.CISVersion = v
 	}
 	return cfg, nil
 }
 
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+func newLogger(w io.Writer, format string, quiet, verbose bool) (*slog.Logger, error) {
+	level := slog.LevelWarn
+	switch {
+	case quiet:
+		level = slog.LevelError
+	case verbose:
+		level = slog.LevelInfo
 	}
-	return "(devel)"
+	o := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, o)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, o)), nil
+	}
+	return nil, badInput("--log-format %q: use text or json", format)
+}
+
+// live are the flags that say which accounts to reach and how.
+type live struct {
+	demo         bool
+	profile      string
+	region       string
+	org          bool
+	accounts     string
+	accountsFile string
+	exclude      string
+	role         audit.RoleSpec
+	timeout      time.Duration
+	trail        bool
+	trailDays    int
+}
+
+// register adds the live flags; exclude says whether the command audits
+// accounts (scan) rather than only knowing which are audited (whois).
+func (l *live) register(fs *pflag.FlagSet, exclude bool) {
+	fs.BoolVar(&l.demo, "demo", false, "use a simulated demo organization served locally (no AWS account needed)")
+	fs.BoolVar(&l.org, "org", false, "every active account of the AWS Organization (run as the management account)")
+	fs.StringVar(&l.accounts, "accounts", "", "comma-separated account IDs")
+	fs.StringVar(&l.accountsFile, "accounts-file", "", "file of account IDs, one per line (# comments)")
+	inGroup(fs, groupSelection, "demo", "org", "accounts", "accounts-file")
+	if exclude {
+		fs.StringVar(&l.exclude, "exclude-accounts", "", "comma-separated account IDs to leave out")
+		inGroup(fs, groupSelection, "exclude-accounts")
+	}
+	fs.StringVar(&l.profile, "profile", "", "AWS profile to use (default: the standard credential chain)")
+	fs.StringVar(&l.region, "region", "", "AWS region for API calls (default: from the profile, else us-east-1)")
+	fs.StringVar(&l.role.Name, "role-name", "KeyAuditRole", "role to assume in each account")
+	fs.StringVar(&l.role.Path, "role-path", "/", "path of that role")
+	fs.StringVar(&l.role.ExternalID, "external-id", "", "external ID the role expects")
+	fs.StringVar(&l.role.SessionName, "session-name", "", "role session name, visible in CloudTrail (default: keyaudit-RUNID)")
+	fs.BoolVar(&l.role.InCaller, "assume-role-in-caller-account", false, "assume the role in the caller's own account too")
+	fs.DurationVar(&l.timeout, "timeout", 0, "finish within this long (e.g. 10m): what is not reached in time is reported as missing")
+	fs.BoolVar(&l.trail, "trail", false, "read CloudTrail event history for who uses each key (and, for a temporary key, who issued it)")
+	fs.IntVar(&l.trailDays, "trail-days", 30, "how many days of CloudTrail event history --trail reads (at most 90)")
+	inGroup(fs, groupAWS, "profile", "region", "role-name", "role-path", "external-id", "session-name", "assume-role-in-caller-account", "timeout", "trail", "trail-days")
+}
+
+// validate checks the live flags that need no AWS.
+func (l *live) validate() error {
+	if l.trailDays < 1 || l.trailDays > 90 {
+		// CloudTrail event history keeps 90 days.
+		return badInput("--trail-days must be from 1 to 90 (what CloudTrail event history keeps), got %d", l.trailDays)
+	}
+	if l.timeout < 0 {
+		return badInput("--timeout must not be negative, got %s", l.timeout)
+	}
+	return nil
+}
+
+// connect validates the flags, loads credentials (or starts the demo) and
+// resolves the targets. The returned context carries --timeout; cleanup
+// is always safe to call.
+func (l *live) connect(ctx context.Context, e *env, c *common, opts *pipeline.Options) (context.Context, *pipeline.Conn, func(), error) {
+	noop := func() {}
+	if l.role.SessionName == "" {
+		l.role.SessionName = "keyaudit-" + opts.RunID
+	}
+	if err := l.role.Validate(); err != nil {
+		return ctx, nil, noop, usageErr(err)
+	}
+	exclude, err := audit.ParseAccountList("--exclude-accounts", l.exclude)
+	if err != nil {
+		return ctx, nil, noop, usageErr(err)
+	}
+	explicit, err := l.explicitTargets()
+	if err != nil {
+		return ctx, nil, noop, err
+	}
+	if l.org && len(explicit) > 0 {
+		return ctx, nil, noop, badInput("--org discovers the accounts itself: drop --accounts and --accounts-file, or drop --org")
+	}
+	var aws *awsEnv
+	if l.demo {
+		if l.profile != "" || len(explicit) > 0 {
+			return ctx, nil, noop, badInput("--demo uses its own simulated organization: drop --profile, --accounts and --accounts-file")
+		}
+		if aws, err = startDemo(ctx, opts.Logger, e.stderr, c.quiet); err != nil {
+			return ctx, nil, noop, err
+		}
+		l.org = true
+	} else if aws, err = loadAWS(ctx, opts.Logger, l.profile, l.region, e); err != nil {
+		return ctx, nil, noop, err
+	}
+	opts.Demo = l.demo
+	opts.Hint = pipeline.Hints{ExternalID: "--external-id", Concurrency: "--concurrency"}.Hint
+	cleanup := aws.close
+	if l.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.timeout)
+		cleanup = func() { cancel(); aws.close() }
+	}
+	conn, err := pipeline.Dial(ctx, aws.cfg, pipeline.Selection{Org: l.org, Accounts: explicit, Exclude: exclude, Role: l.role})
+	switch {
+	case errors.Is(err, pipeline.ErrNoTargets):
+		return ctx, nil, cleanup, badInput("no accounts left to audit after --exclude-accounts")
+	case err != nil && ctx.Err() != nil:
+		return ctx, nil, cleanup, incomplete(fmt.Errorf("nothing audited: %w", err))
+	case err != nil:
+		// Nothing was audited: the credentials or their permissions are wrong.
+		return ctx, nil, cleanup, usageErr(fmt.Errorf("%w; check AWS_PROFILE or --profile, run aws sso login, or use aws-vault exec", err))
+	}
+	if l.trail {
+		opts.Tracer = conn.Tracers(l.trailDays)
+	}
+	return ctx, conn, cleanup, nil
+}
+
+// explicitTargets reads --accounts and --accounts-file.
+func (l *live) explicitTargets() ([]audit.Target, error) {
+	ids, err := audit.ParseAccountList("--accounts", l.accounts)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	var targets []audit.Target
+	for _, id := range ids {
+		targets = append(targets, audit.Target{AccountID: id})
+	}
+	if l.accountsFile != "" {
+		file, err := os.Open(l.accountsFile)
+		if err != nil {
+			return nil, badInput("--accounts-file: %v", err)
+		}
+		defer file.Close()
+		more, err := audit.ReadAccountsFile(l.accountsFile, file)
+		if err != nil {
+			return nil, usageErr(err)
+		}
+		targets = append(targets, more...)
+	}
+	seen := map[string]bool{}
+	out := targets[:0]
+	for _, t := range targets {
+		if !seen[t.AccountID] {
+			seen[t.AccountID] = true
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }

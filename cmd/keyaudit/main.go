@@ -12,88 +12,120 @@ import (
 	"syscall"
 )
 
-// Exit codes are a contract (DESIGN.md): the highest applicable wins in
-// the order usage, incomplete, findings.
-const (
-	exitOK         = 0
-	exitFindings   = 1
-	exitUsage      = 2
-	exitIncomplete = 3
-)
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-const usage = `keyaudit finds the AWS access keys that put your accounts at risk and says how to fix each one.
+// Exit codes are a contract (DESIGN.md). When several apply, the highest
+// wins in the order usage, incomplete, findings.
+const (
+	exitOK         = 0 // the audit is complete and nothing reached --fail-on
+	exitFindings   = 1 // a finding at or above --fail-on
+	exitUsage      = 2 // usage, configuration, credentials or input error
+	exitIncomplete = 3 // an account or answer is missing, or the report was not delivered
+)
 
-Usage:
-  keyaudit scan [flags]          audit the current account, listed accounts or the whole organization
-  keyaudit scan --demo           audit a simulated demo organization (no AWS account needed)
-  keyaudit scan --credential-report FILE...   audit downloaded credential reports offline
-  keyaudit whois KEYID...        tell whose an access key ID is and who uses it
-  keyaudit local                 audit the keys stored on this machine (~/.aws, environment)
-  keyaudit rules                 list the rules, their severities and thresholds
-  keyaudit version
+// rank orders exit codes by precedence.
+func rank(code int) int {
+	switch code {
+	case exitUsage:
+		return 3
+	case exitIncomplete:
+		return 2
+	case exitFindings:
+		return 1
+	}
+	return 0
+}
 
-Run "keyaudit COMMAND --help" for a command's flags.
+// exitError is the one channel an outcome travels to the process's exit
+// code. err, when set, is printed as one line; a nil err is an outcome the
+// report already tells (findings, an account not audited).
+type exitError struct {
+	code int
+	err  error
+}
 
-Exit codes: 0 audit complete, 1 findings at or above --fail-on, 2 usage or input error,
-3 audit incomplete (an account could not be audited).
-`
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
 
-// usageError is bad input from the person running keyaudit: one line, exit 2.
-type usageError struct{ err error }
+func (e *exitError) Unwrap() error { return e.err }
 
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
+// usageErr marks bad input from the person running keyaudit: exit 2.
+func usageErr(err error) error { return &exitError{code: exitUsage, err: err} }
 
 func badInput(format string, args ...any) error {
-	return usageError{fmt.Errorf(format, args...)}
+	return usageErr(fmt.Errorf(format, args...))
+}
+
+// incomplete marks an audit or a delivery that did not finish: exit 3.
+func incomplete(err error) error { return &exitError{code: exitIncomplete, err: err} }
+
+// worst combines outcomes: the code of highest precedence wins, and every
+// message is kept.
+func worst(errs ...error) error {
+	var (
+		best *exitError
+		msgs []error
+	)
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		e := &exitError{code: exitUsage, err: err}
+		errors.As(err, &e)
+		if best == nil || rank(e.code) > rank(best.code) {
+			best = e
+		}
+		if e.err != nil {
+			msgs = append(msgs, e.err)
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return &exitError{code: best.code, err: errors.Join(msgs...)}
 }
 
 // run is the whole program; main only maps it to the process.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return exitUsage
-	}
-	cmd, rest := args[0], args[1:]
-	var (
-		code int
-		err  error
-	)
-	switch cmd {
-	case "scan":
-		code, err = scan(ctx, rest, stdin, stdout, stderr)
-	case "whois":
-		code, err = whois(ctx, rest, stdin, stdout, stderr)
-	case "local":
-		code, err = local(ctx, rest, stdout, stderr)
-	case "rules":
-		code, err = listRules(rest, stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "keyaudit", version())
-		return exitOK
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return exitOK
-	default:
-		err = badInput("unknown command %q: use scan, whois, local, rules or version (keyaudit --help)", cmd)
-	}
-	if errors.Is(err, errHelp) {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot(&env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	return exitCode(cmd.CommandPath(), err, stderr)
+}
+
+// exitCode is the one place an outcome becomes an exit code. Errors that
+// carry no code are cobra's own: an unknown command, flag or argument.
+func exitCode(command string, err error, stderr io.Writer) int {
+	if err == nil {
 		return exitOK
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "keyaudit %s: %v\n", cmd, err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			return exitUsage
+	e := &exitError{code: exitUsage, err: err}
+	errors.As(err, &e)
+	if e.err != nil {
+		for _, line := range splitLines(e.err) {
+			fmt.Fprintf(stderr, "%s: %s\n", command, line)
 		}
-		return max(code, exitIncomplete)
 	}
-	return code
+	return e.code
+}
+
+// splitLines gives each joined error its own line, and never more.
+func splitLines(err error) []string {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []string
+		for _, e := range joined.Unwrap() {
+			out = append(out, splitLines(e)...)
+		}
+		return out
+	}
+	return []string{err.Error()}
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/awssim"
@@ -26,123 +31,132 @@ import (
 
 const asOf = "2026-11-24T00:00:00Z"
 
-// keyaudit runs the command as a user would and returns its exit code and outputs.
+// keyaudit runs the command in-process as a user would and returns its
+// exit code and outputs.
 func keyaudit(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	code := run(context.Background(), args, os.Getenv, strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
 func decode(t *testing.T, s string) report.Report {
 	t.Helper()
 	var r report.Report
-	if err := json.Unmarshal([]byte(s), &r); err != nil {
-		t.Fatalf("output is not a JSON report: %v\n%s", err, s)
-	}
+	require.NoError(t, json.Unmarshal([]byte(s), &r), "output is a JSON report:\n%s", s)
 	return r
 }
+
+func realistic() string { return golden.Path("credential-reports/realistic.csv") }
 
 func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 	dir := t.TempDir()
 	badConfig := filepath.Join(dir, "bad.yaml")
-	if err := os.WriteFile(badConfig, []byte("thresholds:\n  unused_days: -3\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(badConfig, []byte("thresholds:\n  unused_days: -3\n"), 0o600), "write the bad config")
 	accountsFile := filepath.Join(dir, "accounts.txt")
-	if err := os.WriteFile(accountsFile, []byte("111111111111\n12345\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	report := golden.Path("credential-reports/realistic.csv")
+	require.NoError(t, os.WriteFile(accountsFile, []byte("111111111111\n12345\n"), 0o600), "write the accounts file")
 	tests := []struct {
 		name string
 		args []string
 		want string // in the one line on standard error
 	}{
 		{"unknown command", []string{"audit"}, `unknown command "audit"`},
-		{"unknown flag", []string{"scan", "--bogus"}, "flag provided but not defined: -bogus"},
-		{"bad as-of", []string{"scan", "--credential-report", report, "--as-of", "yesterday"}, `--as-of "yesterday"`},
+		{"unknown flag", []string{"scan", "--bogus"}, "unknown flag: --bogus"},
+		{"bad as-of", []string{"scan", "--credential-report", realistic(), "--as-of", "yesterday"}, `--as-of "yesterday"`},
 		{"missing file", []string{"scan", "--credential-report", filepath.Join(dir, "nope.csv")}, "nope.csv"},
 		{"malformed report", []string{"scan", "--credential-report", golden.Path("credential-reports/bad-timestamp.csv")}, "bad-timestamp.csv:"},
-		{"bad config", []string{"scan", "--credential-report", report, "--config", badConfig}, "bad.yaml:2"},
-		{"bad format", []string{"scan", "--credential-report", report, "--format", "xml"}, `"xml"`},
-		{"bad fail-on", []string{"scan", "--credential-report", report, "--fail-on", "severe"}, `"severe"`},
+		{"bad config", []string{"scan", "--credential-report", realistic(), "--config", badConfig}, "bad.yaml:2"},
+		{"bad format", []string{"scan", "--credential-report", realistic(), "--format", "xml"}, `"xml"`},
+		{"bad fail-on", []string{"scan", "--credential-report", realistic(), "--fail-on", "severe"}, `"severe"`},
 		{"bad account", []string{"scan", "--accounts", "12345"}, `"12345" is not an AWS account ID`},
 		{"bad accounts file", []string{"scan", "--accounts-file", accountsFile}, "accounts.txt:2"},
 		{"bad role name", []string{"scan", "--role-name", "bad role"}, `role name "bad role"`},
 		{"bad concurrency", []string{"scan", "--concurrency", "0"}, "--concurrency"},
 		{"bad trail days", []string{"scan", "--trail-days", "91"}, "--trail-days"},
-		{"reports and org", []string{"scan", "--credential-report", report, "--org"}, "cannot be combined"},
+		{"reports and org", []string{"scan", "--credential-report", realistic(), "--org"}, "--org has no meaning for an offline audit"},
 		{"stray argument", []string{"scan", "extra"}, `unexpected argument "extra"`},
+		{"previous without slack", []string{"scan", "--credential-report", realistic(), "--previous", "x.json"}, "need --slack"},
+		{"rules format", []string{"rules", "--format", "xml"}, `--format "xml"`},
+		{"no key IDs", []string{"whois", "--demo"}, "no access key IDs"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, _, stderr := keyaudit(t, "", tt.args...)
-			if code != exitUsage {
-				t.Errorf("exit code %d, want %d; stderr: %s", code, exitUsage, stderr)
-			}
-			if lines := strings.Count(strings.TrimRight(stderr, "\n"), "\n") + 1; lines != 1 {
-				t.Errorf("stderr has %d lines, want one:\n%s", lines, stderr)
-			}
-			if !strings.Contains(stderr, tt.want) {
-				t.Errorf("stderr %q does not mention %q", stderr, tt.want)
-			}
-			if strings.Contains(stderr, "goroutine") || strings.Contains(stderr, "panic") {
-				t.Errorf("stderr shows a stack trace: %s", stderr)
-			}
+			assert.Equal(t, exitUsage, code, "exit code of %s; stderr: %s", tt.name, stderr)
+			assert.Equal(t, 1, strings.Count(stderr, "\n"), "lines on stderr for %s:\n%s", tt.name, stderr)
+			assert.Contains(t, stderr, tt.want, "stderr of %s", tt.name)
+			assert.True(t, strings.HasPrefix(stderr, "keyaudit"), "stderr of %s starts with the command: %q", tt.name, stderr)
+			assert.NotContains(t, stderr, "goroutine", "stack trace for %s", tt.name)
 		})
 	}
 }
 
 func TestHelpExitsZero(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"scan", "--help"}, {"whois", "-h"}, {"rules", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"scan", "--help"}, {"whois", "-h"}, {"rules", "--help"}, {"help", "scan"}, {}} {
 		code, stdout, _ := keyaudit(t, "", args...)
-		if code != exitOK || !strings.Contains(stdout, "Usage") {
-			t.Errorf("%v: exit %d, stdout %q", args, code, stdout)
-		}
+		assert.Equal(t, exitOK, code, "exit code of %v", args)
+		assert.Contains(t, stdout, "Usage:", "help of %v", args)
 	}
 }
 
 func TestOfflineScan(t *testing.T) {
-	file := golden.Path("credential-reports/realistic.csv")
-	code, stdout, stderr := keyaudit(t, "", "scan", "--credential-report", file, "--as-of", asOf, "--format", "json")
-	if code != exitOK {
-		t.Fatalf("exit %d, want 0 (no --fail-on); stderr: %s", code, stderr)
-	}
+	code, stdout, stderr := keyaudit(t, "", "scan", "--credential-report", realistic(), "--as-of", asOf, "--format", "json")
+	require.Equal(t, exitOK, code, "exit code without --fail-on; stderr: %s", stderr)
 	r := decode(t, stdout)
 	for _, rule := range []string{"root-access-key", "key-rotation", "key-unused", "key-setup-unused", "key-two-active", "key-inactive", "key-without-mfa"} {
-		if r.Summary.ByRule[rule] == 0 {
-			t.Errorf("rule %s did not fire on the realistic fixture; summary %v", rule, r.Summary.ByRule)
-		}
+		assert.Positive(t, r.Summary.ByRule[rule], "findings of %s on the realistic fixture", rule)
 	}
 	golden.ValidReport(t, []byte(stdout))
 
-	code, _, _ = keyaudit(t, "", "scan", "--credential-report", file, "--as-of", asOf, "--format", "json", "--fail-on", "high")
-	if code != exitFindings {
-		t.Errorf("with --fail-on high: exit %d, want %d", code, exitFindings)
-	}
+	code, _, _ = keyaudit(t, "", "scan", "--credential-report", realistic(), "--as-of", asOf, "--format", "json", "--fail-on", "high")
+	assert.Equal(t, exitFindings, code, "exit code with --fail-on high")
 }
 
 func TestOutDirWritesEveryFormat(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
-	code, stdout, stderr := keyaudit(t, "", "scan", "--credential-report", golden.Path("credential-reports/realistic.csv"), "--as-of", asOf, "--out", dir)
-	if code != exitOK {
-		t.Fatalf("exit %d; stderr: %s", code, stderr)
-	}
-	if stdout != "" {
-		t.Errorf("wrote to standard output with --out: %q", stdout)
-	}
+	code, stdout, stderr := keyaudit(t, "", "scan", "--credential-report", realistic(), "--as-of", asOf, "--out", dir)
+	require.Equal(t, exitOK, code, "exit code; stderr: %s", stderr)
+	assert.Empty(t, stdout, "standard output with --out")
 	for _, f := range report.Formats {
-		if st, err := os.Stat(filepath.Join(dir, f.FileName())); err != nil || st.Size() == 0 {
-			t.Errorf("%s: %v", f.FileName(), err)
+		path := filepath.Join(dir, f.FileName())
+		st, err := os.Stat(path)
+		if assert.NoError(t, err, "stat %s", f.FileName()) {
+			assert.Positive(t, st.Size(), "size of %s", f.FileName())
+			assert.Zero(t, st.Mode().Perm()&0o077, "%s is readable by others: %s", f.FileName(), st.Mode())
 		}
+		assert.Contains(t, stderr, "wrote "+path+"\n", "--out lists %s", f.FileName())
 	}
-	entries, _ := os.ReadDir(dir)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err, "read the output directory")
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") {
-			t.Errorf("temporary file left behind: %s", e.Name())
-		}
+		assert.False(t, strings.HasPrefix(e.Name(), "."), "temporary file left behind: %s", e.Name())
 	}
+
+	quiet := filepath.Join(t.TempDir(), "quiet")
+	code, _, stderr = keyaudit(t, "", "scan", "--credential-report", realistic(), "--as-of", asOf, "--out", quiet, "--quiet")
+	assert.Equal(t, exitOK, code, "exit code with --quiet")
+	assert.Empty(t, stderr, "stderr with --out and --quiet")
+}
+
+func TestUnwritableOutStopsBeforeTheAudit(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600), "create a file where the directory should be")
+	code, _, stderr := keyaudit(t, "", "scan", "--credential-report", realistic(), "--out", filepath.Join(file, "out"))
+	assert.Equal(t, exitUsage, code, "exit code when --out cannot be written; stderr: %s", stderr)
+	assert.Contains(t, stderr, "keyaudit scan: --out "+filepath.Join(file, "out"), "stderr")
+}
+
+// failingWriter is a standard output that cannot be written.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+func TestUndeliveredReportIsIncomplete(t *testing.T) {
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"scan", "--credential-report", realistic(), "--format", "json", "--fail-on", "low"},
+		os.Getenv, strings.NewReader(""), failingWriter{}, &stderr)
+	assert.Equal(t, exitIncomplete, code, "exit code when the report cannot be written (beats --fail-on); stderr: %s", stderr.String())
+	assert.Contains(t, stderr.String(), "keyaudit scan: write report", "stderr")
 }
 
 // simEnv points the standard credential chain at the simulator, as the
@@ -150,10 +164,9 @@ func TestOutDirWritesEveryFormat(t *testing.T) {
 func simEnv(t *testing.T) (*awssim.Server, string) {
 	t.Helper()
 	w, err := awssim.LoadWorld(golden.Path("aws/org-small.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	at, _ := time.Parse(time.RFC3339, asOf)
+	require.NoError(t, err, "load the small organization")
+	at, err := time.Parse(time.RFC3339, asOf)
+	require.NoError(t, err, "parse asOf")
 	srv := awssim.NewServer(w, awssim.WithClock(func() time.Time { return at }), awssim.WithReportCalls(0))
 	t.Cleanup(srv.Close)
 	creds := srv.Credentials(w.Management().ID)
@@ -176,62 +189,79 @@ func simEnv(t *testing.T) (*awssim.Server, string) {
 
 func TestScanOrganizationLive(t *testing.T) {
 	_, secret := simEnv(t)
-	code, stdout, stderr := keyaudit(t, "", "scan", "--org", "--as-of", asOf, "--format", "json", "--concurrency", "3")
-	if code != exitIncomplete {
-		t.Errorf("exit %d, want %d (two accounts could not be audited); stderr: %s", code, exitIncomplete, stderr)
-	}
+	code, stdout, stderr := keyaudit(t, "", "scan", "--org", "--as-of", asOf, "--format", "json", "--concurrency", "3", "--fail-on", "low")
+	assert.Equal(t, exitIncomplete, code, "exit code: two accounts could not be audited, which beats --fail-on; stderr: %s", stderr)
 	r := decode(t, stdout)
-	if len(r.Accounts) != 5 {
-		t.Errorf("report lists %d accounts, want all 5 targets", len(r.Accounts))
-	}
+	assert.Len(t, r.Accounts, 5, "accounts in the report")
 	for _, a := range r.Accounts {
-		if a.Status == "error" && a.Error == "" {
-			t.Errorf("account %s in error without a reason", a.ID)
+		if inventory.Status(a.Status) == inventory.StatusError {
+			assert.NotEmpty(t, a.Error, "reason for account %s", a.ID)
+		}
+		if a.ID == "444444444444" {
+			assert.Contains(t, a.Error, "--external-id", "the CLI names its flag in the hint for a role it cannot assume")
 		}
 	}
-	if strings.Contains(stdout+stderr, secret) {
-		t.Error("the secret access key appears in the output")
-	}
+	assert.NotContains(t, stdout+stderr, secret, "the secret access key in the output")
+
+	code, _, stderr = keyaudit(t, "", "scan", "--org", "--exclude-accounts", "333333333333,444444444444", "--as-of", asOf, "--format", "json")
+	assert.Equal(t, exitOK, code, "exit code with the failing accounts excluded; stderr: %s", stderr)
 }
 
 func TestScanCurrentAccount(t *testing.T) {
 	simEnv(t)
 	code, stdout, stderr := keyaudit(t, "", "scan", "--as-of", asOf, "--format", "json")
-	if code != exitOK {
-		t.Fatalf("exit %d; stderr: %s", code, stderr)
-	}
+	require.Equal(t, exitOK, code, "exit code; stderr: %s", stderr)
 	r := decode(t, stdout)
-	if len(r.Accounts) != 1 || r.Accounts[0].ID != "111111111111" || r.Accounts[0].Status != "ok" {
-		t.Errorf("accounts = %+v, want the caller's own account, ok", r.Accounts)
+	require.Len(t, r.Accounts, 1, "accounts: the caller's own")
+	assert.Equal(t, "111111111111", r.Accounts[0].ID, "the caller's account")
+	assert.Equal(t, inventory.StatusOK, inventory.Status(r.Accounts[0].Status), "status of the caller's account")
+}
+
+func TestNoCredentialsIsAUsageError(t *testing.T) {
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_REGION": "us-east-1",
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+	} {
+		t.Setenv(k, v)
 	}
+	code, stdout, stderr := keyaudit(t, "", "scan", "--format", "json")
+	assert.Equal(t, exitUsage, code, "exit code without credentials; stderr: %s", stderr)
+	assert.Empty(t, stdout, "no report without credentials")
+	assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line on stderr:\n%s", stderr)
+	assert.Contains(t, stderr, "keyaudit scan: no AWS credentials found: sign in", "stderr without credentials")
+	assert.NotContains(t, stderr, "IMDS", "SDK jargon without credentials")
+	code, _, stderr = keyaudit(t, "", "scan", "--profile", "nope")
+	assert.Equal(t, exitUsage, code, "exit code for an unknown profile; stderr: %s", stderr)
+	assert.Contains(t, stderr, `AWS profile "nope" not found`, "stderr for an unknown profile")
 }
 
 func TestDemo(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	code, stdout, stderr := keyaudit(t, "", "scan", "--demo")
-	if code != exitIncomplete {
-		t.Errorf("exit %d, want %d: the demo organization has an account without the audit role; stderr: %s", code, exitIncomplete, stderr)
-	}
-	if !strings.Contains(stderr, "DEMO") || !strings.Contains(stdout, "DEMO") {
-		t.Errorf("demo data is not labelled as such:\n%s\n%s", stderr, stdout)
-	}
+	assert.Equal(t, exitIncomplete, code, "exit code: the demo organization has an account without the audit role; stderr: %s", stderr)
+	assert.Contains(t, stderr, "DEMO", "the banner labels the demo on stderr")
+	assert.Contains(t, stdout, "DEMO", "the table labels the demo")
 	for _, rule := range []string{"root-access-key", "key-rotation", "key-unused", "key-two-active", "key-without-mfa"} {
-		if !strings.Contains(stdout, rule) {
-			t.Errorf("demo table lacks %s:\n%s", rule, stdout)
-		}
+		assert.Contains(t, stdout, rule, "demo table shows %s", rule)
 	}
+	assert.NotContains(t, stdout, "\x1b[", "colour on a standard output that is not a terminal")
 }
 
 func TestRulesListsCatalogue(t *testing.T) {
 	code, stdout, _ := keyaudit(t, "", "rules")
-	if code != exitOK {
-		t.Fatalf("exit %d", code)
+	require.Equal(t, exitOK, code, "exit code")
+	for _, want := range []string{"root-access-key", "key-rotation", "max_key_age_days=90", "key-unused", "unused_days=45", "key-foreign-account", "CIS v6.0.0", "2.13"} {
+		assert.Contains(t, stdout, want, "rules table")
 	}
-	for _, want := range []string{"root-access-key", "key-rotation", "max_key_age_days=90", "key-unused", "unused_days=45", "key-foreign-account", "1.14"} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("rules output lacks %q:\n%s", want, stdout)
-		}
-	}
+	code, stdout, _ = keyaudit(t, "", "rules", "--cis-version", "v4.0.1")
+	require.Equal(t, exitOK, code, "exit code with --cis-version")
+	assert.Contains(t, stdout, "CIS v4.0.1", "header names the version")
+	assert.Contains(t, stdout, "1.14", "key-rotation in v4.0.1 numbering")
+	code, _, stderr := keyaudit(t, "", "rules", "--cis-version", "v9")
+	assert.Equal(t, exitUsage, code, "unknown version")
+	assert.Contains(t, stderr, "--cis-version", "the error names the flag")
 }
 
 func TestOutS3(t *testing.T) {
@@ -248,60 +278,47 @@ func TestOutS3(t *testing.T) {
 	}
 	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIAS3TESTKEY0000000", "s3-test-secret", "")})
-	if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("audits")}); err != nil {
-		t.Fatal(err)
-	}
-	code, stdout, stderr := keyaudit(t, "", "scan", "--credential-report", golden.Path("credential-reports/realistic.csv"), "--as-of", asOf, "--out", "s3://audits/keyaudit")
-	if code != exitOK || stdout != "" || !strings.Contains(stderr, "s3://audits/keyaudit/") {
-		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
-	}
+	_, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("audits")})
+	require.NoError(t, err, "create the bucket")
+	code, stdout, stderr := keyaudit(t, "", "scan", "--credential-report", realistic(), "--as-of", asOf, "--out", "s3://audits/keyaudit")
+	require.Equal(t, exitOK, code, "exit code; stderr: %s", stderr)
+	assert.Empty(t, stdout, "standard output with --out s3://")
+	assert.Contains(t, stderr, "s3://audits/keyaudit/", "stderr names where the report went")
+	assert.NotContains(t, stderr, "WARN", "a stray SDK warning")
 	out, err := client.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("audits")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(out.Contents); n != len(report.Formats)+1 {
-		t.Errorf("%d objects, want every format and latest.json", n)
-	}
-	if code, _, stderr := keyaudit(t, "", "scan", "--credential-report", golden.Path("credential-reports/realistic.csv"), "--out", "s3://"); code != exitUsage {
-		t.Errorf("--out s3:// exit %d: %s", code, stderr)
-	}
+	require.NoError(t, err, "list the bucket")
+	assert.Len(t, out.Contents, len(report.Formats)+1, "objects: every format and latest.json")
+
+	code, _, stderr = keyaudit(t, "", "scan", "--credential-report", realistic(), "--out", "s3://audits/keyaudit", "--quiet")
+	assert.Equal(t, exitOK, code, "exit code with --quiet")
+	assert.Empty(t, stderr, "stderr with --quiet")
+
+	code, _, stderr = keyaudit(t, "", "scan", "--credential-report", realistic(), "--out", "s3://")
+	assert.Equal(t, exitUsage, code, "exit code for --out s3://; stderr: %s", stderr)
 }
 
 func TestProgressAndLogs(t *testing.T) {
 	simEnv(t)
 	code, _, stderr := keyaudit(t, "", "scan", "--org", "--as-of", asOf, "--format", "json", "--log-format", "json", "--verbose")
-	if code != exitIncomplete {
-		t.Fatalf("exit %d", code)
-	}
-	if strings.Contains(stderr, "accounts ·") {
-		t.Error("a progress bar was drawn on a standard error that is not a terminal")
-	}
-	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	require.Equal(t, exitIncomplete, code, "exit code; stderr: %s", stderr)
+	assert.NotContains(t, stderr, "accounts ·", "a progress bar drawn on a standard error that is not a terminal")
 	audited := 0
-	for _, l := range lines {
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
 		var entry map[string]any
-		if err := json.Unmarshal([]byte(l), &entry); err != nil {
-			t.Fatalf("log line is not JSON: %q", l)
-		}
-		if entry["run_id"] == nil {
-			t.Errorf("log line without run_id: %q", l)
-		}
+		require.NoError(t, json.Unmarshal([]byte(l), &entry), "log line is JSON: %q", l)
+		assert.NotNil(t, entry["run_id"], "run_id in log line %q", l)
 		if entry["msg"] == "account audited" || entry["msg"] == "account not audited" {
 			audited++
 		}
 	}
-	if audited != 5 {
-		t.Errorf("%d account log lines, want one per account (5)", audited)
-	}
+	assert.Equal(t, 5, audited, "account log lines, one per account")
 
 	// On a terminal the bar shows accounts, failures and findings.
 	var buf bytes.Buffer
 	p := &progress{w: &buf, on: true, total: 2, start: time.Now()}
-	p.done(inventory.Account{ID: "111111111111", Status: inventory.StatusOK})
-	p.done(inventory.Account{ID: "222222222222", Status: inventory.StatusError})
-	if got := buf.String(); !strings.Contains(got, "2/2 accounts · 1 failed · 0 findings") {
-		t.Errorf("progress = %q", got)
-	}
+	p.done(inventory.Account{ID: "111111111111", Status: inventory.StatusOK}, 3)
+	p.done(inventory.Account{ID: "222222222222", Status: inventory.StatusError}, 0)
+	assert.Contains(t, buf.String(), "2/2 accounts · 1 failed · 3 findings", "progress line")
 }
 
 func TestScanPostsToSlack(t *testing.T) {
@@ -309,36 +326,123 @@ func TestScanPostsToSlack(t *testing.T) {
 	defer sl.Stop()
 	t.Setenv("KEYAUDIT_SLACK_TOKEN", "xoxb-cli-secret")
 	t.Setenv("KEYAUDIT_SLACK_API_URL", sl.GetAPIURL())
-	file := golden.Path("credential-reports/realistic.csv")
 
 	// Yesterday's report: everything but the root key was already known.
-	_, yesterday, _ := keyaudit(t, "", "scan", "--credential-report", file, "--as-of", asOf, "--format", "json")
-	var prev report.Report
-	_ = json.Unmarshal([]byte(yesterday), &prev)
+	_, yesterday, _ := keyaudit(t, "", "scan", "--credential-report", realistic(), "--as-of", asOf, "--format", "json")
+	prev := decode(t, yesterday)
+	require.NotEmpty(t, prev.Findings, "findings yesterday")
 	prev.Findings = prev.Findings[1:]
-	data, _ := json.Marshal(prev)
+	data, err := json.Marshal(prev)
+	require.NoError(t, err, "marshal yesterday's report")
 	previous := filepath.Join(t.TempDir(), "previous.json")
-	if err := os.WriteFile(previous, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(previous, data, 0o600), "write yesterday's report")
 
-	code, _, stderr := keyaudit(t, "", "scan", "--credential-report", file, "--as-of", asOf, "--format", "json", "--slack", "--slack-channel", "#security", "--previous", previous)
-	if code != exitOK || !strings.Contains(stderr, "posted to Slack: 1 new, 0 resolved") {
-		t.Fatalf("exit %d, stderr %q", code, stderr)
-	}
+	code, _, stderr := keyaudit(t, "", "scan", "--credential-report", realistic(), "--as-of", asOf, "--format", "json", "--slack", "--slack-channel", "#security", "--previous", previous)
+	require.Equal(t, exitOK, code, "exit code; stderr: %s", stderr)
+	assert.Contains(t, stderr, "posted to Slack: 1 new, 0 resolved", "stderr")
 	posts := sl.Posts()
-	if len(posts) != 1 || posts[0].Channel != "#security" {
-		t.Fatalf("posts = %+v", posts)
-	}
-	if msg, _ := json.Marshal(posts[0].Blocks); !strings.Contains(string(msg), "New since the last run (1)") || !strings.Contains(string(msg), "root-access-key") {
-		t.Errorf("message = %s", msg)
-	}
-	if strings.Contains(stderr, "xoxb-cli-secret") {
-		t.Error("the token appears on standard error")
-	}
+	require.Len(t, posts, 1, "Slack posts")
+	assert.Equal(t, "#security", posts[0].Channel, "channel")
+	msg, err := json.Marshal(posts[0].Blocks)
+	require.NoError(t, err, "marshal the message")
+	assert.Contains(t, string(msg), "New since the last run (1)", "message")
+	assert.Contains(t, string(msg), "root-access-key", "message")
+	assert.NotContains(t, stderr, "xoxb-cli-secret", "the token on standard error")
+
+	code, _, stderr = keyaudit(t, "", "scan", "--credential-report", realistic(), "--as-of", asOf, "--format", "json", "--slack", "--slack-channel", "#security", "--previous", previous, "--quiet")
+	assert.Equal(t, exitOK, code, "exit code with --quiet")
+	assert.Empty(t, stderr, "stderr with --quiet after posting to Slack")
 
 	t.Setenv("KEYAUDIT_SLACK_TOKEN", "")
-	if code, _, stderr := keyaudit(t, "", "scan", "--credential-report", file, "--slack"); code != exitUsage || !strings.Contains(stderr, "KEYAUDIT_SLACK_WEBHOOK_URL") {
-		t.Errorf("--slack without a secret: exit %d, %q", code, stderr)
+	code, _, stderr = keyaudit(t, "", "scan", "--credential-report", realistic(), "--slack")
+	assert.Equal(t, exitUsage, code, "exit code of --slack without a secret")
+	assert.Contains(t, stderr, "KEYAUDIT_SLACK_WEBHOOK_URL", "stderr of --slack without a secret")
+}
+
+func TestWorstOutcomeWins(t *testing.T) {
+	usage := badInput("bad")
+	tests := []struct {
+		name string
+		errs []error
+		want int
+	}{
+		{"nothing", nil, exitOK},
+		{"findings", []error{&exitError{code: exitFindings}}, exitFindings},
+		{"incomplete beats findings", []error{&exitError{code: exitFindings}, incomplete(errors.New("lost"))}, exitIncomplete},
+		{"usage beats incomplete", []error{incomplete(errors.New("lost")), usage, &exitError{code: exitFindings}}, exitUsage},
+		{"untyped is usage", []error{errors.New("cobra")}, exitUsage},
 	}
+	for _, tt := range tests {
+		var stderr bytes.Buffer
+		assert.Equal(t, tt.want, exitCode("keyaudit scan", worst(tt.errs...), &stderr), "exit code for %s", tt.name)
+	}
+	var stderr bytes.Buffer
+	exitCode("keyaudit scan", worst(incomplete(errors.New("lost")), usage), &stderr)
+	assert.Equal(t, "keyaudit scan: lost\nkeyaudit scan: bad\n", stderr.String(), "every message, one line each")
+}
+
+func TestColorFollowsEnvironment(t *testing.T) {
+	tests := []struct {
+		name     string
+		terminal bool
+		env      map[string]string
+		want     bool
+	}{
+		{"terminal", true, nil, true},
+		{"pipe", false, nil, false},
+		{"NO_COLOR", true, map[string]string{"NO_COLOR": "1"}, false},
+		{"TERM=dumb", true, map[string]string{"TERM": "dumb"}, false},
+		{"forced", false, map[string]string{"CLICOLOR_FORCE": "1"}, true},
+		{"forced but NO_COLOR", false, map[string]string{"CLICOLOR_FORCE": "1", "NO_COLOR": "yes"}, false},
+		{"CLICOLOR_FORCE=0", false, map[string]string{"CLICOLOR_FORCE": "0"}, false},
+	}
+	for _, tt := range tests {
+		got := colorFor(tt.terminal, func(k string) string { return tt.env[k] })
+		assert.Equal(t, tt.want, got, "colour for %s", tt.name)
+	}
+}
+
+func TestVersionFromBuildInfo(t *testing.T) {
+	vcs := func(kv ...string) []debug.BuildSetting {
+		var out []debug.BuildSetting
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, debug.BuildSetting{Key: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		bi   debug.BuildInfo
+		want string
+	}{
+		{"module version", debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, "v1.2.3"},
+		{"revision", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: vcs("vcs.revision", "0123456789abcdef0123", "vcs.time", "2026-11-24T10:00:00Z", "vcs.modified", "false")},
+			"revision 0123456789ab, 2026-11-24T10:00:00Z"},
+		{"modified", debug.BuildInfo{Settings: vcs("vcs.revision", "0123456789abcdef0123", "vcs.modified", "true")}, "revision 0123456789ab, with uncommitted changes"},
+		{"nothing", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "unknown (built outside version control, with no module version)"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, versionOf(&tt.bi), "version from %s", tt.name)
+	}
+}
+
+// Flags that scan and whois share mean the same in both, defaults included.
+func TestSharedFlagsAgree(t *testing.T) {
+	root := newRoot(&env{getenv: os.Getenv, stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}})
+	scan, _, err := root.Find([]string{"scan"})
+	require.NoError(t, err, "find scan")
+	whois, _, err := root.Find([]string{"whois"})
+	require.NoError(t, err, "find whois")
+	shared := 0
+	whois.Flags().VisitAll(func(w *pflag.Flag) {
+		s := scan.Flags().Lookup(w.Name)
+		if s == nil || w.Name == "quiet" || w.Name == "help" {
+			return
+		}
+		shared++
+		assert.Equal(t, s.DefValue, w.DefValue, "default of --%s in scan and whois", w.Name)
+		assert.Equal(t, s.Usage, w.Usage, "help of --%s in scan and whois", w.Name)
+	})
+	assert.GreaterOrEqual(t, shared, 10, "flags scan and whois share")
+	assert.NotNil(t, whois.Flags().Lookup("trail"), "whois has --trail")
 }

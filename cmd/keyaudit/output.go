@@ -2,112 +2,153 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/keyaudit/keyaudit/audit"
-
+	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
-	"golang.org/x/term"
+	"github.com/spf13/pflag"
 )
 
-// output holds the flags every command shares for delivering a report.
+// output holds the flags every audit command shares for delivering a report.
 type output struct {
 	format string
 	out    string
 	failOn string
 
 	fail rules.Severity
+	log  *slog.Logger // for the SDK's own logging of the S3 sink
 }
 
-func (o *output) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.format, "format", "", "output format: table, json, csv, html or markdown (default: table on a terminal, json otherwise)")
-	fs.StringVar(&o.out, "out", "", "write the report files into this directory (or s3://bucket/prefix) instead of standard output")
+func (o *output) register(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.format, "format", "f", "", "output format: table, json, csv, html or markdown (default: table on a terminal, json otherwise)")
+	fs.StringVarP(&o.out, "out", "o", "", "write the report files into this directory (or s3://bucket/prefix) instead of standard output")
 	fs.StringVar(&o.failOn, "fail-on", "", "exit 1 when a finding is at or above this severity: critical, high, medium or low (default: never)")
+	inGroup(fs, groupOutput, "format", "out", "fail-on")
 }
 
 func (o *output) validate() error {
 	if strings.HasPrefix(o.out, "s3://") {
 		if _, _, err := report.ParseS3URL(o.out); err != nil {
-			return usageError{fmt.Errorf("--out: %w", err)}
+			return usageErr(fmt.Errorf("--out: %w", err))
 		}
 	}
 	if o.format != "" {
 		if _, err := report.ParseFormat(o.format); err != nil {
-			return usageError{fmt.Errorf("--format: %w", err)}
+			return usageErr(fmt.Errorf("--format: %w", err))
 		}
 	}
 	if o.failOn != "" {
 		sev, err := rules.ParseSeverity(o.failOn)
 		if err != nil {
-			return usageError{fmt.Errorf("--fail-on: %w", err)}
+			return usageErr(fmt.Errorf("--fail-on: %w", err))
 		}
 		o.fail = sev
 	}
 	return nil
 }
 
-// deliver writes the report where the flags say and returns the exit code
-// it earns: 3 when an account could not be audited, else 1 when a finding
-// reaches --fail-on, else 0.
-func (o *output) deliver(ctx context.Context, r *report.Report, stdout, stderr io.Writer, defaultFormat string) (int, error) {
-	if strings.HasPrefix(o.out, "s3://") {
+// checkDir makes sure a local --out directory can be written before any
+// audit work, so a long run is never lost to a typo or a permission.
+func (o *output) checkDir() error {
+	if o.out == "" || strings.HasPrefix(o.out, "s3://") {
+		return nil
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return badInput("--out %s: %v", o.out, err)
+	}
+	probe, err := os.CreateTemp(o.out, ".keyaudit-probe-*")
+	if err != nil {
+		return badInput("--out %s is not writable: %v", o.out, err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
+// deliver writes the report where the flags say; an error means the report
+// was not delivered (exit 3).
+func (o *output) deliver(ctx context.Context, e *env, r *report.Report, quiet bool, defaultFormat string) error {
+	switch {
+	case strings.HasPrefix(o.out, "s3://"):
 		where, err := o.writeS3(ctx, r)
 		if err != nil {
-			return exitIncomplete, err
+			return incomplete(err)
 		}
-		fmt.Fprintf(stderr, "report written to %s\n", where)
-	} else if o.out != "" {
-		if err := o.writeDir(r); err != nil {
-			return exitIncomplete, err
+		if !quiet {
+			fmt.Fprintf(e.stderr, "report written to %s\n", where)
 		}
-	} else {
+	case o.out != "":
+		written, err := o.writeDir(r)
+		if err != nil {
+			return incomplete(err)
+		}
+		if !quiet {
+			for _, path := range written {
+				fmt.Fprintf(e.stderr, "wrote %s\n", path)
+			}
+		}
+	default:
 		name := o.format
 		if name == "" {
 			name = defaultFormat
 		}
 		if name == "" {
 			name = "json"
-			if isTerminal(stdout) {
+			if isTerminal(e.stdout) {
 				name = "table"
 			}
 		}
-		w, err := writerFor(name, stdout)
+		w, err := writerFor(name, e.color())
 		if err != nil {
-			return exitUsage, usageError{err}
+			return usageErr(err)
 		}
-		if err := w.Write(stdout, r); err != nil {
-			return exitIncomplete, fmt.Errorf("write report: %w", err)
+		if err := w.Write(e.stdout, r); err != nil {
+			return incomplete(fmt.Errorf("write report: %w", err))
 		}
 	}
-	return exitCode(r, o.fail), nil
+	return nil
 }
 
-func exitCode(r *report.Report, failOn rules.Severity) int {
-	if r.Summary.Accounts["error"]+r.Summary.Accounts["skipped"] > 0 {
-		return exitIncomplete
+// verdict is the outcome a delivered report earns: incomplete when an
+// account could not be audited, else findings when one reaches --fail-on.
+func (o *output) verdict(r *report.Report) error {
+	if !r.Complete() {
+		return &exitError{code: exitIncomplete}
 	}
-	if failOn != "" && r.Worst().Rank() >= failOn.Rank() {
-		return exitFindings
+	if o.fail != "" && r.Worst().Rank() >= o.fail.Rank() {
+		return &exitError{code: exitFindings}
 	}
-	return exitOK
+	return nil
 }
 
-// writerFor picks a writer; the table is colored only on a terminal.
-func writerFor(name string, w io.Writer) (report.Writer, error) {
+// answers is the outcome of whois and local beyond the report's own:
+// input that is not a key ID is bad input, a key not answered leaves the
+// answer incomplete. Each key's reason is in the report.
+func answers(u pipeline.Unanswered) error {
+	switch {
+	case u.Invalid > 0:
+		return badInput("%d of the key IDs given are not access key IDs: see each key's error in the report", u.Invalid)
+	case u.Failed > 0:
+		return &exitError{code: exitIncomplete}
+	}
+	return nil
+}
+
+// writerFor picks a writer; the table is coloured only when color says.
+func writerFor(name string, color bool) (report.Writer, error) {
 	f, err := report.ParseFormat(name)
 	if err != nil {
 		return nil, err
 	}
 	if f == report.FormatTable {
-		return report.TableWriter{Color: isTerminal(w)}, nil
+		return report.TableWriter{Color: color}, nil
 	}
 	return report.WriterFor(f)
 }
@@ -124,7 +165,7 @@ func (o *output) formats() []report.Format {
 // s3Sink is the sink the Lambda uses, with the standard credential chain.
 func (o *output) s3Sink(ctx context.Context) (*report.S3Sink, error) {
 	bucket, prefix, _ := report.ParseS3URL(o.out)
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryer(audit.Retryer))
+	cfg, err := config.LoadDefaultConfig(ctx, pipeline.AWSOptions(o.log)...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration for --out %s: %w", o.out, err)
 	}
@@ -139,36 +180,37 @@ func (o *output) writeS3(ctx context.Context, r *report.Report) (string, error) 
 	return sink.Write(ctx, r, o.formats())
 }
 
-// writeDir writes one file per format (or just --format) into --out. Each
-// file is written to a temporary name and renamed, so a failed run never
-// leaves a partial file that looks complete.
-func (o *output) writeDir(r *report.Report) error {
-	formats := o.formats()
+// writeDir writes one file per format (or just --format) into --out and
+// returns their paths. Each file is written to a temporary name and
+// renamed, so a failed run never leaves a partial file that looks complete.
+func (o *output) writeDir(r *report.Report) ([]string, error) {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return fmt.Errorf("create output directory: %w", err)
+		return nil, fmt.Errorf("create output directory: %w", err)
 	}
-	for _, f := range formats {
+	var written []string
+	for _, f := range o.formats() {
 		w, err := report.WriterFor(f)
 		if err != nil {
-			return err
+			return written, err
 		}
-		if err := writeFileAtomic(filepath.Join(o.out, f.FileName()), func(out io.Writer) error { return w.Write(out, r) }); err != nil {
-			return err
+		path := filepath.Join(o.out, f.FileName())
+		if err := writeFileAtomic(path, func(out io.Writer) error { return w.Write(out, r) }); err != nil {
+			return written, err
 		}
+		written = append(written, path)
 	}
-	return nil
+	return written, nil
 }
 
+// writeFileAtomic writes path through a temporary file. The file keeps the
+// temporary file's mode, 0600 less the umask: reports name users and key
+// IDs, so they are the owner's unless the owner shares them.
 func writeFileAtomic(path string, write func(io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
 	if err := write(tmp); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
@@ -180,10 +222,4 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-// isTerminal reports whether v (standard input, output or error) is a terminal.
-func isTerminal(v any) bool {
-	f, ok := v.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -8,18 +8,15 @@ import (
 	"time"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
-	"github.com/keyaudit/keyaudit/internal/pipeline"
-	"github.com/keyaudit/keyaudit/rules"
 )
 
 // progress draws one status line on a terminal's standard error: accounts
 // done of total, failures, findings so far, elapsed time. It draws nothing
-// when standard error is not a terminal or with --quiet.
+// when standard error is not a terminal (or a dumb one) or with --quiet.
 type progress struct {
 	w       io.Writer
 	on      bool
 	total   int
-	env     rules.Env
 	start   time.Time
 	mu      sync.Mutex
 	count   int
@@ -27,21 +24,16 @@ type progress struct {
 	finding int
 }
 
-func newProgress(w io.Writer, total int, quiet bool, opts pipeline.Options) *progress {
-	p := &progress{w: w, on: !quiet && isTerminal(w), total: total, env: rules.Env{Now: opts.Now, Config: opts.Config}, start: time.Now()}
+func newProgress(e *env, total int, quiet bool) *progress {
+	p := &progress{w: e.stderr, on: !quiet && isTerminal(e.stderr) && e.getenv("TERM") != "dumb", total: total, start: time.Now()}
 	p.draw()
 	return p
 }
 
-func (p *progress) done(a inventory.Account) {
+// done counts one finished account and its findings (not suppressed).
+func (p *progress) done(a inventory.Account, findings int) {
 	if !p.on {
 		return
-	}
-	n := 0
-	for _, f := range rules.Evaluate(p.env, []inventory.Account{a}, nil).Findings {
-		if f.Suppressed == nil {
-			n++
-		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -49,7 +41,7 @@ func (p *progress) done(a inventory.Account) {
 	if a.Status != inventory.StatusOK {
 		p.failed++
 	}
-	p.finding += n
+	p.finding += findings
 	p.drawLocked()
 }
 

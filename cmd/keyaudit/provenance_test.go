@@ -2,13 +2,14 @@ package main
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/golden"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func keysByID(t *testing.T, stdout string) map[string]inventory.Sighting {
@@ -22,66 +23,88 @@ func keysByID(t *testing.T, stdout string) map[string]inventory.Sighting {
 	return out
 }
 
+const terraform = "AKIA2YFQQ5J5CGOMJAGK" // acme-prod's terraform user in the demo organization
+
+// norole is a key of acme-sandbox, the demo's account without the audit
+// role: whose it is is known, its user and state are not.
+var norole = awssim.KeyID("AKIA", "904172638451", 3)
+
 func TestWhois(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	terraform := "AKIA2YFQQ5J5CGOMJAGK" // acme-prod's terraform user in the demo organization
 	foreign := awssim.KeyID("AKIA", "123456789012", 5)
 	issued := awssim.KeyID("ASIA", "739104582266", 1<<38+6) // issued to terraform by AssumeRole
-	code, stdout, stderr := keyaudit(t, "", "whois", "--demo", "--format", "json", terraform, foreign, issued, "AKIA123")
-	if code != exitOK {
-		t.Fatalf("exit %d; stderr: %s", code, stderr)
-	}
+	// Flags after the arguments, as GNU tools allow.
+	code, stdout, stderr := keyaudit(t, "", "whois", "--demo", terraform, foreign, issued, "--trail", "--format", "json")
+	require.Equal(t, exitOK, code, "exit code; stderr: %s", stderr)
 	keys := keysByID(t, stdout)
 
 	tf := keys[terraform]
-	if tf.OwnerAccount != "739104582266" || !tf.Audited || tf.Principal != "terraform" || tf.Key == nil || !tf.Key.Active || tf.Key.CreatedAt.IsZero() {
-		t.Errorf("terraform's key = %+v", tf)
+	assert.Equal(t, "739104582266", tf.OwnerAccount, "owner of terraform's key")
+	assert.True(t, tf.Audited, "terraform's account is audited")
+	assert.Equal(t, "terraform", tf.Principal, "principal of terraform's key")
+	if assert.NotNil(t, tf.Key, "terraform's key state") {
+		assert.True(t, tf.Key.Active, "terraform's key is active")
+		assert.False(t, tf.Key.CreatedAt.IsZero(), "terraform's key has a creation time")
+		if assert.NotNil(t, tf.Key.Usage, "CloudTrail usage of terraform's key") {
+			assert.Positive(t, tf.Key.Usage.Events, "CloudTrail events of terraform's key")
+			assert.NotEmpty(t, tf.Key.Usage.UserAgents, "user agents of terraform's key")
+		}
 	}
-	if tf.Key == nil || tf.Key.Usage == nil || tf.Key.Usage.Events == 0 || len(tf.Key.Usage.UserAgents) == 0 {
-		t.Errorf("no CloudTrail usage for terraform's key: %+v", tf.Key)
-	}
-	if f := keys[foreign]; f.OwnerAccount != "123456789012" || f.Audited {
-		t.Errorf("foreign key = %+v", f)
-	}
-	if is := keys[issued].Issuer; is == nil || is.EventName != "AssumeRole" || !strings.HasSuffix(is.Principal, "/terraform") {
-		t.Errorf("issuer of the temporary key = %+v", is)
-	}
-	if bad := keys["AKIA123"]; bad.Error == "" || !strings.Contains(bad.Error, "20 characters") {
-		t.Errorf("malformed ID = %+v, want a clear per-key error", bad)
+	assert.Equal(t, "123456789012", keys[foreign].OwnerAccount, "owner of the foreign key")
+	assert.False(t, keys[foreign].Audited, "the foreign key's account is not audited")
+	if is := keys[issued].Issuer; assert.NotNil(t, is, "issuer of the temporary key") {
+		assert.Equal(t, "AssumeRole", is.EventName, "issuing call")
+		assert.Contains(t, is.Principal, "/terraform", "issuing principal")
 	}
 	r := decode(t, stdout)
-	rules := map[string]string{}
+	found := map[string]bool{}
 	for _, f := range r.Findings {
-		rules[f.AccessKeyID+" "+f.Rule] = string(f.Severity)
+		found[f.AccessKeyID+" "+f.Rule] = true
 	}
-	if _, ok := rules[foreign+" key-foreign-account"]; !ok {
-		t.Errorf("no key-foreign-account for the foreign key: %v", rules)
+	assert.True(t, found[foreign+" key-foreign-account"], "key-foreign-account for the foreign key: %v", found)
+	assert.False(t, found[terraform+" key-foreign-account"], "an audited account's key called foreign")
+}
+
+func TestWhoisExitCodes(t *testing.T) {
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"all answered", []string{terraform}, exitOK},
+		{"an answer missing", []string{terraform, norole}, exitIncomplete},
+		{"not a key ID", []string{terraform, "AKIA123"}, exitUsage},
+		{"not a key ID beats a missing answer", []string{norole, "AKIA123"}, exitUsage},
 	}
-	if _, ok := rules[terraform+" key-foreign-account"]; ok {
-		t.Errorf("an audited account's key was called foreign")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := keyaudit(t, "", append([]string{"whois", "--demo", "--quiet", "--format", "json"}, tt.args...)...)
+			assert.Equal(t, tt.want, code, "exit code of %s; stderr: %s", tt.name, stderr)
+			keys := keysByID(t, stdout)
+			assert.Len(t, keys, len(tt.args), "every key answered or explained in the report of %s", tt.name)
+			if bad, ok := keys["AKIA123"]; ok {
+				assert.Contains(t, bad.Error, "20 characters", "error of the malformed ID")
+				assert.Contains(t, stderr, "1 of the key IDs given are not access key IDs", "stderr of %s", tt.name)
+			}
+		})
 	}
 }
 
 func TestWhoisReadsStandardInput(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	code, stdout, stderr := keyaudit(t, "AKIA2YFQQ5J5CGOMJAGK\n# a comment\n\nnot-a-key\n", "whois", "--demo", "--trail=false", "--format", "json")
-	if code != exitOK {
-		t.Fatalf("exit %d; stderr: %s", code, stderr)
-	}
+	code, stdout, stderr := keyaudit(t, terraform+"\n# a comment\n\nnot-a-key\n", "whois", "--demo", "--format", "json")
+	assert.Equal(t, exitUsage, code, "exit code with a line that is not a key ID; stderr: %s", stderr)
 	keys := keysByID(t, stdout)
-	if len(keys) != 2 || keys["AKIA2YFQQ5J5CGOMJAGK"].Principal != "terraform" || keys["not-a-key"].Error == "" {
-		t.Errorf("keys = %+v", keys)
-	}
-	if !strings.Contains(keys["not-a-key"].Source, "line 4") {
-		t.Errorf("source = %q, want the input line", keys["not-a-key"].Source)
-	}
+	assert.Len(t, keys, 2, "keys read from standard input")
+	assert.Equal(t, "terraform", keys[terraform].Principal, "principal of the first key")
+	assert.NotEmpty(t, keys["not-a-key"].Error, "error of the line that is not a key ID")
+	assert.Contains(t, keys["not-a-key"].Source, "line 4", "source of the line that is not a key ID")
 }
 
 func TestLocalNeverShowsSecrets(t *testing.T) {
 	w, err := awssim.DemoWorld()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "demo world")
 	srv := awssim.NewServer(w, awssim.WithClock(func() time.Time { return time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC) }))
 	defer srv.Close()
 	dir := golden.Path("local")
@@ -98,24 +121,26 @@ func TestLocalNeverShowsSecrets(t *testing.T) {
 	} {
 		t.Setenv(k, v)
 	}
-	var all strings.Builder
+	var all string
 	for _, format := range []string{"json", "table", "csv", "html", "markdown"} {
-		code, stdout, stderr := keyaudit(t, "", "local", "--format", format, "--verbose")
-		if code != exitOK {
-			t.Fatalf("%s: exit %d; stderr: %s", format, code, stderr)
-		}
-		all.WriteString(stdout + stderr)
+		code, stdout, stderr := keyaudit(t, "", "local", "--format", format)
+		require.Equal(t, exitOK, code, "exit code for %s; stderr: %s", format, stderr)
+		all += stdout + stderr
 		if format != "json" {
 			continue
 		}
 		keys := keysByID(t, stdout)
 		alice := keys["AKIAXA4A6GUKAXPOYXNF"]
-		if alice.Profile != "default" || alice.Principal != "alice" || alice.OwnerAccount != "482917365012" || alice.Key == nil || alice.Key.CreatedAt.IsZero() || !alice.Key.LastUsed.Known {
-			t.Errorf("the default profile's key = %+v (key %+v)", alice, alice.Key)
+		assert.Equal(t, "default", alice.Profile, "profile of the default key")
+		assert.Equal(t, "alice", alice.Principal, "principal of the default key")
+		assert.Equal(t, "482917365012", alice.OwnerAccount, "owner of the default key")
+		if assert.NotNil(t, alice.Key, "state of the default key") {
+			assert.False(t, alice.Key.CreatedAt.IsZero(), "creation time of the default key")
+			assert.True(t, alice.Key.LastUsed.Known, "last use of the default key")
 		}
-		if env := keys["AKIAUY6VMB43AXPOYXNF"]; !strings.Contains(env.Source, "AWS_ACCESS_KEY_ID") || env.Principal != "carol" {
-			t.Errorf("the environment's key = %+v", env)
-		}
+		env := keys["AKIAUY6VMB43AXPOYXNF"]
+		assert.Contains(t, env.Source, "AWS_ACCESS_KEY_ID", "source of the environment's key")
+		assert.Equal(t, "carol", env.Principal, "principal of the environment's key")
 		r := decode(t, stdout)
 		longTerm := 0
 		for _, f := range r.Findings {
@@ -123,16 +148,34 @@ func TestLocalNeverShowsSecrets(t *testing.T) {
 				longTerm++
 			}
 		}
-		if longTerm != 3 {
-			t.Errorf("%d key-long-term findings, want 3 (two files' AKIA keys and the environment's)", longTerm)
-		}
-		if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], `profile "admin"`) {
-			t.Errorf("warnings = %q, want the admin profile that assumes a role without MFA", r.Warnings)
+		assert.Equal(t, 3, longTerm, "key-long-term findings (two files' AKIA keys and the environment's)")
+		if assert.Len(t, r.Warnings, 1, "warnings") {
+			assert.Contains(t, r.Warnings[0], `profile "admin"`, "the admin profile assumes a role without MFA")
 		}
 	}
 	for _, s := range secrets {
-		if strings.Contains(all.String(), s) {
-			t.Errorf("a secret appears in keyaudit's output: %s", s)
-		}
+		assert.NotContains(t, all, s, "a secret in keyaudit's output")
 	}
+}
+
+func TestLocalUnansweredIsIncomplete(t *testing.T) {
+	dir := golden.Path("local")
+	for k, v := range map[string]string{
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+		"AWS_CONFIG_FILE":             filepath.Join(dir, "config"),
+		"AWS_ENDPOINT_URL":            "http://127.0.0.1:9", // nothing listens: every question fails
+		"AWS_REGION":                  "us-east-1",
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_ACCESS_KEY_ID":           "",
+		"AWS_PROFILE":                 "",
+	} {
+		t.Setenv(k, v)
+	}
+	// --timeout ends the retries of refused connections early.
+	code, stdout, stderr := keyaudit(t, "", "local", "--format", "json", "--timeout", "2s")
+	assert.Equal(t, exitIncomplete, code, "exit code when no key could be asked; stderr: %s", stderr)
+	keys := keysByID(t, stdout)
+	assert.NotEmpty(t, keys, "keys found locally")
+	code, _, stderr = keyaudit(t, "", "local", "--format", "json", "--check=false")
+	assert.Equal(t, exitOK, code, "exit code without --check; stderr: %s", stderr)
 }

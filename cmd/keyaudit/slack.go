@@ -1,15 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/spf13/pflag"
 )
 
 // slackFlags send a scan's summary to Slack. The webhook URL and the bot
@@ -22,19 +21,20 @@ type slackFlags struct {
 	previous    string
 }
 
-func (s *slackFlags) register(fs *flag.FlagSet) {
+func (s *slackFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&s.on, "slack", false, "post a summary to Slack: webhook URL from KEYAUDIT_SLACK_WEBHOOK_URL, or bot token from KEYAUDIT_SLACK_TOKEN with --slack-channel")
 	fs.StringVar(&s.channel, "slack-channel", "", "channel for a bot token, e.g. #security")
 	fs.BoolVar(&s.onlyChanges, "slack-only-changes", false, "post nothing when nothing changed since the previous report")
 	fs.StringVar(&s.previous, "previous", "", "previous JSON report, for what is new and resolved (default with --out s3://: its latest.json)")
+	inGroup(fs, groupAlerts, "slack", "slack-channel", "slack-only-changes", "previous")
 }
 
 // notifier checks the settings before the audit starts, so a missing
 // secret is a usage error and not a surprise after a long run.
 func (s *slackFlags) notifier(getenv func(string) string) (*report.Slack, error) {
 	if !s.on {
-		if s.channel != "" || s.onlyChanges {
-			return nil, badInput("--slack-channel and --slack-only-changes need --slack")
+		if s.channel != "" || s.onlyChanges || s.previous != "" {
+			return nil, badInput("--slack-channel, --slack-only-changes and --previous need --slack")
 		}
 		return nil, nil
 	}
@@ -49,39 +49,51 @@ func (s *slackFlags) notifier(getenv func(string) string) (*report.Slack, error)
 	return n, nil
 }
 
-// previousReport is what the new report is compared with: --previous,
-// or the latest.json of an --out s3:// location, or none.
-func (s *slackFlags) previousReport(ctx context.Context, o *output) (*report.Report, error) {
-	if s.previous != "" {
-		data, err := os.ReadFile(s.previous)
-		if err != nil {
-			return nil, badInput("--previous: %v", err)
-		}
-		var r report.Report
-		if err := json.Unmarshal(data, &r); err != nil {
-			return nil, badInput("--previous %s is not a keyaudit JSON report: %v", s.previous, err)
-		}
-		return &r, nil
+// readPrevious reads --previous before the audit, so a wrong path stops
+// the run at once rather than after it.
+func (s *slackFlags) readPrevious() (*report.Report, error) {
+	if s.previous == "" {
+		return nil, nil
 	}
-	if strings.HasPrefix(o.out, "s3://") {
-		sink, err := o.s3Sink(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return sink.Latest(ctx)
+	data, err := os.ReadFile(s.previous)
+	if err != nil {
+		return nil, badInput("--previous: %v", err)
 	}
-	return nil, nil
+	r, err := report.ReadReport(bytes.NewReader(data))
+	if err != nil {
+		return nil, badInput("--previous %s: %v", s.previous, err)
+	}
+	return r, nil
 }
 
-// notify posts the summary after the report was delivered.
-func notify(ctx context.Context, n *report.Slack, prev, r *report.Report, location string, stderr io.Writer) error {
-	added, resolved := report.Diff(prev, r)
-	sent, err := n.Notify(ctx, r, added, resolved, location)
-	if err != nil {
-		return err
+// notify posts the summary after the report was delivered; an error means
+// the alert was not delivered (exit 3). With --previous it diffs against
+// that file; with --out s3:// against the last run announced there, so news
+// a failed post missed is posted next time; else everything open is news.
+func notify(ctx context.Context, e *env, n *report.Slack, o *output, prev, r *report.Report, quiet bool) error {
+	var (
+		ch   report.Changes
+		sent bool
+		err  error
+	)
+	if prev == nil && strings.HasPrefix(o.out, "s3://") {
+		sink, serr := o.s3Sink(ctx)
+		if serr != nil {
+			return incomplete(fmt.Errorf("post to Slack: %w", serr))
+		}
+		ch, sent, err = n.Announce(ctx, sink, r, o.out)
+	} else {
+		ch = report.Diff(prev, r)
+		sent, err = n.Notify(ctx, r, ch, o.out)
 	}
-	if sent {
-		fmt.Fprintf(stderr, "posted to Slack: %d new, %d resolved\n", len(added), len(resolved))
+	if ch.Refused != nil && !quiet {
+		fmt.Fprintf(e.stderr, "warning: the previous report was not compared: %v\n", ch.Refused)
+	}
+	if err != nil {
+		return incomplete(fmt.Errorf("post to Slack: %w", err))
+	}
+	if sent && !quiet {
+		fmt.Fprintf(e.stderr, "posted to Slack: %d new, %d resolved, %d suppressed\n", len(ch.Added), len(ch.Resolved), len(ch.Suppressed))
 	}
 	return nil
 }

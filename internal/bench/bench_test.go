@@ -20,12 +20,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/rules"
+	"github.com/stretchr/testify/require"
 )
 
 const (
@@ -99,33 +100,21 @@ func measure(b *testing.B, accounts int) result {
 	mgmt := w.Management().ID
 	ctx := context.Background()
 	cfg, err := srv.AWSConfig(ctx, mgmt, "us-east-1")
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err, "simulator config")
 	cfg.Retryer = audit.Retryer
 
 	peak, stop := watchHeap()
 	start := time.Now()
-	targets, err := audit.DiscoverOrg(ctx, organizations.NewFromConfig(cfg))
-	if err != nil {
-		b.Fatal(err)
-	}
-	sessions := audit.NewSessions(cfg, mgmt, audit.RoleSpec{Name: "KeyAuditRole", Path: "/", SessionName: "keyaudit-bench", InCaller: true})
+	conn, err := pipeline.Dial(ctx, cfg, pipeline.Selection{Org: true, Role: audit.RoleSpec{Name: "KeyAuditRole", Path: "/", SessionName: "keyaudit-bench", InCaller: true}})
+	require.NoError(b, err, "dial the organization")
+	targets := conn.Targets
 	collector := audit.NewCollector()
 	collector.ReportPoll = 100 * time.Millisecond
-	opts := pipeline.Options{Now: time.Now(), Started: time.Now(), Config: rules.Defaults()}
-	r := pipeline.Live(ctx, opts, &audit.Scheduler{Concurrency: concurrency}, collector, targets, func(ctx context.Context, id string) (audit.IAM, error) {
-		c, err := sessions.Config(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		return iam.NewFromConfig(c), nil
-	})
+	opts := pipeline.Options{Now: time.Now(), Started: time.Now(), Config: rules.Defaults(), Concurrency: concurrency, Collector: collector}
+	r := pipeline.Live(ctx, opts, targets, conn.IAM)
 	wall := time.Since(start)
 	stop()
-	if n := r.Summary.Accounts["ok"]; n != len(targets) {
-		b.Fatalf("%d of %d accounts audited: %+v", n, len(targets), r.Accounts)
-	}
+	require.Equal(b, len(targets), r.Summary.Accounts[string(inventory.StatusOK)], "accounts audited ok: %+v", r.Accounts)
 
 	calls := srv.Calls()
 	res := result{wall: wall, peakHeap: peak.Load()}
@@ -205,9 +194,7 @@ func measureNaive(b *testing.B, accounts int) time.Duration {
 	ctx := context.Background()
 	mgmt := w.Management().ID
 	cfg, err := srv.AWSConfig(ctx, mgmt, "us-east-1")
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err, "simulator config")
 	cfg.Retryer = audit.Retryer
 	start := time.Now()
 	for _, a := range w.Accounts {
@@ -220,18 +207,13 @@ func measureNaive(b *testing.B, accounts int) time.Duration {
 		users := iam.NewListUsersPaginator(client, &iam.ListUsersInput{})
 		for users.HasMorePages() {
 			page, err := users.NextPage(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err, "list users")
 			for _, u := range page.Users {
 				keys, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: u.UserName})
-				if err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, err, "list access keys")
 				for _, k := range keys.AccessKeyMetadata {
-					if _, err := client.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: k.AccessKeyId}); err != nil {
-						b.Fatal(err)
-					}
+					_, err := client.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: k.AccessKeyId})
+					require.NoError(b, err, "get access key last used")
 				}
 			}
 		}

@@ -24,8 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/gorilla/websocket"
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/awssim"
@@ -33,6 +31,8 @@ import (
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var update = flag.Bool("update-screenshot", false, "copy the screenshot to testdata/html/screenshot.png for the README")
@@ -42,30 +42,17 @@ func demoReport(t *testing.T) *report.Report {
 	t.Helper()
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	w, err := awssim.DemoWorld()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "load the demo organization")
 	now := time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)
 	srv := awssim.NewServer(w, awssim.WithReportCalls(0), awssim.WithClock(func() time.Time { return now }))
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
 	cfg, err := srv.AWSConfig(ctx, w.Management().ID, "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	targets, err := audit.DiscoverOrg(ctx, organizations.NewFromConfig(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sessions := audit.NewSessions(cfg, w.Management().ID, audit.RoleSpec{Name: "KeyAuditRole", Path: "/", SessionName: "keyaudit-browser"})
-	opts := pipeline.Options{RunID: "20261124T060000Z", Now: now, Started: now, Config: rules.Defaults(), Demo: true}
-	return pipeline.Live(ctx, opts, &audit.Scheduler{Concurrency: 4}, audit.NewCollector(), targets, func(ctx context.Context, id string) (audit.IAM, error) {
-		c, err := sessions.Config(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		return iam.NewFromConfig(c), nil
-	})
+	require.NoError(t, err, "simulator config")
+	conn, err := pipeline.Dial(ctx, cfg, pipeline.Selection{Org: true, Role: audit.RoleSpec{Name: "KeyAuditRole", Path: "/", SessionName: "keyaudit-browser"}})
+	require.NoError(t, err, "dial the demo organization")
+	opts := pipeline.Options{RunID: "20261124T060000Z", Now: now, Started: now, Config: rules.Defaults(), Demo: true, Concurrency: 4}
+	return pipeline.Live(ctx, opts, conn.Targets, conn.IAM)
 }
 
 // cdp is a minimal DevTools protocol client over one page session.
@@ -135,15 +122,11 @@ func (c *cdp) read() {
 func startChromium(t *testing.T) *cdp {
 	t.Helper()
 	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium not found: apt-get install chromium (make test-browser needs it)")
-	}
+	require.NoError(t, err, "chromium not found: apt-get install chromium (make test-browser needs it)")
 	// Chromium's helper processes may still write to the profile after the
 	// browser is stopped, so it is removed on a best-effort basis.
 	profile, err := os.MkdirTemp("", "keyaudit-chromium")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "create the Chromium profile")
 	t.Cleanup(func() { _ = os.RemoveAll(profile) })
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -151,12 +134,8 @@ func startChromium(t *testing.T) *cdp {
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
 		"--user-data-dir="+profile, "--remote-debugging-port=0", "--window-size=1366,900", "about:blank")
 	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "pipe Chromium's stderr")
+	require.NoError(t, cmd.Start(), "start Chromium")
 	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
 	wsURL := make(chan string, 1)
 	go func() {
@@ -172,32 +151,25 @@ func startChromium(t *testing.T) *cdp {
 	select {
 	case url = <-wsURL:
 	case <-time.After(30 * time.Second):
-		t.Fatal("chromium did not start its DevTools endpoint")
+		require.FailNow(t, "chromium did not start its DevTools endpoint")
 	}
 	conn, _, err := websocket.DefaultDialer.Dial(url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "connect to Chromium's DevTools")
 	t.Cleanup(func() { conn.Close() })
 	c := &cdp{conn: conn, waiting: map[int]chan json.RawMessage{}, events: make(chan map[string]any, 256)}
 	go c.read()
 	res, err := c.call("Target.createTarget", map[string]any{"url": "about:blank"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "create a page")
 	var target struct{ TargetID string }
 	_ = json.Unmarshal(res, &target)
 	res, err = c.call("Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "attach to the page")
 	var att struct{ SessionID string }
 	_ = json.Unmarshal(res, &att)
 	c.session = att.SessionID
 	for _, domain := range []string{"Runtime.enable", "Log.enable", "Page.enable"} {
-		if _, err := c.call(domain, map[string]any{}); err != nil {
-			t.Fatal(err)
-		}
+		_, err := c.call(domain, map[string]any{})
+		require.NoError(t, err, "DevTools %s", domain)
 	}
 	return c
 }
@@ -205,9 +177,7 @@ func startChromium(t *testing.T) *cdp {
 func (c *cdp) eval(t *testing.T, expr string) any {
 	t.Helper()
 	res, err := c.call("Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "evaluate %s", expr)
 	var out struct {
 		Result struct{ Value any }
 	}
@@ -218,9 +188,7 @@ func (c *cdp) eval(t *testing.T, expr string) any {
 func TestReportInBrowser(t *testing.T) {
 	r := demoReport(t)
 	var page bytes.Buffer
-	if err := (report.HTMLWriter{}).Write(&page, r); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, (report.HTMLWriter{}).Write(&page, r), "render the HTML report")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(page.Bytes())
@@ -228,9 +196,8 @@ func TestReportInBrowser(t *testing.T) {
 	defer srv.Close()
 
 	c := startChromium(t)
-	if _, err := c.call("Page.navigate", map[string]any{"url": srv.URL}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := c.call("Page.navigate", map[string]any{"url": srv.URL})
+	require.NoError(t, err, "navigate to the report")
 	var problems []string
 	loaded := false
 	deadline := time.After(20 * time.Second)
@@ -240,7 +207,7 @@ func TestReportInBrowser(t *testing.T) {
 			problems = append(problems, problem(ev)...)
 			loaded = ev["method"] == "Page.loadEventFired"
 		case <-deadline:
-			t.Fatal("the page did not load")
+			require.FailNow(t, "the page did not load")
 		}
 	}
 
@@ -253,17 +220,13 @@ func TestReportInBrowser(t *testing.T) {
 		return rows.map(r => r.dataset.severity).join(",");
 	})()`)
 	got := strings.Split(fmt.Sprint(shown), ",")
-	if len(got) != critical || critical == 0 {
-		t.Errorf("the critical filter shows %d rows (%v), want the %d critical findings", len(got), shown, critical)
-	}
+	require.Positive(t, critical, "critical findings in the demo")
+	assert.Len(t, got, critical, "rows the critical filter shows (%v)", shown)
 	for _, sev := range got {
-		if sev != "critical" {
-			t.Errorf("the critical filter shows a %q row", sev)
-		}
+		assert.Equal(t, "critical", sev, "severity of a row the critical filter shows")
 	}
-	if count := c.eval(t, `document.getElementById("f-count").textContent`); !strings.HasPrefix(fmt.Sprint(count), fmt.Sprint(critical)+" of ") {
-		t.Errorf("filter count says %q", count)
-	}
+	count := c.eval(t, `document.getElementById("f-count").textContent`)
+	assert.True(t, strings.HasPrefix(fmt.Sprint(count), fmt.Sprint(critical)+" of "), "filter count %q", count)
 	c.eval(t, `(() => { const s = document.getElementById("f-severity"); s.value = ""; s.dispatchEvent(new Event("change")); })()`)
 
 	// Give late console errors a moment to arrive.
@@ -276,33 +239,22 @@ func TestReportInBrowser(t *testing.T) {
 			done = true
 		}
 	}
-	for _, p := range problems {
-		t.Errorf("browser: %s", p)
-	}
+	assert.Empty(t, problems, "console errors and uncaught exceptions in the browser")
 
 	res, err := c.call("Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true,
 		"clip": map[string]any{"x": 0, "y": 0, "width": 1366, "height": 1500, "scale": 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "capture the screenshot")
 	var shot struct{ Data string }
 	_ = json.Unmarshal(res, &shot)
 	png, err := base64.StdEncoding.DecodeString(shot.Data)
-	if err != nil || len(png) < 1000 {
-		t.Fatalf("no screenshot (%d bytes): %v", len(png), err)
-	}
+	require.NoError(t, err, "decode the screenshot")
+	require.Greater(t, len(png), 1000, "screenshot size in bytes")
 	out := filepath.Join(golden.Dir(), "..", "build", "report-screenshot.png")
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(out, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(filepath.Dir(out), 0o755), "create build/")
+	require.NoError(t, os.WriteFile(out, png, 0o644), "write the screenshot")
 	t.Logf("screenshot: %s", out)
 	if *update {
-		if err := os.WriteFile(golden.Path("html/screenshot.png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(golden.Path("html/screenshot.png"), png, 0o644), "update testdata/html/screenshot.png")
 	}
 }
 

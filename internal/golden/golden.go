@@ -1,10 +1,9 @@
 // Package golden compares test output with checked-in files under
-// testdata/, regenerated with `go test ./... -update`.
+// testdata/, regenerated with `make update-golden` (UPDATE_GOLDEN=1).
 package golden
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,7 +13,10 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/ with the current output")
+// UpdateEnv names the environment variable that rewrites golden files. An
+// environment variable rather than a -update flag: `go test ./...` passes
+// a flag to every package, and those that do not import this one reject it.
+const UpdateEnv = "UPDATE_GOLDEN"
 
 // Dir is the repository's top-level testdata directory.
 func Dir() string {
@@ -25,31 +27,33 @@ func Dir() string {
 // Path returns the path of a file under the top-level testdata directory.
 func Path(name string) string { return filepath.Join(Dir(), name) }
 
-// Assert compares got with testdata/NAME, or rewrites that file with -update.
+// Assert compares got with testdata/NAME, or rewrites that file when
+// UPDATE_GOLDEN is set.
 func Assert(t testing.TB, name string, got []byte) {
 	t.Helper()
 	path := Path(name)
-	if *update {
+	if os.Getenv(UpdateEnv) != "" {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
+			t.Fatalf("create the directory of %s: %v", name, err)
 		}
 		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
+			t.Fatalf("rewrite %s: %v", name, err)
 		}
 		return
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("read golden file (run `go test ./... -update` to create it): %v", err)
+		t.Fatalf("read golden file %s (run `make update-golden` to create it): %v", name, err)
 	}
 	if string(got) != string(want) {
-		t.Errorf("output differs from %s (run `go test ./... -update` if the change is intended)\n--- got ---\n%s\n--- want ---\n%s", name, got, want)
+		t.Errorf("output differs from %s (run `make update-golden` if the change is intended)\n--- got ---\n%s\n--- want ---\n%s", name, got, want)
 	}
 }
 
 // ValidReport checks a JSON report against report/schema.json.
 func ValidReport(t testing.TB, data []byte) {
 	t.Helper()
+	// Plain Errorf: callers pass fakes of testing.TB to watch it fail.
 	if err := validate(data); err != nil {
 		t.Errorf("report does not match report/schema.json: %v", err)
 	}

@@ -1,6 +1,7 @@
 // Package pipeline is the audit pipeline both entrypoints share: targets →
-// collect → inventory → rules → findings → report. The CLI and the Lambda
-// only fill Options and deliver the report.
+// credentials → collect → inventory → rules → findings → report, and the
+// whois and local answers. The CLI and the Lambda only turn flags or an
+// event into Options and a Selection, and deliver the report.
 package pipeline
 
 import (
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/keyaudit/keyaudit/audit"
@@ -31,10 +33,26 @@ type Options struct {
 	// found belonging to any other account are foreign. When nil, the
 	// accounts of the inventory are the set.
 	Audited map[string]bool
+	// Concurrency bounds the accounts audited at once; MinTime is the
+	// least time one account is expected to take (see audit.Scheduler),
+	// 20 seconds when zero: a credential report and its key listings.
+	Concurrency int
+	MinTime     time.Duration
+	// Collector reads each account; nil means audit.NewCollector().
+	Collector *audit.Collector
 	// Tracer, when set, traces in CloudTrail who uses each key that a
 	// finding says must be replaced or removed (scan --trail).
-	Tracer func(ctx context.Context, accountID string) (*audit.Tracer, error)
+	Tracer TracerFunc
+	// Progress, when set, hears of each account as it finishes, with the
+	// number of its findings that are not suppressed; one call at a time.
+	Progress func(a inventory.Account, findings int)
+	// Hint rewords an error for the people of one entrypoint (a CLI flag
+	// to try, say); nil leaves errors as they are.
+	Hint func(error) error
 }
+
+// TracerFunc returns a CloudTrail tracer acting in one account.
+type TracerFunc func(ctx context.Context, accountID string) (*audit.Tracer, error)
 
 func (o *Options) env(audited map[string]bool) rules.Env {
 	if o.Audited != nil {
@@ -48,6 +66,13 @@ func (o *Options) logger() *slog.Logger {
 		return o.Logger
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+func (o *Options) hint(err error) error {
+	if o.Hint == nil {
+		return err
+	}
+	return o.Hint(err)
 }
 
 // Offline audits downloaded credential reports. A file that cannot be read
@@ -85,8 +110,11 @@ func Build(opts Options, accounts []inventory.Account, sightings []inventory.Sig
 	for _, a := range accounts {
 		audited[a.ID] = true
 	}
-	res := rules.Evaluate(opts.env(audited), accounts, sightings)
+	return assemble(opts, accounts, rules.Evaluate(opts.env(audited), accounts, sightings))
+}
 
+// assemble builds the report from the inventory and what the rules found in it.
+func assemble(opts Options, accounts []inventory.Account, res rules.Result) *report.Report {
 	r := &report.Report{
 		SchemaVersion: report.SchemaVersion,
 		RunID:         opts.RunID,
@@ -95,7 +123,9 @@ func Build(opts Options, accounts []inventory.Account, sightings []inventory.Sig
 		Demo:          opts.Demo,
 		Accounts:      make([]report.Account, 0, len(accounts)),
 		Findings:      res.Findings,
+		Actions:       res.Actions,
 		Warnings:      res.Warnings,
+		CISVersion:    opts.Config.CISVersion,
 	}
 	if r.Findings == nil {
 		r.Findings = []rules.Finding{}
@@ -127,41 +157,117 @@ func Build(opts Options, accounts []inventory.Account, sightings []inventory.Sig
 // Connect returns the IAM client that acts in one account.
 type Connect func(ctx context.Context, accountID string) (audit.IAM, error)
 
-// Live audits the targets through the AWS APIs, at most s.Concurrency
-// accounts at once, and reports every target as ok, error or skipped.
-func Live(ctx context.Context, opts Options, s *audit.Scheduler, c *audit.Collector, targets []audit.Target, connect Connect) *report.Report {
-	log := opts.logger()
-	env := opts.env(nil)
-	accounts := s.Run(ctx, targets, func(ctx context.Context, t audit.Target) inventory.Account {
-		start := time.Now()
-		client, err := connect(ctx, t.AccountID)
-		if err != nil {
-			log.Info("account not audited", "account", t.AccountID, "error", err)
-			return audit.Failed(t, err)
-		}
-		acct, err := c.Collect(ctx, client, t.AccountID)
-		if err != nil {
-			log.Info("account not audited", "account", t.AccountID, "error", err)
-			return audit.Failed(t, err)
-		}
-		acct.Name = t.Name
-		// Confirm, with GetAccessKeyLastUsed, the keys that the (possibly
-		// hours old) credential report would have us accuse of disuse.
-		found := rules.Evaluate(env, []inventory.Account{*acct}, nil).Findings
-		if ids := rules.KeysToConfirm(found)[acct.ID]; len(ids) > 0 {
-			if err := c.Confirm(ctx, client, acct, ids); err != nil {
-				acct.Warnings = append(acct.Warnings, fmt.Sprintf("last use not confirmed, judged by the credential report: %v", err))
+// Live audits the targets through the AWS APIs, at most opts.Concurrency
+// accounts at once, and reports every target as ok, error or skipped. The
+// catalogue runs once per account as it finishes (once more only when
+// GetAccessKeyLastUsed or CloudTrail changed what it judges), and that
+// result is what the progress and the report show.
+func Live(ctx context.Context, opts Options, targets []audit.Target, connect Connect) *report.Report {
+	l := &live{opts: opts, connect: connect, collector: opts.Collector, results: make(map[string]rules.Result, len(targets))}
+	if l.collector == nil {
+		l.collector = audit.NewCollector()
+	}
+	s := &audit.Scheduler{Concurrency: opts.Concurrency, MinTime: opts.MinTime}
+	if s.MinTime == 0 {
+		s.MinTime = 20 * time.Second
+	}
+	if opts.Progress != nil {
+		s.Done = func(a inventory.Account) { opts.Progress(a, open(l.result(a).Findings)) }
+	}
+	accounts := s.Run(ctx, targets, l.account)
+
+	sort.SliceStable(accounts, func(i, j int) bool { return accounts[i].ID < accounts[j].ID })
+	var merged rules.Result
+	seen := map[string]bool{}
+	for _, a := range accounts {
+		res := l.result(a)
+		// Evaluate sorts by account first, so account order keeps the report's order.
+		merged.Findings = append(merged.Findings, res.Findings...)
+		merged.Actions = append(merged.Actions, res.Actions...)
+		for _, w := range res.Warnings {
+			// Warnings about the configuration (an expired suppression)
+			// come with every account's result: report each once.
+			if !seen[w] {
+				seen[w] = true
+				merged.Warnings = append(merged.Warnings, w)
 			}
 		}
-		if opts.Tracer != nil {
-			if err := trace(ctx, opts, acct, rules.Evaluate(env, []inventory.Account{*acct}, nil).Findings); err != nil {
-				acct.Warnings = append(acct.Warnings, fmt.Sprintf("key use not traced in CloudTrail: %v", err))
-			}
+	}
+	return assemble(opts, accounts, merged)
+}
+
+// live is one Live run's shared state.
+type live struct {
+	opts      Options
+	connect   Connect
+	collector *audit.Collector
+
+	mu      sync.Mutex
+	results map[string]rules.Result // by account ID
+}
+
+// result is what the rules found in an account; nothing unless it was audited ok.
+func (l *live) result(a inventory.Account) rules.Result {
+	if a.Status != inventory.StatusOK {
+		return rules.Result{}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.results[a.ID]
+}
+
+// account audits one target and keeps what the rules found in it.
+func (l *live) account(ctx context.Context, t audit.Target) inventory.Account {
+	log := l.opts.logger()
+	start := time.Now()
+	client, err := l.connect(ctx, t.AccountID)
+	if err != nil {
+		log.Info("account not audited", "account", t.AccountID, "error", err)
+		return audit.Failed(t, l.opts.hint(err))
+	}
+	acct, err := l.collector.Collect(ctx, client, t.AccountID)
+	if err != nil {
+		log.Info("account not audited", "account", t.AccountID, "error", err)
+		return audit.Failed(t, l.opts.hint(err))
+	}
+	acct.Name = t.Name
+	env := l.opts.env(nil)
+	res := rules.Evaluate(env, []inventory.Account{*acct}, nil)
+	changed := false
+	// Confirm, with GetAccessKeyLastUsed, the keys that the (possibly
+	// hours old) credential report would have us accuse of disuse.
+	if ids := rules.KeysToConfirm(res.Findings)[acct.ID]; len(ids) > 0 {
+		if err := l.collector.Confirm(ctx, client, acct, ids); err != nil {
+			acct.Warnings = append(acct.Warnings, fmt.Sprintf("last use not confirmed, judged by the credential report: %v", l.opts.hint(err)))
 		}
-		log.Info("account audited", "account", t.AccountID, "users", len(acct.Users), "took", time.Since(start).Round(time.Millisecond))
-		return *acct
-	})
-	return Build(opts, accounts, nil)
+		changed = true
+	}
+	if l.opts.Tracer != nil {
+		traced, err := trace(ctx, l.opts, acct, res.Actions)
+		if err != nil {
+			acct.Warnings = append(acct.Warnings, fmt.Sprintf("key use not traced in CloudTrail: %v", l.opts.hint(err)))
+		}
+		changed = changed || traced
+	}
+	if changed {
+		res = rules.Evaluate(env, []inventory.Account{*acct}, nil)
+	}
+	l.mu.Lock()
+	l.results[acct.ID] = res
+	l.mu.Unlock()
+	log.Info("account audited", "account", t.AccountID, "users", len(acct.Users), "took", time.Since(start).Round(time.Millisecond))
+	return *acct
+}
+
+// open counts the findings not suppressed.
+func open(findings []rules.Finding) int {
+	n := 0
+	for _, f := range findings {
+		if f.Suppressed == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // NewID names a run by its start time, which sorts and reads well in S3
@@ -170,42 +276,43 @@ func NewID(started time.Time) string {
 	return started.UTC().Format("20060102T150405Z")
 }
 
-// trace reads CloudTrail for every key a finding would have replaced or
-// removed, so its rotation plan can name the applications to move.
-func trace(ctx context.Context, opts Options, acct *inventory.Account, findings []rules.Finding) error {
+// trace reads CloudTrail for every key whose action replaces or retires it,
+// so its plan can name the applications to move. It reports whether it
+// traced any key.
+func trace(ctx context.Context, opts Options, acct *inventory.Account, actions []rules.Action) (bool, error) {
 	tracer, err := opts.Tracer(ctx, acct.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
+	traced := false
 	for _, u := range acct.Principals() {
 		for i := range u.Keys {
 			k := &u.Keys[i]
-			if k.ID == "" || k.Usage != nil || !needsPlan(findings, k.ID) {
+			if k.ID == "" || k.Usage != nil || !movesApplications(actions, k.ID) {
 				continue
 			}
-			if k.Usage, err = tracer.Usage(ctx, k.ID, TrailRegions(k.LastUsed.Region), opts.Now); err != nil {
-				return err
+			if k.Usage, err = tracer.Usage(ctx, k.ID, audit.TrailRegions(tracer.Region(), k.LastUsed.Region), opts.Now); err != nil {
+				return traced, err
 			}
+			traced = true
 		}
 	}
-	return nil
+	return traced, nil
 }
 
-func needsPlan(findings []rules.Finding, keyID string) bool {
-	for _, f := range findings {
-		if f.AccessKeyID == keyID && len(f.RotationPlan) > 0 {
-			return true
+// movesApplications: the key's action replaces or retires it, so whatever
+// uses it must move first. A plan that only asks for MFA moves nothing.
+func movesApplications(actions []rules.Action, keyID string) bool {
+	for _, a := range actions {
+		if a.AccessKeyID != keyID {
+			continue
+		}
+		for _, id := range a.Rules {
+			switch id {
+			case "key-rotation", "key-unused", "key-setup-unused", "key-two-active":
+				return true
+			}
 		}
 	}
 	return false
-}
-
-// TrailRegions are the regions whose event history is searched for a key:
-// us-east-1, where IAM and STS events are recorded, and the region the key
-// was last used in.
-func TrailRegions(lastUsed string) []string {
-	if lastUsed == "" || lastUsed == "us-east-1" {
-		return []string{"us-east-1"}
-	}
-	return []string{"us-east-1", lastUsed}
 }

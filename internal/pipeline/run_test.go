@@ -3,270 +3,243 @@ package pipeline_test
 import (
 	"context"
 	"encoding/json"
-	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/rules"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 var asOf = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 
-// org starts the simulated small organization and returns what a live
-// run needs, acting as its management account.
-func org(t *testing.T, opts ...awssim.Option) (*awssim.Server, *audit.Sessions, []audit.Target) {
+var role = audit.RoleSpec{Name: "KeyAuditRole", Path: "/", SessionName: "keyaudit-test"}
+
+// world loads the simulated small organization, changed by change.
+func world(t *testing.T, change func(*awssim.World)) *awssim.World {
+	t.Helper()
+	w, err := awssim.LoadWorld(golden.Path("aws/org-small.json"))
+	require.NoError(t, err, "load the small organization")
+	if change != nil {
+		change(w)
+	}
+	return w
+}
+
+// dial serves w and connects to it as its management account, selecting
+// the organization or the given accounts, as both entrypoints do.
+func dial(t *testing.T, w *awssim.World, sel pipeline.Selection, opts ...awssim.Option) (*awssim.Server, *pipeline.Conn) {
 	t.Helper()
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	w, err := awssim.LoadWorld(golden.Path("aws/org-small.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := awssim.NewServer(w, append([]awssim.Option{awssim.WithClock(func() time.Time { return asOf })}, opts...)...)
 	t.Cleanup(srv.Close)
-	ctx := context.Background()
-	cfg, err := srv.AWSConfig(ctx, w.Management().ID, "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, err := srv.AWSConfig(context.Background(), w.Management().ID, "us-east-1")
+	require.NoError(t, err, "simulator config")
 	cfg.Retryer = audit.Retryer
-	targets, err := audit.DiscoverOrg(ctx, organizations.NewFromConfig(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	role := audit.RoleSpec{Name: "KeyAuditRole", Path: "/", SessionName: "keyaudit-test"}
-	return srv, audit.NewSessions(cfg, w.Management().ID, role), targets
+	sel.Role = role
+	conn, err := pipeline.Dial(context.Background(), cfg, sel)
+	require.NoError(t, err, "dial the simulator")
+	return srv, conn
 }
 
-func connect(s *audit.Sessions) pipeline.Connect {
-	return func(ctx context.Context, id string) (audit.IAM, error) {
-		cfg, err := s.Config(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		return iam.NewFromConfig(cfg), nil
+func accounts(ids ...string) pipeline.Selection {
+	var sel pipeline.Selection
+	for _, id := range ids {
+		sel.Accounts = append(sel.Accounts, audit.Target{AccountID: id})
 	}
-}
-
-func fastCollector() *audit.Collector {
-	c := audit.NewCollector()
-	c.ReportPoll = 10 * time.Millisecond
-	return c
+	return sel
 }
 
 func options() pipeline.Options {
-	return pipeline.Options{RunID: "test", Now: asOf, Started: asOf, Config: rules.Defaults()}
+	c := audit.NewCollector()
+	c.ReportPoll = 10 * time.Millisecond
+	return pipeline.Options{RunID: "test", Now: asOf, Started: asOf, Config: rules.Defaults(), Concurrency: 1, Collector: c}
 }
 
 func TestLiveOrganization(t *testing.T) {
-	srv, sessions, targets := org(t, awssim.WithPageSize(1), awssim.WithEmptyOrgPages(2))
-	if len(targets) != 5 {
-		t.Fatalf("discovered %d active accounts, want 5 (the suspended one left out): %+v", len(targets), targets)
-	}
-	r := pipeline.Live(context.Background(), options(), &audit.Scheduler{Concurrency: 3}, fastCollector(), targets, connect(sessions))
+	srv, conn := dial(t, world(t, nil), pipeline.Selection{Org: true}, awssim.WithPageSize(1), awssim.WithEmptyOrgPages(2))
+	require.Len(t, conn.Targets, 5, "discovered active accounts (the suspended one left out)")
+	opts := options()
+	opts.Concurrency = 3
+	r := pipeline.Live(context.Background(), opts, conn.Targets, conn.IAM)
 
-	if len(r.Accounts) != len(targets) {
-		t.Fatalf("report lists %d accounts, want every one of the %d targets", len(r.Accounts), len(targets))
-	}
+	require.Len(t, r.Accounts, len(conn.Targets), "the report lists every target")
 	want := map[string]struct {
-		status string
+		status inventory.Status
 		reason []string
 	}{
-		"111111111111": {status: "ok"},
-		"222222222222": {status: "ok"},
-		"333333333333": {status: "error", reason: []string{"iam:GenerateCredentialReport", "grant"}},
-		"444444444444": {status: "error", reason: []string{"assume role", "arn:aws:iam::444444444444:role/KeyAuditRole"}},
-		"555555555555": {status: "ok"},
+		"111111111111": {status: inventory.StatusOK},
+		"222222222222": {status: inventory.StatusOK},
+		"333333333333": {status: inventory.StatusError, reason: []string{"iam:GenerateCredentialReport", "grant"}},
+		"444444444444": {status: inventory.StatusError, reason: []string{"assume role", "arn:aws:iam::444444444444:role/KeyAuditRole"}},
+		"555555555555": {status: inventory.StatusOK},
 	}
 	for _, a := range r.Accounts {
 		w := want[a.ID]
-		if a.Status != w.status {
-			t.Errorf("account %s: status %q (%s), want %q", a.ID, a.Status, a.Error, w.status)
-		}
+		assert.Equal(t, w.status, inventory.Status(a.Status), "status of account %s (%s)", a.ID, a.Error)
 		for _, s := range w.reason {
-			if !strings.Contains(a.Error, s) {
-				t.Errorf("account %s: reason %q does not mention %q", a.ID, a.Error, s)
-			}
+			assert.Contains(t, a.Error, s, "reason of account %s", a.ID)
 		}
-		if a.Name == "" {
-			t.Errorf("account %s has no name from Organizations", a.ID)
-		}
+		assert.NotEmpty(t, a.Name, "account %s has a name from Organizations", a.ID)
 	}
-	if got := r.Summary.Accounts; got["ok"] != 3 || got["error"] != 2 {
-		t.Errorf("summary accounts = %v, want 3 ok and 2 error", got)
-	}
+	assert.Equal(t, 3, r.Summary.Accounts[string(inventory.StatusOK)], "accounts ok in the summary")
+	assert.Equal(t, 2, r.Summary.Accounts[string(inventory.StatusError)], "accounts in error in the summary")
 	// Findings name real key IDs, read with paging (one key per page).
 	named := 0
 	for _, f := range r.Findings {
-		if f.Principal != inventory.RootName && f.AccessKeyID != "" {
-			named++
+		if f.Principal == inventory.RootName {
+			continue
 		}
-		if f.Principal != inventory.RootName && f.AccessKeyID == "" {
-			t.Errorf("finding %s for %s in %s has no key ID", f.Rule, f.Principal, f.AccountID)
-		}
+		assert.NotEmpty(t, f.AccessKeyID, "finding %s for %s in %s names its key", f.Rule, f.Principal, f.AccountID)
+		named++
 	}
-	if named == 0 {
-		t.Error("no finding names a key ID")
-	}
+	assert.Positive(t, named, "findings that name a key ID")
 	calls := srv.Calls()
-	if n := calls.ByAccount["222222222222"]["iam:ListAccessKeys"]; n < 2 {
-		t.Errorf("ListAccessKeys called %d times in 222222222222: paging not exercised", n)
-	}
+	assert.GreaterOrEqual(t, calls.ByAccount["222222222222"]["iam:ListAccessKeys"], 2, "ListAccessKeys calls in 222222222222 (paging)")
 	// The throttled account (every second call refused) completed through retries.
-	if n := calls.Account("555555555555"); n < 6 {
-		t.Errorf("throttled account saw %d calls, expected retries", n)
-	}
+	assert.GreaterOrEqual(t, calls.Account("555555555555"), 6, "calls in the throttled account (retries)")
 }
 
 func TestLiveConfirmsLastUseBeforeAccusing(t *testing.T) {
-	srv, sessions, _ := org(t)
-	targets := []audit.Target{{AccountID: "222222222222"}}
-	r := pipeline.Live(context.Background(), options(), &audit.Scheduler{Concurrency: 1}, fastCollector(), targets, connect(sessions))
-	confirmed := 0
+	// alice's never-used key was created with her user, so CIS's "key
+	// created at user setup, never used" accuses it of disuse.
+	srv, conn := dial(t, world(t, func(w *awssim.World) {
+		for i := range w.Account("222222222222").Users {
+			if u := &w.Account("222222222222").Users[i]; u.Name == "alice" {
+				u.Keys[0].CreatedDaysAgo = u.CreatedDaysAgo
+			}
+		}
+	}), accounts("222222222222"))
+	r := pipeline.Live(context.Background(), options(), conn.Targets, conn.IAM)
+	keys := map[string]bool{}
 	for _, f := range r.Findings {
 		if f.Rule == "key-unused" || f.Rule == "key-setup-unused" {
-			if !f.Details.LastUseConfirmed {
-				t.Errorf("%s on %s was not confirmed with GetAccessKeyLastUsed", f.Rule, f.AccessKeyID)
-			}
-			confirmed++
+			assert.True(t, f.Details.LastUseConfirmed, "%s on %s confirmed with GetAccessKeyLastUsed", f.Rule, f.AccessKeyID)
+			keys[f.AccessKeyID] = true
 		}
 	}
+	confirmed := len(keys)
+	// The fixture has keys accused of disuse: without them this test proves nothing.
+	require.Positive(t, confirmed, "findings that depend on last use in 222222222222")
 	all := srv.Calls()
 	calls := all.ByAccount["222222222222"]
-	if calls["iam:GetAccessKeyLastUsed"] != confirmed {
-		t.Errorf("GetAccessKeyLastUsed called %d times for %d findings that depend on last use", calls["iam:GetAccessKeyLastUsed"], confirmed)
-	}
-	// At most: summary, generate (×2: started, complete), get report, one listing per keyed user, one confirmation per finding.
-	if max := 4 + 4 + confirmed; all.Account("222222222222") > max {
-		t.Errorf("calls = %v, want at most %d", calls, max)
-	}
+	assert.Equal(t, confirmed, calls["iam:GetAccessKeyLastUsed"], "GetAccessKeyLastUsed calls, one per key whose findings depend on last use")
+	// At most: summary, generate (×2: started, complete), get report, one listing per keyed user, one confirmation per key.
+	assert.LessOrEqual(t, all.Account("222222222222"), 4+4+confirmed, "calls in 222222222222: %v", calls)
 }
 
 func TestLiveInProgressReport(t *testing.T) {
-	srv, sessions, _ := org(t, awssim.WithReportCalls(3))
-	r := pipeline.Live(context.Background(), options(), &audit.Scheduler{Concurrency: 1}, fastCollector(), []audit.Target{{AccountID: "222222222222"}}, connect(sessions))
-	if r.Accounts[0].Status != "ok" {
-		t.Fatalf("status %q: %s", r.Accounts[0].Status, r.Accounts[0].Error)
-	}
-	if n := srv.Calls().ByAccount["222222222222"]["iam:GenerateCredentialReport"]; n != 4 {
-		t.Errorf("GenerateCredentialReport called %d times, want 4 (started, 2 in progress, complete)", n)
-	}
+	srv, conn := dial(t, world(t, nil), accounts("222222222222"), awssim.WithReportCalls(3))
+	r := pipeline.Live(context.Background(), options(), conn.Targets, conn.IAM)
+	require.Len(t, r.Accounts, 1, "accounts in the report")
+	require.Equal(t, inventory.StatusOK, inventory.Status(r.Accounts[0].Status), "status (%s)", r.Accounts[0].Error)
+	assert.Equal(t, 4, srv.Calls().ByAccount["222222222222"]["iam:GenerateCredentialReport"], "GenerateCredentialReport calls (started, 2 in progress, complete)")
 }
 
 func TestLiveReportNeverCompletes(t *testing.T) {
-	w, err := awssim.LoadWorld(golden.Path("aws/org-small.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Account("222222222222").Faults.ReportNeverCompletes = true
+	w := world(t, func(w *awssim.World) { w.Account("222222222222").Faults.ReportNeverCompletes = true })
 	srv := awssim.NewServer(w, awssim.WithClock(func() time.Time { return asOf }))
 	defer srv.Close()
-	cfg, _ := srv.AWSConfig(context.Background(), "222222222222", "us-east-1")
-	c := fastCollector()
-	c.ReportWait = 200 * time.Millisecond
-	r := pipeline.Live(context.Background(), options(), &audit.Scheduler{Concurrency: 1}, c, []audit.Target{{AccountID: "222222222222"}},
+	cfg, err := srv.AWSConfig(context.Background(), "222222222222", "us-east-1")
+	require.NoError(t, err, "simulator config")
+	opts := options()
+	opts.Collector.ReportWait = 200 * time.Millisecond
+	r := pipeline.Live(context.Background(), opts, []audit.Target{{AccountID: "222222222222"}},
 		func(context.Context, string) (audit.IAM, error) { return iam.NewFromConfig(cfg), nil })
+	require.Len(t, r.Accounts, 1, "accounts in the report")
 	a := r.Accounts[0]
-	if a.Status != "error" || !strings.Contains(a.Error, "credential report still not ready") {
-		t.Errorf("account = %+v, want an error saying the report never became ready", a)
-	}
+	assert.Equal(t, inventory.StatusError, inventory.Status(a.Status), "status of the account whose report never completes")
+	assert.Contains(t, a.Error, "credential report still not ready", "reason")
 }
 
 func TestLiveDeadline(t *testing.T) {
-	w, err := awssim.LoadWorld(golden.Path("aws/org-small.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range w.Accounts {
-		w.Accounts[i].Faults.LatencyMS = 150
-	}
-	srv := awssim.NewServer(w, awssim.WithClock(func() time.Time { return asOf }))
-	defer srv.Close()
-	cfg, _ := srv.AWSConfig(context.Background(), w.Management().ID, "us-east-1")
-	sessions := audit.NewSessions(cfg, w.Management().ID, audit.RoleSpec{Name: "KeyAuditRole", Path: "/", SessionName: "keyaudit-test"})
-	targets := []audit.Target{{AccountID: "111111111111"}, {AccountID: "222222222222"}, {AccountID: "555555555555"}}
-
-	before := runtime.NumGoroutine()
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	w := world(t, func(w *awssim.World) {
+		for i := range w.Accounts {
+			w.Accounts[i].Faults.LatencyMS = 150
+		}
+	})
+	srv, conn := dial(t, w, accounts("111111111111", "222222222222", "555555555555"))
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
+	opts := options()
+	opts.MinTime = 100 * time.Millisecond
 	start := time.Now()
-	r := pipeline.Live(ctx, options(), &audit.Scheduler{Concurrency: 1, MinTime: 100 * time.Millisecond}, fastCollector(), targets, connect(sessions))
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("run took %s after a 400ms deadline: in-flight work did not stop", took)
-	}
-	if len(r.Accounts) != len(targets) {
-		t.Fatalf("report lists %d accounts, want %d", len(r.Accounts), len(targets))
-	}
+	r := pipeline.Live(ctx, opts, conn.Targets, conn.IAM)
+	assert.Less(t, time.Since(start), 2*time.Second, "run time after a 400ms deadline: in-flight work must stop")
+	require.Len(t, r.Accounts, len(conn.Targets), "the report lists every target")
 	skipped := 0
 	for _, a := range r.Accounts {
-		if a.Status == "skipped" {
+		if inventory.Status(a.Status) == inventory.StatusSkipped {
 			skipped++
-			if a.Error == "" {
-				t.Errorf("account %s skipped without a reason", a.ID)
-			}
+			assert.NotEmpty(t, a.Error, "account %s skipped with a reason", a.ID)
 		}
 	}
-	if skipped == 0 {
-		t.Errorf("no account skipped at the deadline: %+v", r.Accounts)
-	}
-	if r.Summary.Accounts["skipped"] != skipped {
-		t.Errorf("summary counts %d skipped, report lists %d", r.Summary.Accounts["skipped"], skipped)
-	}
+	assert.Positive(t, skipped, "accounts skipped at the deadline: %+v", r.Accounts)
+	assert.Equal(t, skipped, r.Summary.Accounts[string(inventory.StatusSkipped)], "skipped accounts in the summary")
 	srv.Close()
-	noLeaks(t, before)
 }
 
-// noLeaks waits for goroutines started by the run to end.
-func noLeaks(t *testing.T, before int) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+// The progress hears of every account once, with the findings the report
+// shows for it: counts come from the run's results, not a second evaluation.
+func TestLiveProgressCountsFromResults(t *testing.T) {
+	_, conn := dial(t, world(t, nil), pipeline.Selection{Org: true})
+	opts := options()
+	opts.Concurrency = 3
+	var mu sync.Mutex
+	seen := map[string]int{}
+	statuses := map[string]inventory.Status{}
+	opts.Progress = func(a inventory.Account, findings int) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[a.ID] += findings
+		statuses[a.ID] = a.Status
 	}
-	if n := runtime.NumGoroutine(); n > before {
-		buf := make([]byte, 1<<16)
-		t.Errorf("%d goroutines before the run, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	r := pipeline.Live(context.Background(), opts, conn.Targets, conn.IAM)
+	require.Len(t, statuses, len(conn.Targets), "accounts the progress heard of")
+	want := map[string]int{}
+	for _, f := range r.Findings {
+		if f.Suppressed == nil {
+			want[f.AccountID]++
+		}
+	}
+	require.Positive(t, want["222222222222"], "findings in 222222222222, which has users with keys")
+	for _, a := range r.Accounts {
+		assert.Equal(t, want[a.ID], seen[a.ID], "findings the progress counted for %s", a.ID)
+		assert.Equal(t, inventory.Status(a.Status), statuses[a.ID], "status the progress saw for %s", a.ID)
 	}
 }
 
 func TestReportValidatesAgainstSchema(t *testing.T) {
-	_, sessions, targets := org(t)
-	r := pipeline.Live(context.Background(), options(), &audit.Scheduler{Concurrency: 2}, fastCollector(), targets, connect(sessions))
+	_, conn := dial(t, world(t, nil), pipeline.Selection{Org: true})
+	opts := options()
+	opts.Concurrency = 2
+	r := pipeline.Live(context.Background(), opts, conn.Targets, conn.IAM)
 	data, err := json.Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "marshal the report")
 	golden.ValidReport(t, data)
 }
 
 func TestLiveTraceNamesApplicationsInPlans(t *testing.T) {
-	srv, sessions, _ := org(t)
+	srv, conn := dial(t, world(t, nil), accounts("222222222222"))
 	opts := options()
-	opts.Tracer = func(ctx context.Context, id string) (*audit.Tracer, error) {
-		cfg, err := sessions.Config(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		return audit.NewTracer(cfg, 30), nil
-	}
-	r := pipeline.Live(context.Background(), opts, &audit.Scheduler{Concurrency: 1}, fastCollector(), []audit.Target{{AccountID: "222222222222"}}, connect(sessions))
+	opts.Tracer = conn.Tracers(30)
+	r := pipeline.Live(context.Background(), opts, conn.Targets, conn.IAM)
 	traced := false
-	for _, f := range r.Findings {
-		for _, s := range f.RotationPlan {
+	for _, a := range r.Actions {
+		for _, s := range a.Plan {
 			traced = traced || strings.Contains(s.Action, "CloudTrail saw the old key")
 		}
 	}
-	if !traced {
-		t.Errorf("no rotation plan names what CloudTrail saw: %+v", r.Findings)
-	}
-	if n := len(srv.CloudTrailRequests("222222222222", "us-east-1")); n == 0 {
-		t.Error("CloudTrail was not asked")
-	}
+	assert.True(t, traced, "a plan names what CloudTrail saw: %+v", r.Actions)
+	assert.NotEmpty(t, srv.CloudTrailRequests("222222222222", "us-east-1"), "CloudTrail requests")
 }

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/keyaudit/keyaudit/internal/golden"
+	"github.com/keyaudit/keyaudit/rules"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// binDir holds the keyaudit binary built once for this package's tests.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "keyaudit-bin")
+	if err != nil {
+		panic(err)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// binary builds cmd/keyaudit as a user would (with VCS stamping when the
+// checkout allows), once.
+var binary = sync.OnceValues(func() (string, error) {
+	bin := filepath.Join(binDir, "keyaudit")
+	args := append([]string{"build", "-buildvcs=auto", "-o", bin}, buildFlags...)
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
+	if err != nil {
+		return "", errors.New("go build: " + err.Error() + "\n" + string(out))
+	}
+	return bin, nil
+})
+
+// exe runs the built binary with a clean environment plus extra and returns
+// its exit code and outputs.
+func exe(t *testing.T, extra []string, args ...string) (int, string, string) {
+	t.Helper()
+	bin, err := binary()
+	require.NoError(t, err, "build keyaudit")
+	home := t.TempDir()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + home,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=" + filepath.Join(home, "config"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "credentials"),
+	}, extra...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), stdout.String(), stderr.String()
+	}
+	require.NoError(t, err, "run keyaudit %v", args)
+	return 0, stdout.String(), stderr.String()
+}
+
+func TestBinaryFlagsAfterArguments(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := exe(t, nil, "whois", "--demo", terraform, "--format", "json", "--quiet")
+	require.Equal(t, exitOK, code, "exit code; stderr: %s", stderr)
+	keys := keysByID(t, stdout)
+	assert.Len(t, keys, 1, "--format and json are flags, not key IDs: %v", keys)
+	assert.Equal(t, "terraform", keys[terraform].Principal, "whose the key is")
+}
+
+func TestBinaryHelp(t *testing.T) {
+	t.Parallel()
+	code, stdout, _ := exe(t, nil, "help", "scan")
+	require.Equal(t, exitOK, code, "exit code of help scan")
+	for _, group := range []string{"Selection flags:", "AWS flags:", "Output flags:", "Alerts flags:", "--exclude-accounts", "--credential-report"} {
+		assert.Contains(t, stdout, group, "help scan")
+	}
+	_, root, _ := exe(t, nil, "--help")
+	assert.Contains(t, root, "completion", "root help lists shell completion")
+	assert.NotEqual(t, root, stdout, "help scan is scan's help, not the general one")
+}
+
+// Each subcommand offers only the flags that mean something for it.
+func TestBinaryPerCommandFlags(t *testing.T) {
+	t.Parallel()
+	absent := map[string][]string{
+		"local": {"--exclude-accounts", "--verbose", "--org", "--accounts", "--concurrency", "--demo", "--slack", "--trail"},
+		"whois": {"--exclude-accounts", "--concurrency", "--verbose", "--credential-report", "--slack"},
+		"rules": {"--profile", "--out", "--quiet", "--demo"},
+	}
+	for command, flags := range absent {
+		_, help, _ := exe(t, nil, command, "--help")
+		require.Contains(t, help, "Usage:", "help of %s", command)
+		for _, flag := range flags {
+			assert.NotContains(t, help, flag+" ", "help of %s", command)
+			code, _, stderr := exe(t, nil, command, flag)
+			assert.Equal(t, exitUsage, code, "exit code of %s %s", command, flag)
+			assert.Contains(t, stderr, "unknown flag: "+flag, "stderr of %s %s", command, flag)
+		}
+	}
+}
+
+func TestBinaryOfflineRejectsLiveFlags(t *testing.T) {
+	t.Parallel()
+	values := map[string]string{"accounts": "111111111111", "accounts-file": "accounts.txt", "exclude-accounts": "111111111111",
+		"profile": "prod", "region": "eu-west-1", "role-name": "Audit", "role-path": "/x/", "external-id": "xyz", "session-name": "me",
+		"timeout": "1m", "trail-days": "7", "concurrency": "0"}
+	for _, flag := range liveOnly {
+		arg := "--" + flag
+		if v, ok := values[flag]; ok {
+			arg += "=" + v
+		}
+		code, stdout, stderr := exe(t, nil, "scan", "--credential-report", realistic(), arg)
+		assert.Equal(t, exitUsage, code, "exit code of offline scan with %s", arg)
+		assert.Empty(t, stdout, "no report with %s", arg)
+		assert.Equal(t, "keyaudit scan: --"+flag+" has no meaning for an offline audit of --credential-report files: drop one of them\n", stderr, "stderr with %s", arg)
+	}
+}
+
+func TestBinaryColor(t *testing.T) {
+	t.Parallel()
+	args := []string{"scan", "--credential-report", realistic(), "--format", "table", "--as-of", asOf}
+	tests := []struct {
+		name  string
+		env   []string
+		color bool
+	}{
+		{"pipe", nil, false},
+		{"forced", []string{"CLICOLOR_FORCE=1"}, true},
+		{"NO_COLOR", []string{"CLICOLOR_FORCE=1", "NO_COLOR=1"}, false},
+		{"TERM=dumb", []string{"CLICOLOR_FORCE=1", "TERM=dumb"}, false},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := exe(t, tt.env, args...)
+		require.Equal(t, exitOK, code, "exit code of %s; stderr: %s", tt.name, stderr)
+		assert.Equal(t, tt.color, strings.Contains(stdout, "\x1b["), "colour escape sequences with %s", tt.name)
+	}
+}
+
+func TestBinaryQuiet(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"demo", []string{"scan", "--demo", "--quiet"}, exitIncomplete},
+		{"offline", []string{"scan", "--credential-report", realistic(), "-q", "--out", out}, exitOK},
+		{"whois", []string{"whois", "--demo", "-q", terraform}, exitOK},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := exe(t, nil, tt.args...)
+		assert.Equal(t, tt.code, code, "exit code of %s", tt.name)
+		assert.Empty(t, stderr, "stderr of %s with --quiet", tt.name)
+		if tt.name == "demo" {
+			assert.Contains(t, stdout, "DEMO", "the report still says it is the demo")
+		}
+	}
+}
+
+func TestBinaryVersion(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := exe(t, nil, "--version")
+	require.Equal(t, exitOK, code, "exit code; stderr: %s", stderr)
+	assert.True(t, strings.HasPrefix(stdout, "keyaudit "), "version line %q", stdout)
+	assert.NotContains(t, stdout, "(devel)", "version line")
+	assert.Greater(t, len(strings.TrimSpace(stdout)), len("keyaudit "), "a version is printed")
+}
+
+func TestBinaryRulesJSON(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := exe(t, nil, "rules", "--format", "json")
+	require.Equal(t, exitOK, code, "exit code; stderr: %s", stderr)
+	var got []struct {
+		ID          string            `json:"id"`
+		Severity    string            `json:"severity"`
+		CIS         map[string]string `json:"cis"`
+		Description string            `json:"description"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got), "rules --format json is a JSON array:\n%s", stdout)
+	var want, ids []string
+	for _, r := range rules.Catalogue() {
+		want = append(want, r.ID)
+	}
+	for _, r := range got {
+		ids = append(ids, r.ID)
+		assert.NotEmpty(t, r.Severity, "severity of %s", r.ID)
+		assert.NotEmpty(t, r.Description, "description of %s", r.ID)
+		assert.NotNil(t, r.CIS, "cis of %s is a list, even empty", r.ID)
+	}
+	assert.Equal(t, want, ids, "every rule id, in catalogue order")
+}
+
+func TestBinaryExitCodes(t *testing.T) {
+	t.Parallel()
+	offline := []string{"scan", "--credential-report", realistic(), "--as-of", asOf, "--format", "json"}
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"complete", offline, exitOK},
+		{"findings at --fail-on", append(offline, "--fail-on", "medium"), exitFindings},
+		{"no finding at --fail-on", []string{"scan", "--credential-report", golden.Path("credential-reports/clean.csv"), "--fail-on", "low"}, exitOK},
+		{"usage", []string{"scan", "--bogus"}, exitUsage},
+		{"unknown command", []string{"bogus"}, exitUsage},
+		{"demo: an account without the role", []string{"scan", "--demo", "-q"}, exitIncomplete},
+		{"incomplete beats findings", []string{"scan", "--demo", "-q", "--fail-on", "low"}, exitIncomplete},
+		{"whois: an answer missing", []string{"whois", "--demo", "-q", terraform, norole}, exitIncomplete},
+	}
+	for _, tt := range tests {
+		code, _, stderr := exe(t, nil, tt.args...)
+		assert.Equal(t, tt.want, code, "exit code of %s; stderr: %s", tt.name, stderr)
+	}
+}
+
+func TestBinaryCompletion(t *testing.T) {
+	t.Parallel()
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		code, stdout, stderr := exe(t, nil, "completion", shell)
+		assert.Equal(t, exitOK, code, "exit code of completion %s; stderr: %s", shell, stderr)
+		assert.Contains(t, stdout, "keyaudit", "completion script for %s", shell)
+	}
+}
