@@ -59,6 +59,10 @@ type User struct {
 	MFAActive        bool      `json:"mfa_active"`
 
 	Keys []Key `json:"keys"`
+
+	// Permissions is the user's blast radius from its IAM policies; nil
+	// when not read (offline audits, or the user is newer than the read).
+	Permissions *Permissions `json:"permissions,omitempty"`
 }
 
 // Key is one access key. ID is empty when only the credential report was
