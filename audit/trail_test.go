@@ -151,3 +151,34 @@ func TestTrailRegions(t *testing.T) {
 		assert.Equal(t, tt.want, TrailRegions(tt.partitionOrRegion, tt.lastUsed), "case %s", tt.name)
 	}
 }
+
+func TestTraceProfileBudget(t *testing.T) {
+	w := traceWorld(120, 0)
+	srv, cfg := simConfig(t, w, "222222222222", awssim.WithClock(func() time.Time { return traceNow }))
+	key := w.Accounts[0].Users[0].Keys[0].ID
+	tests := []struct {
+		name       string
+		pages      int
+		wantPages  int
+		wantEvents int
+		more       bool
+		unread     []string
+	}{
+		{"budget spent in the first region", 2, 2, 100, true, []string{"eu-west-1"}},
+		{"budget enough for all", 5, 4, 121, false, nil},
+	}
+	for _, tt := range tests {
+		before := len(srv.CloudTrailRequests("222222222222", "us-east-1")) + len(srv.CloudTrailRequests("222222222222", "eu-west-1"))
+		p, err := NewTracer(cfg, 30).Profile(context.Background(), key, []string{"us-east-1", "eu-west-1"}, traceNow, tt.pages)
+		require.NoError(t, err, "case %s", tt.name)
+		after := len(srv.CloudTrailRequests("222222222222", "us-east-1")) + len(srv.CloudTrailRequests("222222222222", "eu-west-1"))
+		assert.Equal(t, tt.wantPages, p.Pages, "case %s: pages", tt.name)
+		assert.Equal(t, tt.wantPages, after-before, "case %s: LookupEvents calls", tt.name)
+		assert.Equal(t, tt.wantEvents, p.Events, "case %s: events", tt.name)
+		assert.Equal(t, tt.more, p.MoreUnread, "case %s: more unread", tt.name)
+		assert.Equal(t, tt.unread, p.UnreadRegions, "case %s: unread regions", tt.name)
+		assert.Equal(t, []string{"198.51.100.7", "203.0.113.10"}, p.PublicIPs, "case %s: public IPs", tt.name)
+		assert.Equal(t, []string{"aws-cli/2.15.0"}, p.Human, "case %s: human agents", tt.name)
+		assert.Equal(t, []string{"terraform/1.7.5"}, p.Workload, "case %s: workload agents", tt.name)
+	}
+}

@@ -81,6 +81,9 @@ type Key struct {
 	LastUsed  LastUse   `json:"last_used"`
 	// Usage is who used the key, from CloudTrail; nil when not traced.
 	Usage *Usage `json:"usage,omitempty"`
+	// Profile is the key's budgeted usage profile for the kill-first
+	// ranking; nil when the budget did not reach the key.
+	Profile *Profile `json:"profile,omitempty"`
 }
 
 // Usage summarises a key's CloudTrail events over a look-back window: the
