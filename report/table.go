@@ -87,6 +87,9 @@ func (t TableWriter) Write(w io.Writer, r *Report) error {
 			ew.printf("%s\n", t.colorize(line))
 		}
 	}
+	if len(r.Risk) > 0 {
+		t.killFirst(ew, r, names)
+	}
 	var unaudited []Account
 	for _, a := range r.Accounts {
 		if a.Status != "ok" {
@@ -112,6 +115,37 @@ func (t TableWriter) Write(w io.Writer, r *Report) error {
 		}
 	}
 	return ew.err
+}
+
+// KillFirstRows is how many keys the table and Slack's top list show.
+const KillFirstRows = 10
+
+// killFirst writes the top of the ranking, each key with its reason, and
+// what the ranking does not cover.
+func (t TableWriter) killFirst(ew *errWriter, r *Report, names map[string]string) {
+	ew.printf("\nKill first: the top %d of %d active long-term key(s) by risk score\n", min(KillFirstRows, len(r.Risk)), len(r.Risk))
+	header := []string{"RANK", "SCORE", "ACCOUNT", "PRINCIPAL", "ACCESS KEY", "WHY"}
+	var rows [][][]string
+	for _, k := range r.Risk[:min(KillFirstRows, len(r.Risk))] {
+		key := k.AccessKeyID
+		if key == "" {
+			key = fmt.Sprintf("(slot %d)", k.KeySlot)
+		}
+		rows = append(rows, [][]string{{fmt.Sprint(k.Rank)}, {fmt.Sprint(k.Score)}, {clean(or(names[k.AccountID], or(k.AccountName, k.AccountID)))},
+			{clean(k.Principal)}, {key}, {clean(k.Reason())}})
+	}
+	for _, line := range t.layout(header, rows) {
+		ew.printf("%s\n", line)
+	}
+	for _, n := range r.RiskNotes {
+		for i, line := range wrap(clean(n), max(0, t.Width-4)) {
+			if i == 0 {
+				ew.printf("  * %s\n", line)
+			} else {
+				ew.printf("    %s\n", line)
+			}
+		}
+	}
 }
 
 // layout aligns rows of multi-line cells in columns, two spaces apart and
