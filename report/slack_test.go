@@ -271,7 +271,8 @@ func TestSlackKillFirstEntrants(t *testing.T) {
 	_, _, err = s.Announce(ctx, sink, second, "")
 	require.NoError(t, err, "case same top")
 	text = blockText(srv.Posts()[1].Blocks)
-	assert.NotContains(t, text, "Kill first", "case same top: nothing about the ranking")
+	assert.NotContains(t, text, "Kill first", "case same top: the top is not listed")
+	assert.NotContains(t, text, "New in the kill-first", "case same top: no entrant")
 
 	third := fixture()
 	newcomer := rules.Risk{Rank: 1, AccountID: "111111111111", AccountName: "prod", Principal: "intruder", AccessKeyID: "AKIAAAAAAAAAAAAAAAA9", Score: 99,
