@@ -128,8 +128,9 @@ const (
 )
 
 var (
-	// ciMarkers in a user agent name a CI system or a managed runtime.
-	ciMarkers = []string{"exec-env/", "github", "gitlab", "jenkins", "circleci", "buildkite", "codebuild", "md/ci"}
+	// ciMarkers in a user agent name a CI system, a managed runtime, or a
+	// cloud VM's kernel (GitHub's hosted runners run "Linux/…-azure").
+	ciMarkers = []string{"exec-env/", "github", "gitlab", "jenkins", "circleci", "buildkite", "codebuild", "md/ci", "-azure", "-aws", "amzn", "-gcp"}
 	// workloadMarkers name SDKs and infrastructure tools.
 	workloadMarkers = []string{"aws-sdk-", "boto3/", "botocore/", "terraform", "hashicorp", "pulumi", "cdk/", "aws-cdk", "cloudformation", "apn/", "s3fs", "rclone", "aws-internal"}
 	// humanMarkers name the console and browsers.

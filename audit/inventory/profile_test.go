@@ -12,9 +12,11 @@ var profileNow = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 
 func TestAgentKind(t *testing.T) {
 	cases := map[string]inventory.Agent{
-		"aws-cli/2.15.0 Python/3.11.6 Darwin/23.3.0 exe/x86_64 prompt/off command/s3.ls":          inventory.AgentHuman,
-		"aws-cli/2.15.0 md/installer#exe ua/2.0 os/linux#6.1 exec-env/AWS_ECS_EC2 md/arch#x86_64": inventory.AgentWorkload,
-		"aws-cli/2.13.0 Python/3.11.4 Linux/6.2 exe/x86_64.ubuntu.22 md/ci#github-actions":        inventory.AgentWorkload,
+		"aws-cli/2.15.0 Python/3.11.6 Darwin/23.3.0 exe/x86_64 prompt/off command/s3.ls":                    inventory.AgentHuman,
+		"aws-cli/2.15.0 md/installer#exe ua/2.0 os/linux#6.1 exec-env/AWS_ECS_EC2 md/arch#x86_64":           inventory.AgentWorkload,
+		"aws-cli/2.13.0 Python/3.11.4 Linux/6.2 exe/x86_64.ubuntu.22 md/ci#github-actions":                  inventory.AgentWorkload,
+		"aws-cli/2.15.0 Python/3.11.6 Linux/6.5.0-1016-azure exe/x86_64.ubuntu.22 prompt/off command/s3.cp": inventory.AgentWorkload,
+		"aws-cli/2.15.0 Python/3.11.6 Windows/10 exe/AMD64 prompt/off command/s3.ls":                        inventory.AgentHuman,
 		"signin.amazonaws.com":                                                     inventory.AgentHuman,
 		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)":                          inventory.AgentHuman,
 		"aws-sdk-go-v2/1.30.3 os/linux lang/go#1.22.5 md/GOOS#linux api/s3#1.58.2": inventory.AgentWorkload,
