@@ -281,6 +281,15 @@ func TrailRegions(partitionOrRegion, lastUsedRegion string) []string {
 	return out
 }
 
+// ProfileRegions are the regions Profile reads for a key, in the order its
+// page budget is spent: the region the key was last used in (where its
+// workload's events are), then the partition's home region (IAM, global STS).
+func ProfileRegions(partition, lastUsedRegion string) []string {
+	out := TrailRegions(partition, lastUsedRegion)
+	slices.Reverse(out)
+	return out
+}
+
 type set map[string]bool
 
 func (s set) add(v string) {

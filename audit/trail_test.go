@@ -182,3 +182,10 @@ func TestTraceProfileBudget(t *testing.T) {
 		assert.Equal(t, []string{"terraform/1.7.5"}, p.Workload, "case %s: workload agents", tt.name)
 	}
 }
+
+func TestProfileRegions(t *testing.T) {
+	assert.Equal(t, []string{"eu-west-1", "us-east-1"}, ProfileRegions("aws", "eu-west-1"), "case last used elsewhere")
+	assert.Equal(t, []string{"us-east-1"}, ProfileRegions("aws", "us-east-1"), "case last used in the home region")
+	assert.Equal(t, []string{"us-east-1"}, ProfileRegions("aws", ""), "case never used")
+	assert.Equal(t, []string{"us-gov-west-1"}, ProfileRegions("aws-us-gov", "eu-west-1"), "case another partition's region")
+}
