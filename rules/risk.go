@@ -14,40 +14,72 @@ import (
 // organization. Each factor says why it applies, so the order explains
 // itself. Weights are tunable in the config file (risk.weights).
 
-// Factor ids (a public contract, like rule ids) with their default weights.
-// Blast radius counts once (the user's class); age and last use once each;
-// findings once (the worst open severity on the key).
+// Factor ids are a public contract, like rule ids; Factors gives their
+// default weights. Blast radius counts once (the user's class); age and
+// last use once each; findings once (the worst open severity on the key).
 const (
-	FactorAdmin      = "blast-administrator"        // 40: "*" on "*", or the root user
-	FactorEscalation = "blast-privilege-escalation" // 32: can grant itself more
-	FactorData       = "blast-broad-data"           // 22: reads S3, KMS or Secrets Manager everywhere
-	FactorWrite      = "blast-write"                // 12
-	FactorReadOnly   = "blast-read-only"            // 4
-	FactorBlastGuess = "blast-unknown"              // 16: policies not read: assume the middle
-	FactorViaGroup   = "blast-via-group"            // 2: the power comes only from a group, easily overlooked
-	FactorAgeYear    = "key-age-over-1y"            // 10
-	FactorAge90      = "key-age-over-90d"           // 5
-	FactorNeverUsed  = "never-used"                 // 12: nobody needs it; killing it costs nothing
-	FactorUnused     = "unused-over-90d"            // 8
-	FactorCritical   = "finding-critical"           // 20: the worst open finding on the key
-	FactorHigh       = "finding-high"               // 10
-	FactorMedium     = "finding-medium"             // 4
-	FactorLow        = "finding-low"                // 1
-	FactorNewIPs     = "new-public-ips"             // 15: used from public IPs first seen in the last 7 days
-	FactorManyIPs    = "many-public-ips"            // 8: used from 3 or more public IPs
-	FactorHuman      = "human-use"                  // 5: a person's console or CLI, not a workload
-	FactorRegions    = "many-regions"               // 3: used in 3 or more regions
-	FactorUnprofiled = "usage-unread"               // 0: outside the CloudTrail budget, or read in part
+	FactorAdmin      = "blast-administrator"
+	FactorEscalation = "blast-privilege-escalation"
+	FactorData       = "blast-broad-data"
+	FactorWrite      = "blast-write"
+	FactorReadOnly   = "blast-read-only"
+	FactorBlastGuess = "blast-unknown"
+	FactorViaGroup   = "blast-via-group"
+	FactorAgeYear    = "key-age-over-1y"
+	FactorAge90      = "key-age-over-90d"
+	FactorNeverUsed  = "never-used"
+	FactorUnused     = "unused-over-90d"
+	FactorCritical   = "finding-critical"
+	FactorHigh       = "finding-high"
+	FactorMedium     = "finding-medium"
+	FactorLow        = "finding-low"
+	FactorNewIPs     = "new-public-ips"
+	FactorManyIPs    = "many-public-ips"
+	FactorHuman      = "human-use"
+	FactorRegions    = "many-regions"
+	FactorUnprofiled = "usage-unread"
 )
+
+// FactorInfo describes one factor, for `keyaudit rules`-style listings and the README.
+type FactorInfo struct {
+	ID          string
+	Weight      int // the default
+	Description string
+}
+
+// Factors lists every factor with its default weight, blast radius first.
+func Factors() []FactorInfo {
+	return []FactorInfo{
+		{FactorAdmin, 40, `blast radius: "*" on "*", or the root user`},
+		{FactorEscalation, 32, "blast radius: can grant itself more (iam:CreateAccessKey, iam:Put*Policy, iam:PassRole with compute, sts:AssumeRole on *, ...)"},
+		{FactorData, 22, "blast radius: reads S3 objects, decrypts with KMS or reads secrets on every resource"},
+		{FactorWrite, 12, "blast radius: changes something"},
+		{FactorReadOnly, 4, "blast radius: only reads"},
+		{FactorBlastGuess, 16, "blast radius unknown: the user's policies were not read"},
+		{FactorViaGroup, 2, "the power comes only through group membership, easily overlooked"},
+		{FactorAgeYear, 10, "the key is older than a year"},
+		{FactorAge90, 5, "the key is older than 90 days"},
+		{FactorNeverUsed, 12, "the key was never used: nobody needs it, killing it costs nothing"},
+		{FactorUnused, 8, "the key has not been used for over 90 days"},
+		{FactorCritical, 20, "the worst open finding on the key is critical"},
+		{FactorHigh, 10, "the worst open finding on the key is high"},
+		{FactorMedium, 4, "the worst open finding on the key is medium"},
+		{FactorLow, 1, "the worst open finding on the key is low"},
+		{FactorNewIPs, 15, "CloudTrail: used from public IPs first seen in the last 7 days"},
+		{FactorManyIPs, 8, "CloudTrail: used from 3 or more public IPs"},
+		{FactorHuman, 5, "CloudTrail: used by a person (console, CLI from a laptop), not a workload"},
+		{FactorRegions, 3, "CloudTrail: used in 3 or more regions"},
+		{FactorUnprofiled, 0, "CloudTrail: outside the budget, or read in part (says what was left unread)"},
+	}
+}
 
 // DefaultWeights are the weights of every factor when the config sets none.
 func DefaultWeights() map[string]int {
-	return map[string]int{
-		FactorAdmin: 40, FactorEscalation: 32, FactorData: 22, FactorWrite: 12, FactorReadOnly: 4, FactorBlastGuess: 16, FactorViaGroup: 2,
-		FactorAgeYear: 10, FactorAge90: 5, FactorNeverUsed: 12, FactorUnused: 8,
-		FactorCritical: 20, FactorHigh: 10, FactorMedium: 4, FactorLow: 1,
-		FactorNewIPs: 15, FactorManyIPs: 8, FactorHuman: 5, FactorRegions: 3, FactorUnprofiled: 0,
+	w := map[string]int{}
+	for _, f := range Factors() {
+		w[f.ID] = f.Weight
 	}
+	return w
 }
 
 var classFactor = map[inventory.Class]string{

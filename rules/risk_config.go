@@ -74,8 +74,8 @@ func ParseRiskConfig(name string, data []byte) (RiskConfig, error) {
 
 func factorIDs() []string {
 	var ids []string
-	for id := range DefaultWeights() {
-		ids = append(ids, id)
+	for _, f := range Factors() {
+		ids = append(ids, f.ID)
 	}
 	sort.Strings(ids)
 	return ids

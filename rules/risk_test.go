@@ -177,3 +177,13 @@ func TestParseRiskConfig(t *testing.T) {
 		assert.Contains(t, err.Error(), want, "case %q", in)
 	}
 }
+
+func TestFactorsAreUniqueAndUsed(t *testing.T) {
+	seen := map[string]bool{}
+	for _, f := range Factors() {
+		assert.False(t, seen[f.ID], "case %s: listed twice", f.ID)
+		seen[f.ID] = true
+		assert.NotEmpty(t, f.Description, "case %s: described", f.ID)
+	}
+	assert.Len(t, DefaultWeights(), len(Factors()), "case every factor weighted")
+}
