@@ -281,6 +281,32 @@ func TrailRegions(partitionOrRegion, lastUsedRegion string) []string {
 	return out
 }
 
+// ProfileKeys sets the usage profile (Profile, pages pages each) of the
+// account's keys named in keyIDs, one key after another: the Tracer's
+// limiter is per account and region anyway. A key whose profile cannot be
+// read is left without one, and the account's warnings say why; only a
+// cancelled context is an error.
+func (t *Tracer) ProfileKeys(ctx context.Context, acct *inventory.Account, keyIDs []string, partition string, now time.Time, pages int) error {
+	for _, u := range acct.Principals() {
+		for k := range u.Keys {
+			key := &u.Keys[k]
+			if key.ID == "" || !slices.Contains(keyIDs, key.ID) {
+				continue
+			}
+			p, err := t.Profile(ctx, key.ID, ProfileRegions(partition, key.LastUsed.Region), now, pages)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
+				acct.Warnings = append(acct.Warnings, fmt.Sprintf("kill-first ranking without the usage of key %s: %v", inventory.MaskKeyID(key.ID), err))
+				continue
+			}
+			key.Profile = p
+		}
+	}
+	return nil
+}
+
 // ProfileRegions are the regions Profile reads for a key, in the order its
 // page budget is spent: the region the key was last used in (where its
 // workload's events are), then the partition's home region (IAM, global STS).

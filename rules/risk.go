@@ -294,16 +294,20 @@ func agentName(ua string) string {
 	return name
 }
 
-// ProfileCandidates returns the keys the CloudTrail budget covers: the top
-// k of a ranking made without profiles, with a key ID and no profile yet.
-func ProfileCandidates(ranked []Risk, k int) []Risk {
-	var out []Risk
+// ProfileCandidates returns, per account, the IDs of the keys the
+// CloudTrail budget covers: the top k of a ranking made without profiles
+// that have a key ID and no profile yet, in rank order (the shape of
+// KeysToConfirm).
+func ProfileCandidates(ranked []Risk, k int) map[string][]string {
+	out := map[string][]string{}
+	n := 0
 	for _, r := range ranked {
-		if len(out) >= k {
+		if n >= k {
 			break
 		}
 		if r.AccessKeyID != "" && !r.Profiled {
-			out = append(out, r)
+			out[r.AccountID] = append(out[r.AccountID], r.AccessKeyID)
+			n++
 		}
 	}
 	return out

@@ -139,12 +139,8 @@ func TestProfileCandidates(t *testing.T) {
 	}
 	e := env()
 	ranked := Rank(e, DefaultRisk(), accts, Evaluate(e, accts, nil).Actions)
-	got := ProfileCandidates(ranked, 3)
-	var names []string
-	for _, r := range got {
-		names = append(names, r.Principal)
-	}
-	assert.Equal(t, []string{inventory.RootName, "deployer", "ops-admin"}, names, "case top 3 before profiles")
+	// Ranked without profiles: root (70), deployer (53), ops-admin (49), bob (42).
+	assert.Equal(t, map[string][]string{"123456789012": {rid(2), rid(3), rid(1)}}, ProfileCandidates(ranked, 3), "case top 3 before profiles")
 	assert.Empty(t, ProfileCandidates(ranked, 0), "case budget 0")
 	notes := RiskNotes(ranked, DefaultRisk())
 	require.Len(t, notes, 2, "case notes")
