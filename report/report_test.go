@@ -380,3 +380,12 @@ func TestTableStripsControlCharacters(t *testing.T) {
 		assert.False(t, strings.HasPrefix(line, "forged") || strings.HasPrefix(line, "  critical  x"), "a value forged a line: %q", line)
 	}
 }
+
+func TestKillFirstWriter(t *testing.T) {
+	golden.Assert(t, "report/fixture.risk.txt", render(t, report.KillFirstWriter{}, fixture()))
+	top := string(render(t, report.KillFirstWriter{Limit: 1}, fixture()))
+	assert.Contains(t, top, "Kill first: the top 1 of 3", "case limit 1")
+	assert.NotContains(t, top, "legacy", "case limit 1: the rest left out")
+	assert.Contains(t, top, "out of scope", "case limit 1: the notes kept")
+	assert.Contains(t, string(render(t, report.KillFirstWriter{}, empty())), "No active long-term key to rank.", "case nothing to rank")
+}
