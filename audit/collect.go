@@ -36,6 +36,9 @@ type Collector struct {
 	// report; ReportPoll is the first wait between polls, doubled each time.
 	ReportWait time.Duration
 	ReportPoll time.Duration
+
+	// awsPolicies holds the AWS-managed policies read in this run (Permissions).
+	awsPolicies awsPolicies
 }
 
 // NewCollector returns a collector with production defaults.

@@ -11,6 +11,9 @@ var MemberActions = []string{
 	"iam:GetAccountSummary",
 	"iam:ListAccessKeys",
 	"iam:GetAccessKeyLastUsed",
+	"iam:GetAccountAuthorizationDetails", // the kill-first ranking's blast radius
+	"iam:GetPolicy",                      // an attached AWS-managed policy not in inventory.ManagedPolicies
+	"iam:GetPolicyVersion",
 	"cloudtrail:LookupEvents",
 }
 

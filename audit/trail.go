@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -96,9 +97,10 @@ type ctEvent struct {
 	} `json:"responseElements"`
 }
 
-// lookup reads the events matching attr in one region, paginated, rate
-// limited and bounded, calling fn for each.
-func (t *Tracer) lookup(ctx context.Context, region string, now time.Time, attr cttypes.LookupAttribute, fn func(ctEvent) bool) (truncated bool, err error) {
+// lookup reads the events matching attr in one region, newest first,
+// paginated, rate limited and bounded to maxEvents events and (when above
+// 0) maxPages pages, calling fn for each. It returns the pages read.
+func (t *Tracer) lookup(ctx context.Context, region string, now time.Time, attr cttypes.LookupAttribute, maxEvents, maxPages int, fn func(ctEvent) bool) (pages int, truncated bool, err error) {
 	in := &cloudtrail.LookupEventsInput{
 		LookupAttributes: []cttypes.LookupAttribute{attr},
 		StartTime:        aws.Time(now.AddDate(0, 0, -t.Days)),
@@ -108,13 +110,14 @@ func (t *Tracer) lookup(ctx context.Context, region string, now time.Time, attr 
 	p := cloudtrail.NewLookupEventsPaginator(t.client(region), in)
 	read := 0
 	for p.HasMorePages() {
-		if read >= t.MaxEvents {
-			return true, nil
+		if read >= maxEvents || (maxPages > 0 && pages >= maxPages) {
+			return pages, true, nil
 		}
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return false, fmt.Errorf("look up CloudTrail events in %s: %w", region, Explain(err))
+			return pages, false, fmt.Errorf("look up CloudTrail events in %s: %w", region, Explain(err))
 		}
+		pages++
 		for _, e := range page.Events {
 			read++
 			var ev ctEvent
@@ -122,11 +125,11 @@ func (t *Tracer) lookup(ctx context.Context, region string, now time.Time, attr 
 				continue // a record we cannot read tells us nothing
 			}
 			if !fn(ev) {
-				return false, nil
+				return pages, false, nil
 			}
 		}
 	}
-	return false, nil
+	return pages, false, nil
 }
 
 // Usage summarises the events made with keyID in the given regions over
@@ -135,9 +138,9 @@ func (t *Tracer) Usage(ctx context.Context, keyID string, regions []string, now 
 	u := &inventory.Usage{Since: now.AddDate(0, 0, -t.Days).UTC().Truncate(time.Second)}
 	ips, agents, services, names, seenRegions := set{}, set{}, set{}, set{}, set{}
 	for _, region := range regions {
-		truncated, err := t.lookup(ctx, region, now, cttypes.LookupAttribute{
+		_, truncated, err := t.lookup(ctx, region, now, cttypes.LookupAttribute{
 			AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(keyID),
-		}, func(ev ctEvent) bool {
+		}, t.MaxEvents, 0, func(ev ctEvent) bool {
 			u.Events++
 			if u.FirstSeen.IsZero() || ev.EventTime.Before(u.FirstSeen) {
 				u.FirstSeen = ev.EventTime.UTC()
@@ -161,6 +164,34 @@ func (t *Tracer) Usage(ctx context.Context, keyID string, regions []string, now 
 	return u, nil
 }
 
+// Profile reads at most pages pages (50 events each) of the key's newest
+// events for the kill-first ranking, spending the budget on regions in the
+// order given (put the region the key was last used in first), and says
+// what it left unread.
+func (t *Tracer) Profile(ctx context.Context, keyID string, regions []string, now time.Time, pages int) (*inventory.Profile, error) {
+	var events []inventory.TrailEvent
+	read, more := 0, false
+	var unread []string
+	for _, region := range regions {
+		if read >= pages {
+			unread = append(unread, region)
+			continue
+		}
+		n, truncated, err := t.lookup(ctx, region, now, cttypes.LookupAttribute{
+			AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(keyID),
+		}, math.MaxInt, pages-read, func(ev ctEvent) bool {
+			events = append(events, inventory.TrailEvent{Time: ev.EventTime, SourceIP: ev.SourceIPAddress, Region: ev.AWSRegion, UserAgent: ev.UserAgent})
+			return true
+		})
+		if err != nil {
+			return nil, fmt.Errorf("profile key %s: %w", inventory.MaskKeyID(keyID), err)
+		}
+		read += n
+		more = more || truncated
+	}
+	return inventory.BuildProfile(now, events, read, more, unread), nil
+}
+
 // issuingEvents are the STS calls that hand out ASIA keys.
 var issuingEvents = []string{"AssumeRole", "GetSessionToken", "GetFederationToken", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "AssumeRoot"}
 
@@ -180,9 +211,9 @@ func (t *Tracer) Issuer(ctx context.Context, keyID string, regions []string, now
 	var cut []string
 	for _, region := range regions {
 		for _, name := range issuingEvents {
-			truncated, err := t.lookup(ctx, region, now, cttypes.LookupAttribute{
+			_, truncated, err := t.lookup(ctx, region, now, cttypes.LookupAttribute{
 				AttributeKey: cttypes.LookupAttributeKeyEventName, AttributeValue: aws.String(name),
-			}, func(ev ctEvent) bool {
+			}, t.MaxEvents, 0, func(ev ctEvent) bool {
 				if ev.ResponseElements.Credentials.AccessKeyID != keyID {
 					return true
 				}
@@ -251,6 +282,41 @@ func TrailRegions(partitionOrRegion, lastUsedRegion string) []string {
 	if partition(lastUsedRegion) == partition(out[0]) {
 		add(lastUsedRegion)
 	}
+	return out
+}
+
+// ProfileKeys sets the usage profile (Profile, pages pages each) of the
+// account's keys named in keyIDs, one key after another: the Tracer's
+// limiter is per account and region anyway. A key whose profile cannot be
+// read is left without one, and the account's warnings say why; only a
+// cancelled context is an error.
+func (t *Tracer) ProfileKeys(ctx context.Context, acct *inventory.Account, keyIDs []string, partition string, now time.Time, pages int) error {
+	for _, u := range acct.Principals() {
+		for k := range u.Keys {
+			key := &u.Keys[k]
+			if key.ID == "" || !slices.Contains(keyIDs, key.ID) {
+				continue
+			}
+			p, err := t.Profile(ctx, key.ID, ProfileRegions(partition, key.LastUsed.Region), now, pages)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
+				acct.Warnings = append(acct.Warnings, fmt.Sprintf("kill-first ranking without the usage of key %s: %v", inventory.MaskKeyID(key.ID), err))
+				continue
+			}
+			key.Profile = p
+		}
+	}
+	return nil
+}
+
+// ProfileRegions are the regions Profile reads for a key, in the order its
+// page budget is spent: the region the key was last used in (where its
+// workload's events are), then the partition's home region (IAM, global STS).
+func ProfileRegions(partition, lastUsedRegion string) []string {
+	out := TrailRegions(partition, lastUsedRegion)
+	slices.Reverse(out)
 	return out
 }
 

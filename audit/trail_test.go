@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -150,4 +151,65 @@ func TestTrailRegions(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, TrailRegions(tt.partitionOrRegion, tt.lastUsed), "case %s", tt.name)
 	}
+}
+
+func TestTraceProfileBudget(t *testing.T) {
+	w := traceWorld(120, 0)
+	srv, cfg := simConfig(t, w, "222222222222", awssim.WithClock(func() time.Time { return traceNow }))
+	key := w.Accounts[0].Users[0].Keys[0].ID
+	tests := []struct {
+		name       string
+		pages      int
+		wantPages  int
+		wantEvents int
+		more       bool
+		unread     []string
+	}{
+		{"budget spent in the first region", 2, 2, 100, true, []string{"eu-west-1"}},
+		{"budget enough for all", 5, 4, 121, false, nil},
+	}
+	for _, tt := range tests {
+		before := len(srv.CloudTrailRequests("222222222222", "us-east-1")) + len(srv.CloudTrailRequests("222222222222", "eu-west-1"))
+		p, err := NewTracer(cfg, 30).Profile(context.Background(), key, []string{"us-east-1", "eu-west-1"}, traceNow, tt.pages)
+		require.NoError(t, err, "case %s", tt.name)
+		after := len(srv.CloudTrailRequests("222222222222", "us-east-1")) + len(srv.CloudTrailRequests("222222222222", "eu-west-1"))
+		assert.Equal(t, tt.wantPages, p.Pages, "case %s: pages", tt.name)
+		assert.Equal(t, tt.wantPages, after-before, "case %s: LookupEvents calls", tt.name)
+		assert.Equal(t, tt.wantEvents, p.Events, "case %s: events", tt.name)
+		assert.Equal(t, tt.more, p.MoreUnread, "case %s: more unread", tt.name)
+		assert.Equal(t, tt.unread, p.UnreadRegions, "case %s: unread regions", tt.name)
+		assert.Equal(t, []string{"198.51.100.7", "203.0.113.10"}, p.PublicIPs, "case %s: public IPs", tt.name)
+		assert.Equal(t, []string{"aws-cli/2.15.0"}, p.Human, "case %s: human agents", tt.name)
+		assert.Equal(t, []string{"terraform/1.7.5"}, p.Workload, "case %s: workload agents", tt.name)
+	}
+}
+
+func TestProfileRegions(t *testing.T) {
+	assert.Equal(t, []string{"eu-west-1", "us-east-1"}, ProfileRegions("aws", "eu-west-1"), "case last used elsewhere")
+	assert.Equal(t, []string{"us-east-1"}, ProfileRegions("aws", "us-east-1"), "case last used in the home region")
+	assert.Equal(t, []string{"us-east-1"}, ProfileRegions("aws", ""), "case never used")
+	assert.Equal(t, []string{"us-gov-west-1"}, ProfileRegions("aws-us-gov", "eu-west-1"), "case another partition's region")
+}
+
+func TestTraceProfileKeys(t *testing.T) {
+	w := traceWorld(3, 0)
+	w.Accounts[0].Users = append(w.Accounts[0].Users, awssim.User{Name: "other", CreatedDaysAgo: 10, Keys: []awssim.Key{{Status: "Active", CreatedDaysAgo: 5}}})
+	_, cfg := simConfig(t, w, "222222222222", awssim.WithClock(func() time.Time { return traceNow }))
+	ci, other := w.Accounts[0].Users[0].Keys[0].ID, w.Accounts[0].Users[1].Keys[0].ID
+	acct := &inventory.Account{ID: "222222222222", Users: []inventory.User{
+		{Name: "ci", Keys: []inventory.Key{{ID: ci, Active: true}}},
+		{Name: "other", Keys: []inventory.Key{{ID: other, Active: true}}},
+	}}
+	require.NoError(t, NewTracer(cfg, 30).ProfileKeys(context.Background(), acct, []string{ci}, "aws", traceNow, 1))
+	require.NotNil(t, acct.Users[0].Keys[0].Profile, "case asked: profiled")
+	assert.Equal(t, 1, acct.Users[0].Keys[0].Profile.Pages, "case asked: one page")
+	assert.Nil(t, acct.Users[1].Keys[0].Profile, "case not asked: not profiled")
+
+	w.Accounts[0].Faults.Deny = []string{"cloudtrail:LookupEvents"}
+	_, cfg = simConfig(t, w, "222222222222", awssim.WithClock(func() time.Time { return traceNow }))
+	acct.Users[0].Keys[0].Profile = nil
+	require.NoError(t, NewTracer(cfg, 30).ProfileKeys(context.Background(), acct, []string{ci}, "aws", traceNow, 1), "case denied: not an error")
+	assert.Nil(t, acct.Users[0].Keys[0].Profile, "case denied: no profile")
+	require.Len(t, acct.Warnings, 1, "case denied: warned")
+	assert.Contains(t, acct.Warnings[0], "kill-first ranking without the usage of key AKIA…", "case denied: warning")
 }

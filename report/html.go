@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/rules"
 )
 
@@ -48,6 +51,67 @@ type htmlView struct {
 	NeverUsed  []rules.Finding
 	Accounts   []string // for the account filter
 	RuleIDs    []string
+	// Risk is the top of the kill-first ranking; RiskPoints the chart of
+	// blast radius against staleness, RiskAxis its ticks and rows.
+	Risk       []riskRow
+	RiskPoints []riskPoint
+	RiskTicks  []riskTick
+	RiskRows   []riskTick
+}
+
+// HTMLRiskRows is how many ranked keys the HTML table lists; the chart shows all.
+const HTMLRiskRows = 50
+
+type riskRow struct {
+	rules.Risk
+	Reason string
+}
+
+// riskPoint is one key on the chart; Rank is shown for the top ten.
+type riskPoint struct {
+	X, Y  int
+	Rank  int
+	Top   bool
+	Title string
+}
+
+type riskTick struct {
+	Label string
+	At    int
+}
+
+// riskClasses are the chart's rows, worst at the top; "" is unknown.
+var riskClasses = []inventory.Class{inventory.ClassAdmin, inventory.ClassEscalation, inventory.ClassData, inventory.ClassWrite, inventory.ClassReadOnly, inventory.ClassNone, ""}
+
+// staleX places days since last use on a logarithmic axis: a week and a
+// year both stay readable. Unknown goes to its own column on the right.
+func staleX(days *int) int {
+	if days == nil {
+		return 560
+	}
+	return 130 + int(380*math.Log1p(float64(max(0, min(*days, 1000))))/math.Log1p(1000))
+}
+
+func riskChart(v *htmlView, ranked []rules.Risk) {
+	for i, c := range riskClasses {
+		label := string(c)
+		if c == "" {
+			label = "unknown"
+		}
+		v.RiskRows = append(v.RiskRows, riskTick{Label: label, At: 24 + i*26})
+	}
+	for _, d := range []int{0, 7, 30, 90, 365, 1000} {
+		v.RiskTicks = append(v.RiskTicks, riskTick{Label: fmt.Sprint(d), At: staleX(&d)})
+	}
+	v.RiskTicks = append(v.RiskTicks, riskTick{Label: "unknown", At: staleX(nil)})
+	for _, r := range ranked {
+		row := slices.Index(riskClasses, r.BlastRadius)
+		v.RiskPoints = append(v.RiskPoints, riskPoint{X: staleX(r.StaleDays), Y: 24 + row*26, Rank: r.Rank, Top: r.Rank <= KillFirstRows,
+			Title: fmt.Sprintf("#%d %s (%s): score %d", r.Rank, r.Principal, accountLabel(r.AccountID, r.AccountName, ""), r.Score)})
+		if len(v.Risk) < HTMLRiskRows {
+			v.Risk = append(v.Risk, riskRow{Risk: r, Reason: r.Reason()})
+		}
+	}
 }
 
 type severityCount struct {
@@ -171,6 +235,7 @@ func newHTMLView(r *Report) htmlView {
 		v.ByAccount = append(v.ByAccount, bar{Label: a, Count: perAccount[a], X: 0, Y: i * 26, W: scale(perAccount[a], v.AccountMax, 300), H: 18})
 	}
 	v.AccountChartHeight = len(v.Accounts)*26 + 4
+	riskChart(&v, r.Risk)
 	return v
 }
 

@@ -23,6 +23,8 @@ func TestHTMLEscapesHostileStrings(t *testing.T) {
 	r.Findings[0].Message = "message " + hostile
 	r.Accounts[1].Error = long
 	r.Accounts[0].Name = hostile
+	require.NotEmpty(t, r.Risk)
+	r.Risk[0].Principal, r.Risk[0].Factors[0].Detail = hostile, hostile
 	fenced := regexp.MustCompile("(?s)```sh\n.*?```")
 	for _, w := range []report.Writer{report.HTMLWriter{}, report.MarkdownWriter{}} {
 		// Markdown shows commands verbatim, in code blocks, where markup does not render.
@@ -55,4 +57,15 @@ func TestHTMLIsSelfContained(t *testing.T) {
 		"Keys to act on (2)", "Rules (CIS v6.0.0)", "Rules (CIS v5.0.0)", `data-rule="key-rotation key-two-active"`, "get-access-key-last-used --access-key-id AKIAAAAAAAAAAAAAAAA4"} {
 		assert.Contains(t, html, want)
 	}
+}
+
+func TestHTMLKillFirst(t *testing.T) {
+	r := fixture()
+	html := string(render(t, report.HTMLWriter{}, r))
+	assert.Equal(t, len(r.Risk), strings.Count(html, "<circle "), "case one dot per ranked key")
+	assert.Contains(t, html, `<h2 id="kill-first">Kill first</h2>`, "case section")
+	assert.Contains(t, html, "#1 &lt;root_account&gt; (prod (111111111111)): score 82", "case the top key's dot names it")
+	assert.Contains(t, html, "service control policies and resource policies are out of scope", "case scope note")
+	assert.Contains(t, html, "<code>blast-via-group</code> +2: administrator only through group membership", "case factors listed")
+	assert.NotContains(t, string(render(t, report.HTMLWriter{}, empty())), "kill-first", "case no keys: no section")
 }

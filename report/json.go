@@ -37,5 +37,8 @@ func normalized(r *Report) *Report {
 	if c.Actions == nil {
 		c.Actions = []rules.Action{}
 	}
+	if c.Risk == nil {
+		c.Risk = []rules.Risk{}
+	}
 	return &c
 }

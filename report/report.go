@@ -37,6 +37,10 @@ type Report struct {
 	KeyAges []int `json:"key_ages,omitempty"`
 	// Keys are the keys whois and local were asked about, with whose they are.
 	Keys []inventory.Sighting `json:"keys,omitempty"`
+	// Risk is the kill-first ranking (rules.Rank), ordered by rank;
+	// RiskNotes say what it does not cover (rules.RiskNotes).
+	Risk      []rules.Risk `json:"risk"`
+	RiskNotes []string     `json:"risk_notes,omitempty"`
 	// CISVersion is the benchmark version the table, HTML and Markdown
 	// show (config cis_version); JSON and CSV carry every version.
 	CISVersion rules.CISVersion `json:"-"`

@@ -47,9 +47,12 @@ func build(cfg rules.Config, inv []inventory.Account, sightings []inventory.Sigh
 		}
 		accounts = append(accounts, ra)
 	}
-	res := rules.Evaluate(rules.Env{Now: asOf, Config: cfg, Audited: audited}, inv, sightings)
+	env := rules.Env{Now: asOf, Config: cfg, Audited: audited}
+	res := rules.Evaluate(env, inv, sightings)
+	ranked := rules.Rank(env, rules.DefaultRisk(), inv, res.Actions)
 	return &report.Report{SchemaVersion: report.SchemaVersion, RunID: "20261124T000000Z", GeneratedAt: asOf, AsOf: asOf,
 		Accounts: accounts, Findings: res.Findings, Actions: res.Actions, Warnings: res.Warnings,
+		Risk: ranked, RiskNotes: rules.RiskNotes(ranked, rules.DefaultRisk()),
 		Summary: report.Summarize(res.Findings, accounts), KeyAges: []int{3, 14, 80, 212, 218}, CISVersion: cfg.CISVersion}
 }
 
@@ -88,6 +91,12 @@ suppressions:
 			iamUser("=cmd|calc", usedKey("AKIAAAAAAAAAAAAAAAA7", 1, 212, 3)),
 			iamUser("legacy", usedKey("AKIAAAAAAAAAAAAAAAA2", 1, 80, 70)),
 		}}
+	// The hostile name's power comes from a group; its key was profiled.
+	prod.Users[0].Permissions = &inventory.Permissions{Class: inventory.ClassAdmin, FromGroups: true,
+		Grants: []string{`"*" on "*" via group <admins>: AdministratorAccess`}}
+	prod.Users[0].Keys[0].Profile = &inventory.Profile{Pages: 2, Events: 100, MoreUnread: true, Oldest: ago(4),
+		PublicIPs: []string{"198.51.100.7", "203.0.113.10", "203.0.113.11"}, NewIPsUnknown: true,
+		Human: []string{"aws-cli/2.15.0 Darwin/23"}, Regions: []string{"eu-west-1"}}
 	return build(cfg, append([]inventory.Account{prod}, unaudited...), nil)
 }
 
@@ -339,7 +348,7 @@ func TestTableFitsTheWidth(t *testing.T) {
 		if inTable {
 			assert.LessOrEqual(t, utf8.RuneCountInString(line), 100, "line too wide: %q", line)
 		}
-		if strings.Contains(line, "ci-deploy") {
+		if strings.Contains(line, "AKIAAAAAAAAAAAAAAAA3") {
 			assert.Equal(t, 1, strings.Count(line, "ci-deploy"), "the user is repeated: %q", line)
 			assert.Equal(t, 1, strings.Count(line, "AKIAAAAAAAAAAAAAAAA3"), "the key is repeated: %q", line)
 		}
@@ -370,4 +379,13 @@ func TestTableStripsControlCharacters(t *testing.T) {
 	for _, line := range strings.Split(out, "\n") {
 		assert.False(t, strings.HasPrefix(line, "forged") || strings.HasPrefix(line, "  critical  x"), "a value forged a line: %q", line)
 	}
+}
+
+func TestKillFirstWriter(t *testing.T) {
+	golden.Assert(t, "report/fixture.risk.txt", render(t, report.KillFirstWriter{}, fixture()))
+	top := string(render(t, report.KillFirstWriter{Limit: 1}, fixture()))
+	assert.Contains(t, top, "Kill first: the top 1 of 3", "case limit 1")
+	assert.NotContains(t, top, "legacy", "case limit 1: the rest left out")
+	assert.Contains(t, top, "out of scope", "case limit 1: the notes kept")
+	assert.Contains(t, string(render(t, report.KillFirstWriter{}, empty())), "No active long-term key to rank.", "case nothing to rank")
 }

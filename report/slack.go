@@ -42,11 +42,16 @@ type Slack struct {
 }
 
 // Notify posts the message for a run; it reports whether one was sent.
+// Without the previous ranking it lists the kill-first top 5 as they are.
 func (s *Slack) Notify(ctx context.Context, r *Report, ch Changes, location string) (bool, error) {
-	if s.OnlyChanges && quiet(r, ch) {
+	return s.notify(ctx, r, ch, TopChanges{}, location)
+}
+
+func (s *Slack) notify(ctx context.Context, r *Report, ch Changes, top TopChanges, location string) (bool, error) {
+	if s.OnlyChanges && quiet(r, ch) && len(top.Entrants) == 0 {
 		return false, nil
 	}
-	blocks := SlackBlocks(r, ch, location)
+	blocks := slackBlocks(r, ch, top, location)
 	fallback := slackTitle(r, ch)
 	client := s.HTTPClient
 	if client == nil {
@@ -94,14 +99,57 @@ func (s *Slack) Announce(ctx context.Context, sink *S3Sink, r *Report, location 
 		return Changes{}, false, fmt.Errorf("read the last announced run, to tell Slack what changed: %w", err)
 	}
 	ch := Diff(base, r)
-	sent, err := s.Notify(ctx, r, ch, location)
+	sent, err := s.notify(ctx, r, ch, DiffTop(base, r), location)
 	if err != nil {
 		return ch, false, err
 	}
-	if err := sink.WriteAnnounced(ctx, Baseline(base, r)); err != nil {
+	announced := Baseline(base, r)
+	// The next run's top 5 is compared with this one's.
+	announced.Risk = r.Risk[:min(SlackTop, len(r.Risk))]
+	if err := sink.WriteAnnounced(ctx, announced); err != nil {
 		return ch, sent, fmt.Errorf("record the run as announced (the next message will repeat its news): %w", err)
 	}
 	return ch, sent, nil
+}
+
+// SlackTop is how many keys of the kill-first ranking Slack watches.
+const SlackTop = 5
+
+// TopChanges is how the kill-first top 5 changed since the last announced run.
+type TopChanges struct {
+	// Compared is false when the last run had no ranking: the top 5 is
+	// then listed as it is, nothing called new.
+	Compared bool
+	// Entrants are tonight's top-5 keys that were not in the last top 5.
+	Entrants []rules.Risk
+}
+
+// DiffTop compares the top 5 of two runs' rankings by key (account,
+// principal, key ID or slot).
+func DiffTop(prev, cur *Report) TopChanges {
+	if prev == nil || len(prev.Risk) == 0 || checkSchema(prev.SchemaVersion) != nil {
+		return TopChanges{}
+	}
+	before := map[keyRef]bool{}
+	for _, k := range prev.Risk[:min(SlackTop, len(prev.Risk))] {
+		before[keyOf(k.AccountID, k.Principal, k.AccessKeyID, k.KeySlot)] = true
+	}
+	tc := TopChanges{Compared: true}
+	for _, k := range cur.Risk[:min(SlackTop, len(cur.Risk))] {
+		if !before[keyOf(k.AccountID, k.Principal, k.AccessKeyID, k.KeySlot)] {
+			tc.Entrants = append(tc.Entrants, k)
+		}
+	}
+	return tc
+}
+
+// riskLine is one ranked key for Slack, its ID masked.
+func riskLine(k rules.Risk) string {
+	key := fmt.Sprintf("slot %d", k.KeySlot)
+	if k.AccessKeyID != "" {
+		key = inventory.MaskKeyID(k.AccessKeyID)
+	}
+	return fmt.Sprintf("• *#%d* (score %d) %s in %s `%s` — %s", k.Rank, k.Score, esc(k.Principal), esc(accountLabel(k.AccountID, k.AccountName, "")), key, esc(k.Reason()))
 }
 
 // redact drops the request URL from transport errors: a webhook URL is a
@@ -172,7 +220,14 @@ func openText(r *Report) string {
 // suppressed (or, not compared, everything open), the worst open findings,
 // and where the report is. It stays within Block Kit's limits by listing at most a
 // few findings per section and pointing to the report for the rest.
+//
+// The kill-first top 5 follows: its new entrants when top compares with
+// the last announced run, else the top 5 as it is.
 func SlackBlocks(r *Report, ch Changes, location string) []slack.Block {
+	return slackBlocks(r, ch, TopChanges{}, location)
+}
+
+func slackBlocks(r *Report, ch Changes, top TopChanges, location string) []slack.Block {
 	section := func(s string) slack.Block { return slack.NewSectionBlock(mrkdwnText(fit(s, maxSectionText)), nil, nil) }
 	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, fit(slackTitle(r, ch), maxHeaderText), false, false))}
 
@@ -225,6 +280,21 @@ func SlackBlocks(r *Report, ch Changes, location string) []slack.Block {
 			lines = append(lines, fmt.Sprintf("• *%s* %s — %s\n   _%s_", f.Severity, esc(findingOwner(f)), esc(f.Message), esc(f.Recommendation)))
 		}
 		blocks = append(blocks, slack.NewDividerBlock(), section("*Top findings:*\n"+strings.Join(lines, "\n")))
+	}
+	var ranked []string
+	switch {
+	case top.Compared:
+		for _, k := range top.Entrants {
+			ranked = append(ranked, riskLine(k))
+		}
+		if len(ranked) > 0 {
+			blocks = append(blocks, section(listText(fmt.Sprintf(":dart: *New in the kill-first top %d (%d):*", SlackTop, len(ranked)), ranked, "keys")))
+		}
+	case len(r.Risk) > 0:
+		for _, k := range r.Risk[:min(SlackTop, len(r.Risk))] {
+			ranked = append(ranked, riskLine(k))
+		}
+		blocks = append(blocks, section(listText(fmt.Sprintf(":dart: *Kill first (top %d of %d keys):*", len(ranked), len(r.Risk)), ranked, "keys")))
 	}
 	where := "Report: " + esc(location)
 	if location == "" {

@@ -248,3 +248,54 @@ func texts(blocks []map[string]any) []string {
 	}
 	return out
 }
+
+// Announce remembers the kill-first top 5 and posts only the keys that
+// enter it; a run with no earlier ranking lists the top 5 as it is.
+func TestSlackKillFirstEntrants(t *testing.T) {
+	ctx := context.Background()
+	sink := localSink(t)
+	srv := slackcapture.Start()
+	defer srv.Stop()
+	s := &report.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL()}
+
+	first := fixture()
+	_, _, err := s.Announce(ctx, sink, first, "")
+	require.NoError(t, err, "case first night")
+	text := blockText(srv.Posts()[0].Blocks)
+	assert.Contains(t, text, "Kill first (top 3 of 3 keys)", "case first night: the top listed")
+	assert.Contains(t, text, "*#1* (score 82) \\u0026lt;root_account\\u0026gt; in prod (111111111111) `slot 1`", "case first night: rank 1")
+	assert.Contains(t, text, "AKIA…AAA7", "case first night: key masked")
+	assert.NotContains(t, text, "AKIAAAAAAAAAAAAAAAA7", "case first night: full key ID")
+
+	second := fixture()
+	_, _, err = s.Announce(ctx, sink, second, "")
+	require.NoError(t, err, "case same top")
+	text = blockText(srv.Posts()[1].Blocks)
+	assert.NotContains(t, text, "Kill first", "case same top: the top is not listed")
+	assert.NotContains(t, text, "New in the kill-first", "case same top: no entrant")
+
+	third := fixture()
+	newcomer := rules.Risk{Rank: 1, AccountID: "111111111111", AccountName: "prod", Principal: "intruder", AccessKeyID: "AKIAAAAAAAAAAAAAAAA9", Score: 99,
+		Factors: []rules.Factor{{ID: rules.FactorNewIPs, Weight: 15, Detail: "4 public IP(s) first seen in the last 7 days"}}}
+	third.Risk = append([]rules.Risk{newcomer}, third.Risk...)
+	_, _, err = s.Announce(ctx, sink, third, "")
+	require.NoError(t, err, "case newcomer")
+	text = blockText(srv.Posts()[2].Blocks)
+	assert.Contains(t, text, "New in the kill-first top 5 (1)", "case newcomer: heading")
+	assert.Contains(t, text, "intruder in prod (111111111111) `AKIA…AAA9` — 4 public IP(s) first seen in the last 7 days", "case newcomer: line")
+	assert.NotContains(t, text, "legacy", "case newcomer: only entrants listed")
+}
+
+func TestDiffTop(t *testing.T) {
+	cur := fixture()
+	assert.False(t, report.DiffTop(nil, cur).Compared, "case no previous run")
+	prev := fixture()
+	prev.Risk = nil
+	assert.False(t, report.DiffTop(prev, cur).Compared, "case previous run without ranking")
+	prev = fixture()
+	prev.Risk = prev.Risk[1:]
+	tc := report.DiffTop(prev, cur)
+	require.True(t, tc.Compared, "case one left the top")
+	require.Len(t, tc.Entrants, 1, "case one left the top")
+	assert.Equal(t, cur.Risk[0].Principal, tc.Entrants[0].Principal, "case one left the top")
+}

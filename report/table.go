@@ -87,6 +87,9 @@ func (t TableWriter) Write(w io.Writer, r *Report) error {
 			ew.printf("%s\n", t.colorize(line))
 		}
 	}
+	if len(r.Risk) > 0 {
+		t.killFirst(ew, r, names, KillFirstRows)
+	}
 	var unaudited []Account
 	for _, a := range r.Accounts {
 		if a.Status != "ok" {
@@ -112,6 +115,68 @@ func (t TableWriter) Write(w io.Writer, r *Report) error {
 		}
 	}
 	return ew.err
+}
+
+// KillFirstRows is how many keys the table and Slack's top list show.
+const KillFirstRows = 10
+
+// KillFirstWriter writes the kill-first ranking alone, for a person who
+// asked only for it: the top Limit keys (0: every one) with a reason each,
+// and what the ranking does not cover.
+type KillFirstWriter struct {
+	Limit int
+	Width int // the terminal's width, as TableWriter's
+}
+
+func (k KillFirstWriter) Write(w io.Writer, r *Report) error {
+	ew := &errWriter{w: w}
+	if r.Demo {
+		ew.printf("DEMO DATA: a simulated organization, not your AWS accounts.\n")
+	}
+	ew.printf("keyaudit · as of %s\n", r.AsOf.UTC().Format("2006-01-02 15:04 MST"))
+	if len(r.Risk) == 0 {
+		ew.printf("\nNo active long-term key to rank.\n")
+		return ew.err
+	}
+	names := map[string]string{}
+	for _, a := range r.Accounts {
+		names[a.ID] = a.Name
+	}
+	limit := k.Limit
+	if limit <= 0 {
+		limit = len(r.Risk)
+	}
+	TableWriter{Width: k.Width}.killFirst(ew, r, names, limit)
+	return ew.err
+}
+
+// killFirst writes the top limit keys of the ranking, each with its
+// reason, and what the ranking does not cover.
+func (t TableWriter) killFirst(ew *errWriter, r *Report, names map[string]string, limit int) {
+	shown := min(limit, len(r.Risk))
+	ew.printf("\nKill first: the top %d of %d active long-term key(s) by risk score\n", shown, len(r.Risk))
+	header := []string{"RANK", "SCORE", "ACCOUNT", "PRINCIPAL", "ACCESS KEY", "WHY"}
+	var rows [][][]string
+	for _, k := range r.Risk[:shown] {
+		key := k.AccessKeyID
+		if key == "" {
+			key = fmt.Sprintf("(slot %d)", k.KeySlot)
+		}
+		rows = append(rows, [][]string{{fmt.Sprint(k.Rank)}, {fmt.Sprint(k.Score)}, {clean(or(names[k.AccountID], or(k.AccountName, k.AccountID)))},
+			{clean(k.Principal)}, {key}, {clean(k.Reason())}})
+	}
+	for _, line := range t.layout(header, rows) {
+		ew.printf("%s\n", line)
+	}
+	for _, n := range r.RiskNotes {
+		for i, line := range wrap(clean(n), max(0, t.Width-4)) {
+			if i == 0 {
+				ew.printf("  * %s\n", line)
+			} else {
+				ew.printf("    %s\n", line)
+			}
+		}
+	}
 }
 
 // layout aligns rows of multi-line cells in columns, two spaces apart and

@@ -59,6 +59,10 @@ type User struct {
 	MFAActive        bool      `json:"mfa_active"`
 
 	Keys []Key `json:"keys"`
+
+	// Permissions is the user's blast radius from its IAM policies; nil
+	// when not read (offline audits, or the user is newer than the read).
+	Permissions *Permissions `json:"permissions,omitempty"`
 }
 
 // Key is one access key. ID is empty when only the credential report was
@@ -77,6 +81,9 @@ type Key struct {
 	LastUsed  LastUse   `json:"last_used"`
 	// Usage is who used the key, from CloudTrail; nil when not traced.
 	Usage *Usage `json:"usage,omitempty"`
+	// Profile is the key's budgeted usage profile for the kill-first
+	// ranking; nil when the budget did not reach the key.
+	Profile *Profile `json:"profile,omitempty"`
 }
 
 // Usage summarises a key's CloudTrail events over a look-back window: the

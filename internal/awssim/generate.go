@@ -42,7 +42,9 @@ func GenerateOrg(n, usersPerAccount int, seed int64) *World {
 	}
 	for i := range w.Accounts {
 		w.Accounts[i].Roles = []Role{{Name: AuditRole, Trust: []string{mgmt.ID}}}
+		grant(&w.Accounts[i])
 	}
+	w.AWSPolicies = map[string]string{sqsFull: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:*"],"Resource":"*"}]}`}
 	if err := w.Normalize(); err != nil {
 		panic("awssim.GenerateOrg: " + err.Error()) // the generator's own bug
 	}
@@ -67,6 +69,41 @@ func (g *generator) account(name string, createdDaysAgo Days) Account {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// sqsFull is an AWS-managed policy keyaudit does not know by heart: the
+// ranking reads it once per run.
+const sqsFull = "arn:aws:iam::aws:policy/AmazonSQSFullAccess"
+
+// grant gives the account's users their permissions by position, drawing
+// nothing from the generator so that worlds stay as they were: a group of
+// administrators, power users through a group, read-only users, an inline
+// policy, a customer-managed one and an AWS-managed one outside
+// keyaudit's table.
+func grant(a *Account) {
+	app := "arn:aws:iam::" + a.ID + ":policy/app"
+	a.Groups = []Group{
+		{Name: "admins", Grants: Grants{Attached: []string{"arn:aws:iam::aws:policy/AdministratorAccess"}}},
+		{Name: "developers", Grants: Grants{Attached: []string{"arn:aws:iam::aws:policy/PowerUserAccess"}}},
+	}
+	a.Policies = []Policy{{Name: "app", Document: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::app-*/*"}]}`}}
+	for j := range a.Users {
+		u := &a.Users[j]
+		switch j % 6 {
+		case 0:
+			u.Groups = []string{"admins"}
+		case 1:
+			u.Attached = []string{"arn:aws:iam::aws:policy/ReadOnlyAccess"}
+		case 2:
+			u.Groups = []string{"developers"}
+		case 3:
+			u.Inline = map[string]string{"deploy": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:PassRole","lambda:CreateFunction"],"Resource":"*"}]}`}
+		case 4:
+			u.Attached = []string{app}
+		case 5:
+			u.Attached = []string{sqsFull}
+		}
+	}
+}
 
 // populate gives the account its users and their CloudTrail events.
 func (g *generator) populate(a *Account, users int) {

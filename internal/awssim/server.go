@@ -266,6 +266,12 @@ func (s *Server) handler(op operation) handler {
 		return s.getAccessKeyLastUsed
 	case "iam:ListUsers":
 		return s.listUsers
+	case "iam:GetAccountAuthorizationDetails":
+		return s.getAccountAuthorizationDetails
+	case "iam:GetPolicy":
+		return s.getPolicy
+	case "iam:GetPolicyVersion":
+		return s.getPolicyVersion
 	case "sts:GetCallerIdentity":
 		return s.getCallerIdentity
 	case "sts:AssumeRole":

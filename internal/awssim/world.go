@@ -22,6 +22,9 @@ import (
 // a nil *Days is "never".
 type World struct {
 	Accounts []Account `json:"accounts"`
+	// AWSPolicies are AWS-managed policy documents by ARN, the same in every
+	// account: GetPolicy and GetPolicyVersion serve them.
+	AWSPolicies map[string]string `json:"aws_policies,omitempty"`
 }
 
 // Days is an age in days before the simulator's clock; fractions are allowed.
@@ -41,6 +44,10 @@ type Account struct {
 	Root           Root   `json:"root"`
 	Users          []User `json:"users,omitempty"`
 	Roles          []Role `json:"roles,omitempty"`
+	// Groups and Policies (customer-managed, by name) are what
+	// GetAccountAuthorizationDetails returns with the users.
+	Groups   []Group  `json:"groups,omitempty"`
+	Policies []Policy `json:"policies,omitempty"`
 	// Events are this account's CloudTrail management events.
 	Events []Event `json:"events,omitempty"`
 	// Secrets (Secrets Manager, by name or ARN) and Parameters (SSM
@@ -68,6 +75,30 @@ type User struct {
 	MFA                     bool  `json:"mfa,omitempty"`
 	// Keys are in slot order: Keys[0] is access_key_1 in the credential report.
 	Keys []Key `json:"keys,omitempty"`
+	Grants
+	Groups []string `json:"groups,omitempty"`
+	// Boundary is the permissions boundary's ARN, if any.
+	Boundary string `json:"boundary,omitempty"`
+}
+
+// Grants are the policies attached to a user or a group: managed ones by
+// ARN (an account's own as arn:aws:iam::ACCOUNT:policy/NAME) and inline
+// documents by name.
+type Grants struct {
+	Attached []string          `json:"attached,omitempty"`
+	Inline   map[string]string `json:"inline,omitempty"`
+}
+
+// Group is an IAM group.
+type Group struct {
+	Name string `json:"name"`
+	Grants
+}
+
+// Policy is a customer-managed policy; Document is its default version.
+type Policy struct {
+	Name     string `json:"name"`
+	Document string `json:"document"`
 }
 
 // Key is a long-term access key.
@@ -309,6 +340,11 @@ func (w *World) validate() error {
 			}
 			users[u.Name] = &a.Users[i]
 			checkKeys(fmt.Sprintf("user %q", u.Name), u.Keys)
+			for _, g := range u.Groups {
+				if !slices.ContainsFunc(a.Groups, func(x Group) bool { return x.Name == g }) {
+					bad("%s: user %q: no group %q", where, u.Name, g)
+				}
+			}
 		}
 		for _, r := range a.Roles {
 			if !namePattern.MatchString(r.Name) || !pathPattern.MatchString(r.Path) {

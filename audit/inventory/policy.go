@@ -1,0 +1,380 @@
+package inventory
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// Class is what an IAM user's identity policies let its keys do, from the
+// worst down. It is the key's blast radius.
+type Class string
+
+const (
+	ClassAdmin      Class = "administrator"        // "*" on "*"
+	ClassEscalation Class = "privilege-escalation" // can grant itself more
+	ClassData       Class = "broad-data"           // read data everywhere: S3, KMS, Secrets Manager
+	ClassWrite      Class = "write"
+	ClassReadOnly   Class = "read-only"
+	ClassNone       Class = "none"
+)
+
+// Classes lists every class, worst first.
+var Classes = []Class{ClassAdmin, ClassEscalation, ClassData, ClassWrite, ClassReadOnly, ClassNone}
+
+// Rank is larger for a worse class; 0 for an unknown one.
+func (c Class) Rank() int {
+	if i := slices.Index(Classes, c); i >= 0 {
+		return len(Classes) - i
+	}
+	return 0
+}
+
+// PermissionsScope says what the classification does not cover, for every
+// output that shows a class.
+const PermissionsScope = "identity policies only: service control policies and resource policies are out of scope; conditions are not evaluated (a statement with a condition counts as granted); Deny statements are subtracted only when unconditional on \"*\""
+
+// Permissions is an IAM user's blast radius, from the identity policies
+// attached to it and to its groups (GetAccountAuthorizationDetails).
+type Permissions struct {
+	Class Class `json:"class"`
+	// Grants names what gave the class: "iam:CreateAccessKey via group
+	// deployers: policy deploy".
+	Grants []string `json:"grants,omitempty"`
+	// Boundary is the permissions boundary's ARN; BoundaryCapped says the
+	// boundary lowered the class.
+	Boundary       string `json:"boundary,omitempty"`
+	BoundaryCapped bool   `json:"boundary_capped,omitempty"`
+	// FromGroups: the class comes only through group membership.
+	FromGroups bool `json:"from_groups,omitempty"`
+	// Conditions counts Allow statements with a Condition, counted as granted.
+	Conditions int `json:"conditions_not_evaluated,omitempty"`
+	// Denies counts Deny statements that were noted but not subtracted.
+	Denies int `json:"denies_not_subtracted,omitempty"`
+	// NotActions counts Allow statements with NotAction or NotResource:
+	// they grant everything not listed, and are judged so.
+	NotActions int `json:"not_action_statements,omitempty"`
+	// Unread names attached policies whose document could not be read;
+	// the class is then a lower bound.
+	Unread []string `json:"unread_policies,omitempty"`
+}
+
+// Policy is one identity policy as it applies to a user.
+type Policy struct {
+	// Name is the policy name; ARN is set for a managed policy.
+	Name string
+	ARN  string
+	// Via is how it reaches the user: "" directly, or the group's name.
+	Via string
+	// Document is the policy JSON; empty when it could not be read.
+	Document string
+}
+
+func (p Policy) label() string {
+	if p.Via != "" {
+		return "group " + p.Via + ": " + p.Name
+	}
+	return p.Name
+}
+
+// DecodeDocument undoes the URL encoding IAM applies to policy documents
+// in GetAccountAuthorizationDetails and GetPolicyVersion answers.
+func DecodeDocument(s string) (string, error) {
+	if strings.HasPrefix(strings.TrimSpace(s), "{") {
+		return s, nil // already decoded (some SDKs and simulators do)
+	}
+	d, err := url.QueryUnescape(s)
+	if err != nil {
+		return "", fmt.Errorf("decode policy document: %w", err)
+	}
+	return d, nil
+}
+
+// statement is one policy statement; Action, Resource and their Not forms
+// may be a string or a list.
+type statement struct {
+	Effect      string          `json:"Effect"`
+	Action      stringList      `json:"Action"`
+	NotAction   stringList      `json:"NotAction"`
+	Resource    stringList      `json:"Resource"`
+	NotResource stringList      `json:"NotResource"`
+	Condition   json.RawMessage `json:"Condition"`
+}
+
+type stringList []string
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	var one string
+	if json.Unmarshal(b, &one) == nil {
+		*l = []string{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return fmt.Errorf("expected a string or a list of strings: %w", err)
+	}
+	*l = many
+	return nil
+}
+
+func parseStatements(doc string) ([]statement, error) {
+	var d struct {
+		Statement json.RawMessage `json:"Statement"`
+	}
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		return nil, fmt.Errorf("parse policy document: %w", err)
+	}
+	var list []statement
+	if err := json.Unmarshal(d.Statement, &list); err != nil {
+		var one statement
+		if err := json.Unmarshal(d.Statement, &one); err != nil {
+			return nil, fmt.Errorf("parse policy statement: %w", err)
+		}
+		list = []statement{one}
+	}
+	return list, nil
+}
+
+// grant is one Allow statement of one policy, and the actions denied
+// unconditionally on "*" by any policy of the same user.
+type grant struct {
+	st     statement
+	policy Policy
+	denied []string
+}
+
+// allows says whether the statement allows action on some resource
+// (broad: on every resource of its kind).
+func (g grant) allows(action string, broad bool) bool {
+	if matchAny(g.denied, action) {
+		return false
+	}
+	if len(g.st.NotAction) > 0 {
+		if matchAny(g.st.NotAction, action) {
+			return false
+		}
+	} else if !matchAny(g.st.Action, action) {
+		return false
+	}
+	// NotResource grants every resource not listed: broad, conservatively.
+	return !broad || len(g.st.NotResource) > 0 || slices.ContainsFunc(g.st.Resource, broadResource)
+}
+
+// escalation lists the published privilege-escalation actions (Rhino
+// Security Labs' list, as Pacu and PMapper test them).
+var escalation = []string{
+	"iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile",
+	"iam:AttachUserPolicy", "iam:AttachGroupPolicy", "iam:AttachRolePolicy",
+	"iam:PutUserPolicy", "iam:PutGroupPolicy", "iam:PutRolePolicy",
+	"iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion",
+	"iam:AddUserToGroup", "iam:UpdateAssumeRolePolicy",
+}
+
+// compute are the actions that, with iam:PassRole, run code as a role.
+var compute = []string{"ec2:RunInstances", "lambda:CreateFunction", "cloudformation:CreateStack", "glue:CreateDevEndpoint"}
+
+// dataActions read data across the account when granted on every resource.
+var dataActions = []string{"s3:GetObject", "kms:Decrypt", "secretsmanager:GetSecretValue"}
+
+// ClassifyPolicies computes a user's class from the policies that reach it
+// (directly and through groups) and its permissions boundary (nil: none).
+// Malformed documents count as unread.
+func ClassifyPolicies(policies []Policy, boundary *Policy) Permissions {
+	p, grants := collect(policies)
+	p.Class, p.Grants = classify(grants)
+	if p.Class.Rank() > ClassNone.Rank() {
+		direct := slices.DeleteFunc(slices.Clone(grants), func(g grant) bool { return g.policy.Via != "" })
+		c, _ := classify(direct)
+		p.FromGroups = c.Rank() < p.Class.Rank()
+	}
+	if boundary != nil {
+		p.Boundary = boundary.ARN
+		b, bgrants := collect([]Policy{*boundary})
+		capClass, _ := classify(bgrants)
+		if len(b.Unread) == 0 && capClass.Rank() < p.Class.Rank() {
+			p.Class, p.BoundaryCapped = capClass, true
+			p.Grants = append(p.Grants, "capped by permissions boundary "+boundary.Name)
+		}
+	}
+	return p
+}
+
+// collect reads the Allow statements. A Deny unconditional on "*" is
+// exact: the actions it names are subtracted. Any other Deny is counted.
+func collect(policies []Policy) (Permissions, []grant) {
+	var p Permissions
+	var allows []grant
+	var denied []string
+	for _, pol := range policies {
+		sts, err := parseStatements(pol.Document)
+		if pol.Document == "" || err != nil {
+			p.Unread = append(p.Unread, pol.label())
+			continue
+		}
+		for _, st := range sts {
+			switch {
+			case strings.EqualFold(st.Effect, "Deny"):
+				if len(st.Condition) == 0 && len(st.NotAction) == 0 && len(st.NotResource) == 0 && slices.Contains(st.Resource, "*") {
+					denied = append(denied, st.Action...)
+				} else {
+					p.Denies++
+				}
+			case strings.EqualFold(st.Effect, "Allow"):
+				if len(st.Condition) > 0 {
+					p.Conditions++
+				}
+				if len(st.NotAction) > 0 || len(st.NotResource) > 0 {
+					p.NotActions++
+				}
+				allows = append(allows, grant{st: st, policy: pol})
+			}
+		}
+	}
+	for i := range allows {
+		allows[i].denied = denied
+	}
+	return p, allows
+}
+
+// classify returns the worst class the grants give and what gave it.
+func classify(grants []grant) (Class, []string) {
+	var why []string
+	found := func(action string, broad bool) bool {
+		n := len(why)
+		for _, g := range grants {
+			if g.allows(action, broad) {
+				why = append(why, action+" via "+g.policy.label())
+				break
+			}
+		}
+		return len(why) > n
+	}
+	for _, g := range grants {
+		if len(g.denied) == 0 && len(g.st.NotAction) == 0 && slices.ContainsFunc(g.st.Action, func(a string) bool { return a == "*" || a == "*:*" }) && g.allows("*", true) {
+			return ClassAdmin, []string{"\"*\" on \"*\" via " + g.policy.label()}
+		}
+	}
+	for _, a := range escalation {
+		found(a, false)
+	}
+	if found("sts:AssumeRole", true) {
+		why[len(why)-1] = "sts:AssumeRole on \"*\"" + strings.TrimPrefix(why[len(why)-1], "sts:AssumeRole")
+	}
+	passes := slices.ContainsFunc(grants, func(g grant) bool { return g.allows("iam:PassRole", false) })
+	if passes {
+		for _, c := range compute {
+			if found(c, false) {
+				why[len(why)-1] = "iam:PassRole with " + why[len(why)-1]
+				break
+			}
+		}
+	}
+	if len(why) > 0 {
+		return ClassEscalation, why
+	}
+	for _, a := range dataActions {
+		found(a, true)
+	}
+	if len(why) > 0 {
+		for i := range why {
+			why[i] = strings.Replace(why[i], " via ", " on \"*\" via ", 1)
+		}
+		return ClassData, why
+	}
+	for _, g := range grants {
+		if w := writeAction(g.st); w != "" {
+			return ClassWrite, []string{w + " via " + g.policy.label()}
+		}
+	}
+	if len(grants) > 0 {
+		return ClassReadOnly, []string{"read actions via " + grants[0].policy.label()}
+	}
+	return ClassNone, nil
+}
+
+// readVerbs begin the names of actions that only read.
+var readVerbs = []string{"Get", "List", "Describe", "Head", "Lookup", "Search", "Select", "Scan", "Query", "BatchGet", "View", "Filter", "Check"}
+
+// writeAction returns an action pattern of the statement that may write,
+// or "". NotAction grants everything not listed: that includes writes.
+func writeAction(st statement) string {
+	if len(st.NotAction) > 0 {
+		return "NotAction " + strings.Join(st.NotAction, ",")
+	}
+	for _, a := range st.Action {
+		_, name, ok := strings.Cut(a, ":")
+		if !ok || !slices.ContainsFunc(readVerbs, func(v string) bool { return strings.HasPrefix(strings.ToLower(name), strings.ToLower(v)) }) {
+			return a
+		}
+	}
+	return ""
+}
+
+// broadResource says whether a Resource pattern covers every resource of
+// its kind: "*", "arn:aws:s3:::*", "arn:aws:s3:::*/*",
+// "arn:aws:iam::123456789012:role/*", "arn:*:secretsmanager:*:*:secret:*".
+func broadResource(r string) bool {
+	if r == "*" {
+		return true
+	}
+	parts := strings.SplitN(r, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" {
+		return false
+	}
+	rest := parts[5]
+	if parts[2] != "s3" {
+		// Past a resource type such as "role/" or "secret:", only wildcards.
+		if i := strings.IndexAny(rest, "/:"); i > 0 && !strings.ContainsAny(rest[:i], "*?") {
+			rest = rest[i+1:]
+		}
+	}
+	return rest != "" && strings.Trim(rest, "*/:") == ""
+}
+
+func matchAny(patterns []string, action string) bool {
+	return slices.ContainsFunc(patterns, func(p string) bool { return wildcard(strings.ToLower(p), strings.ToLower(action)) })
+}
+
+// wildcard matches IAM's "*" (any run) and "?" (one character).
+func wildcard(p, s string) bool {
+	for len(p) > 0 {
+		switch p[0] {
+		case '*':
+			for i := len(s); i >= 0; i-- {
+				if wildcard(p[1:], s[i:]) {
+					return true
+				}
+			}
+			return false
+		case '?':
+			if s == "" {
+				return false
+			}
+		default:
+			if s == "" || s[0] != p[0] {
+				return false
+			}
+		}
+		p, s = p[1:], s[1:]
+	}
+	return s == ""
+}
+
+// ManagedPolicies are the well-known AWS-managed policies keyaudit judges
+// without reading them: their documents, reduced to what decides the
+// class. AWS-managed policies are the same in every account.
+var ManagedPolicies = map[string]string{
+	"arn:aws:iam::aws:policy/AdministratorAccess":         `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`,
+	"arn:aws:iam::aws:policy/PowerUserAccess":             `{"Statement":[{"Effect":"Allow","NotAction":["iam:*","organizations:*","account:*"],"Resource":"*"}]}`,
+	"arn:aws:iam::aws:policy/IAMFullAccess":               `{"Statement":[{"Effect":"Allow","Action":["iam:*","organizations:List*","organizations:Describe*"],"Resource":"*"}]}`,
+	"arn:aws:iam::aws:policy/AmazonS3FullAccess":          `{"Statement":[{"Effect":"Allow","Action":["s3:*","s3-object-lambda:*"],"Resource":"*"}]}`,
+	"arn:aws:iam::aws:policy/SecretsManagerReadWrite":     `{"Statement":[{"Effect":"Allow","Action":["secretsmanager:*","kms:DescribeKey","kms:ListAliases","kms:ListKeys"],"Resource":"*"}]}`,
+	"arn:aws:iam::aws:policy/AmazonEC2FullAccess":         `{"Statement":[{"Effect":"Allow","Action":["ec2:*","elasticloadbalancing:*","autoscaling:*","cloudwatch:*"],"Resource":"*"}]}`,
+	"arn:aws:iam::aws:policy/AWSLambda_FullAccess":        `{"Statement":[{"Effect":"Allow","Action":["lambda:*","cloudformation:DescribeStacks","s3:ListAllMyBuckets"],"Resource":"*"},{"Effect":"Allow","Action":"iam:PassRole","Resource":"*","Condition":{"StringEquals":{"iam:PassedToService":"lambda.amazonaws.com"}}}]}`,
+	"arn:aws:iam::aws:policy/ReadOnlyAccess":              `{"Statement":[{"Effect":"Allow","Action":["*:Describe*","*:List*","iam:Get*","s3:Get*","cloudtrail:LookupEvents"],"Resource":"*"}]}`,
+	"arn:aws:iam::aws:policy/job-function/ViewOnlyAccess": `{"Statement":[{"Effect":"Allow","Action":["*:Describe*","*:List*","cloudtrail:LookupEvents","s3:GetBucketLocation"],"Resource":"*"}]}`,
+	"arn:aws:iam::aws:policy/SecurityAudit":               `{"Statement":[{"Effect":"Allow","Action":["*:Describe*","*:List*","iam:GetAccountAuthorizationDetails","s3:GetBucketPolicy"],"Resource":"*"}]}`,
+	"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess":      `{"Statement":[{"Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"*"}]}`,
+}

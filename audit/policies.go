@@ -1,0 +1,177 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/keyaudit/keyaudit/audit/inventory"
+)
+
+// PolicyReader is the part of IAM the permissions collector calls;
+// *iam.Client satisfies it.
+type PolicyReader interface {
+	iam.GetAccountAuthorizationDetailsAPIClient
+	GetPolicy(ctx context.Context, in *iam.GetPolicyInput, optFns ...func(*iam.Options)) (*iam.GetPolicyOutput, error)
+	GetPolicyVersion(ctx context.Context, in *iam.GetPolicyVersionInput, optFns ...func(*iam.Options)) (*iam.GetPolicyVersionOutput, error)
+}
+
+// awsPolicies caches AWS-managed policy documents for one run: they are the
+// same in every account, so each is read at most once (and a read that
+// failed is tried again by the next account that needs it).
+type awsPolicies struct {
+	mu   sync.Mutex
+	docs map[string]*awsPolicy
+}
+
+type awsPolicy struct {
+	done chan struct{}
+	doc  string
+	err  error
+}
+
+// document returns the default version of an AWS-managed policy, reading it
+// with client if no other account has.
+func (c *awsPolicies) document(ctx context.Context, client PolicyReader, arn string) (string, error) {
+	c.mu.Lock()
+	if c.docs == nil {
+		c.docs = map[string]*awsPolicy{}
+	}
+	p, ok := c.docs[arn]
+	if !ok {
+		p = &awsPolicy{done: make(chan struct{})}
+		c.docs[arn] = p
+	}
+	c.mu.Unlock()
+	if !ok {
+		p.doc, p.err = readPolicy(ctx, client, arn)
+		if p.err != nil {
+			c.mu.Lock()
+			delete(c.docs, arn)
+			c.mu.Unlock()
+		}
+		close(p.done)
+	}
+	select {
+	case <-p.done:
+		return p.doc, p.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func readPolicy(ctx context.Context, client PolicyReader, arn string) (string, error) {
+	pol, err := client.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(arn)})
+	if err != nil {
+		return "", fmt.Errorf("read AWS-managed policy %s: %w", arn, Explain(err))
+	}
+	ver, err := client.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(arn), VersionId: pol.Policy.DefaultVersionId})
+	if err != nil {
+		return "", fmt.Errorf("read default version of AWS-managed policy %s: %w", arn, Explain(err))
+	}
+	return inventory.DecodeDocument(aws.ToString(ver.PolicyVersion.Document))
+}
+
+// Permissions reads the account's users, groups and customer-managed
+// policies in one paginated GetAccountAuthorizationDetails and sets each
+// IAM user's blast radius (the root user's is everything). AWS-managed
+// policies are judged from inventory.ManagedPolicies, or read once per run.
+// A policy that cannot be read is named in the user's Unread and the
+// account's warnings; only a failed GetAccountAuthorizationDetails is an
+// error.
+func (c *Collector) Permissions(ctx context.Context, client PolicyReader, acct *inventory.Account) error {
+	users := map[string]types.UserDetail{}
+	groups := map[string]types.GroupDetail{}
+	local := map[string]string{}
+	p := iam.NewGetAccountAuthorizationDetailsPaginator(client, &iam.GetAccountAuthorizationDetailsInput{
+		Filter: []types.EntityType{types.EntityTypeUser, types.EntityTypeGroup, types.EntityTypeLocalManagedPolicy},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("read IAM policies (GetAccountAuthorizationDetails): %w", Explain(err))
+		}
+		for _, u := range page.UserDetailList {
+			users[aws.ToString(u.UserName)] = u
+		}
+		for _, g := range page.GroupDetailList {
+			groups[aws.ToString(g.GroupName)] = g
+		}
+		for _, pol := range page.Policies {
+			for _, v := range pol.PolicyVersionList {
+				if v.IsDefaultVersion {
+					local[aws.ToString(pol.Arn)] = aws.ToString(v.Document)
+				}
+			}
+		}
+	}
+
+	warned := map[string]bool{}
+	resolve := func(name, arn, via string) inventory.Policy {
+		pol := inventory.Policy{Name: name, ARN: arn, Via: via}
+		var err error
+		switch doc, ok := local[arn]; {
+		case ok:
+			pol.Document, err = inventory.DecodeDocument(doc)
+		case inventory.ManagedPolicies[arn] != "":
+			pol.Document = inventory.ManagedPolicies[arn]
+		case strings.Contains(arn, ":aws:policy/"):
+			pol.Document, err = c.awsPolicies.document(ctx, client, arn)
+		default:
+			err = fmt.Errorf("policy %s is not in the account's GetAccountAuthorizationDetails answer", arn)
+		}
+		if err != nil && !warned[arn] {
+			warned[arn] = true
+			acct.Warnings = append(acct.Warnings, fmt.Sprintf("blast radius may be understated: %v", err))
+		}
+		return pol
+	}
+	inline := func(list []types.PolicyDetail, via string) []inventory.Policy {
+		var out []inventory.Policy
+		for _, d := range list {
+			doc, err := inventory.DecodeDocument(aws.ToString(d.PolicyDocument))
+			if err != nil {
+				doc = "" // counted as unread
+			}
+			out = append(out, inventory.Policy{Name: aws.ToString(d.PolicyName), Via: via, Document: doc})
+		}
+		return out
+	}
+	attached := func(list []types.AttachedPolicy, via string) []inventory.Policy {
+		var out []inventory.Policy
+		for _, a := range list {
+			out = append(out, resolve(aws.ToString(a.PolicyName), aws.ToString(a.PolicyArn), via))
+		}
+		return out
+	}
+
+	if acct.Root != nil {
+		acct.Root.Permissions = &inventory.Permissions{Class: inventory.ClassAdmin, Grants: []string{"root user: no IAM policy limits it"}}
+	}
+	for i := range acct.Users {
+		u := &acct.Users[i]
+		d, ok := users[u.Name]
+		if !ok {
+			continue // created after the credential report: unknown, not none
+		}
+		policies := append(attached(d.AttachedManagedPolicies, ""), inline(d.UserPolicyList, "")...)
+		for _, name := range d.GroupList {
+			g := groups[name]
+			policies = append(policies, attached(g.AttachedManagedPolicies, name)...)
+			policies = append(policies, inline(g.GroupPolicyList, name)...)
+		}
+		var boundary *inventory.Policy
+		if b := d.PermissionsBoundary; b != nil && aws.ToString(b.PermissionsBoundaryArn) != "" {
+			arn := aws.ToString(b.PermissionsBoundaryArn)
+			bp := resolve(arn[strings.LastIndex(arn, "/")+1:], arn, "")
+			boundary = &bp
+		}
+		perms := inventory.ClassifyPolicies(policies, boundary)
+		u.Permissions = &perms
+	}
+	return nil
+}
