@@ -64,12 +64,14 @@ type Config struct {
 	// CISVersion is the benchmark version shown where one is shown (the
 	// table, HTML, Markdown, keyaudit rules); JSON and CSV carry all.
 	CISVersion CISVersion
+	// Risk tunes the kill-first ranking (the risk section).
+	Risk RiskConfig
 }
 
 // Defaults are the thresholds of DESIGN.md (CIS where CIS sets one: no
 // grace for two active keys).
 func Defaults() Config {
-	return Config{Thresholds: Thresholds{MaxKeyAgeDays: 90, UnusedDays: 45, RotationOverlapDays: 0, InactiveDays: 30}, CISVersion: DefaultCISVersion}
+	return Config{Thresholds: Thresholds{MaxKeyAgeDays: 90, UnusedDays: 45, RotationOverlapDays: 0, InactiveDays: 30}, CISVersion: DefaultCISVersion, Risk: DefaultRisk()}
 }
 
 // LoadConfig reads a YAML config file.
@@ -91,8 +93,11 @@ func LoadConfig(path string) (Config, error) {
 //	    principal: legacy-backup
 //	    reason: replaced by INC-1234, due in December
 //	    expires: 2026-12-31
+//	risk:
+//	  trail_keys: 20
 //
-// Every error names the file and line.
+// (ParseRiskConfig documents the risk section.) Every error names the file
+// and line.
 func ParseConfig(name string, data []byte) (Config, error) {
 	cfg := Defaults()
 	var doc yaml.Node
@@ -144,10 +149,15 @@ func ParseConfig(name string, data []byte) (Config, error) {
 				cfg.Suppressions = append(cfg.Suppressions, s)
 			}
 			return nil
+		case "risk":
+			return nil // read below, by ParseRiskConfig
 		}
-		return p.errorf(v, "unknown setting %q: use cis_version, thresholds or suppressions", key)
+		return p.errorf(v, "unknown setting %q: use cis_version, thresholds, suppressions or risk", key)
 	})
 	if err != nil {
+		return Config{}, err
+	}
+	if cfg.Risk, err = ParseRiskConfig(name, data); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
