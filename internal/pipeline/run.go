@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
+	"golang.org/x/sync/errgroup"
 )
 
 // Options configure one run.
@@ -43,6 +45,11 @@ type Options struct {
 	// Tracer, when set, traces in CloudTrail who uses each key that a
 	// finding says must be replaced or removed (scan --trail).
 	Tracer TracerFunc
+	// RiskTracer, when set, reads in CloudTrail the usage profiles of the
+	// keys the kill-first ranking's budget covers (risk.trail_keys keys,
+	// risk.trail_pages pages each). When nil, Tracer serves; with neither,
+	// the ranking goes without usage and its notes say so.
+	RiskTracer TracerFunc
 	// Progress, when set, hears of each account as it finishes, with the
 	// number of its findings that are not suppressed; one call at a time.
 	Progress func(a inventory.Account, findings int)
@@ -92,7 +99,11 @@ func Offline(opts Options, files []string) (*report.Report, error) {
 		seen[acct.ID] = name
 		accounts = append(accounts, *acct)
 	}
-	return Build(opts, accounts, nil), nil
+	r := Build(opts, accounts, nil)
+	if len(r.Risk) > 0 {
+		r.RiskNotes = []string{"Blast radius and usage not read: credential reports hold neither IAM policies nor CloudTrail events; keys rank by age, last use and findings."}
+	}
+	return r, nil
 }
 
 func parseFile(name string) (*inventory.Account, error) {
@@ -104,17 +115,41 @@ func parseFile(name string) (*inventory.Account, error) {
 	return inventory.ParseCredentialReport(name, f)
 }
 
-// Build evaluates the rules over the inventory and assembles the report.
+// Build evaluates the rules over the inventory, ranks its keys without
+// reading anything more, and assembles the report.
 func Build(opts Options, accounts []inventory.Account, sightings []inventory.Sighting) *report.Report {
 	audited := make(map[string]bool, len(accounts))
 	for _, a := range accounts {
 		audited[a.ID] = true
 	}
-	return assemble(opts, accounts, rules.Evaluate(opts.env(audited), accounts, sightings))
+	env := opts.env(audited)
+	res := rules.Evaluate(env, accounts, sightings)
+	ranked := rules.Rank(env, opts.Config.Risk, accounts, res.Actions)
+	return assemble(opts, accounts, res, ranked, riskNotes(ranked, opts.Config.Risk, "this run read no CloudTrail"))
 }
 
-// assemble builds the report from the inventory and what the rules found in it.
-func assemble(opts Options, accounts []inventory.Account, res rules.Result) *report.Report {
+// riskNotes are rules.RiskNotes, the usage note replaced by why nothing
+// was profiled when unprofiled says why; none when nothing was ranked.
+func riskNotes(ranked []rules.Risk, rc rules.RiskConfig, unprofiled string) []string {
+	if len(ranked) == 0 {
+		return nil
+	}
+	notes := rules.RiskNotes(ranked, rc)
+	if unprofiled == "" {
+		return notes
+	}
+	out := notes[:0]
+	for _, n := range notes {
+		if !strings.HasPrefix(n, "Usage:") {
+			out = append(out, n)
+		}
+	}
+	return append(out, "Usage: no key was profiled in CloudTrail: "+unprofiled+".")
+}
+
+// assemble builds the report from the inventory, what the rules found in
+// it and the kill-first ranking.
+func assemble(opts Options, accounts []inventory.Account, res rules.Result, ranked []rules.Risk, notes []string) *report.Report {
 	r := &report.Report{
 		SchemaVersion: report.SchemaVersion,
 		RunID:         opts.RunID,
@@ -126,9 +161,14 @@ func assemble(opts Options, accounts []inventory.Account, res rules.Result) *rep
 		Actions:       res.Actions,
 		Warnings:      res.Warnings,
 		CISVersion:    opts.Config.CISVersion,
+		Risk:          ranked,
+		RiskNotes:     notes,
 	}
 	if r.Findings == nil {
 		r.Findings = []rules.Finding{}
+	}
+	if r.Risk == nil {
+		r.Risk = []rules.Risk{}
 	}
 	for _, a := range accounts {
 		ra := report.Account{ID: a.ID, Name: a.Name, Status: string(a.Status), Error: a.Error}
@@ -193,7 +233,50 @@ func Live(ctx context.Context, opts Options, targets []audit.Target, connect Con
 			}
 		}
 	}
-	return assemble(opts, accounts, merged)
+	ranked, notes := l.rank(ctx, accounts, merged.Actions)
+	return assemble(opts, accounts, merged, ranked, notes)
+}
+
+// rank orders every active long-term key by risk. The CloudTrail budget
+// goes to the top risk.trail_keys keys of a ranking without usage: their
+// profiles are read, as many accounts at once as the audit ran, and the
+// keys ranked again. A profile not read is an account warning.
+func (l *live) rank(ctx context.Context, accounts []inventory.Account, actions []rules.Action) ([]rules.Risk, []string) {
+	env, rc := l.opts.env(nil), l.opts.Config.Risk
+	ranked := rules.Rank(env, rc, accounts, actions)
+	tracers := l.opts.RiskTracer
+	if tracers == nil {
+		tracers = l.opts.Tracer
+	}
+	switch {
+	case tracers == nil:
+		return ranked, riskNotes(ranked, rc, "this run read no CloudTrail")
+	case ctx.Err() != nil:
+		return ranked, riskNotes(ranked, rc, "the run stopped before CloudTrail was read")
+	}
+	candidates := rules.ProfileCandidates(ranked, rc.TrailKeys)
+	var g errgroup.Group
+	g.SetLimit(max(1, l.opts.Concurrency))
+	for i := range accounts {
+		acct := &accounts[i]
+		ids := candidates[acct.ID]
+		if len(ids) == 0 {
+			continue
+		}
+		g.Go(func() error {
+			t, err := tracers(ctx, acct.ID)
+			if err == nil {
+				err = t.ProfileKeys(ctx, acct, ids, t.Region(), l.opts.Now, rc.TrailPages)
+			}
+			if err != nil {
+				acct.Warnings = append(acct.Warnings, fmt.Sprintf("kill-first ranking without usage profiles: %v", l.opts.hint(err)))
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // every error is an account warning
+	ranked = rules.Rank(env, rc, accounts, actions)
+	return ranked, riskNotes(ranked, rc, "")
 }
 
 // live is one Live run's shared state.
@@ -241,6 +324,12 @@ func (l *live) account(ctx context.Context, t audit.Target) inventory.Account {
 			acct.Warnings = append(acct.Warnings, fmt.Sprintf("last use not confirmed, judged by the credential report: %v", l.opts.hint(err)))
 		}
 		changed = true
+	}
+	// The kill-first ranking's blast radius; the audit stands without it.
+	if pr, ok := client.(audit.PolicyReader); !ok {
+		acct.Warnings = append(acct.Warnings, "kill-first ranking without blast radius: this IAM client cannot read policies")
+	} else if err := l.collector.Permissions(ctx, pr, acct); err != nil {
+		acct.Warnings = append(acct.Warnings, fmt.Sprintf("kill-first ranking without blast radius: %v", l.opts.hint(err)))
 	}
 	if l.opts.Tracer != nil {
 		traced, err := trace(ctx, l.opts, acct, res.Actions)

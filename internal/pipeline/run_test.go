@@ -243,3 +243,93 @@ func TestLiveTraceNamesApplicationsInPlans(t *testing.T) {
 	assert.True(t, traced, "a plan names what CloudTrail saw: %+v", r.Actions)
 	assert.NotEmpty(t, srv.CloudTrailRequests("222222222222", "us-east-1"), "CloudTrail requests")
 }
+
+// demo loads the demo organization: users with policies, groups and
+// CloudTrail events, one account without the audit role.
+func demo(t *testing.T) *awssim.World {
+	t.Helper()
+	w, err := awssim.DemoWorld()
+	require.NoError(t, err, "load the demo organization")
+	return w
+}
+
+func TestLiveRanksKeysByRisk(t *testing.T) {
+	srv, conn := dial(t, demo(t), pipeline.Selection{Org: true})
+	opts := options()
+	opts.Concurrency = 3
+	opts.Config.Risk.TrailKeys, opts.Config.Risk.TrailPages = 3, 1
+	opts.RiskTracer = conn.Tracers(30)
+	r := pipeline.Live(context.Background(), opts, conn.Targets, conn.IAM)
+
+	require.NotEmpty(t, r.Risk, "ranked keys")
+	profiled := 0
+	for i, k := range r.Risk {
+		assert.Equal(t, i+1, k.Rank, "case rank of entry %d", i)
+		assert.NotEmpty(t, k.BlastRadius, "case %s/%s: blast radius read", k.AccountID, k.Principal)
+		if k.Profiled {
+			profiled++
+		}
+	}
+	assert.Equal(t, inventory.ClassAdmin, r.Risk[0].BlastRadius, "case the first key to kill is an administrator's: %+v", r.Risk[0])
+	assert.Equal(t, 3, profiled, "case keys profiled: the budget's K")
+	require.Len(t, r.RiskNotes, 2, "case notes: %v", r.RiskNotes)
+	assert.Contains(t, r.RiskNotes[1], "CloudTrail profiled 3 of", "case usage note")
+
+	calls := srv.Calls()
+	lookups := 0
+	for _, a := range r.Accounts {
+		if inventory.Status(a.Status) != inventory.StatusOK {
+			continue
+		}
+		assert.Equal(t, 1, calls.ByAccount[a.ID]["iam:GetAccountAuthorizationDetails"], "case GetAccountAuthorizationDetails pages in %s", a.ID)
+		lookups += calls.ByAccount[a.ID]["cloudtrail:LookupEvents"]
+	}
+	assert.LessOrEqual(t, lookups, 3, "case LookupEvents calls: at most K keys × N pages")
+	assert.Positive(t, lookups, "case LookupEvents calls")
+}
+
+// Without CloudTrail, and without one account's policies, the ranking
+// still covers every key, and the report says what it lacks.
+func TestLiveRanksWithoutUsageOrPolicies(t *testing.T) {
+	w := demo(t)
+	const denied = "739104582266"
+	w.Account(denied).Faults.Deny = []string{"iam:GetAccountAuthorizationDetails"}
+	srv, conn := dial(t, w, pipeline.Selection{Org: true})
+	r := pipeline.Live(context.Background(), options(), conn.Targets, conn.IAM)
+
+	for _, a := range r.Accounts {
+		if a.ID == denied {
+			assert.Equal(t, inventory.StatusOK, inventory.Status(a.Status), "case denied policies: the account is still audited (%s)", a.Error)
+		}
+	}
+	warned := false
+	for _, w := range r.Warnings {
+		warned = warned || strings.Contains(w, "account "+denied+": kill-first ranking without blast radius")
+	}
+	assert.True(t, warned, "case denied policies: warning in %v", r.Warnings)
+	ranked := 0
+	for _, k := range r.Risk {
+		assert.False(t, k.Profiled, "case no tracer: %s profiled", k.Principal)
+		if k.AccountID == denied {
+			ranked++
+			assert.Empty(t, k.BlastRadius, "case denied policies: %s has no blast radius", k.Principal)
+		}
+	}
+	assert.Positive(t, ranked, "case denied policies: the account's keys are ranked")
+	require.Len(t, r.RiskNotes, 2, "case notes: %v", r.RiskNotes)
+	assert.Equal(t, "Usage: no key was profiled in CloudTrail: this run read no CloudTrail.", r.RiskNotes[1], "case no tracer")
+	for _, a := range r.Accounts {
+		assert.Zero(t, srv.Calls().ByAccount[a.ID]["cloudtrail:LookupEvents"], "case no tracer: LookupEvents in %s", a.ID)
+	}
+}
+
+func TestOfflineRanksKeys(t *testing.T) {
+	r, err := pipeline.Offline(options(), []string{golden.Path("credential-reports/realistic.csv")})
+	require.NoError(t, err, "offline audit")
+	require.NotEmpty(t, r.Risk, "case offline: ranked keys")
+	assert.Equal(t, []string{"Blast radius and usage not read: credential reports hold neither IAM policies nor CloudTrail events; keys rank by age, last use and findings."}, r.RiskNotes, "case offline notes")
+
+	none := pipeline.Build(options(), nil, nil)
+	assert.NotNil(t, none.Risk, "case nothing audited: risk is an empty list, not null")
+	assert.Empty(t, none.RiskNotes, "case nothing audited: no notes")
+}
