@@ -72,7 +72,7 @@ report not delivered). When several apply, the first in the order 2, 3, 1 wins.`
 		return badInput("%v (see %s --help)", err, c.CommandPath())
 	})
 	root.SetUsageFunc(usage)
-	root.AddCommand(newScan(e), newWhois(e), newLocal(e), newRules(e))
+	root.AddCommand(newScan(e), newWhois(e), newLocal(e), newRules(e), newRisk(e))
 	return root
 }
 
