@@ -9,9 +9,9 @@ import (
 	"github.com/keyaudit/keyaudit/rules"
 )
 
-// MarkdownWriter writes a short summary, one table row per key to act on and
-// each key's plan, for a ticket or a pull-request comment
-// (GitHub-flavoured Markdown).
+// MarkdownWriter writes a short summary, one table row per key to act on,
+// the keys to kill first and each key's plan, for a ticket or a
+// pull-request comment (GitHub-flavoured Markdown).
 type MarkdownWriter struct{}
 
 func (MarkdownWriter) Write(w io.Writer, r *Report) error {
@@ -39,6 +39,7 @@ func (MarkdownWriter) Write(w io.Writer, r *Report) error {
 	}
 	if len(open) == 0 {
 		ew.printf("No findings.\n")
+		mdKillFirst(ew, r)
 		return ew.err
 	}
 	version, cis := r.cisVersion(), cisByRule()
@@ -50,8 +51,9 @@ func (MarkdownWriter) Write(w io.Writer, r *Report) error {
 			ruleIDs = append(ruleIDs, strings.TrimSpace(id+" "+cis[id].In(version)))
 		}
 		ew.printf("| %s | %s | %s | %s | %s | %s | %s |\n", a.Severity, mdCell(accountLabel(a.AccountID, a.AccountName, "")), mdCell(a.Principal),
-			mdKey(a), mdCell(strings.Join(ruleIDs, ", ")), mdCell(strings.Join(messages[keyOf(a.AccountID, a.Principal, a.AccessKeyID, a.KeySlot)], "; ")), mdCell(a.Summary))
+			mdKey(a.AccessKeyID, a.KeySlot), mdCell(strings.Join(ruleIDs, ", ")), mdCell(strings.Join(messages[keyOf(a.AccountID, a.Principal, a.AccessKeyID, a.KeySlot)], "; ")), mdCell(a.Summary))
 	}
+	mdKillFirst(ew, r)
 	// Plans in report order: a user's plan that frees a key slot comes
 	// before the plan that needs it.
 	ew.printf("\n### Plans\n")
@@ -61,7 +63,7 @@ func (MarkdownWriter) Write(w io.Writer, r *Report) error {
 			continue
 		}
 		i++
-		ew.printf("\n#### %d. %s · %s · %s · %s\n\n%s\n\n", i, a.Severity, mdCell(accountLabel(a.AccountID, a.AccountName, "")), mdCell(a.Principal), mdKey(a), mdCell(a.Summary))
+		ew.printf("\n#### %d. %s · %s · %s · %s\n\n%s\n\n", i, a.Severity, mdCell(accountLabel(a.AccountID, a.AccountName, "")), mdCell(a.Principal), mdKey(a.AccessKeyID, a.KeySlot), mdCell(a.Summary))
 		for n, step := range a.Plan {
 			item := fmt.Sprintf("%d. ", n+1)
 			ew.printf("%s%s\n", item, mdCell(step.Action))
@@ -88,17 +90,37 @@ func mdCell(s string) string { return mdReplacer.Replace(clean(s)) }
 
 var plainKeyID = regexp.MustCompile(`^[A-Z0-9]+$`)
 
-// mdKey shows an action's key: its ID as code, or its slot.
-func mdKey(a rules.Action) string {
+// mdKey shows a key: its ID as code, or its slot.
+func mdKey(id string, slot int) string {
 	switch {
-	case plainKeyID.MatchString(a.AccessKeyID):
-		return "`" + a.AccessKeyID + "`"
-	case a.AccessKeyID != "":
-		return mdCell(a.AccessKeyID)
-	case a.KeySlot > 0:
-		return fmt.Sprintf("slot %d", a.KeySlot)
+	case plainKeyID.MatchString(id):
+		return "`" + id + "`"
+	case id != "":
+		return mdCell(id)
+	case slot > 0:
+		return fmt.Sprintf("slot %d", slot)
 	}
 	return "-"
+}
+
+// mdKillFirst writes the top of the kill-first ranking, each key with its
+// reason, and what the ranking does not cover.
+func mdKillFirst(ew *errWriter, r *Report) {
+	if len(r.Risk) == 0 {
+		return
+	}
+	top := r.Risk[:min(KillFirstRows, len(r.Risk))]
+	ew.printf("\n### Kill first: the top %d of %d active long-term key(s) by risk score\n\n| Rank | Score | Account | Principal | Access key | Why |\n|---:|---:|---|---|---|---|\n", len(top), len(r.Risk))
+	for _, k := range top {
+		ew.printf("| %d | %d | %s | %s | %s | %s |\n", k.Rank, k.Score, mdCell(accountLabel(k.AccountID, k.AccountName, "")), mdCell(k.Principal),
+			mdKey(k.AccessKeyID, k.KeySlot), mdCell(k.Reason()))
+	}
+	if len(r.RiskNotes) > 0 {
+		ew.printf("\n")
+	}
+	for _, n := range r.RiskNotes {
+		ew.printf("- %s\n", mdCell(n))
+	}
 }
 
 // codeFence is a backtick fence longer than any run of backticks in s.
