@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -242,6 +243,8 @@ func TestLiveTraceNamesApplicationsInPlans(t *testing.T) {
 	}
 	assert.True(t, traced, "a plan names what CloudTrail saw: %+v", r.Actions)
 	assert.NotEmpty(t, srv.CloudTrailRequests("222222222222", "us-east-1"), "CloudTrail requests")
+	// Without a RiskTracer, the ranking profiles with the --trail tracer.
+	assert.True(t, slices.ContainsFunc(r.Risk, func(k rules.Risk) bool { return k.Profiled }), "case trail tracer serves the ranking: %+v", r.Risk)
 }
 
 // demo loads the demo organization: users with policies, groups and
