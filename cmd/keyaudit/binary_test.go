@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/rules"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -230,5 +231,32 @@ func TestBinaryCompletion(t *testing.T) {
 		code, stdout, stderr := exe(t, nil, "completion", shell)
 		assert.Equal(t, exitOK, code, "exit code of completion %s; stderr: %s", shell, stderr)
 		assert.Contains(t, stdout, "keyaudit", "completion script for %s", shell)
+	}
+}
+
+// TestBinaryDemoOCSF is what a new user tries: the demo as OCSF Detection
+// Findings, each valid against the class's vendored JSON Schema.
+func TestBinaryDemoOCSF(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := exe(t, nil, "scan", "--demo", "--format", "ocsf", "-q")
+	require.Equal(t, exitIncomplete, code, "exit code of the demo (one account lacks the role); stderr: %s", stderr)
+
+	f, err := os.Open(golden.Path("ocsf/detection_finding.schema.json"))
+	require.NoError(t, err, "open the vendored OCSF schema")
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	require.NoError(t, err, "parse the vendored OCSF schema")
+	c := jsonschema.NewCompiler()
+	require.NoError(t, c.AddResource("detection_finding.schema.json", doc), "add the OCSF schema")
+	sch, err := c.Compile("detection_finding.schema.json")
+	require.NoError(t, err, "compile the OCSF schema")
+
+	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(stdout))
+	require.NoError(t, err, "demo OCSF output parses as JSON: %s", stdout)
+	events, ok := inst.([]any)
+	require.True(t, ok, "demo OCSF output is a JSON array")
+	require.NotEmpty(t, events, "the demo has findings")
+	for i, ev := range events {
+		assert.NoError(t, sch.Validate(ev), "demo OCSF event %d against the Detection Finding schema", i)
 	}
 }

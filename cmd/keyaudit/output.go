@@ -28,7 +28,7 @@ type output struct {
 }
 
 func (o *output) register(fs *pflag.FlagSet) {
-	fs.StringVarP(&o.format, "format", "f", "", "output format: table, json, csv, html or markdown (default: table on a terminal, json otherwise)")
+	fs.StringVarP(&o.format, "format", "f", "", "output format: table, json, csv, html, markdown or ocsf (default: table on a terminal, json otherwise)")
 	fs.StringVarP(&o.out, "out", "o", "", "write the report files into this directory (or s3://bucket/prefix) instead of standard output")
 	fs.StringVar(&o.failOn, "fail-on", "", "exit 1 when a finding is at or above this severity: critical, high, medium or low (default: never)")
 	inGroup(fs, groupOutput, "format", "out", "fail-on")
