@@ -297,3 +297,58 @@ func TestLambdaShortDeadlineReturnsPartialReport(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// hubRecorder is a local Security Hub that accepts every BatchImportFindings
+// and records the findings' ids and product ARNs.
+type hubRecorder struct {
+	mu       sync.Mutex
+	products map[string]string // finding Id → ProductArn
+}
+
+func (h *hubRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/findings/import" {
+		http.NotFound(w, r)
+		return
+	}
+	var in struct {
+		Findings []struct{ Id, ProductArn string }
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	h.mu.Lock()
+	for _, f := range in.Findings {
+		h.products[f.Id] = f.ProductArn
+	}
+	h.mu.Unlock()
+	fmt.Fprintf(w, `{"FailedCount":0,"SuccessCount":%d,"FailedFindings":[]}`, len(in.Findings))
+}
+
+// TestLambdaImportsIntoSecurityHub: with KEYAUDIT_SECURITY_HUB=true the run's
+// findings are imported, after the report is in S3, into the function
+// account's default product in KEYAUDIT_SECURITY_HUB_REGION.
+func TestLambdaImportsIntoSecurityHub(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the Lambda binary")
+	}
+	w := newWorld(t, nil)
+	st := startStack(t, w)
+	_, err := s3Client(st.s3.URL).CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
+	require.NoError(t, err, "create the report bucket")
+	rec := &hubRecorder{products: map[string]string{}}
+	hub := httptest.NewServer(rec)
+	defer hub.Close()
+
+	resp, failure, logs := invoke(t, st, w.Management().ID, `{}`, 2*time.Minute,
+		"KEYAUDIT_SECURITY_HUB=true", "KEYAUDIT_SECURITY_HUB_REGION=eu-west-1", "AWS_ENDPOINT_URL_SECURITYHUB="+hub.URL)
+	sum := decodeSummary(t, resp, failure, logs, "security hub")
+	assert.Equal(t, "imported", sum.SecurityHub, "Security Hub status")
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	assert.Len(t, rec.products, sum.Findings, "one imported finding per finding of the run")
+	for id, product := range rec.products {
+		assert.Equal(t, "arn:aws:securityhub:eu-west-1:111111111111:product/111111111111/default", product, "product of %s", id)
+		assert.True(t, strings.HasPrefix(id, "keyaudit-"), "stable id %s", id)
+	}
+}

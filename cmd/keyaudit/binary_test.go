@@ -2,16 +2,23 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/keyaudit/keyaudit/internal/golden"
+	"github.com/keyaudit/keyaudit/internal/moto"
 	"github.com/keyaudit/keyaudit/rules"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/assert"
@@ -114,7 +121,7 @@ func TestBinaryOfflineRejectsLiveFlags(t *testing.T) {
 	t.Parallel()
 	values := map[string]string{"accounts": "111111111111", "accounts-file": "accounts.txt", "exclude-accounts": "111111111111",
 		"profile": "prod", "region": "eu-west-1", "role-name": "Audit", "role-path": "/x/", "external-id": "xyz", "session-name": "me",
-		"timeout": "1m", "trail-days": "7", "concurrency": "0"}
+		"timeout": "1m", "trail-days": "7", "concurrency": "0", "security-hub-region": "eu-west-1"}
 	for _, flag := range liveOnly {
 		arg := "--" + flag
 		if v, ok := values[flag]; ok {
@@ -258,5 +265,43 @@ func TestBinaryDemoOCSF(t *testing.T) {
 	require.NotEmpty(t, events, "the demo has findings")
 	for i, ev := range events {
 		assert.NoError(t, sch.Validate(ev), "demo OCSF event %d against the Detection Finding schema", i)
+	}
+}
+
+// TestBinarySecurityHubImportsIntoMoto runs scan --security-hub through the
+// real SDK against moto_server: every finding of the written report is in
+// Security Hub under its stable id, in the caller's default product.
+func TestBinarySecurityHubImportsIntoMoto(t *testing.T) {
+	srv := moto.Start(t)
+	ctx := context.Background()
+	cfg := srv.Config(moto.Management)
+	_, err := iam.NewFromConfig(cfg).CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("ci-deploy")})
+	require.NoError(t, err, "create a user in moto")
+	_, err = iam.NewFromConfig(cfg).CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("ci-deploy")})
+	require.NoError(t, err, "create its key in moto")
+	hub := securityhub.NewFromConfig(cfg)
+	_, err = hub.EnableSecurityHub(ctx, &securityhub.EnableSecurityHubInput{})
+	require.NoError(t, err, "enable Security Hub in moto")
+
+	// A year from now the new key is overdue for rotation and unused.
+	later := time.Now().AddDate(1, 0, 0).UTC().Format(time.RFC3339)
+	code, stdout, stderr := exe(t, srv.Env(t.TempDir(), moto.Management), "scan", "--security-hub", "--as-of", later, "--format", "json")
+	require.Equal(t, exitOK, code, "exit code of scan --security-hub; stderr: %s", stderr)
+	r := decode(t, stdout)
+	require.NotEmpty(t, r.Findings, "the scan found the overdue key")
+	assert.Contains(t, stderr, fmt.Sprintf("imported %d findings into Security Hub %s in %s", len(r.Findings), moto.ManagementAccount, moto.Region), "stderr says where the findings went")
+
+	got := map[string]string{}
+	p := securityhub.NewGetFindingsPaginator(hub, &securityhub.GetFindingsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		require.NoError(t, err, "read the findings back from moto")
+		for _, f := range page.Findings {
+			got[aws.ToString(f.Id)] = aws.ToString(f.ProductArn)
+		}
+	}
+	for _, f := range r.Findings {
+		assert.Equal(t, "arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default", got["keyaudit-"+f.Fingerprint],
+			"finding %s (%s) in the default product", f.Rule, f.Principal)
 	}
 }

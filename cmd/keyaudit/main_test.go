@@ -75,7 +75,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"bad trail days", []string{"scan", "--trail-days", "91"}, "--trail-days"},
 		{"reports and org", []string{"scan", "--credential-report", realistic(), "--org"}, "--org has no meaning for an offline audit"},
 		{"stray argument", []string{"scan", "extra"}, `unexpected argument "extra"`},
-		{"previous without slack", []string{"scan", "--credential-report", realistic(), "--previous", "x.json"}, "need --slack"},
+		{"previous without slack", []string{"scan", "--credential-report", realistic(), "--previous", "x.json"}, "needs --slack or --security-hub"},
 		{"rules format", []string{"rules", "--format", "xml"}, `--format "xml"`},
 		{"no key IDs", []string{"whois", "--demo"}, "no access key IDs"},
 	}

@@ -172,6 +172,15 @@ func (o *output) s3Sink(ctx context.Context) (*report.S3Sink, error) {
 	return &report.S3Sink{Client: s3.NewFromConfig(cfg), Bucket: bucket, Prefix: prefix}, nil
 }
 
+// latest reads the last run's latest.json under --out s3://; nil when none.
+func (o *output) latest(ctx context.Context) (*report.Report, error) {
+	sink, err := o.s3Sink(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sink.Latest(ctx)
+}
+
 func (o *output) writeS3(ctx context.Context, r *report.Report) (string, error) {
 	sink, err := o.s3Sink(ctx)
 	if err != nil {
