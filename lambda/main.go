@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -162,7 +161,8 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (Summary, err
 			return Summary{}, fmt.Errorf("read the event: %w (expected a scheduled event or {\"accounts\": [...]})", err)
 		}
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, pipeline.AWSOptions(log)...)
+	// Retries that take a while are logged as warnings.
+	cfg, err := pipeline.LoadAWS(ctx, log, nil)
 	if err != nil {
 		return Summary{}, fmt.Errorf("load AWS configuration: %w", err)
 	}

@@ -6,6 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -303,5 +307,63 @@ func TestBinarySecurityHubImportsIntoMoto(t *testing.T) {
 	for _, f := range r.Findings {
 		assert.Equal(t, "arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default", got["keyaudit-"+f.Fingerprint],
 			"finding %s (%s) in the default product", f.Rule, f.Principal)
+	}
+}
+
+// endpointEnv is the environment of a live run against endpoint with static
+// credentials.
+func endpointEnv(endpoint string) []string {
+	return []string{"AWS_ENDPOINT_URL=" + endpoint, "AWS_ACCESS_KEY_ID=AKIAXXXXXXXXXXXXXXXX", "AWS_SECRET_ACCESS_KEY=x", "AWS_REGION=us-east-1"}
+}
+
+// TestBinaryNetworkFaults: an endpoint that refuses connections fails in
+// seconds, one that never answers fails by --timeout, and one that throttles
+// every call says so on standard error while it retries. None of them is
+// told to sign in: the hint fits a network error.
+func TestBinaryNetworkFaults(t *testing.T) {
+	t.Parallel()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err, "listen")
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // accepted, never answered
+		}
+	}()
+	throttling := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>`)
+	}))
+	t.Cleanup(throttling.Close)
+
+	tests := []struct {
+		name     string
+		endpoint string
+		args     []string
+		within   time.Duration
+		stderr   string
+	}{
+		{"refused (issue 10 obs 1)", "http://127.0.0.1:9", nil, 10 * time.Second, "could not reach AWS"},
+		{"silent, --timeout 3s", "http://" + silent.Addr().String(), []string{"--timeout", "3s"}, 8 * time.Second, "nothing audited"},
+		{"throttling, --timeout 6s", throttling.URL, []string{"--timeout", "6s"}, 12 * time.Second, "retrying sts:GetCallerIdentity: throttled: Throttling (attempt "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			code, stdout, stderr := exe(t, endpointEnv(tt.endpoint), append([]string{"scan"}, tt.args...)...)
+			took := time.Since(start)
+			t.Logf("%s: exit %d after %s", tt.name, code, took.Round(10*time.Millisecond))
+			assert.Less(t, took, tt.within, "case %s: time to fail", tt.name)
+			assert.Equal(t, exitIncomplete, code, "case %s: nothing audited is incomplete; stderr: %s", tt.name, stderr)
+			assert.Empty(t, stdout, "case %s: no report", tt.name)
+			assert.Contains(t, stderr, tt.stderr, "case %s: stderr", tt.name)
+			assert.NotContains(t, stderr, "sso login", "case %s: a network fault is not a sign-in problem", tt.name)
+		})
 	}
 }

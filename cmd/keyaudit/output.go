@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
@@ -25,6 +24,8 @@ type output struct {
 
 	fail rules.Severity
 	log  *slog.Logger // for the SDK's own logging of the S3 sink
+	// say tells standard error what is being retried; nil with --quiet.
+	say func(string)
 }
 
 func (o *output) register(fs *pflag.FlagSet) {
@@ -165,7 +166,7 @@ func (o *output) formats() []report.Format {
 // s3Sink is the sink the Lambda uses, with the standard credential chain.
 func (o *output) s3Sink(ctx context.Context) (*report.S3Sink, error) {
 	bucket, prefix, _ := report.ParseS3URL(o.out)
-	cfg, err := config.LoadDefaultConfig(ctx, pipeline.AWSOptions(o.log)...)
+	cfg, err := pipeline.LoadAWS(ctx, o.log, o.say)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration for --out %s: %w", o.out, err)
 	}
