@@ -26,6 +26,7 @@ import (
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -351,4 +352,45 @@ func TestLambdaImportsIntoSecurityHub(t *testing.T) {
 		assert.Equal(t, "arn:aws:securityhub:eu-west-1:111111111111:product/111111111111/default", product, "product of %s", id)
 		assert.True(t, strings.HasPrefix(id, "keyaudit-"), "stable id %s", id)
 	}
+}
+
+// TestLambdaS3DownLogsTheFindings: when S3 answers every PUT with a 500,
+// the invocation fails before its deadline, and the summary and the
+// findings are in its (JSON) log (issue 10 obs 5).
+func TestLambdaS3DownLogsTheFindings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the Lambda binary")
+	}
+	w := newWorld(t, nil)
+	st := startStack(t, w)
+	fake := gofakes3.New(s3mem.New()).Server()
+	down := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			rw.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(rw, `<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>`)
+			return
+		}
+		fake.ServeHTTP(rw, r)
+	}))
+	defer down.Close()
+	st.s3 = down
+
+	start := time.Now()
+	resp, failure, logs := invoke(t, st, w.Management().ID, `{}`, 35*time.Second, "KEYAUDIT_RESERVE_SECONDS=10")
+	assert.Less(t, time.Since(start), 35*time.Second, "the invocation ends before its deadline")
+	assert.Empty(t, resp, "no success response when the reports were not written")
+	assert.Contains(t, failure, "reports not written to S3 (the findings are in the log)", "the invocation fails loudly")
+	var logged struct {
+		Msg      string          `json:"msg"`
+		Summary  report.Summary  `json:"summary"`
+		Findings []rules.Finding `json:"findings"`
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "reports not written to S3") && strings.HasPrefix(line, "{") {
+			require.NoError(t, json.Unmarshal([]byte(line), &logged), "the log line is JSON: %s", line)
+		}
+	}
+	require.NotEmpty(t, logged.Msg, "a log line with the findings; logs:\n%s", logs)
+	assert.NotEmpty(t, logged.Findings, "the findings are in the log; logs:\n%s", logs)
+	assert.Equal(t, len(logged.Findings), logged.Summary.Findings, "the summary is in the log and counts the findings")
 }

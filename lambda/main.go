@@ -225,13 +225,36 @@ func (h *handler) deliver(ctx context.Context, cfg aws.Config, hub *report.Secur
 	if hub != nil {
 		prev, prevErr = sink.Latest(ctx)
 	}
-	var err error
-	if sum.Report, err = sink.Write(ctx, r, report.Formats); err != nil {
+	if err := h.write(ctx, sink, r, sum, log); err != nil {
 		return err
 	}
 	imported := h.importFindings(ctx, hub, prev, prevErr, r, sum)
 	return errors.Join(imported, h.announce(ctx, cfg, sink, r, sum, log))
 }
+
+// write stores the reports in S3, stopping early enough before the
+// invocation's deadline to put the summary and the findings in the log
+// when S3 fails: the night's findings are never lost, and the invocation
+// fails so the alarm fires.
+func (h *handler) write(ctx context.Context, sink *report.S3Sink, r *report.Report, sum *Summary, log *slog.Logger) error {
+	wctx := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, deadline.Add(-min(logReserve, h.settings.Reserve/2)))
+		defer cancel()
+	}
+	var err error
+	if sum.Report, err = sink.Write(wctx, r, report.Formats); err != nil {
+		log.Error("reports not written to S3: the summary and the findings follow", "error", err.Error(),
+			"summary", r.Summary, "accounts", r.Accounts, "findings", r.Findings)
+		return fmt.Errorf("reports not written to S3 (the findings are in the log): %w", err)
+	}
+	return nil
+}
+
+// logReserve is kept back from the deadline (at most half of the
+// reserve for writing) to log the findings when S3 fails.
+const logReserve = 5 * time.Second
 
 // importFindings imports into Security Hub, when configured.
 func (h *handler) importFindings(ctx context.Context, hub *report.SecurityHub, prev *report.Report, prevErr error, r *report.Report, sum *Summary) error {

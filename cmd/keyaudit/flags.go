@@ -47,9 +47,6 @@ func (c *common) options(e *env) (pipeline.Options, error) {
 	if err := c.output.validate(); err != nil {
 		return pipeline.Options{}, err
 	}
-	if err := c.output.checkDir(); err != nil {
-		return pipeline.Options{}, err
-	}
 	started := time.Now().UTC()
 	now, err := parseAsOf(c.asOf, started)
 	if err != nil {
@@ -68,6 +65,14 @@ func (c *common) options(e *env) (pipeline.Options, error) {
 	c.output.log = log
 	if !c.quiet {
 		c.output.say = func(line string) { fmt.Fprintln(e.stderr, line) }
+	}
+	// Sinks are checked before any audit work: a long run is never lost
+	// to a typo, a permission or an unreachable bucket.
+	if err := c.output.checkDir(); err != nil {
+		return pipeline.Options{}, err
+	}
+	if err := c.output.checkS3(e.ctx); err != nil {
+		return pipeline.Options{}, err
 	}
 	return pipeline.Options{RunID: id, Now: now, Started: started, Config: cfg, Logger: log}, nil
 }

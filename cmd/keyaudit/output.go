@@ -26,6 +26,8 @@ type output struct {
 	log  *slog.Logger // for the SDK's own logging of the S3 sink
 	// say tells standard error what is being retried; nil with --quiet.
 	say func(string)
+	// sink is where --out s3:// writes, checked before the audit.
+	sink *report.S3Sink
 }
 
 func (o *output) register(fs *pflag.FlagSet) {
@@ -78,7 +80,7 @@ func (o *output) checkDir() error {
 func (o *output) deliver(ctx context.Context, e *env, r *report.Report, quiet bool, defaultFormat string) error {
 	switch {
 	case strings.HasPrefix(o.out, "s3://"):
-		where, err := o.writeS3(ctx, r)
+		where, err := o.sink.Write(ctx, r, o.formats())
 		if err != nil {
 			return incomplete(err)
 		}
@@ -163,31 +165,26 @@ func (o *output) formats() []report.Format {
 	return []report.Format{f}
 }
 
-// s3Sink is the sink the Lambda uses, with the standard credential chain.
-func (o *output) s3Sink(ctx context.Context) (*report.S3Sink, error) {
+// checkS3 makes sure an --out s3:// bucket can be reached and learns its
+// region, before any audit work, and keeps the sink for the delivery.
+func (o *output) checkS3(ctx context.Context) error {
+	if !strings.HasPrefix(o.out, "s3://") {
+		return nil
+	}
 	bucket, prefix, _ := report.ParseS3URL(o.out)
 	cfg, err := pipeline.LoadAWS(ctx, o.log, o.say)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration for --out %s: %w", o.out, err)
+		return badInput("--out %s: load AWS configuration: %v", o.out, err)
 	}
-	return &report.S3Sink{Client: s3.NewFromConfig(cfg), Bucket: bucket, Prefix: prefix}, nil
-}
-
-// latest reads the last run's latest.json under --out s3://; nil when none.
-func (o *output) latest(ctx context.Context) (*report.Report, error) {
-	sink, err := o.s3Sink(ctx)
+	region, err := report.BucketRegion(ctx, s3.NewFromConfig(cfg), bucket)
 	if err != nil {
-		return nil, err
+		return badInput("--out %s: %v", o.out, err)
 	}
-	return sink.Latest(ctx)
-}
-
-func (o *output) writeS3(ctx context.Context, r *report.Report) (string, error) {
-	sink, err := o.s3Sink(ctx)
-	if err != nil {
-		return "", err
+	if region != "" {
+		cfg.Region = region
 	}
-	return sink.Write(ctx, r, o.formats())
+	o.sink = &report.S3Sink{Client: s3.NewFromConfig(cfg), Bucket: bucket, Prefix: prefix}
+	return nil
 }
 
 // writeDir writes one file per format (or just --format) into --out and

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
@@ -107,10 +108,16 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 	if o.demo {
 		defaultFormat = "table"
 	}
-	// Delivery gets the parent context: a --timeout that stopped the audit
-	// must not also stop the report of what was audited.
-	return o.deliver(cmd.Context(), e, notifier, hub, prev, r, defaultFormat)
+	// Delivery gets its own time budget from the parent context: a
+	// --timeout that stopped the audit must not also stop the report of
+	// what was audited.
+	dctx, cancel := context.WithTimeout(cmd.Context(), deliveryBudget)
+	defer cancel()
+	return o.deliver(dctx, e, notifier, hub, prev, r, defaultFormat)
 }
+
+// deliveryBudget bounds writing, alerting and importing after the audit.
+const deliveryBudget = 3 * time.Minute
 
 // deliver writes the report, then alerts and imports into Security Hub;
 // the outcome is the worst of delivery, alerting, importing and what the
@@ -120,7 +127,7 @@ func (o *scanOptions) deliver(ctx context.Context, e *env, notifier *report.Slac
 	// not; in S3 that is latest.json, which the write below replaces.
 	hubPrev, prevErr := prev, error(nil)
 	if hub != nil && prev == nil && strings.HasPrefix(o.out, "s3://") {
-		hubPrev, prevErr = o.output.latest(ctx)
+		hubPrev, prevErr = o.output.sink.Latest(ctx)
 	}
 	delivered := o.output.deliver(ctx, e, r, o.quiet, defaultFormat)
 	var notified, imported error

@@ -81,11 +81,7 @@ func notify(ctx context.Context, e *env, n *report.Slack, o *output, prev, r *re
 		err  error
 	)
 	if prev == nil && strings.HasPrefix(o.out, "s3://") {
-		sink, serr := o.s3Sink(ctx)
-		if serr != nil {
-			return incomplete(fmt.Errorf("post to Slack: %w", serr))
-		}
-		ch, sent, err = n.Announce(ctx, sink, r, o.out)
+		ch, sent, err = n.Announce(ctx, o.sink, r, o.out)
 	} else {
 		ch = report.Diff(prev, r)
 		sent, err = n.Notify(ctx, r, ch, o.out)
