@@ -161,8 +161,5 @@ func issuedTo(is *inventory.Issuer) string {
 	if is.CallerAccount != "" {
 		who += " of account " + is.CallerAccount
 	}
-	if is.Note != "" {
-		who += " (" + is.Note + ")"
-	}
-	return who
+	return who // issued_by.note says where to look it up
 }
