@@ -54,6 +54,12 @@ func (p credentialErrors) Retrieve(ctx context.Context) (aws.Credentials, error)
 	return c, err
 }
 
+// IsCredentialsProvider lets aws.IsCredentialsProvider see the wrapped
+// provider, so an entrypoint can still tell which one failed.
+func (p credentialErrors) IsCredentialsProvider(target aws.CredentialsProvider) bool {
+	return aws.IsCredentialsProvider(p.CredentialsProvider, target)
+}
+
 // WithCredentialErrors wraps a configuration's credentials provider so that
 // its failures are *CredentialsError, which Classify recognizes.
 func WithCredentialErrors(p aws.CredentialsProvider) aws.CredentialsProvider {
@@ -129,7 +135,7 @@ func Explain(err error) error {
 	case class == ClassCredentials:
 		msg = fmt.Sprintf("AWS rejected the credentials for %s (%s): refresh them (aws sso login, aws-vault, a new session) and run again", action, ae.ErrorCode())
 	case class == ClassThrottled:
-		msg = fmt.Sprintf("%s was still throttled after retries: lower --concurrency or run again later", action)
+		msg = fmt.Sprintf("%s was still throttled after the retries: AWS limits its request rate", action)
 	default:
 		msg = fmt.Sprintf("%s failed: %s: %s", action, ae.ErrorCode(), ae.ErrorMessage())
 	}

@@ -105,7 +105,7 @@ func (s *Sessions) Config(ctx context.Context, accountID string) (aws.Config, er
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		var ae smithy.APIError
 		if errors.As(err, &ae) && ae.ErrorCode() == "AccessDenied" {
-			return aws.Config{}, fmt.Errorf("cannot assume role %s (%s): deploy the member role to account %s (template.yaml's StackSet), make it trust the auditing principal, and check --external-id: %w",
+			return aws.Config{}, fmt.Errorf("cannot assume role %s (%s): deploy the member role to account %s (template.yaml's StackSet), and make it trust the auditing principal: %w",
 				arn, ae.ErrorMessage(), accountID, ErrDenied)
 		}
 		return aws.Config{}, fmt.Errorf("assume role %s: %w", arn, Explain(err))

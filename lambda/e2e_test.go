@@ -26,6 +26,7 @@ import (
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -297,3 +298,99 @@ func TestLambdaShortDeadlineReturnsPartialReport(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// hubRecorder is a local Security Hub that accepts every BatchImportFindings
+// and records the findings' ids and product ARNs.
+type hubRecorder struct {
+	mu       sync.Mutex
+	products map[string]string // finding Id → ProductArn
+}
+
+func (h *hubRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/findings/import" {
+		http.NotFound(w, r)
+		return
+	}
+	var in struct {
+		Findings []struct{ Id, ProductArn string }
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	h.mu.Lock()
+	for _, f := range in.Findings {
+		h.products[f.Id] = f.ProductArn
+	}
+	h.mu.Unlock()
+	fmt.Fprintf(w, `{"FailedCount":0,"SuccessCount":%d,"FailedFindings":[]}`, len(in.Findings))
+}
+
+// TestLambdaImportsIntoSecurityHub: with KEYAUDIT_SECURITY_HUB=true the run's
+// findings are imported, after the report is in S3, into the function
+// account's default product in KEYAUDIT_SECURITY_HUB_REGION.
+func TestLambdaImportsIntoSecurityHub(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the Lambda binary")
+	}
+	w := newWorld(t, nil)
+	st := startStack(t, w)
+	_, err := s3Client(st.s3.URL).CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
+	require.NoError(t, err, "create the report bucket")
+	rec := &hubRecorder{products: map[string]string{}}
+	hub := httptest.NewServer(rec)
+	defer hub.Close()
+
+	resp, failure, logs := invoke(t, st, w.Management().ID, `{}`, 2*time.Minute,
+		"KEYAUDIT_SECURITY_HUB=true", "KEYAUDIT_SECURITY_HUB_REGION=eu-west-1", "AWS_ENDPOINT_URL_SECURITYHUB="+hub.URL)
+	sum := decodeSummary(t, resp, failure, logs, "security hub")
+	assert.Equal(t, "imported", sum.SecurityHub, "Security Hub status")
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	assert.Len(t, rec.products, sum.Findings, "one imported finding per finding of the run")
+	for id, product := range rec.products {
+		assert.Equal(t, "arn:aws:securityhub:eu-west-1:111111111111:product/111111111111/default", product, "product of %s", id)
+		assert.True(t, strings.HasPrefix(id, "keyaudit-"), "stable id %s", id)
+	}
+}
+
+// TestLambdaS3DownLogsTheFindings: when S3 answers every PUT with a 500,
+// the invocation fails before its deadline, and the summary and the
+// findings are in its (JSON) log (issue 10 obs 5).
+func TestLambdaS3DownLogsTheFindings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the Lambda binary")
+	}
+	w := newWorld(t, nil)
+	st := startStack(t, w)
+	fake := gofakes3.New(s3mem.New()).Server()
+	down := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			rw.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(rw, `<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>`)
+			return
+		}
+		fake.ServeHTTP(rw, r)
+	}))
+	defer down.Close()
+	st.s3 = down
+
+	start := time.Now()
+	resp, failure, logs := invoke(t, st, w.Management().ID, `{}`, 35*time.Second, "KEYAUDIT_RESERVE_SECONDS=10")
+	assert.Less(t, time.Since(start), 35*time.Second, "the invocation ends before its deadline")
+	assert.Empty(t, resp, "no success response when the reports were not written")
+	assert.Contains(t, failure, "reports not written to S3 (the findings are in the log)", "the invocation fails loudly")
+	var logged struct {
+		Msg      string          `json:"msg"`
+		Summary  report.Summary  `json:"summary"`
+		Findings []rules.Finding `json:"findings"`
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "reports not written to S3") && strings.HasPrefix(line, "{") {
+			require.NoError(t, json.Unmarshal([]byte(line), &logged), "the log line is JSON: %s", line)
+		}
+	}
+	require.NotEmpty(t, logged.Msg, "a log line with the findings; logs:\n%s", logs)
+	assert.NotEmpty(t, logged.Findings, "the findings are in the log; logs:\n%s", logs)
+	assert.Equal(t, len(logged.Findings), logged.Summary.Findings, "the summary is in the log and counts the findings")
+}

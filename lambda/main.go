@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -59,20 +58,26 @@ type settings struct {
 	SlackChannel   string
 	SlackOnlyNew   bool
 	SlackAPIURL    string // for tests: a local Slack server
+	// SecurityHub imports the findings into the Security Hub of the
+	// function's account, in SecurityHubRegion (default: the function's).
+	SecurityHub       bool
+	SecurityHubRegion string
 	// Reserve is kept back from the invocation deadline to write reports.
 	Reserve time.Duration
 }
 
 func settingsFromEnv(getenv func(string) string) (settings, error) {
 	s := settings{
-		Bucket:         getenv("KEYAUDIT_BUCKET"),
-		Prefix:         strings.Trim(getenv("KEYAUDIT_PREFIX"), "/"),
-		Org:            getenv("KEYAUDIT_ACCOUNTS") == "",
-		ConfigSource:   getenv("KEYAUDIT_CONFIG"),
-		SlackSecretARN: getenv("KEYAUDIT_SLACK_SECRET_ARN"),
-		SlackChannel:   getenv("KEYAUDIT_SLACK_CHANNEL"),
-		SlackOnlyNew:   getenv("KEYAUDIT_SLACK_ONLY_CHANGES") == "true",
-		SlackAPIURL:    getenv("KEYAUDIT_SLACK_API_URL"),
+		Bucket:            getenv("KEYAUDIT_BUCKET"),
+		Prefix:            strings.Trim(getenv("KEYAUDIT_PREFIX"), "/"),
+		Org:               getenv("KEYAUDIT_ACCOUNTS") == "",
+		ConfigSource:      getenv("KEYAUDIT_CONFIG"),
+		SlackSecretARN:    getenv("KEYAUDIT_SLACK_SECRET_ARN"),
+		SlackChannel:      getenv("KEYAUDIT_SLACK_CHANNEL"),
+		SlackOnlyNew:      getenv("KEYAUDIT_SLACK_ONLY_CHANGES") == "true",
+		SlackAPIURL:       getenv("KEYAUDIT_SLACK_API_URL"),
+		SecurityHub:       getenv("KEYAUDIT_SECURITY_HUB") == "true",
+		SecurityHubRegion: getenv("KEYAUDIT_SECURITY_HUB_REGION"),
 		Role: audit.RoleSpec{
 			Name:       or(getenv("KEYAUDIT_ROLE_NAME"), "KeyAuditRole"),
 			Path:       or(getenv("KEYAUDIT_ROLE_PATH"), "/"),
@@ -133,6 +138,8 @@ type Summary struct {
 	BySeverity map[string]int `json:"by_severity"`
 	Report     string         `json:"report"`
 	Slack      string         `json:"slack"`
+	// SecurityHub is "imported", "failed" or "not configured".
+	SecurityHub string `json:"security_hub"`
 }
 
 type handler struct {
@@ -154,7 +161,8 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (Summary, err
 			return Summary{}, fmt.Errorf("read the event: %w (expected a scheduled event or {\"accounts\": [...]})", err)
 		}
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, pipeline.AWSOptions(log)...)
+	// Retries that take a while are logged as warnings.
+	cfg, err := pipeline.LoadAWS(ctx, log, nil)
 	if err != nil {
 		return Summary{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
@@ -195,20 +203,78 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (Summary, err
 	r := pipeline.Live(auditCtx, opts, conn.Targets, conn.IAM)
 
 	sum := Summary{RunID: runID, Accounts: r.Summary.Accounts, Findings: r.Summary.Findings, BySeverity: r.Summary.BySeverity}
-	err = h.deliver(ctx, cfg, r, &sum, log)
-	log.Info("run complete", "accounts", sum.Accounts, "findings", sum.Findings, "report", sum.Report, "slack", sum.Slack)
+	var hub *report.SecurityHub
+	if h.settings.SecurityHub {
+		hub = conn.SecurityHub(h.settings.SecurityHubRegion)
+	}
+	err = h.deliver(ctx, cfg, hub, r, &sum, log)
+	log.Info("run complete", "accounts", sum.Accounts, "findings", sum.Findings, "report", sum.Report, "slack", sum.Slack, "security_hub", sum.SecurityHub)
 	return sum, err
 }
 
-// deliver stores the reports, then tells Slack what changed. The reports
-// are written before anything is announced, so a failing Slack post never
-// loses one; the run still fails then, so the error alarm fires.
-func (h *handler) deliver(ctx context.Context, cfg aws.Config, r *report.Report, sum *Summary, log *slog.Logger) error {
+// deliver stores the reports, then imports into Security Hub and tells
+// Slack what changed. The reports are written before anything is sent, so
+// a failing import or post never loses one; the run still fails then, so
+// the error alarm fires.
+func (h *handler) deliver(ctx context.Context, cfg aws.Config, hub *report.SecurityHub, r *report.Report, sum *Summary, log *slog.Logger) error {
 	sink := &report.S3Sink{Client: s3.NewFromConfig(cfg), Bucket: h.settings.Bucket, Prefix: h.settings.Prefix}
-	var err error
-	if sum.Report, err = sink.Write(ctx, r, report.Formats); err != nil {
+	// Security Hub archives what the last run found and this one did not:
+	// read latest.json before this run replaces it.
+	var prev *report.Report
+	var prevErr error
+	if hub != nil {
+		prev, prevErr = sink.Latest(ctx)
+	}
+	if err := h.write(ctx, sink, r, sum, log); err != nil {
 		return err
 	}
+	imported := h.importFindings(ctx, hub, prev, prevErr, r, sum)
+	return errors.Join(imported, h.announce(ctx, cfg, sink, r, sum, log))
+}
+
+// write stores the reports in S3, stopping early enough before the
+// invocation's deadline to put the summary and the findings in the log
+// when S3 fails: the night's findings are never lost, and the invocation
+// fails so the alarm fires.
+func (h *handler) write(ctx context.Context, sink *report.S3Sink, r *report.Report, sum *Summary, log *slog.Logger) error {
+	wctx := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, deadline.Add(-min(logReserve, h.settings.Reserve/2)))
+		defer cancel()
+	}
+	var err error
+	if sum.Report, err = sink.Write(wctx, r, report.Formats); err != nil {
+		log.Error("reports not written to S3: the summary and the findings follow", "error", err.Error(),
+			"summary", r.Summary, "accounts", r.Accounts, "findings", r.Findings)
+		return fmt.Errorf("reports not written to S3 (the findings are in the log): %w", err)
+	}
+	return nil
+}
+
+// logReserve is kept back from the deadline (at most half of the
+// reserve for writing) to log the findings when S3 fails.
+const logReserve = 5 * time.Second
+
+// importFindings imports into Security Hub, when configured.
+func (h *handler) importFindings(ctx context.Context, hub *report.SecurityHub, prev *report.Report, prevErr error, r *report.Report, sum *Summary) error {
+	sum.SecurityHub = "not configured"
+	if hub == nil {
+		return nil
+	}
+	sum.SecurityHub = "failed"
+	if prevErr != nil {
+		return fmt.Errorf("import into Security Hub: read the last run, to archive what it found and this one did not: %w", prevErr)
+	}
+	if err := hub.Import(ctx, r, prev, sum.Report); err != nil {
+		return fmt.Errorf("import into Security Hub %s in %s: %w", hub.Account, hub.Region, err)
+	}
+	sum.SecurityHub = "imported"
+	return nil
+}
+
+// announce tells Slack what changed since the last announced run.
+func (h *handler) announce(ctx context.Context, cfg aws.Config, sink *report.S3Sink, r *report.Report, sum *Summary, log *slog.Logger) error {
 	if h.settings.SlackSecretARN == "" {
 		sum.Slack = "not configured"
 		return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/moto"
+	"github.com/keyaudit/keyaudit/report"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
@@ -147,6 +148,8 @@ func TestTemplateGrantsExactlyTheActionsTheCodeCalls(t *testing.T) {
 	tpl := template(t)
 	fnStatements := functionStatements(tpl)
 	want := slices.Clone(audit.AuditorActions)
+	// Granted only with SecurityHub=Enabled: see TestTemplateSecurityHub.
+	want = append(want, report.SecurityHubActions...)
 	for a := range impliedActions {
 		want = append(want, a)
 	}
@@ -338,4 +341,44 @@ func TestTemplateCfnLint(t *testing.T) {
 		out, err := exec.Command("cfn-lint", "--format", "parseable", file).CombinedOutput()
 		assert.NoError(t, err, "cfn-lint %s reports:\n%s", filepath.Base(file), out)
 	}
+}
+
+// TestTemplateSecurityHub: the SecurityHub parameter turns the sink on in
+// the function's environment and grants exactly the actions the sink calls,
+// on this account's default product and hub, and nothing when disabled.
+func TestTemplateSecurityHub(t *testing.T) {
+	tpl := template(t)
+	param := tpl.get("Parameters", "SecurityHub")
+	assert.Equal(t, "Disabled", param.get("Default").str(), "the sink is off by default")
+	assert.Equal(t, []string{"Enabled", "Disabled"}, param.get("AllowedValues").strings(), "allowed values of SecurityHub")
+	cond := tpl.get("Conditions", "SecurityHubEnabled")
+	require.NotNil(t, cond.Node, "condition SecurityHubEnabled")
+	assert.Equal(t, "!Equals", cond.Tag, "SecurityHubEnabled is an equality")
+	assert.Equal(t, []string{"SecurityHub", "Enabled"}, cond.strings(), "SecurityHubEnabled compares the parameter with Enabled")
+	env := tpl.get("Resources", "KeyAuditFunction", "Properties", "Environment", "Variables", "KEYAUDIT_SECURITY_HUB")
+	assert.Equal(t, []string{"SecurityHubEnabled", "true", "false"}, env.strings(), "KEYAUDIT_SECURITY_HUB follows the condition")
+
+	resources := map[string]string{
+		"securityhub:BatchImportFindings": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default",
+		"securityhub:BatchUpdateFindings": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:hub/default",
+	}
+	var granted []string
+	for _, p := range seq(tpl.get("Resources", "KeyAuditFunction", "Properties", "Policies")) {
+		for _, st := range p.get("Statement").Content {
+			conditional := st.Tag == "!If" && len(st.Content) == 3
+			if conditional {
+				st = st.Content[1]
+			}
+			for _, a := range (node{st}).get("Action").strings() {
+				want, ok := resources[a]
+				if !ok {
+					continue
+				}
+				granted = append(granted, a)
+				assert.True(t, conditional, "%s is granted only under a condition", a)
+				assert.Equal(t, want, (node{st}).get("Resource").str(), "resource of %s", a)
+			}
+		}
+	}
+	sameSet(t, "the function role with SecurityHub=Enabled", granted, report.SecurityHubActions)
 }

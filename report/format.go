@@ -14,10 +14,11 @@ const (
 	FormatCSV      Format = "csv"
 	FormatHTML     Format = "html"
 	FormatMarkdown Format = "markdown"
+	FormatOCSF     Format = "ocsf"
 )
 
 // Formats are every format, in the order --out writes them.
-var Formats = []Format{FormatJSON, FormatCSV, FormatTable, FormatHTML, FormatMarkdown}
+var Formats = []Format{FormatJSON, FormatCSV, FormatTable, FormatHTML, FormatMarkdown, FormatOCSF}
 
 // ParseFormat reads a --format value.
 func ParseFormat(s string) (Format, error) {
@@ -30,7 +31,7 @@ func ParseFormat(s string) (Format, error) {
 	if f == "md" {
 		return FormatMarkdown, nil
 	}
-	return "", fmt.Errorf("unknown format %q: use table, json, csv, html or markdown", s)
+	return "", fmt.Errorf("unknown format %q: use table, json, csv, html, markdown or ocsf", s)
 }
 
 // WriterFor returns the writer of a format.
@@ -46,6 +47,8 @@ func WriterFor(f Format) (Writer, error) {
 		return HTMLWriter{}, nil
 	case FormatMarkdown:
 		return MarkdownWriter{}, nil
+	case FormatOCSF:
+		return OCSFWriter{}, nil
 	}
 	return nil, fmt.Errorf("unknown format %q", f)
 }
@@ -59,6 +62,8 @@ func (f Format) FileName() string {
 		return "report.txt"
 	case FormatMarkdown:
 		return "report.md"
+	case FormatOCSF:
+		return "findings.ocsf.json"
 	}
 	return "report." + string(f)
 }
@@ -66,7 +71,7 @@ func (f Format) FileName() string {
 // ContentType is the format's media type, for S3.
 func (f Format) ContentType() string {
 	switch f {
-	case FormatJSON:
+	case FormatJSON, FormatOCSF:
 		return "application/json"
 	case FormatCSV:
 		return "text/csv; charset=utf-8"

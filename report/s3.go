@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -42,6 +43,29 @@ func ParseS3URL(u string) (bucket, prefix string, err error) {
 		return "", "", fmt.Errorf("%q names no bucket: use s3://bucket/prefix", u)
 	}
 	return bucket, strings.Trim(prefix, "/"), nil
+}
+
+// BucketHeader is the part of S3 BucketRegion uses; *s3.Client satisfies it.
+type BucketHeader interface {
+	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, optFns ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
+}
+
+// BucketRegion makes sure the bucket exists and can be reached, and returns
+// its region (empty when S3 does not say): run before the audit, it stops
+// a run whose report could not be delivered before any audit work.
+func BucketRegion(ctx context.Context, c BucketHeader, bucket string) (string, error) {
+	out, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	if err == nil {
+		return aws.ToString(out.BucketRegion), nil
+	}
+	// A bucket in another region answers 301 and names its region.
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() == 301 {
+		if region := re.Response.Header.Get("X-Amz-Bucket-Region"); region != "" {
+			return region, nil
+		}
+	}
+	return "", fmt.Errorf("bucket %s cannot be reached (check its name, and that these credentials may s3:ListBucket it): %w", bucket, err)
 }
 
 // Write stores the report in every format, then latest.json, and returns
@@ -84,6 +108,10 @@ func (s *S3Sink) put(ctx context.Context, key, contentType string, w Writer, r *
 		in.ServerSideEncryption, in.SSEKMSKeyId = types.ServerSideEncryptionAwsKms, aws.String(s.KMSKeyID)
 	}
 	if _, err := s.Client.PutObject(ctx, in); err != nil {
+		if ctx.Err() != nil {
+			// Out of time: no permission is missing.
+			return fmt.Errorf("write s3://%s/%s: %w", s.Bucket, key, err)
+		}
 		return fmt.Errorf("write s3://%s/%s (the role needs s3:PutObject on the bucket): %w", s.Bucket, key, err)
 	}
 	return nil

@@ -27,19 +27,20 @@ type awsEnv struct {
 // loadAWS loads the standard credential chain: environment, --profile,
 // SSO, and profiles with role_arn/mfa_serial (prompting on the terminal
 // for the MFA code). AWS_ENDPOINT_URL is honoured by the SDK itself.
-func loadAWS(ctx context.Context, log *slog.Logger, profile, region string, e *env) (*awsEnv, error) {
-	opts := append(pipeline.AWSOptions(log),
+// say hears what is being retried once that takes a while.
+func loadAWS(ctx context.Context, log *slog.Logger, say func(string), profile, region string, e *env) (*awsEnv, error) {
+	opts := []func(*config.LoadOptions) error{
 		config.WithAssumeRoleCredentialOptions(func(o *stscreds.AssumeRoleOptions) {
 			o.TokenProvider = mfaPrompt(e.stdin, e.stderr)
 		}),
-	)
+	}
 	if profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(profile))
 	}
 	if region != "" {
 		opts = append(opts, config.WithRegion(region))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := pipeline.LoadAWS(ctx, log, say, opts...)
 	if err != nil {
 		var missing config.SharedConfigProfileNotExistError
 		if errors.As(err, &missing) {

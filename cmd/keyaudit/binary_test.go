@@ -2,17 +2,29 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/keyaudit/keyaudit/internal/golden"
+	"github.com/keyaudit/keyaudit/internal/moto"
 	"github.com/keyaudit/keyaudit/rules"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -113,7 +125,7 @@ func TestBinaryOfflineRejectsLiveFlags(t *testing.T) {
 	t.Parallel()
 	values := map[string]string{"accounts": "111111111111", "accounts-file": "accounts.txt", "exclude-accounts": "111111111111",
 		"profile": "prod", "region": "eu-west-1", "role-name": "Audit", "role-path": "/x/", "external-id": "xyz", "session-name": "me",
-		"timeout": "1m", "trail-days": "7", "concurrency": "0"}
+		"timeout": "1m", "trail-days": "7", "concurrency": "0", "security-hub-region": "eu-west-1"}
 	for _, flag := range liveOnly {
 		arg := "--" + flag
 		if v, ok := values[flag]; ok {
@@ -230,5 +242,128 @@ func TestBinaryCompletion(t *testing.T) {
 		code, stdout, stderr := exe(t, nil, "completion", shell)
 		assert.Equal(t, exitOK, code, "exit code of completion %s; stderr: %s", shell, stderr)
 		assert.Contains(t, stdout, "keyaudit", "completion script for %s", shell)
+	}
+}
+
+// TestBinaryDemoOCSF is what a new user tries: the demo as OCSF Detection
+// Findings, each valid against the class's vendored JSON Schema.
+func TestBinaryDemoOCSF(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := exe(t, nil, "scan", "--demo", "--format", "ocsf", "-q")
+	require.Equal(t, exitIncomplete, code, "exit code of the demo (one account lacks the role); stderr: %s", stderr)
+
+	f, err := os.Open(golden.Path("ocsf/detection_finding.schema.json"))
+	require.NoError(t, err, "open the vendored OCSF schema")
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	require.NoError(t, err, "parse the vendored OCSF schema")
+	c := jsonschema.NewCompiler()
+	require.NoError(t, c.AddResource("detection_finding.schema.json", doc), "add the OCSF schema")
+	sch, err := c.Compile("detection_finding.schema.json")
+	require.NoError(t, err, "compile the OCSF schema")
+
+	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(stdout))
+	require.NoError(t, err, "demo OCSF output parses as JSON: %s", stdout)
+	events, ok := inst.([]any)
+	require.True(t, ok, "demo OCSF output is a JSON array")
+	require.NotEmpty(t, events, "the demo has findings")
+	for i, ev := range events {
+		assert.NoError(t, sch.Validate(ev), "demo OCSF event %d against the Detection Finding schema", i)
+	}
+}
+
+// TestBinarySecurityHubImportsIntoMoto runs scan --security-hub through the
+// real SDK against moto_server: every finding of the written report is in
+// Security Hub under its stable id, in the caller's default product.
+func TestBinarySecurityHubImportsIntoMoto(t *testing.T) {
+	srv := moto.Start(t)
+	ctx := context.Background()
+	cfg := srv.Config(moto.Management)
+	_, err := iam.NewFromConfig(cfg).CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("ci-deploy")})
+	require.NoError(t, err, "create a user in moto")
+	_, err = iam.NewFromConfig(cfg).CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("ci-deploy")})
+	require.NoError(t, err, "create its key in moto")
+	hub := securityhub.NewFromConfig(cfg)
+	_, err = hub.EnableSecurityHub(ctx, &securityhub.EnableSecurityHubInput{})
+	require.NoError(t, err, "enable Security Hub in moto")
+
+	// A year from now the new key is overdue for rotation and unused.
+	later := time.Now().AddDate(1, 0, 0).UTC().Format(time.RFC3339)
+	code, stdout, stderr := exe(t, srv.Env(t.TempDir(), moto.Management), "scan", "--security-hub", "--as-of", later, "--format", "json")
+	require.Equal(t, exitOK, code, "exit code of scan --security-hub; stderr: %s", stderr)
+	r := decode(t, stdout)
+	require.NotEmpty(t, r.Findings, "the scan found the overdue key")
+	assert.Contains(t, stderr, fmt.Sprintf("imported %d findings into Security Hub %s in %s", len(r.Findings), moto.ManagementAccount, moto.Region), "stderr says where the findings went")
+
+	got := map[string]string{}
+	p := securityhub.NewGetFindingsPaginator(hub, &securityhub.GetFindingsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		require.NoError(t, err, "read the findings back from moto")
+		for _, f := range page.Findings {
+			got[aws.ToString(f.Id)] = aws.ToString(f.ProductArn)
+		}
+	}
+	for _, f := range r.Findings {
+		assert.Equal(t, "arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default", got["keyaudit-"+f.Fingerprint],
+			"finding %s (%s) in the default product", f.Rule, f.Principal)
+	}
+}
+
+// endpointEnv is the environment of a live run against endpoint with static
+// credentials.
+func endpointEnv(endpoint string) []string {
+	return []string{"AWS_ENDPOINT_URL=" + endpoint, "AWS_ACCESS_KEY_ID=AKIAXXXXXXXXXXXXXXXX", "AWS_SECRET_ACCESS_KEY=x", "AWS_REGION=us-east-1"}
+}
+
+// TestBinaryNetworkFaults: an endpoint that refuses connections fails in
+// seconds, one that never answers fails by --timeout, and one that throttles
+// every call says so on standard error while it retries. None of them is
+// told to sign in: the hint fits a network error.
+func TestBinaryNetworkFaults(t *testing.T) {
+	t.Parallel()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err, "listen")
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // accepted, never answered
+		}
+	}()
+	throttling := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>`)
+	}))
+	t.Cleanup(throttling.Close)
+
+	tests := []struct {
+		name     string
+		endpoint string
+		args     []string
+		within   time.Duration
+		stderr   string
+	}{
+		{"refused (issue 10 obs 1)", "http://127.0.0.1:9", nil, 10 * time.Second, "could not reach AWS"},
+		{"silent, --timeout 3s", "http://" + silent.Addr().String(), []string{"--timeout", "3s"}, 8 * time.Second, "nothing audited"},
+		{"throttling, --timeout 6s", throttling.URL, []string{"--timeout", "6s"}, 12 * time.Second, "retrying sts:GetCallerIdentity: throttled: Throttling (attempt "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			code, stdout, stderr := exe(t, endpointEnv(tt.endpoint), append([]string{"scan"}, tt.args...)...)
+			took := time.Since(start)
+			t.Logf("%s: exit %d after %s", tt.name, code, took.Round(10*time.Millisecond))
+			assert.Less(t, took, tt.within, "case %s: time to fail", tt.name)
+			assert.Equal(t, exitIncomplete, code, "case %s: nothing audited is incomplete; stderr: %s", tt.name, stderr)
+			assert.Empty(t, stdout, "case %s: no report", tt.name)
+			assert.Contains(t, stderr, tt.stderr, "case %s: stderr", tt.name)
+			assert.NotContains(t, stderr, "sso login", "case %s: a network fault is not a sign-in problem", tt.name)
+		})
 	}
 }

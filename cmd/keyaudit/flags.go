@@ -47,9 +47,6 @@ func (c *common) options(e *env) (pipeline.Options, error) {
 	if err := c.output.validate(); err != nil {
 		return pipeline.Options{}, err
 	}
-	if err := c.output.checkDir(); err != nil {
-		return pipeline.Options{}, err
-	}
 	started := time.Now().UTC()
 	now, err := parseAsOf(c.asOf, started)
 	if err != nil {
@@ -66,6 +63,17 @@ func (c *common) options(e *env) (pipeline.Options, error) {
 	id := pipeline.NewID(started)
 	log = log.With("run_id", id)
 	c.output.log = log
+	if !c.quiet {
+		c.output.say = func(line string) { fmt.Fprintln(e.stderr, line) }
+	}
+	// Sinks are checked before any audit work: a long run is never lost
+	// to a typo, a permission or an unreachable bucket.
+	if err := c.output.checkDir(); err != nil {
+		return pipeline.Options{}, err
+	}
+	if err := c.output.checkS3(e.ctx); err != nil {
+		return pipeline.Options{}, err
+	}
 	return pipeline.Options{RunID: id, Now: now, Started: started, Config: cfg, Logger: log}, nil
 }
 
@@ -209,7 +217,7 @@ func (l *live) connect(ctx context.Context, e *env, c *common, opts *pipeline.Op
 			return ctx, nil, noop, err
 		}
 		l.org = true
-	} else if aws, err = loadAWS(ctx, opts.Logger, l.profile, l.region, e); err != nil {
+	} else if aws, err = loadAWS(ctx, opts.Logger, c.say, l.profile, l.region, e); err != nil {
 		return ctx, nil, noop, err
 	}
 	opts.Demo = l.demo
@@ -224,16 +232,32 @@ func (l *live) connect(ctx context.Context, e *env, c *common, opts *pipeline.Op
 	switch {
 	case errors.Is(err, pipeline.ErrNoTargets):
 		return ctx, nil, cleanup, badInput("no accounts left to audit after --exclude-accounts")
-	case err != nil && ctx.Err() != nil:
-		return ctx, nil, cleanup, incomplete(fmt.Errorf("nothing audited: %w", err))
 	case err != nil:
-		// Nothing was audited: the credentials or their permissions are wrong.
-		return ctx, nil, cleanup, usageErr(fmt.Errorf("%w; check AWS_PROFILE or --profile, run aws sso login, or use aws-vault exec", err))
+		return ctx, nil, cleanup, dialErr(ctx, err)
 	}
 	if l.trail {
 		opts.Tracer = conn.Tracers(l.trailDays)
 	}
 	return ctx, conn, cleanup, nil
+}
+
+// dialErr is the outcome of a run that audited nothing, with the hint its
+// error's class calls for: a network error is never told to sign in.
+func dialErr(ctx context.Context, err error) error {
+	switch class := audit.Classify(err); {
+	case ctx.Err() != nil:
+		return incomplete(fmt.Errorf("nothing audited: %w", err))
+	case class == audit.ClassNetwork:
+		// AWS may be back tomorrow: the run is incomplete, not misconfigured.
+		return incomplete(fmt.Errorf("nothing audited: %w", err))
+	case class == audit.ClassThrottled:
+		return incomplete(fmt.Errorf("nothing audited: %w; run again later", err))
+	case class == audit.ClassCredentials:
+		return usageErr(fmt.Errorf("%w; check AWS_PROFILE or --profile, run aws sso login, or use aws-vault exec", err))
+	case class == audit.ClassPermission:
+		return usageErr(fmt.Errorf("%w; use credentials allowed to make this call (see the README's permissions)", err))
+	}
+	return usageErr(err)
 }
 
 // explicitTargets reads --accounts and --accounts-file.

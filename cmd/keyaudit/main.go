@@ -96,7 +96,7 @@ func worst(errs ...error) error {
 
 // run is the whole program; main only maps it to the process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	root := newRoot(&env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
+	root := newRoot(&env{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	return exitCode(cmd.CommandPath(), err, stderr)

@@ -75,7 +75,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"bad trail days", []string{"scan", "--trail-days", "91"}, "--trail-days"},
 		{"reports and org", []string{"scan", "--credential-report", realistic(), "--org"}, "--org has no meaning for an offline audit"},
 		{"stray argument", []string{"scan", "extra"}, `unexpected argument "extra"`},
-		{"previous without slack", []string{"scan", "--credential-report", realistic(), "--previous", "x.json"}, "need --slack"},
+		{"previous without slack", []string{"scan", "--credential-report", realistic(), "--previous", "x.json"}, "needs --slack or --security-hub"},
 		{"rules format", []string{"rules", "--format", "xml"}, `--format "xml"`},
 		{"no key IDs", []string{"whois", "--demo"}, "no access key IDs"},
 	}
@@ -297,6 +297,75 @@ func TestOutS3(t *testing.T) {
 	assert.Equal(t, exitUsage, code, "exit code for --out s3://; stderr: %s", stderr)
 }
 
+// TestOutS3CheckedBeforeTheAudit: a missing bucket, or an S3 nobody
+// answers, stops the run at once with exit 2, before any audit work.
+func TestOutS3CheckedBeforeTheAudit(t *testing.T) {
+	fake := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	defer fake.Close()
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "AKIAS3TESTKEY0000000", "AWS_SECRET_ACCESS_KEY": "s3-test-secret", "AWS_REGION": "us-east-1",
+		"AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_CONFIG_FILE":           filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+	} {
+		t.Setenv(k, v)
+	}
+	for name, endpoint := range map[string]string{"missing bucket": fake.URL, "unreachable S3": "http://127.0.0.1:9"} {
+		t.Setenv("AWS_ENDPOINT_URL_S3", endpoint)
+		start := time.Now()
+		code, stdout, stderr := keyaudit(t, "", "scan", "--credential-report", realistic(), "--as-of", asOf, "--out", "s3://nobucket/keyaudit")
+		assert.Equal(t, exitUsage, code, "exit code with %s; stderr: %s", name, stderr)
+		assert.Empty(t, stdout, "no report with %s", name)
+		assert.Contains(t, stderr, "--out s3://nobucket/keyaudit: bucket nobucket cannot be reached", "stderr with %s", name)
+		assert.Less(t, time.Since(start), 10*time.Second, "time to refuse with %s", name)
+	}
+}
+
+// TestTimeoutStillWritesTheReport: when --timeout leaves accounts out, the
+// report is still written to S3, with them as skipped (issue 10 obs 4).
+// The audit's deadline is the scheduler's: no account starts without the
+// time it needs, so this run ends before the deadline itself; delivery has
+// its own budget either way (deliveryBudget).
+func TestTimeoutStillWritesTheReport(t *testing.T) {
+	w, err := awssim.LoadWorld(golden.Path("aws/org-small.json"))
+	require.NoError(t, err, "load the small organization")
+	for i := range w.Accounts {
+		w.Accounts[i].Faults.LatencyMS = 300
+	}
+	srv := awssim.NewServer(w, awssim.WithReportCalls(0))
+	defer srv.Close()
+	fake := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	defer fake.Close()
+	creds := srv.Credentials(w.Management().ID)
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY": creds.SecretAccessKey, "AWS_SESSION_TOKEN": creds.SessionToken,
+		"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": srv.URL, "AWS_ENDPOINT_URL_S3": fake.URL, "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"), "AWS_PROFILE": "",
+	} {
+		t.Setenv(k, v)
+	}
+	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(fake.URL), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAS3TESTKEY0000000", "s3-test-secret", "")})
+	_, err = client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("audits")})
+	require.NoError(t, err, "create the bucket")
+
+	code, _, stderr := keyaudit(t, "", "scan", "--org", "--concurrency", "1", "--timeout", "4s", "--out", "s3://audits/keyaudit")
+	assert.Equal(t, exitIncomplete, code, "exit code when --timeout stops the audit; stderr: %s", stderr)
+	assert.NotContains(t, stderr, "s3:PutObject", "the deadline is not blamed on a permission")
+	obj, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("audits"), Key: aws.String("keyaudit/latest.json")})
+	require.NoError(t, err, "latest.json written after the timeout; stderr: %s", stderr)
+	r, err := report.ReadReport(obj.Body)
+	require.NoError(t, err, "read latest.json")
+	skipped := 0
+	for _, a := range r.Accounts {
+		if inventory.Status(a.Status) == inventory.StatusSkipped {
+			skipped++
+		}
+	}
+	assert.Positive(t, skipped, "accounts the timeout left out are in the report as skipped")
+}
+
 func TestProgressAndLogs(t *testing.T) {
 	simEnv(t)
 	code, _, stderr := keyaudit(t, "", "scan", "--org", "--as-of", asOf, "--format", "json", "--log-format", "json", "--verbose")
@@ -428,7 +497,7 @@ func TestVersionFromBuildInfo(t *testing.T) {
 
 // Flags that scan and whois share mean the same in both, defaults included.
 func TestSharedFlagsAgree(t *testing.T) {
-	root := newRoot(&env{getenv: os.Getenv, stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}})
+	root := newRoot(&env{ctx: context.Background(), getenv: os.Getenv, stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}})
 	scan, _, err := root.Find([]string{"scan"})
 	require.NoError(t, err, "find scan")
 	whois, _, err := root.Find([]string{"whois"})

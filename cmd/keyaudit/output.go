@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
@@ -25,10 +24,14 @@ type output struct {
 
 	fail rules.Severity
 	log  *slog.Logger // for the SDK's own logging of the S3 sink
+	// say tells standard error what is being retried; nil with --quiet.
+	say func(string)
+	// sink is where --out s3:// writes, checked before the audit.
+	sink *report.S3Sink
 }
 
 func (o *output) register(fs *pflag.FlagSet) {
-	fs.StringVarP(&o.format, "format", "f", "", "output format: table, json, csv, html or markdown (default: table on a terminal, json otherwise)")
+	fs.StringVarP(&o.format, "format", "f", "", "output format: table, json, csv, html, markdown or ocsf (default: table on a terminal, json otherwise)")
 	fs.StringVarP(&o.out, "out", "o", "", "write the report files into this directory (or s3://bucket/prefix) instead of standard output")
 	fs.StringVar(&o.failOn, "fail-on", "", "exit 1 when a finding is at or above this severity: critical, high, medium or low (default: never)")
 	inGroup(fs, groupOutput, "format", "out", "fail-on")
@@ -77,7 +80,7 @@ func (o *output) checkDir() error {
 func (o *output) deliver(ctx context.Context, e *env, r *report.Report, quiet bool, defaultFormat string) error {
 	switch {
 	case strings.HasPrefix(o.out, "s3://"):
-		where, err := o.writeS3(ctx, r)
+		where, err := o.sink.Write(ctx, r, o.formats())
 		if err != nil {
 			return incomplete(err)
 		}
@@ -162,22 +165,26 @@ func (o *output) formats() []report.Format {
 	return []report.Format{f}
 }
 
-// s3Sink is the sink the Lambda uses, with the standard credential chain.
-func (o *output) s3Sink(ctx context.Context) (*report.S3Sink, error) {
+// checkS3 makes sure an --out s3:// bucket can be reached and learns its
+// region, before any audit work, and keeps the sink for the delivery.
+func (o *output) checkS3(ctx context.Context) error {
+	if !strings.HasPrefix(o.out, "s3://") {
+		return nil
+	}
 	bucket, prefix, _ := report.ParseS3URL(o.out)
-	cfg, err := config.LoadDefaultConfig(ctx, pipeline.AWSOptions(o.log)...)
+	cfg, err := pipeline.LoadAWS(ctx, o.log, o.say)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration for --out %s: %w", o.out, err)
+		return badInput("--out %s: load AWS configuration: %v", o.out, err)
 	}
-	return &report.S3Sink{Client: s3.NewFromConfig(cfg), Bucket: bucket, Prefix: prefix}, nil
-}
-
-func (o *output) writeS3(ctx context.Context, r *report.Report) (string, error) {
-	sink, err := o.s3Sink(ctx)
+	region, err := report.BucketRegion(ctx, s3.NewFromConfig(cfg), bucket)
 	if err != nil {
-		return "", err
+		return badInput("--out %s: %v", o.out, err)
 	}
-	return sink.Write(ctx, r, o.formats())
+	if region != "" {
+		cfg.Region = region
+	}
+	o.sink = &report.S3Sink{Client: s3.NewFromConfig(cfg), Bucket: bucket, Prefix: prefix}
+	return nil
 }
 
 // writeDir writes one file per format (or just --format) into --out and

@@ -83,7 +83,8 @@ func TestWhoisExitCodes(t *testing.T) {
 			assert.Equal(t, tt.want, code, "exit code of %s; stderr: %s", tt.name, stderr)
 			keys := keysByID(t, stdout)
 			assert.Len(t, keys, len(tt.args), "every key answered or explained in the report of %s", tt.name)
-			if bad, ok := keys["AKIA123"]; ok {
+			// A value that is not a key ID is never echoed: it may be a secret.
+			if bad, ok := keys[""]; ok {
 				assert.Contains(t, bad.Error, "20 characters", "error of the malformed ID")
 				assert.Contains(t, stderr, "1 of the key IDs given are not access key IDs", "stderr of %s", tt.name)
 			}
@@ -98,8 +99,44 @@ func TestWhoisReadsStandardInput(t *testing.T) {
 	keys := keysByID(t, stdout)
 	assert.Len(t, keys, 2, "keys read from standard input")
 	assert.Equal(t, "terraform", keys[terraform].Principal, "principal of the first key")
-	assert.NotEmpty(t, keys["not-a-key"].Error, "error of the line that is not a key ID")
-	assert.Contains(t, keys["not-a-key"].Source, "line 4", "source of the line that is not a key ID")
+	assert.NotEmpty(t, keys[""].Error, "error of the line that is not a key ID")
+	assert.Contains(t, keys[""].Source, "line 4", "source of the line that is not a key ID")
+}
+
+// TestWhoisNeverEchoesWhatIsNotAKey: a secret access key pasted by mistake
+// appears nowhere, in no format; the report names its position and length.
+func TestWhoisNeverEchoesWhatIsNotAKey(t *testing.T) {
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	for _, format := range []string{"json", "table", "csv", "markdown", "html", "ocsf"} {
+		code, stdout, stderr := keyaudit(t, "", "whois", "--demo", "--format", format, terraform, secret)
+		assert.Equal(t, exitUsage, code, "exit code with a secret as a key ID, as %s; stderr: %s", format, stderr)
+		assert.NotContains(t, stdout, secret, "the secret in the %s report", format)
+		assert.NotContains(t, stdout, secret[:20], "the secret's start in the %s report", format)
+		assert.NotContains(t, stderr, secret[:20], "the secret on standard error with %s", format)
+		if format == "json" {
+			bad := keysByID(t, stdout)[""]
+			assert.Equal(t, "argument 2", bad.Source, "position of the value that is not a key ID")
+			assert.Contains(t, bad.Error, "40 characters", "length of the value that is not a key ID")
+		}
+	}
+}
+
+func TestWhoisLeakedAndDuplicates(t *testing.T) {
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	code, stdout, stderr := keyaudit(t, "", "whois", "--demo", "--quiet", "--format", "json", "--leaked", terraform, terraform)
+	require.Equal(t, exitOK, code, "exit code of whois --leaked; stderr: %s", stderr)
+	r := decode(t, stdout)
+	require.Len(t, r.Keys, 1, "a key ID given twice is looked up once")
+	assert.True(t, r.Keys[0].Leaked, "--leaked marks the key")
+	assert.Equal(t, "argument 1 (and 1 more times)", r.Keys[0].Source, "source of the key given twice")
+	leaked := 0
+	for _, f := range r.Findings {
+		if f.Rule == "key-leaked" && f.AccessKeyID == terraform {
+			leaked++
+		}
+	}
+	assert.Equal(t, 1, leaked, "one key-leaked finding for the leaked key: %+v", r.Findings)
 }
 
 func TestLocalNeverShowsSecrets(t *testing.T) {

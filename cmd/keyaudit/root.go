@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,9 @@ import (
 // env is what a command may touch of the process: passed in, never global,
 // so tests drive the command tree with buffers.
 type env struct {
+	// ctx is the run's context (interrupts cancel it), for the work done
+	// while checking flags, such as reaching an --out bucket.
+	ctx    context.Context
 	getenv func(string) string
 	stdin  io.Reader
 	stdout io.Writer

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"strings"
+	"time"
 
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
@@ -11,12 +13,14 @@ import (
 // liveOnly are the scan flags that mean nothing to an offline audit of
 // credential reports.
 var liveOnly = []string{"demo", "org", "accounts", "accounts-file", "exclude-accounts", "profile", "region",
-	"role-name", "role-path", "external-id", "session-name", "assume-role-in-caller-account", "timeout", "trail", "trail-days", "concurrency"}
+	"role-name", "role-path", "external-id", "session-name", "assume-role-in-caller-account", "timeout", "trail", "trail-days", "concurrency",
+	"security-hub", "security-hub-region"}
 
 type scanOptions struct {
 	common
 	live
 	slack       slackFlags
+	hub         hubFlags
 	reports     []string
 	concurrency int
 }
@@ -45,6 +49,7 @@ func newScan(e *env) *cobra.Command {
 	inGroup(fs, groupAWS, "concurrency")
 	o.common.register(fs, "no progress bar, banner or report locations: only errors on standard error", true)
 	o.slack.register(fs)
+	o.hub.register(fs)
 	return cmd
 }
 
@@ -68,7 +73,10 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 	if err != nil {
 		return err
 	}
-	notifier, err := o.slack.notifier(e.getenv)
+	if err := o.hub.validate(); err != nil {
+		return err
+	}
+	notifier, err := o.slack.notifier(e.getenv, o.hub.on)
 	if err != nil {
 		return err
 	}
@@ -81,12 +89,16 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 		if err != nil {
 			return usageErr(err)
 		}
-		return o.deliver(ctx, e, notifier, prev, r, "")
+		return o.deliver(ctx, e, notifier, nil, prev, r, "")
 	}
 	ctx, conn, cleanup, err := o.live.connect(ctx, e, &o.common, &opts)
 	defer cleanup()
 	if err != nil {
 		return err
+	}
+	var hub *report.SecurityHub
+	if o.hub.on {
+		hub = conn.SecurityHub(o.hub.region)
 	}
 	prog := newProgress(e, len(conn.Targets), o.quiet)
 	opts.Concurrency, opts.Progress = o.concurrency, prog.done
@@ -96,18 +108,34 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 	if o.demo {
 		defaultFormat = "table"
 	}
-	// Delivery gets the parent context: a --timeout that stopped the audit
-	// must not also stop the report of what was audited.
-	return o.deliver(cmd.Context(), e, notifier, prev, r, defaultFormat)
+	// Delivery gets its own time budget from the parent context: a
+	// --timeout that stopped the audit must not also stop the report of
+	// what was audited.
+	dctx, cancel := context.WithTimeout(cmd.Context(), deliveryBudget)
+	defer cancel()
+	return o.deliver(dctx, e, notifier, hub, prev, r, defaultFormat)
 }
 
-// deliver writes the report, then alerts; the outcome is the worst of
-// delivery, alerting and what the report earns.
-func (o *scanOptions) deliver(ctx context.Context, e *env, notifier *report.Slack, prev, r *report.Report, defaultFormat string) error {
+// deliveryBudget bounds writing, alerting and importing after the audit.
+const deliveryBudget = 3 * time.Minute
+
+// deliver writes the report, then alerts and imports into Security Hub;
+// the outcome is the worst of delivery, alerting, importing and what the
+// report earns.
+func (o *scanOptions) deliver(ctx context.Context, e *env, notifier *report.Slack, hub *report.SecurityHub, prev, r *report.Report, defaultFormat string) error {
+	// Security Hub archives what the previous run found and this one did
+	// not; in S3 that is latest.json, which the write below replaces.
+	hubPrev, prevErr := prev, error(nil)
+	if hub != nil && prev == nil && strings.HasPrefix(o.out, "s3://") {
+		hubPrev, prevErr = o.output.sink.Latest(ctx)
+	}
 	delivered := o.output.deliver(ctx, e, r, o.quiet, defaultFormat)
-	var notified error
-	if notifier != nil && delivered == nil {
+	var notified, imported error
+	if delivered == nil && notifier != nil {
 		notified = notify(ctx, e, notifier, &o.output, prev, r, o.quiet)
 	}
-	return worst(delivered, notified, o.output.verdict(r))
+	if delivered == nil && hub != nil {
+		imported = importFindings(ctx, e, hub, &o.output, hubPrev, prevErr, r, o.quiet)
+	}
+	return worst(delivered, notified, imported, o.output.verdict(r))
 }

@@ -25,16 +25,20 @@ func (s *slackFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&s.on, "slack", false, "post a summary to Slack: webhook URL from KEYAUDIT_SLACK_WEBHOOK_URL, or bot token from KEYAUDIT_SLACK_TOKEN with --slack-channel")
 	fs.StringVar(&s.channel, "slack-channel", "", "channel for a bot token, e.g. #security")
 	fs.BoolVar(&s.onlyChanges, "slack-only-changes", false, "post nothing when nothing changed since the previous report")
-	fs.StringVar(&s.previous, "previous", "", "previous JSON report, for what is new and resolved (default with --out s3://: its latest.json)")
+	fs.StringVar(&s.previous, "previous", "", "previous JSON report, for what is new and resolved (default with --out s3://: the last run there)")
 	inGroup(fs, groupAlerts, "slack", "slack-channel", "slack-only-changes", "previous")
 }
 
 // notifier checks the settings before the audit starts, so a missing
 // secret is a usage error and not a surprise after a long run.
-func (s *slackFlags) notifier(getenv func(string) string) (*report.Slack, error) {
+// hub says whether --security-hub, which reads --previous too, is on.
+func (s *slackFlags) notifier(getenv func(string) string, hub bool) (*report.Slack, error) {
 	if !s.on {
-		if s.channel != "" || s.onlyChanges || s.previous != "" {
-			return nil, badInput("--slack-channel, --slack-only-changes and --previous need --slack")
+		if s.channel != "" || s.onlyChanges {
+			return nil, badInput("--slack-channel and --slack-only-changes need --slack")
+		}
+		if s.previous != "" && !hub {
+			return nil, badInput("--previous needs --slack or --security-hub")
 		}
 		return nil, nil
 	}
@@ -77,11 +81,7 @@ func notify(ctx context.Context, e *env, n *report.Slack, o *output, prev, r *re
 		err  error
 	)
 	if prev == nil && strings.HasPrefix(o.out, "s3://") {
-		sink, serr := o.s3Sink(ctx)
-		if serr != nil {
-			return incomplete(fmt.Errorf("post to Slack: %w", serr))
-		}
-		ch, sent, err = n.Announce(ctx, sink, r, o.out)
+		ch, sent, err = n.Announce(ctx, o.sink, r, o.out)
 	} else {
 		ch = report.Diff(prev, r)
 		sent, err = n.Notify(ctx, r, ch, o.out)
@@ -94,6 +94,45 @@ func notify(ctx context.Context, e *env, n *report.Slack, o *output, prev, r *re
 	}
 	if sent && !quiet {
 		fmt.Fprintf(e.stderr, "posted to Slack: %d new, %d resolved, %d suppressed\n", len(ch.Added), len(ch.Resolved), len(ch.Suppressed))
+	}
+	return nil
+}
+
+// hubFlags import a scan's findings into AWS Security Hub.
+type hubFlags struct {
+	on     bool
+	region string
+}
+
+func (h *hubFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&h.on, "security-hub", false, "import the findings into AWS Security Hub in the caller's account (the management or delegated administrator account), after the report is written")
+	fs.StringVar(&h.region, "security-hub-region", "", "region of that Security Hub, where findings are aggregated (default: the session's region)")
+	inGroup(fs, groupAlerts, "security-hub", "security-hub-region")
+}
+
+func (h *hubFlags) validate() error {
+	if h.region != "" && !h.on {
+		return badInput("--security-hub-region needs --security-hub")
+	}
+	return nil
+}
+
+// importFindings sends the findings to Security Hub after the report was
+// delivered, archiving what prev found and r no longer does; an error means
+// the findings did not all arrive (exit 3), the report is written anyway.
+func importFindings(ctx context.Context, e *env, hub *report.SecurityHub, o *output, prev *report.Report, prevErr error, r *report.Report, quiet bool) error {
+	if prevErr != nil {
+		return incomplete(fmt.Errorf("import into Security Hub: read the previous run, to archive what it found and this one did not: %w", prevErr))
+	}
+	reportURL := ""
+	if strings.HasPrefix(o.out, "s3://") {
+		reportURL = o.out
+	}
+	if err := hub.Import(ctx, r, prev, reportURL); err != nil {
+		return incomplete(fmt.Errorf("import into Security Hub %s in %s: %w", hub.Account, hub.Region, err))
+	}
+	if !quiet {
+		fmt.Fprintf(e.stderr, "imported %d findings into Security Hub %s in %s\n", len(r.Findings), hub.Account, hub.Region)
 	}
 	return nil
 }

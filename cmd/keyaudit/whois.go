@@ -14,6 +14,7 @@ import (
 type whoisOptions struct {
 	common
 	live
+	leaked bool
 }
 
 func newWhois(e *env) *cobra.Command {
@@ -29,11 +30,13 @@ reported as key-foreign-account. Without arguments, key IDs are read from standa
 input, one per line.`,
 		Example: `  keyaudit whois AKIA2YFQQ5J5CGOMJAGK
   keyaudit whois --org --trail AKIA2YFQQ5J5CGOMJAGK
-  grep -o 'AKIA[A-Z0-9]\{16\}' build.log | keyaudit whois --org`,
+  grep -o 'AKIA[A-Z0-9]\{16\}' build.log | keyaudit whois --org --leaked`,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, e, args) },
 	}
 	fs := cmd.Flags()
 	fs.SortFlags = false
+	fs.BoolVar(&o.leaked, "leaked", false, "the keys were found where they must not be (a repository, a log, a ticket): plan to deactivate them now, not to rotate them")
+	inGroup(fs, groupSelection, "leaked")
 	o.live.register(fs, false)
 	o.common.register(fs, "no banner or report locations: only errors on standard error", false)
 	return cmd
@@ -46,6 +49,9 @@ func (o *whoisOptions) run(cmd *cobra.Command, e *env, args []string) error {
 	keys, err := keyIDs(args, e.stdin)
 	if err != nil {
 		return err
+	}
+	for i := range keys {
+		keys[i].Leaked = o.leaked
 	}
 	opts, err := o.common.options(e)
 	if err != nil {

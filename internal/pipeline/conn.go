@@ -7,11 +7,14 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/report"
 )
 
 // ErrNoTargets: the exclusions left no account to audit.
@@ -31,8 +34,10 @@ type Selection struct {
 // credentials in each.
 type Conn struct {
 	// Caller is the account of the credentials the run acts with.
-	Caller  string
-	Targets []audit.Target
+	Caller string
+	// Partition is the caller's partition (aws, aws-cn, aws-us-gov).
+	Partition string
+	Targets   []audit.Target
 
 	cfg      aws.Config
 	sessions *audit.Sessions
@@ -49,7 +54,10 @@ func Dial(ctx context.Context, cfg aws.Config, sel Selection) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find out who the credentials belong to (sts:GetCallerIdentity): %w", audit.Explain(err))
 	}
-	c := &Conn{Caller: aws.ToString(who.Account), cfg: cfg, tracers: map[string]*audit.Tracer{}}
+	c := &Conn{Caller: aws.ToString(who.Account), Partition: "aws", cfg: cfg, tracers: map[string]*audit.Tracer{}}
+	if a, err := arn.Parse(aws.ToString(who.Arn)); err == nil {
+		c.Partition = a.Partition
+	}
 	switch {
 	case sel.Org:
 		if c.Targets, err = audit.DiscoverOrg(ctx, organizations.NewFromConfig(cfg)); err != nil {
@@ -74,6 +82,16 @@ func (c *Conn) IAM(ctx context.Context, accountID string) (audit.IAM, error) {
 		return nil, err
 	}
 	return iam.NewFromConfig(cfg), nil
+}
+
+// SecurityHub is the Security Hub sink of the caller's account in region,
+// or in the run's region when region is empty.
+func (c *Conn) SecurityHub(region string) *report.SecurityHub {
+	cfg := c.cfg.Copy()
+	if region != "" {
+		cfg.Region = region
+	}
+	return &report.SecurityHub{Client: securityhub.NewFromConfig(cfg), Partition: c.Partition, Region: cfg.Region, Account: c.Caller}
 }
 
 // Tracers returns a TracerFunc reading days of CloudTrail event history.

@@ -58,6 +58,8 @@ func TestHints(t *testing.T) {
 	assert.Contains(t, h.Hint(denied).Error(), "--external-id", "hint for a denied role")
 	assert.ErrorIs(t, h.Hint(denied), audit.ErrDenied, "the hinted error still unwraps")
 	assert.Contains(t, h.Hint(throttled).Error(), "--concurrency", "hint for throttling")
+	assert.NotContains(t, audit.Explain(throttled).Error(), "--", "audit names no flag: the entrypoint's hint does")
+	assert.Contains(t, h.Hint(audit.Explain(throttled)).Error(), "--concurrency", "hint for an explained throttling error")
 	assert.Equal(t, other, h.Hint(other), "no hint for other errors")
 	assert.Equal(t, denied, pipeline.Hints{}.Hint(denied), "no names, no hint")
 	var nf *iamtypes.NoSuchEntityException

@@ -53,14 +53,14 @@ func Local(ctx context.Context, opts Options, files Files, found *audit.Local, c
 
 // askAbout uses the key itself to learn whose it is, its age and its last use.
 func askAbout(ctx context.Context, opts Options, files Files, s *inventory.Sighting) error {
-	load := append(AWSOptions(opts.Logger),
+	load := []func(*config.LoadOptions) error{
 		config.WithSharedCredentialsFiles([]string{files.Credentials}),
 		config.WithSharedConfigFiles([]string{files.Config}),
-	)
+	}
 	if s.Profile != "" {
 		load = append(load, config.WithSharedConfigProfile(s.Profile))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, load...)
+	cfg, err := LoadAWS(ctx, opts.Logger, nil, load...)
 	if err != nil {
 		return fmt.Errorf("load the key's profile: %w", err)
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/report"
+	"golang.org/x/sync/errgroup"
 )
 
 // Unanswered counts the keys that got no full answer. Invalid ones are not
@@ -20,40 +22,81 @@ type Unanswered struct {
 // errNotAKey marks a whois input that is not an access key ID.
 var errNotAKey = errors.New("not an access key ID")
 
+// whoisConcurrency bounds the keys looked up at once: each takes a few
+// STS, IAM and CloudTrail calls, and CloudTrail allows 2 a second.
+const whoisConcurrency = 8
+
 // Whois tells, for each key ID, whose it is and, where the owning account
 // is among the targets, the user, the key's state and who uses it
 // (opts.Tracer). Each key that could not be answered carries its reason.
+// A key ID given more than once is looked up once.
 func Whois(ctx context.Context, opts Options, c *Conn, keys []inventory.Sighting) (*report.Report, Unanswered) {
 	opts.Audited = c.Audited()
 	names := make(map[string]string, len(c.Targets))
 	for _, t := range c.Targets {
 		names[t.AccountID] = t.Name
 	}
+	keys = dedupe(keys)
 	stsClient := sts.NewFromConfig(c.cfg)
-	var u Unanswered
+	var (
+		mu sync.Mutex
+		u  Unanswered
+		g  errgroup.Group
+	)
+	g.SetLimit(whoisConcurrency)
 	for i := range keys {
 		s := &keys[i]
-		s.Kind = inventory.KindUnknown
-		err := identify(ctx, opts, c, stsClient, names, s)
-		switch {
-		case errors.Is(err, errNotAKey):
-			u.Invalid++
-		case err != nil:
-			u.Failed++
-		}
-		if err != nil {
+		g.Go(func() error {
+			s.Kind = inventory.KindUnknown
+			err := identify(ctx, opts, c, stsClient, names, s)
+			if err == nil {
+				return nil
+			}
 			s.Error = opts.hint(err).Error()
-		}
+			mu.Lock()
+			defer mu.Unlock()
+			if errors.Is(err, errNotAKey) {
+				u.Invalid++
+			} else {
+				// audit.ErrTruncated among them: an answer cut short is unknown.
+				u.Failed++
+			}
+			return nil
+		})
 	}
+	_ = g.Wait() // every error is the key's own, in its sighting
 	r := Build(opts, nil, keys)
 	r.Keys = keys
 	return r, u
+}
+
+// dedupe keeps the first sighting of each value, noting how many more
+// times it was given.
+func dedupe(keys []inventory.Sighting) []inventory.Sighting {
+	first := make(map[string]int, len(keys))
+	more := map[int]int{}
+	out := keys[:0:0]
+	for _, k := range keys {
+		if i, seen := first[k.AccessKeyID]; seen {
+			more[i]++
+			continue
+		}
+		first[k.AccessKeyID] = len(out)
+		out = append(out, k)
+	}
+	for i, n := range more {
+		out[i].Source += fmt.Sprintf(" (and %d more times)", n)
+	}
+	return out
 }
 
 // identify answers whois for one key ID, as far as it can.
 func identify(ctx context.Context, opts Options, c *Conn, stsClient audit.KeyInfoAPI, names map[string]string, s *inventory.Sighting) error {
 	kind, err := inventory.ClassifyKeyID(s.AccessKeyID)
 	if err != nil {
+		// It may be a secret pasted by mistake: never echo it. The error
+		// names its position (Source) and length only.
+		s.AccessKeyID = ""
 		return fmt.Errorf("%w: %w", errNotAKey, err)
 	}
 	s.Kind = kind
@@ -96,10 +139,27 @@ func identify(ctx context.Context, opts Options, c *Conn, stsClient audit.KeyInf
 			return err
 		}
 		if s.Issuer != nil {
-			s.Principal = s.Issuer.Principal
+			s.Principal = issuedTo(s.Issuer)
 		}
 		return nil
 	}
 	s.Key.Usage, err = t.Usage(ctx, s.AccessKeyID, regions, opts.Now)
 	return err
+}
+
+// issuedTo names who was issued a temporary key. An event logged in the
+// role's account for a caller from another account names no caller ARN:
+// then the caller's account and principal ID are what is known.
+func issuedTo(is *inventory.Issuer) string {
+	if is.Principal != "" {
+		return is.Principal
+	}
+	who := "an unnamed principal"
+	if is.CallerPrincipalID != "" {
+		who = "principal ID " + is.CallerPrincipalID
+	}
+	if is.CallerAccount != "" {
+		who += " of account " + is.CallerAccount
+	}
+	return who // issued_by.note says where to look it up
 }
