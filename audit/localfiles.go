@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -43,10 +44,25 @@ func ScanLocal(credentialsPath, configPath string, getenv func(string) string) (
 	if err != nil {
 		return nil, err
 	}
+	// AWS tools merge sections of the same name, later values winning, so
+	// the profile's key is the last one given: an earlier one cannot be
+	// checked through the profile (it would be answered for the later key).
+	last := map[string]iniValue{}
 	for _, sec := range append(creds, conf...) {
 		if id, ok := sec.values["aws_access_key_id"]; ok {
-			l.Sightings = append(l.Sightings, sighting(id.value, fmt.Sprintf("%s [%s] line %d", sec.file, sec.name, id.line), sec.name))
+			last[sec.file+"\x00"+sec.name] = id
 		}
+	}
+	for _, sec := range append(creds, conf...) {
+		id, ok := sec.values["aws_access_key_id"]
+		if !ok {
+			continue
+		}
+		s := sighting(id.value, fmt.Sprintf("%s [%s] line %d", sec.file, sec.name, id.line), sec.name)
+		if later := last[sec.file+"\x00"+sec.name]; later.line != id.line && s.Error == "" {
+			s.Error = fmt.Sprintf("profile [%s] is given again in %s (line %d): AWS tools use that later key, so this one is not checked through the profile; remove the duplicate section", sec.name, sec.file, later.line)
+		}
+		l.Sightings = append(l.Sightings, s)
 	}
 	for _, sec := range conf {
 		switch {
@@ -98,6 +114,10 @@ func (s iniSection) has(key string) bool { _, ok := s.values[key]; return ok }
 // secretKeys are read past, never kept.
 var secretKeys = map[string]bool{"aws_secret_access_key": true, "aws_session_token": true, "aws_security_token": true}
 
+// MaxSharedFileBytes bounds an AWS shared file: real ones hold a few
+// profiles, and reading a huge file whole once took 14 GB.
+const MaxSharedFileBytes = 4 << 20
+
 // readINI reads an AWS shared file. In the config file, sections are
 // "[profile NAME]" or "[default]"; other sections (sso-session, services)
 // are not profiles.
@@ -113,9 +133,10 @@ func readINI(path string, config bool) ([]iniSection, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer f.Close()
+	limited := &io.LimitedReader{R: f, N: MaxSharedFileBytes + 1}
 	var out []iniSection
 	var cur *iniSection
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(limited)
 	for line := 1; sc.Scan(); line++ {
 		raw := sc.Text()
 		text := strings.TrimSpace(raw)
@@ -154,6 +175,9 @@ func readINI(path string, config bool) ([]iniSection, error) {
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if limited.N <= 0 {
+		return nil, fmt.Errorf("%s: larger than %d MiB: not an AWS shared credentials or config file", path, MaxSharedFileBytes>>20)
 	}
 	return out, nil
 }

@@ -2,7 +2,9 @@ package audit
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
@@ -84,4 +86,27 @@ func assertNoSecret(t *testing.T, text, name string) {
 	for _, secret := range localSecrets {
 		assert.NotContains(t, text, secret[:12], "case %s: a secret was kept or quoted", name)
 	}
+}
+
+// Duplicate sections merge in AWS tools, the later key winning: the
+// earlier key is reported, marked, and never checked through the profile
+// (which would answer for the later key).
+func TestScanLocalDuplicateSections(t *testing.T) {
+	l, err := ScanLocal(local("duplicate-default"), "", func(string) string { return "" })
+	require.NoError(t, err)
+	require.Len(t, l.Sightings, 2, "both keys are reported")
+	assert.Equal(t, "AKIAXA4A6GUKAXPOYXNF", l.Sightings[0].AccessKeyID, "the earlier key")
+	assert.Contains(t, l.Sightings[0].Error, "given again", "the earlier key is marked shadowed")
+	assert.Contains(t, l.Sightings[0].Error, "line 7", "the error names the later section's line")
+	assert.Empty(t, l.Sightings[1].Error, "the later key is the profile's key")
+	assertNoSecret(t, fmt.Sprintf("%+v", l), "scan of duplicate sections")
+}
+
+func TestScanLocalSizeLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "credentials")
+	big := strings.Repeat("# padding line of a file far larger than any real credentials file\n", MaxSharedFileBytes/60)
+	require.NoError(t, os.WriteFile(path, []byte("[default]\n"+big), 0o600))
+	_, err := ScanLocal(path, "", func(string) string { return "" })
+	require.Error(t, err, "a file over the limit")
+	assert.Contains(t, err.Error(), "larger than 4 MiB", "the error says why")
 }

@@ -29,12 +29,21 @@ var reportColumns = []string{
 	"access_key_2_last_used_region", "access_key_2_last_used_service",
 }
 
+// Input limits. IAM allows at most 5,000 users per account, and a report
+// row is well under 1 KiB, so anything beyond these is not one account's
+// credential report; stopping early keeps a huge file from filling memory.
+const (
+	MaxReportUsers = 5000
+	MaxReportBytes = 16 << 20
+)
+
 // ParseCredentialReport reads an IAM credential report (CSV, as
 // GetCredentialReport returns it or the console downloads it) into an
 // Account. Columns are found by name; errors name the file, line and column.
 // The account ID comes from the ARN column.
 func ParseCredentialReport(name string, r io.Reader) (*Account, error) {
-	cr := csv.NewReader(r)
+	limited := &io.LimitedReader{R: r, N: MaxReportBytes + 1}
+	cr := csv.NewReader(limited)
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: empty file: not a credential report", name)
@@ -44,7 +53,12 @@ func ParseCredentialReport(name string, r io.Reader) (*Account, error) {
 	}
 	col := map[string]int{}
 	for i, h := range header {
-		col[strings.TrimPrefix(strings.TrimSpace(h), "\ufeff")] = i
+		h = strings.TrimPrefix(strings.TrimSpace(h), "\ufeff")
+		if _, dup := col[h]; dup {
+			// Which of the two would be read is a guess: refuse rather than judge by it.
+			return nil, fmt.Errorf("%s:1: column %q appears twice: not an IAM credential report, or a damaged one", name, h)
+		}
+		col[h] = i
 	}
 	for _, c := range reportColumns {
 		if _, ok := col[c]; !ok {
@@ -54,6 +68,9 @@ func ParseCredentialReport(name string, r io.Reader) (*Account, error) {
 	acct := &Account{Status: StatusOK, Source: "credential-report:" + name, Users: []User{}}
 	for {
 		rec, err := cr.Read()
+		if limited.N <= 0 {
+			return nil, fmt.Errorf("%s: larger than %d MiB: not one account's credential report", name, MaxReportBytes>>20)
+		}
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -61,6 +78,9 @@ func ParseCredentialReport(name string, r io.Reader) (*Account, error) {
 			return nil, fmt.Errorf("%s: %w", name, csvError(err))
 		}
 		line, _ := cr.FieldPos(0)
+		if len(acct.Users) >= MaxReportUsers {
+			return nil, fmt.Errorf("%s:%d: more than %d users: IAM allows no more in one account, so this is not one account's credential report", name, line, MaxReportUsers)
+		}
 		row := reportRow{name: name, line: line, rec: rec, col: col}
 		u, accountID, err := row.user()
 		if err != nil {

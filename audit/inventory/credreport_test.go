@@ -1,6 +1,8 @@
 package inventory
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +34,7 @@ func TestParseCredentialReportErrors(t *testing.T) {
 		{"bad-arn.csv", `bad-arn.csv:3: column "arn": bad ARN`},
 		{"short-row.csv", "line 3"},
 		{"two-accounts.csv", "belongs to account 210987654321"},
+		{"duplicate-column.csv", `duplicate-column.csv:1: column "mfa_active" appears twice`},
 	}
 	for _, tt := range tests {
 		_, err := parseFixture(t, tt.file)
@@ -126,4 +129,32 @@ func FuzzParseCredentialReport(f *testing.F) {
 			t.Errorf("accepted a report for account %q", acct.ID)
 		}
 	})
+}
+
+// A report larger than one account's can be stops at the limit rather than
+// fill memory: a million rows once took 8 GB.
+func TestParseCredentialReportLimits(t *testing.T) {
+	header := strings.Join(reportColumns, ",") + "\n"
+	row := func(i int) string {
+		return fmt.Sprintf("u%d,arn:aws:iam::123456789012:user/u%d,2024-01-10T09:30:00+00:00,false,N/A,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A\n", i, i)
+	}
+	var b strings.Builder
+	b.WriteString(header)
+	b.WriteString("<root_account>,arn:aws:iam::123456789012:root,2019-02-01T09:30:00+00:00,not_supported,N/A,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A\n")
+	for i := 0; i < MaxReportUsers; i++ {
+		b.WriteString(row(i))
+	}
+	acct, err := ParseCredentialReport("max.csv", strings.NewReader(b.String()))
+	require.NoError(t, err, "IAM's maximum of users is a valid report")
+	assert.Len(t, acct.Users, MaxReportUsers, "every user read")
+
+	b.WriteString(row(MaxReportUsers))
+	_, err = ParseCredentialReport("over.csv", strings.NewReader(b.String()))
+	require.Error(t, err, "one user more than IAM allows")
+	assert.Contains(t, err.Error(), "more than 5000 users", "the error says why")
+
+	huge := io.MultiReader(strings.NewReader(header), strings.NewReader(strings.Repeat("x", MaxReportBytes+10)))
+	_, err = ParseCredentialReport("huge.csv", huge)
+	require.Error(t, err, "a file over the size limit")
+	assert.Contains(t, err.Error(), "larger than 16 MiB", "the error says why")
 }

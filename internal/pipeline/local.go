@@ -26,7 +26,9 @@ func Local(ctx context.Context, opts Options, files Files, found *audit.Local, c
 	opts.Audited = map[string]bool{}
 	for i := range found.Sightings {
 		s := &found.Sightings[i]
-		if check && s.Kind == inventory.KindLongTerm {
+		// A sighting already in error (not a key ID, a shadowed duplicate
+		// profile) cannot be asked about through its profile.
+		if check && s.Kind == inventory.KindLongTerm && s.Error == "" {
 			if err := askAbout(ctx, opts, files, s); err != nil {
 				s.Error = opts.hint(err).Error()
 				u.Failed++
