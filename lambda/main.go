@@ -199,6 +199,7 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (Summary, err
 	}
 	opts := pipeline.Options{RunID: runID, Now: started, Started: started, Config: rulesCfg, Logger: log,
 		Concurrency: h.settings.Concurrency,
+		RiskTracer:  conn.Tracers(30),
 		Hint:        pipeline.Hints{ExternalID: "KEYAUDIT_EXTERNAL_ID", Concurrency: "KEYAUDIT_CONCURRENCY"}.Hint}
 	r := pipeline.Live(auditCtx, opts, conn.Targets, conn.IAM)
 

@@ -348,7 +348,7 @@ func (t TableWriter) keys(ew *errWriter, keys []inventory.Sighting) {
 			ew.printf("  %s: %s\n", clean(s.AccessKeyID), clean(s.Error))
 		}
 		if s.Issuer != nil {
-			ew.printf("  %s: issued by %s to %s on %s from %s\n", clean(s.AccessKeyID), clean(s.Issuer.EventName), clean(s.Issuer.Principal), s.Issuer.Time.Format(time.RFC3339), or(clean(s.Issuer.SourceIP), "an unknown address"))
+			ew.printf("  %s: issued by %s to %s on %s from %s\n", clean(s.AccessKeyID), clean(s.Issuer.EventName), clean(or(s.Issuer.Principal, s.Principal)), s.Issuer.Time.Format(time.RFC3339), or(clean(s.Issuer.SourceIP), "an unknown address"))
 		}
 		if s.Key != nil && s.Key.Usage != nil {
 			u := s.Key.Usage

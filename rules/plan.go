@@ -50,7 +50,7 @@ func (p planner) plan(g *group) (string, []Step) {
 		steps = append(steps, p.deleteInactiveSteps(u, k, false)...)
 	case outRetire:
 		var replacement *inventory.Key
-		if older, newer := activePair(u); older == k {
+		if older, newer := activePair(u); older == k && !p.removes(sub.acct, u, newer) {
 			replacement = newer
 		}
 		if replacement != nil {
@@ -72,6 +72,13 @@ func (p planner) plan(g *group) (string, []Step) {
 		}
 	}
 	return summary, steps
+}
+
+// removes: another open plan deactivates or deletes key k, so it cannot
+// take over anything (both keys of a user can be unused).
+func (p planner) removes(a *inventory.Account, u *inventory.User, k *inventory.Key) bool {
+	g := p.groups[keyIdent{a.ID, u.Name, k.ID, k.Slot}]
+	return g != nil && g.open && g.frees()
 }
 
 // guardStep fails unless the credentials in use belong to the account: a
@@ -97,8 +104,7 @@ func (p planner) rotateSteps(sub subject) []Step {
 	u, k := sub.user, sub.key
 	var steps []Step
 	if other := otherKey(u, k); other != nil {
-		og := p.groups[keyIdent{sub.acct.ID, u.Name, other.ID, other.Slot}]
-		if og != nil && og.open && og.frees() {
+		if p.removes(sub.acct, u, other) {
 			steps = append(steps, Step{
 				Action:  fmt.Sprintf("IAM allows two keys per user: first follow the plan for %s; it removes that key and frees the slot. This check fails while the user still has two keys.", theKey(other)),
 				Command: fmt.Sprintf(`test "$(aws iam list-access-keys --user-name %s --query 'length(AccessKeyMetadata)' --output text)" -lt 2`, shellQuote(u.Name)),

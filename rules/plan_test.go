@@ -57,6 +57,21 @@ func TestOneActionPerKey(t *testing.T) {
 		assert.Less(t, confirm, deactivate, "the new key is confirmed after the old one is deactivated")
 		assert.Contains(t, a.Summary, k2)
 	})
+	t.Run("two active keys, both unused", func(t *testing.T) {
+		// Neither key may take over the other's applications when both go:
+		// followed in either order, no plan may touch a key another deleted.
+		acts := actionsOf(t, env(), account(user("ci-deploy", key(k1, 1, true, 218, 100), key(k2, 2, true, 150, 90))))
+		require.Len(t, acts, 2, "actions %+v", acts)
+		for _, a := range acts {
+			other := k1
+			if a.AccessKeyID == k1 {
+				other = k2
+			}
+			assert.Contains(t, a.Rules, "key-unused", "key %s", a.AccessKeyID)
+			assert.Equal(t, -1, stepIndex(a.Plan, other), "the plan for %s relies on %s, which the other plan deletes:\n%s", a.AccessKeyID, other, planText(a.Plan))
+			assert.Equal(t, -1, stepIndex(a.Plan, "create-access-key"), "an unused key is replaced:\n%s", planText(a.Plan))
+		}
+	})
 	t.Run("young second key within a grace period", func(t *testing.T) {
 		e := env()
 		e.Config.Thresholds.RotationOverlapDays = 30

@@ -198,7 +198,7 @@ func Rank(env Env, rc RiskConfig, accounts []inventory.Account, actions []Action
 }
 
 func factors(now time.Time, weights map[string]int, u *inventory.User, key *inventory.Key, sev Severity, r *Risk) []Factor {
-	var fs []Factor
+	fs := []Factor{} // never null in JSON: the schema wants an array
 	add := func(id, format string, args ...any) {
 		fs = append(fs, Factor{ID: id, Weight: weights[id], Detail: fmt.Sprintf(format, args...)})
 	}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -182,4 +183,25 @@ func TestFactorsAreUniqueAndUsed(t *testing.T) {
 		assert.NotEmpty(t, f.Description, "case %s: described", f.ID)
 	}
 	assert.Len(t, DefaultWeights(), len(Factors()), "case every factor weighted")
+}
+
+// A profiled key with nothing against it still has a factor list: JSON null breaks
+// the report schema (the Lambda's end-to-end test found it).
+func TestRiskFactorsNeverNull(t *testing.T) {
+	e := env()
+	acct := inventory.Account{ID: "111111111111", Status: inventory.StatusOK, Users: []inventory.User{{
+		Name: "quiet", ARN: "arn:aws:iam::111111111111:user/quiet", CreatedAt: e.Now.AddDate(0, 0, -10),
+		Permissions: &inventory.Permissions{Class: inventory.ClassNone},
+		Keys:        []inventory.Key{{ID: "AKIAAAAAAAAAAAAAAAA1", Slot: 1, Active: true, CreatedAt: e.Now.AddDate(0, 0, -10), LastUsed: inventory.LastUse{Known: true, At: e.Now}, Profile: &inventory.Profile{}}},
+	}}}
+	rc := DefaultRisk()
+	for id := range rc.Weights {
+		rc.Weights[id] = 0
+	}
+	ranked := Rank(e, rc, []inventory.Account{acct}, nil)
+	require.Len(t, ranked, 1, "the key is ranked")
+	assert.NotNil(t, ranked[0].Factors, "factors of a key with nothing against it")
+	data, err := json.Marshal(ranked[0])
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), `"factors":null`, "JSON form")
 }

@@ -61,7 +61,7 @@ report not delivered). When several apply, the first in the order 2, 3, 1 wins.`
 		SilenceErrors: true,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return badInput("unknown command %q: use scan, whois, local or rules (keyaudit --help)", args[0])
+				return badInput("unknown command %q: use scan, whois, local, rules or risk (keyaudit --help)", args[0])
 			}
 			return nil
 		},

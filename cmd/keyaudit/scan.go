@@ -102,6 +102,8 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 	}
 	prog := newProgress(e, len(conn.Targets), o.quiet)
 	opts.Concurrency, opts.Progress = o.concurrency, prog.done
+	// The kill-first ranking profiles its budget of keys in CloudTrail.
+	opts.RiskTracer = conn.Tracers(o.trailDays)
 	r := pipeline.Live(ctx, opts, conn.Targets, conn.IAM)
 	prog.finish()
 	defaultFormat := ""

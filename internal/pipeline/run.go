@@ -237,6 +237,9 @@ func Live(ctx context.Context, opts Options, targets []audit.Target, connect Con
 	return assemble(opts, accounts, merged, ranked, notes)
 }
 
+// profileBudget bounds the time the ranking spends reading CloudTrail.
+const profileBudget = 2 * time.Minute
+
 // rank orders every active long-term key by risk. The CloudTrail budget
 // goes to the top risk.trail_keys keys of a ranking without usage: their
 // profiles are read, as many accounts at once as the audit ran, and the
@@ -255,6 +258,10 @@ func (l *live) rank(ctx context.Context, accounts []inventory.Account, actions [
 		return ranked, riskNotes(ranked, rc, "the run stopped before CloudTrail was read")
 	}
 	candidates := rules.ProfileCandidates(ranked, rc.TrailKeys)
+	// Profiles enrich the ranking; they must not hold the report back when
+	// CloudTrail is slow or failing (each call retries 5xx patiently).
+	ctx, cancel := context.WithTimeout(ctx, profileBudget)
+	defer cancel()
 	var g errgroup.Group
 	g.SetLimit(max(1, l.opts.Concurrency))
 	for i := range accounts {
