@@ -345,7 +345,7 @@ func (t TableWriter) keys(ew *errWriter, keys []inventory.Sighting) {
 	tw.Flush()
 	for _, s := range keys {
 		if s.Error != "" {
-			ew.printf("  %s: %s\n", clean(s.AccessKeyID), clean(s.Error))
+			ew.printf("  %s: %s\n", clean(or(s.AccessKeyID, s.Source)), clean(s.Error))
 		}
 		if s.Issuer != nil {
 			ew.printf("  %s: issued by %s to %s on %s from %s\n", clean(s.AccessKeyID), clean(s.Issuer.EventName), clean(or(s.Issuer.Principal, s.Principal)), s.Issuer.Time.Format(time.RFC3339), or(clean(s.Issuer.SourceIP), "an unknown address"))

@@ -108,7 +108,7 @@ func (o *output) deliver(ctx context.Context, e *env, r *report.Report, quiet bo
 				name = "table"
 			}
 		}
-		w, err := writerFor(name, e.color())
+		w, err := writerFor(name, e.color(), e.width())
 		if err != nil {
 			return usageErr(err)
 		}
@@ -144,14 +144,15 @@ func answers(u pipeline.Unanswered) error {
 	return nil
 }
 
-// writerFor picks a writer; the table is coloured only when color says.
-func writerFor(name string, color bool) (report.Writer, error) {
+// writerFor picks a writer; the table is coloured only when color says and
+// fits width (0: no wrapping).
+func writerFor(name string, color bool, width int) (report.Writer, error) {
 	f, err := report.ParseFormat(name)
 	if err != nil {
 		return nil, err
 	}
 	if f == report.FormatTable {
-		return report.TableWriter{Color: color}, nil
+		return report.TableWriter{Color: color, Width: width}, nil
 	}
 	return report.WriterFor(f)
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
 // newRisk shows the kill-first ranking of a JSON report that scan wrote:
@@ -56,11 +55,7 @@ each with its reasons, and what the ranking does not cover.`,
 				enc.SetEscapeHTML(false) // <root_account>, as the report writes it
 				err = enc.Encode(ranked)
 			} else {
-				width := 0
-				if f, ok := e.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-					width, _, _ = term.GetSize(int(f.Fd()))
-				}
-				err = report.KillFirstWriter{Limit: top, Width: width}.Write(e.stdout, r)
+				err = report.KillFirstWriter{Limit: top, Width: e.width()}.Write(e.stdout, r)
 			}
 			if err != nil {
 				return incomplete(fmt.Errorf("write the ranking: %w", err))

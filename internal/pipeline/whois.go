@@ -19,8 +19,12 @@ type Unanswered struct {
 	Invalid, Failed int
 }
 
-// errNotAKey marks a whois input that is not an access key ID.
-var errNotAKey = errors.New("not an access key ID")
+// notAKey marks a whois input that is not an access key ID; its message
+// is the reason alone.
+type notAKey struct{ err error }
+
+func (e notAKey) Error() string { return e.err.Error() }
+func (e notAKey) Unwrap() error { return e.err }
 
 // whoisConcurrency bounds the keys looked up at once: each takes a few
 // STS, IAM and CloudTrail calls, and CloudTrail allows 2 a second.
@@ -55,7 +59,7 @@ func Whois(ctx context.Context, opts Options, c *Conn, keys []inventory.Sighting
 			s.Error = opts.hint(err).Error()
 			mu.Lock()
 			defer mu.Unlock()
-			if errors.Is(err, errNotAKey) {
+			if errors.As(err, new(notAKey)) {
 				u.Invalid++
 			} else {
 				// audit.ErrTruncated among them: an answer cut short is unknown.
@@ -97,14 +101,14 @@ func identify(ctx context.Context, opts Options, c *Conn, stsClient audit.KeyInf
 		// It may be a secret pasted by mistake: never echo it. The error
 		// names its position (Source) and length only.
 		s.AccessKeyID = ""
-		return fmt.Errorf("%w: %w", errNotAKey, err)
+		return notAKey{err}
 	}
 	s.Kind = kind
 	if hint, ok := inventory.KeyAccount(s.AccessKeyID); ok {
 		s.OwnerAccount = hint
 	}
 	if kind != inventory.KindLongTerm && kind != inventory.KindTemporary {
-		return fmt.Errorf("%w: %s is the unique ID of %s, not an access key", errNotAKey, s.AccessKeyID, kind)
+		return notAKey{fmt.Errorf("%s is the unique ID of %s, not an access key", s.AccessKeyID, kind)}
 	}
 	if err := audit.Owner(ctx, stsClient, s); err != nil {
 		return err
