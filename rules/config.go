@@ -1,8 +1,10 @@
 package rules
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strconv"
@@ -100,18 +102,18 @@ func LoadConfig(path string) (Config, error) {
 // and line.
 func ParseConfig(name string, data []byte) (Config, error) {
 	cfg := Defaults()
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return Config{}, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	top, err := readDocument(name, data)
+	if err != nil {
+		return Config{}, err
 	}
-	if len(doc.Content) == 0 {
+	if top == nil {
 		return cfg, nil // an empty file: the defaults
 	}
 	p := parser{name: name, rules: map[string]bool{}}
 	for _, r := range Catalogue() {
 		p.rules[r.ID] = true
 	}
-	err := p.mapping(doc.Content[0], "top level", func(key string, v *yaml.Node) error {
+	err = p.mapping(top, "top level", func(key string, v *yaml.Node) error {
 		switch key {
 		case "cis_version":
 			ver, err := ParseCISVersion(v.Value)
@@ -163,6 +165,29 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	return cfg, nil
 }
 
+// readDocument returns the top node of the one YAML document in data; nil
+// for an empty file. A second document is refused: yaml.Unmarshal would
+// drop it silently, and with it the settings its author meant to apply.
+func readDocument(name string, data []byte) (*yaml.Node, error) {
+	syntax := func(err error) error {
+		return fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc, next yaml.Node
+	if err := dec.Decode(&doc); errors.Is(err, io.EOF) || (err == nil && len(doc.Content) == 0) {
+		return nil, nil
+	} else if err != nil {
+		return nil, syntax(err)
+	}
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+		return doc.Content[0], nil
+	case err != nil:
+		return nil, syntax(err)
+	}
+	return nil, fmt.Errorf("%s:%d: a second YAML document: keyaudit reads one", name, next.Line)
+}
+
 type parser struct {
 	name  string
 	rules map[string]bool // the catalogue's rule ids
@@ -172,13 +197,20 @@ func (p parser) errorf(n *yaml.Node, format string, args ...any) error {
 	return fmt.Errorf("%s:%d: %s", p.name, n.Line, fmt.Sprintf(format, args...))
 }
 
-// mapping calls fn for each key of a YAML mapping.
+// mapping calls fn for each key of a YAML mapping. A key given twice is
+// refused: yaml.v3 nodes keep both, and the last would win silently.
 func (p parser) mapping(n *yaml.Node, what string, fn func(key string, v *yaml.Node) error) error {
 	if n.Kind != yaml.MappingNode {
 		return p.errorf(n, "%s must be a mapping of settings", what)
 	}
+	first := map[string]int{} // key: its line
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if err := fn(n.Content[i].Value, n.Content[i+1]); err != nil {
+		k := n.Content[i]
+		if line, ok := first[k.Value]; ok {
+			return p.errorf(k, "%q is given twice (first on line %d): keep one", k.Value, line)
+		}
+		first[k.Value] = k.Line
+		if err := fn(k.Value, n.Content[i+1]); err != nil {
 			return err
 		}
 	}

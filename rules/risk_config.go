@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,20 +20,19 @@ import (
 // Other sections are left to ParseConfig. Every error names the file and line.
 func ParseRiskConfig(name string, data []byte) (RiskConfig, error) {
 	rc := DefaultRisk()
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return RiskConfig{}, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	top, err := readDocument(name, data)
+	if err != nil {
+		return RiskConfig{}, err
 	}
-	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+	if top == nil || top.Kind != yaml.MappingNode {
 		return rc, nil // an empty file, or one ParseConfig rejects
 	}
 	p := parser{name: name}
-	top := doc.Content[0]
-	for i := 0; i+1 < len(top.Content); i += 2 {
-		if top.Content[i].Value != "risk" {
-			continue
+	err = p.mapping(top, "top level", func(key string, v *yaml.Node) error {
+		if key != "risk" {
+			return nil // ParseConfig reads the other sections
 		}
-		err := p.mapping(top.Content[i+1], "risk", func(key string, v *yaml.Node) error {
+		return p.mapping(v, "risk", func(key string, v *yaml.Node) error {
 			number := func(lowest, highest int) (int, error) {
 				n, err := strconv.Atoi(v.Value)
 				if v.Kind != yaml.ScalarNode || err != nil || n < lowest || n > highest {
@@ -65,9 +63,9 @@ func ParseRiskConfig(name string, data []byte) (RiskConfig, error) {
 			}
 			return err
 		})
-		if err != nil {
-			return RiskConfig{}, err
-		}
+	})
+	if err != nil {
+		return RiskConfig{}, err
 	}
 	return rc, nil
 }
