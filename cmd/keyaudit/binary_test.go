@@ -216,6 +216,9 @@ func TestBinaryRulesJSON(t *testing.T) {
 func TestBinaryExitCodes(t *testing.T) {
 	t.Parallel()
 	offline := []string{"scan", "--credential-report", realistic(), "--as-of", asOf, "--format", "json"}
+	notDir := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(notDir, nil, 0o600), "a file where --out wants a directory")
+	// The rows are the README's exit-code table, in its order.
 	tests := []struct {
 		name string
 		args []string
@@ -225,6 +228,10 @@ func TestBinaryExitCodes(t *testing.T) {
 		{"findings at --fail-on", append(offline, "--fail-on", "medium"), exitFindings},
 		{"no finding at --fail-on", []string{"scan", "--credential-report", golden.Path("credential-reports/clean.csv"), "--fail-on", "low"}, exitOK},
 		{"usage", []string{"scan", "--bogus"}, exitUsage},
+		{"configuration", append(offline, "--config", golden.Path("config/duplicate-key.yaml")), exitUsage},
+		{"input", []string{"scan", "--credential-report", golden.Path("credential-reports/bad-timestamp.csv")}, exitUsage},
+		{"no credentials", []string{"scan"}, exitUsage},
+		{"report destination unusable, found before the audit", append(offline, "--out", notDir), exitUsage},
 		{"unknown command", []string{"bogus"}, exitUsage},
 		{"demo: an account without the role", []string{"scan", "--demo", "-q"}, exitIncomplete},
 		{"incomplete beats findings", []string{"scan", "--demo", "-q", "--fail-on", "low"}, exitIncomplete},
