@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 )
 
 // ErrDenied marks an account keyaudit was not allowed into.
@@ -72,7 +72,7 @@ func NewSessions(base aws.Config, callerAccount string, role RoleSpec) *Sessions
 
 // RoleARN is the role assumed in accountID.
 func (s *Sessions) RoleARN(accountID string) string {
-	return fmt.Sprintf("arn:%s:iam::%s:role%s%s", partition(s.base.Region), accountID, s.role.Path, s.role.Name)
+	return fmt.Sprintf("arn:%s:iam::%s:role%s%s", inventory.Partition(s.base.Region), accountID, s.role.Path, s.role.Name)
 }
 
 // Config returns an aws.Config whose credentials act in accountID. It
@@ -114,14 +114,4 @@ func (s *Sessions) Config(ctx context.Context, accountID string) (aws.Config, er
 	s.cache[accountID] = cfg
 	s.mu.Unlock()
 	return cfg, nil
-}
-
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
 }

@@ -248,43 +248,6 @@ func issuer(ev ctEvent) *inventory.Issuer {
 	return is
 }
 
-// HomeRegion is the region where a partition's global services (IAM, and
-// STS's global endpoint) log their events.
-func HomeRegion(partition string) string {
-	switch partition {
-	case "aws-cn":
-		return "cn-north-1"
-	case "aws-us-gov":
-		return "us-gov-west-1"
-	}
-	return "us-east-1"
-}
-
-// TrailRegions are the regions whose event history is searched for a key:
-// the given region (or, given a partition name, none), the partition's home
-// region, where IAM and the global STS endpoint log, and the region the
-// key was last used in, each once.
-func TrailRegions(partitionOrRegion, lastUsedRegion string) []string {
-	var out []string
-	add := func(r string) {
-		if r != "" && !slices.Contains(out, r) {
-			out = append(out, r)
-		}
-	}
-	switch partitionOrRegion {
-	case "aws", "aws-cn", "aws-us-gov":
-		add(HomeRegion(partitionOrRegion))
-	default:
-		add(partitionOrRegion)
-		add(HomeRegion(partition(partitionOrRegion)))
-	}
-	// A last use in another partition cannot be this key's.
-	if partition(lastUsedRegion) == partition(out[0]) {
-		add(lastUsedRegion)
-	}
-	return out
-}
-
 // ProfileKeys sets the usage profile (Profile, pages pages each) of the
 // account's keys named in keyIDs, one key after another: the Tracer's
 // limiter is per account and region anyway. A key whose profile cannot be
@@ -315,7 +278,7 @@ func (t *Tracer) ProfileKeys(ctx context.Context, acct *inventory.Account, keyID
 // page budget is spent: the region the key was last used in (where its
 // workload's events are), then the partition's home region (IAM, global STS).
 func ProfileRegions(partition, lastUsedRegion string) []string {
-	out := TrailRegions(partition, lastUsedRegion)
+	out := inventory.TrailRegions(partition, lastUsedRegion)
 	slices.Reverse(out)
 	return out
 }

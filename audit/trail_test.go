@@ -87,10 +87,10 @@ func TestTraceIssuerOfTemporaryKey(t *testing.T) {
 		callerAccount string
 		region        string
 	}{
-		{"AssumeRole in the home region", issuedBy(base - 1), TrailRegions("aws", ""), "AssumeRole", "arn:aws:iam::222222222222:user/ci", "", "us-east-1"},
-		{"AssumeRole at a regional endpoint", issuedBy(base), TrailRegions("eu-west-1", ""), "AssumeRole", "arn:aws:iam::222222222222:user/ci", "", "eu-west-1"},
-		{"cross-account AssumeRole", issuedBy(base + 1), TrailRegions("us-east-1", ""), "AssumeRole", "", "333333333333", "us-east-1"},
-		{"AssumeRoot", issuedBy(base + 2), TrailRegions("aws", ""), "AssumeRoot", "arn:aws:iam::222222222222:user/ci", "", "us-east-1"},
+		{"AssumeRole in the home region", issuedBy(base - 1), inventory.TrailRegions("aws", ""), "AssumeRole", "arn:aws:iam::222222222222:user/ci", "", "us-east-1"},
+		{"AssumeRole at a regional endpoint", issuedBy(base), inventory.TrailRegions("eu-west-1", ""), "AssumeRole", "arn:aws:iam::222222222222:user/ci", "", "eu-west-1"},
+		{"cross-account AssumeRole", issuedBy(base + 1), inventory.TrailRegions("us-east-1", ""), "AssumeRole", "", "333333333333", "us-east-1"},
+		{"AssumeRoot", issuedBy(base + 2), inventory.TrailRegions("aws", ""), "AssumeRoot", "arn:aws:iam::222222222222:user/ci", "", "us-east-1"},
 	}
 	for _, tt := range tests {
 		is, err := NewTracer(cfg, 30).Issuer(context.Background(), tt.key, tt.regions, traceNow)
@@ -108,7 +108,7 @@ func TestTraceIssuerOfTemporaryKey(t *testing.T) {
 		}
 	}
 
-	none, err := NewTracer(cfg, 30).Issuer(context.Background(), awssim.KeyID("ASIA", "222222222222", 7), TrailRegions("aws", ""), traceNow)
+	none, err := NewTracer(cfg, 30).Issuer(context.Background(), awssim.KeyID("ASIA", "222222222222", 7), inventory.TrailRegions("aws", ""), traceNow)
 	assert.NoError(t, err, "an unknown key")
 	assert.Nil(t, none, "an unknown key has no issuer")
 }
@@ -127,30 +127,6 @@ func TestTraceIssuerSearchBoundIsReported(t *testing.T) {
 	assert.Nil(t, is)
 	require.ErrorIs(t, err, ErrTruncated)
 	assert.Contains(t, err.Error(), "AssumeRole in us-east-1")
-}
-
-func TestTrailRegions(t *testing.T) {
-	tests := []struct {
-		name              string
-		partitionOrRegion string
-		lastUsed          string
-		want              []string
-	}{
-		{"aws partition", "aws", "", []string{"us-east-1"}},
-		{"aws, last used elsewhere", "aws", "eu-west-1", []string{"us-east-1", "eu-west-1"}},
-		{"a regional endpoint", "eu-central-1", "", []string{"eu-central-1", "us-east-1"}},
-		{"region and last use", "eu-central-1", "ap-south-1", []string{"eu-central-1", "us-east-1", "ap-south-1"}},
-		{"home region given", "us-east-1", "us-east-1", []string{"us-east-1"}},
-		{"China partition", "aws-cn", "", []string{"cn-north-1"}},
-		{"China region", "cn-northwest-1", "cn-northwest-1", []string{"cn-northwest-1", "cn-north-1"}},
-		{"GovCloud partition", "aws-us-gov", "us-gov-east-1", []string{"us-gov-west-1", "us-gov-east-1"}},
-		{"GovCloud region", "us-gov-east-1", "", []string{"us-gov-east-1", "us-gov-west-1"}},
-		{"no region known", "", "", []string{"us-east-1"}},
-		{"a last use in another partition is not this key's", "cn-north-1", "us-east-1", []string{"cn-north-1"}},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, TrailRegions(tt.partitionOrRegion, tt.lastUsed), "case %s", tt.name)
-	}
 }
 
 func TestTraceProfileBudget(t *testing.T) {

@@ -3,7 +3,6 @@ package report_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -40,21 +39,6 @@ func withActions() *report.Report {
 	return r
 }
 
-// ocsfSchema compiles the vendored JSON Schema of Detection Finding 1.6.0.
-func ocsfSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	f, err := os.Open(golden.Path("ocsf/detection_finding.schema.json"))
-	require.NoError(t, err, "open the vendored OCSF schema")
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	require.NoError(t, err, "parse the vendored OCSF schema")
-	c := jsonschema.NewCompiler()
-	require.NoError(t, c.AddResource("detection_finding.schema.json", doc), "add the OCSF schema")
-	sch, err := c.Compile("detection_finding.schema.json")
-	require.NoError(t, err, "compile the OCSF schema")
-	return sch
-}
-
 // ocsfEvents renders r and returns its events, each as generic JSON and as
 // the schema validator reads it.
 func ocsfEvents(t *testing.T, r *report.Report) ([]map[string]any, []any) {
@@ -68,7 +52,7 @@ func ocsfEvents(t *testing.T, r *report.Report) ([]map[string]any, []any) {
 }
 
 func TestOCSFEventsMatchTheSchema(t *testing.T) {
-	sch := ocsfSchema(t)
+	sch := golden.OCSFSchema(t)
 	for name, r := range map[string]*report.Report{"fixture": fixture(), "with actions": withActions(), "empty": empty()} {
 		events, inst := ocsfEvents(t, r)
 		assert.Len(t, events, len(r.Findings), "case %s: one event per finding", name)
@@ -79,7 +63,7 @@ func TestOCSFEventsMatchTheSchema(t *testing.T) {
 }
 
 func TestOCSFSchemaRejectsBrokenEvents(t *testing.T) {
-	sch := ocsfSchema(t)
+	sch := golden.OCSFSchema(t)
 	breaks := map[string]func(ev map[string]any){
 		"no finding uid":         func(ev map[string]any) { delete(ev["finding_info"].(map[string]any), "uid") },
 		"unknown severity_id":    func(ev map[string]any) { ev["severity_id"] = 7 },

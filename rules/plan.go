@@ -255,35 +255,10 @@ func (p planner) trailSteps(sub subject, start time.Time) []Step {
 	return steps
 }
 
-// homeRegions are where each partition records IAM and STS events.
-var homeRegions = map[string]string{"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
-
-// trailRegions are the partition's home region (from the principal ARN;
-// aws when unknown) and the region the key was last used in, if another
-// region of the same partition.
+// trailRegions are the partition's home region (from the principal ARN)
+// and the region the key was last used in, if another of that partition.
 func trailRegions(arn, lastUsed string) []string {
-	partition := "aws"
-	if parts := strings.SplitN(arn, ":", 3); len(parts) == 3 && homeRegions[parts[1]] != "" {
-		partition = parts[1]
-	}
-	home := homeRegions[partition]
-	regions := []string{home}
-	if lastUsed != "" && lastUsed != home && regionPartition(lastUsed) == partition && regionName.MatchString(lastUsed) {
-		regions = append(regions, lastUsed)
-	}
-	return regions
-}
-
-var regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
-
-func regionPartition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
+	return inventory.TrailRegions(inventory.ARNPartition(arn), lastUsed)
 }
 
 // mfaStep: the console user needs MFA, or, if a program, no password.
@@ -335,10 +310,7 @@ func (p planner) leakPlan(sub subject) (string, []Step) {
 		return "Revoke the sessions of the role behind the leaked temporary key, then investigate.", append(steps, trail...)
 	}
 	known := sub.acct.ID != "" && sub.user.Name != "unknown"
-	partition := "aws"
-	if parts := strings.SplitN(sub.user.ARN, ":", 3); len(parts) == 3 && homeRegions[parts[1]] != "" {
-		partition = parts[1]
-	}
+	partition := inventory.ARNPartition(sub.user.ARN)
 	var steps []Step
 	if sub.acct.ID != "" {
 		steps = append(steps, guardStep(sub.acct))

@@ -259,15 +259,7 @@ func TestBinaryDemoOCSF(t *testing.T) {
 	code, stdout, stderr := exe(t, nil, "scan", "--demo", "--format", "ocsf", "-q")
 	require.Equal(t, exitIncomplete, code, "exit code of the demo (one account lacks the role); stderr: %s", stderr)
 
-	f, err := os.Open(golden.Path("ocsf/detection_finding.schema.json"))
-	require.NoError(t, err, "open the vendored OCSF schema")
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	require.NoError(t, err, "parse the vendored OCSF schema")
-	c := jsonschema.NewCompiler()
-	require.NoError(t, c.AddResource("detection_finding.schema.json", doc), "add the OCSF schema")
-	sch, err := c.Compile("detection_finding.schema.json")
-	require.NoError(t, err, "compile the OCSF schema")
+	sch := golden.OCSFSchema(t)
 
 	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(stdout))
 	require.NoError(t, err, "demo OCSF output parses as JSON: %s", stdout)

@@ -79,3 +79,27 @@ func validate(data []byte) error {
 	}
 	return sch.Validate(doc)
 }
+
+// OCSFSchema compiles the vendored JSON Schema of the OCSF 1.6.0 Detection
+// Finding class (testdata/ocsf), which every OCSF event must match.
+func OCSFSchema(t testing.TB) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open(Path("ocsf/detection_finding.schema.json"))
+	if err != nil {
+		t.Fatalf("open the vendored OCSF schema: %v", err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatalf("parse the vendored OCSF schema: %v", err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("detection_finding.schema.json", doc); err != nil {
+		t.Fatalf("add the OCSF schema: %v", err)
+	}
+	sch, err := c.Compile("detection_finding.schema.json")
+	if err != nil {
+		t.Fatalf("compile the OCSF schema: %v", err)
+	}
+	return sch
+}

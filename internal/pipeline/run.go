@@ -387,7 +387,7 @@ func trace(ctx context.Context, opts Options, acct *inventory.Account, actions [
 			if k.ID == "" || k.Usage != nil || !movesApplications(actions, k.ID) {
 				continue
 			}
-			if k.Usage, err = tracer.Usage(ctx, k.ID, audit.TrailRegions(tracer.Region(), k.LastUsed.Region), opts.Now); err != nil {
+			if k.Usage, err = tracer.Usage(ctx, k.ID, inventory.TrailRegions(tracer.Region(), k.LastUsed.Region), opts.Now); err != nil {
 				return traced, err
 			}
 			traced = true

@@ -137,7 +137,7 @@ func identify(ctx context.Context, opts Options, c *Conn, stsClient audit.KeyInf
 	if s.Key != nil {
 		region = s.Key.LastUsed.Region
 	}
-	regions := audit.TrailRegions(t.Region(), region)
+	regions := inventory.TrailRegions(t.Region(), region)
 	if kind == inventory.KindTemporary {
 		if s.Issuer, err = t.Issuer(ctx, s.AccessKeyID, regions, opts.Now); err != nil {
 			return err
