@@ -111,6 +111,8 @@ func TestPlans(t *testing.T) {
 	})
 
 	t.Run("oracle-accepts-a-correct-plan", func(t *testing.T) { referencePlan(ctx, t, o) })
+	// Before the parallel cases below: the operator's key, which they rotate, runs whois.
+	t.Run("leaked-key", func(t *testing.T) { leakPlan(ctx, t, o, bin) })
 
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -118,7 +120,7 @@ func TestPlans(t *testing.T) {
 			account := o.accounts[c.account]
 			mine := actionsFor(all, account, c.user)
 			require.NotEmpty(t, mine, "case %s: the scan prints a plan for %s", c.name, c.user)
-			var created []string
+			var created, ran []string
 			for _, a := range mine {
 				checkedBeforeChange(t, a)
 				creds, ok := o.creds[a.AccountID]
@@ -128,8 +130,12 @@ func TestPlans(t *testing.T) {
 					t.Logf("skipped %s", s)
 				}
 				created = append(created, ex.created...)
+				ran = append(ran, ex.ran...)
 			}
 			checkEndState(ctx, t, o, c, created)
+			if c.console {
+				assert.Contains(t, ran, "aws iam list-mfa-devices --user-name "+c.user, "case %s: a plan lists the console user's MFA devices", c.name)
+			}
 		})
 	}
 

@@ -22,12 +22,13 @@ type step struct {
 // each finding carries its own rotation_plan, or the grouped one, where a
 // top-level actions array carries one plan per key.
 type action struct {
-	label     string // for messages: which finding or action
-	AccountID string `json:"account_id"`
-	Principal string `json:"principal"`
-	UserName  string `json:"user_name"` // in case the grouped shape names the user so
-	KeyID     string `json:"access_key_id"`
-	Plan      []step `json:"plan"`
+	label     string   // for messages: which finding or action
+	AccountID string   `json:"account_id"`
+	Principal string   `json:"principal"`
+	UserName  string   `json:"user_name"` // in case the grouped shape names the user so
+	KeyID     string   `json:"access_key_id"`
+	Rules     []string `json:"rules"` // the grouped shape's rules that fired on the key
+	Plan      []step   `json:"plan"`
 }
 
 type finding struct {
@@ -101,6 +102,7 @@ func skipReason(command string) string {
 // execution is what running one plan did.
 type execution struct {
 	created []string // key IDs the plan's create steps returned
+	ran     []string // the commands executed, as run
 	skipped []string
 }
 
@@ -129,6 +131,7 @@ func run(ctx context.Context, t *testing.T, srv *moto.Server, creds aws.Credenti
 			return ex
 		}
 		res := srv.Shell(ctx, dir, creds, cmd)
+		ex.ran = append(ex.ran, cmd)
 		if !assert.NoError(t, res.Err, "%s step %d failed.\naction:  %s\ncommand: %s\nstdout:  %s\nstderr:  %s",
 			a.label, i+1, s.Action, cmd, redact(res.Stdout), redact(res.Stderr)) {
 			return ex

@@ -40,6 +40,7 @@ type userCase struct {
 	user    string
 	keys    []keySeed
 	admin   bool // the operator who runs the scan: AdministratorAccess
+	console bool // has a console password and no MFA: key-without-mfa
 }
 
 // cases covers the key states a plan must handle (issue 9). Every key is
@@ -51,6 +52,8 @@ var cases = []userCase{
 	{name: "active-plus-inactive", account: "member-b", user: "rotating", keys: []keySeed{{active: true, used: true}, {active: false, used: true}}},
 	{name: "inactive-only", account: "member-b", user: "retired", keys: []keySeed{{active: false, used: true}}},
 	{name: "never-used", account: "member-a", user: "never-used", keys: []keySeed{{active: true}}},
+	// Its plan ends with a step that lists the user's MFA devices.
+	{name: "console-without-mfa", account: "member-b", user: "console-user", keys: []keySeed{{active: true, used: true}}, console: true},
 	// The scan sees its own operator's key too, and its plan runs like any.
 	{name: "operator-key", account: "management", user: "keyaudit-operator", keys: []keySeed{{active: true, used: true}}, admin: true},
 }
@@ -111,6 +114,12 @@ func (o *org) seedUser(ctx context.Context, t *testing.T, account string, c user
 			UserName: aws.String(c.user), PolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess"),
 		})
 		require.NoError(t, err, "case %s: attach AdministratorAccess", c.name)
+	}
+	if c.console {
+		_, err := admin.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{
+			UserName: aws.String(c.user), Password: aws.String("Oracle-console-1"),
+		})
+		require.NoError(t, err, "case %s: create a login profile", c.name)
 	}
 	var ids []string
 	for i, k := range c.keys {
