@@ -276,6 +276,52 @@ func TestLambdaNightlyRun(t *testing.T) {
 	assert.Contains(t, string(msg), second.Report, "second message links the second report")
 }
 
+// Slack down one night: the invocation fails, nothing is recorded as
+// announced, and the next night posts the news it missed. A suppression
+// added that night is reported as suppressed, never as resolved.
+func TestLambdaSlackOutageAndSuppression(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the Lambda binary")
+	}
+	w := newWorld(t, nil)
+	st := startStack(t, w)
+	c := s3Client(st.s3.URL)
+	_, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
+	require.NoError(t, err, "create the report bucket")
+	resp, failure, logs := invoke(t, st, w.Management().ID, `{}`, 2*time.Minute)
+	decodeSummary(t, resp, failure, logs, "first night")
+	require.Len(t, st.slack.Posts(), 1, "Slack posts after the first night")
+
+	// Second night: a new finding (mallory), and Slack is down.
+	w2 := newWorld(t, func(w *awssim.World) {
+		a := w.Account("222222222222")
+		a.Users = append(a.Users, awssim.User{Name: "mallory", CreatedDaysAgo: 3, Password: true, Keys: []awssim.Key{{Status: "Active", CreatedDaysAgo: 2, LastUsedDaysAgo: ptr(1.0), LastUsedService: "s3", LastUsedRegion: "us-east-1"}}})
+	})
+	st2 := stack{sim: awssim.NewServer(w2, awssim.WithReportCalls(0)), s3: st.s3, slack: st.slack}
+	defer st2.sim.Close()
+	st.slack.SetOutage(100)
+	_, failure, logs = invoke(t, st2, w2.Management().ID, `{}`, 2*time.Minute)
+	assert.NotEmpty(t, failure, "a night whose Slack post failed fails loudly; logs:\n%s", logs)
+	assert.Len(t, st.slack.Posts(), 1, "nothing reached Slack on the second night")
+
+	// Third night: Slack is back, and legacy-backup's inactive key is suppressed.
+	st.slack.SetOutage(0)
+	config := "suppressions:\n  - rule: key-inactive\n    principal: legacy-backup\n    reason: tape library, INC-7\n"
+	_, err = c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("config.yaml"), Body: strings.NewReader(config)})
+	require.NoError(t, err, "store the config")
+	resp, failure, logs = invoke(t, st2, w2.Management().ID, `{}`, 2*time.Minute, "KEYAUDIT_CONFIG=s3://"+bucket+"/config.yaml")
+	third := decodeSummary(t, resp, failure, logs, "third night")
+	assert.True(t, strings.HasPrefix(third.Slack, "sent: 1 new, 0 resolved, 1 suppressed"), "third night: Slack status %q", third.Slack)
+	posts := st.slack.Posts()
+	require.Len(t, posts, 2, "Slack posts after three nights")
+	msg, err := json.Marshal(posts[1].Blocks)
+	require.NoError(t, err, "marshal the third night's message")
+	assert.Contains(t, string(msg), "New since the last run (1)", "the missed news is posted")
+	assert.Contains(t, string(msg), "mallory", "the missed finding's user")
+	assert.Contains(t, string(msg), "Suppressed since the last run, not fixed (1)", "the suppression is shown as such")
+	assert.NotContains(t, string(msg), "Resolved since the last run", "a suppression is not a resolution")
+}
+
 func TestLambdaShortDeadlineReturnsPartialReport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the Lambda binary")

@@ -29,6 +29,13 @@ type Server struct {
 	Outage    int
 }
 
+// SetOutage makes the next n posts fail with 503, as Slack does in an outage.
+func (s *Server) SetOutage(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Outage = n
+}
+
 // Start starts a local Slack API; stop it with Stop.
 func Start() *Server {
 	s := &Server{}
