@@ -256,7 +256,12 @@ func factors(now time.Time, weights map[string]int, u *inventory.User, key *inve
 
 	p := key.Profile
 	if p == nil {
-		add(FactorUnprofiled, "usage not profiled: outside the CloudTrail budget")
+		switch {
+		case key.ID == "":
+			add(FactorUnprofiled, "usage not profiled: the key ID is not known (credential report only)")
+		default:
+			add(FactorUnprofiled, "usage not profiled: CloudTrail was not read for this key (outside the budget, not asked, or not readable)")
+		}
 		return fs
 	}
 	r.Profiled = true

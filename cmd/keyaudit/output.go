@@ -137,7 +137,11 @@ func (o *output) verdict(r *report.Report) error {
 func answers(u pipeline.Unanswered) error {
 	switch {
 	case u.Invalid > 0:
-		return badInput("%d of the key IDs given are not access key IDs: see each key's error in the report", u.Invalid)
+		verb := "are"
+		if u.Invalid == 1 {
+			verb = "is"
+		}
+		return badInput("%d of the values given %s not an access key ID: see each key's error in the report", u.Invalid, verb)
 	case u.Failed > 0:
 		return &exitError{code: exitIncomplete}
 	}

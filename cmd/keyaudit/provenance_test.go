@@ -86,7 +86,7 @@ func TestWhoisExitCodes(t *testing.T) {
 			// A value that is not a key ID is never echoed: it may be a secret.
 			if bad, ok := keys[""]; ok {
 				assert.Contains(t, bad.Error, "20 characters", "error of the malformed ID")
-				assert.Contains(t, stderr, "1 of the key IDs given are not access key IDs", "stderr of %s", tt.name)
+				assert.Contains(t, stderr, "1 of the values given is not an access key ID", "stderr of %s", tt.name)
 			}
 		})
 	}
