@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,7 @@ import (
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/rules"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -39,8 +41,41 @@ const (
 	concurrency = 50
 )
 
-// sizes are the organizations measured.
-var sizes = []int{10, 100, 1000}
+// defaultSizes are the organizations measured unless BENCH_ACCOUNTS names
+// others (BENCH_ACCOUNTS=10000 make bench, or a comma-separated list).
+var defaultSizes = []int{10, 100, 1000}
+
+// sizesFrom reads BENCH_ACCOUNTS; empty means the default sizes.
+func sizesFrom(env string) ([]int, error) {
+	if strings.TrimSpace(env) == "" {
+		return defaultSizes, nil
+	}
+	var out []int
+	for _, f := range strings.Split(env, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 100000 {
+			return nil, fmt.Errorf("BENCH_ACCOUNTS: %q is not a number of accounts from 1 to 100000", strings.TrimSpace(f))
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func TestSizesFrom(t *testing.T) {
+	got, err := sizesFrom("")
+	require.NoError(t, err, "empty")
+	assert.Equal(t, defaultSizes, got, "empty: the default sizes")
+	got, err = sizesFrom("10000")
+	require.NoError(t, err, "one size")
+	assert.Equal(t, []int{10000}, got, "one size")
+	got, err = sizesFrom(" 10, 2000 ")
+	require.NoError(t, err, "a list")
+	assert.Equal(t, []int{10, 2000}, got, "a list")
+	for _, bad := range []string{"ten", "0", "10,,20", "-5"} {
+		_, err := sizesFrom(bad)
+		assert.Error(t, err, "BENCH_ACCOUNTS=%q", bad)
+	}
+}
 
 // naiveSample is the organization the naive scan runs on in full; it is
 // sequential, so its time per account scales linearly to the larger sizes.
@@ -50,6 +85,10 @@ func BenchmarkOrgAudit(b *testing.B) {
 	b.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "accounts\tkeys\tcalls/account\tof which ranking\twall\tranking\tbound\taudit/bound\tpeak heap\tnaive\tspeed-up\t\n")
+	sizes, err := sizesFrom(os.Getenv("BENCH_ACCOUNTS"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	perAccount := measureNaive(b, naiveSample) / naiveSample
 	var perOp []string
 	for _, size := range sizes {
