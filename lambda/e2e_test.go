@@ -175,6 +175,16 @@ func startStack(t *testing.T, w *awssim.World) stack {
 	return stack{sim: sim, s3: s3srv, slack: sl}
 }
 
+// reportBucket creates the stack's report bucket and returns a client of
+// the local S3 to read what the function wrote.
+func reportBucket(t *testing.T, st stack) *s3.Client {
+	t.Helper()
+	c := s3Client(st.s3.URL)
+	_, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
+	require.NoError(t, err, "create the report bucket")
+	return c
+}
+
 func s3Client(url string) *s3.Client {
 	return s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIAS3TEST", "s3secret", "")})
@@ -207,9 +217,7 @@ func TestLambdaNightlyRun(t *testing.T) {
 	}
 	w := newWorld(t, nil)
 	st := startStack(t, w)
-	c := s3Client(st.s3.URL)
-	_, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
-	require.NoError(t, err, "create the report bucket")
+	c := reportBucket(t, st)
 
 	// A classic EventBridge Schedule event.
 	event := `{"version":"0","id":"53dc4d37","detail-type":"Scheduled Event","source":"aws.events","account":"111111111111","time":"2026-11-24T03:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:111111111111:rule/keyaudit"],"detail":{}}`
@@ -285,9 +293,7 @@ func TestLambdaSlackOutageAndSuppression(t *testing.T) {
 	}
 	w := newWorld(t, nil)
 	st := startStack(t, w)
-	c := s3Client(st.s3.URL)
-	_, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
-	require.NoError(t, err, "create the report bucket")
+	c := reportBucket(t, st)
 	resp, failure, logs := invoke(t, st, w.Management().ID, `{}`, 2*time.Minute)
 	decodeSummary(t, resp, failure, logs, "first night")
 	require.Len(t, st.slack.Posts(), 1, "Slack posts after the first night")
@@ -307,7 +313,7 @@ func TestLambdaSlackOutageAndSuppression(t *testing.T) {
 	// Third night: Slack is back, and legacy-backup's inactive key is suppressed.
 	st.slack.SetOutage(0)
 	config := "suppressions:\n  - rule: key-inactive\n    principal: legacy-backup\n    reason: tape library, INC-7\n"
-	_, err = c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("config.yaml"), Body: strings.NewReader(config)})
+	_, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("config.yaml"), Body: strings.NewReader(config)})
 	require.NoError(t, err, "store the config")
 	resp, failure, logs = invoke(t, st2, w2.Management().ID, `{}`, 2*time.Minute, "KEYAUDIT_CONFIG=s3://"+bucket+"/config.yaml")
 	third := decodeSummary(t, resp, failure, logs, "third night")
@@ -332,9 +338,7 @@ func TestLambdaShortDeadlineReturnsPartialReport(t *testing.T) {
 		}
 	})
 	st := startStack(t, w)
-	c := s3Client(st.s3.URL)
-	_, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
-	require.NoError(t, err, "create the report bucket")
+	reportBucket(t, st)
 	resp, failure, logs := invoke(t, st, w.Management().ID, `{"accounts":["111111111111","222222222222","555555555555"]}`, 5*time.Second,
 		"KEYAUDIT_RESERVE_SECONDS=2", "KEYAUDIT_CONCURRENCY=1")
 	sum := decodeSummary(t, resp, failure, logs, "short-deadline")
@@ -381,8 +385,7 @@ func TestLambdaImportsIntoSecurityHub(t *testing.T) {
 	}
 	w := newWorld(t, nil)
 	st := startStack(t, w)
-	_, err := s3Client(st.s3.URL).CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
-	require.NoError(t, err, "create the report bucket")
+	reportBucket(t, st)
 	rec := &hubRecorder{products: map[string]string{}}
 	hub := httptest.NewServer(rec)
 	defer hub.Close()

@@ -21,7 +21,14 @@ type Action struct {
 	Summary      string   `json:"summary"`  // one line: what to do
 	Plan         []Step   `json:"plan"`
 	Suppressed   bool     `json:"suppressed,omitempty"` // every finding on the key is suppressed
+
+	outcome outcome
 }
+
+// MovesApplications: the plan retires or replaces the key, so whatever uses
+// it must move first (worth tracing in CloudTrail); a plan that only asks
+// for MFA, or deletes an inactive key, moves nothing.
+func (a Action) MovesApplications() bool { return a.outcome == outRetire || a.outcome == outRotate }
 
 // NewKeyID stands in a plan for the ID of the key its create step makes:
 // replace it with the AccessKeyId that `aws iam create-access-key` printed.
@@ -198,7 +205,7 @@ func decide(g *group) outcome {
 func (p planner) action(g *group, catalogue []Rule) Action {
 	first := g.findings[0]
 	a := Action{AccountID: first.AccountID, AccountName: first.AccountName, Principal: first.Principal, PrincipalARN: first.PrincipalARN,
-		AccessKeyID: first.AccessKeyID, KeySlot: first.KeySlot, Rules: []string{}, Suppressed: !g.open}
+		AccessKeyID: first.AccessKeyID, KeySlot: first.KeySlot, Rules: []string{}, Suppressed: !g.open, outcome: g.outcome}
 	all := map[string]bool{}
 	for _, f := range g.findings {
 		all[f.Rule] = true

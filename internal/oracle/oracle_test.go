@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/keyaudit/keyaudit/internal/moto"
 	"github.com/stretchr/testify/assert"
@@ -139,6 +138,7 @@ func TestPlans(t *testing.T) {
 		})
 	}
 
+	t.Run("offline-report", func(t *testing.T) { offlinePlan(ctx, t, o, bin, asOf) })
 	t.Run("root-key-plan-text", func(t *testing.T) { rootPlan(ctx, t, o, bin, asOf) })
 }
 
@@ -220,19 +220,7 @@ func firstExecutable(a action) string {
 // with a root row added, and checks the plan's text: a root key is deleted
 // by the root user, never rotated through IAM.
 func rootPlan(ctx context.Context, t *testing.T, o *org, bin, asOf string) {
-	admin := o.iam(moto.ManagementAccount)
-	var content []byte
-	for range 20 {
-		_, err := admin.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
-		require.NoError(t, err, "generate the management account's credential report")
-		out, err := admin.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
-		if err == nil {
-			content = out.Content
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	require.NotEmpty(t, content, "moto returns a credential report")
+	content := credentialReport(ctx, t, o.iam(moto.ManagementAccount))
 	header, rows, _ := strings.Cut(string(content), "\n")
 	require.True(t, strings.HasPrefix(header, "user,arn,"), "moto's report starts with its header: %q", header)
 	created := o.seeded.UTC().Format("2006-01-02T15:04:05+00:00")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -384,7 +385,8 @@ func trace(ctx context.Context, opts Options, acct *inventory.Account, actions [
 	for _, u := range acct.Principals() {
 		for i := range u.Keys {
 			k := &u.Keys[i]
-			if k.ID == "" || k.Usage != nil || !movesApplications(actions, k.ID) {
+			moves := slices.ContainsFunc(actions, func(a rules.Action) bool { return a.AccessKeyID == k.ID && a.MovesApplications() })
+			if k.ID == "" || k.Usage != nil || !moves {
 				continue
 			}
 			if k.Usage, err = tracer.Usage(ctx, k.ID, inventory.TrailRegions(tracer.Region(), k.LastUsed.Region), opts.Now); err != nil {
@@ -394,21 +396,4 @@ func trace(ctx context.Context, opts Options, acct *inventory.Account, actions [
 		}
 	}
 	return traced, nil
-}
-
-// movesApplications: the key's action replaces or retires it, so whatever
-// uses it must move first. A plan that only asks for MFA moves nothing.
-func movesApplications(actions []rules.Action, keyID string) bool {
-	for _, a := range actions {
-		if a.AccessKeyID != keyID {
-			continue
-		}
-		for _, id := range a.Rules {
-			switch id {
-			case "key-rotation", "key-unused", "key-setup-unused", "key-two-active":
-				return true
-			}
-		}
-	}
-	return false
 }
