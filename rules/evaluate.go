@@ -9,9 +9,9 @@ import (
 // Result is what the rules found in one inventory: the findings, and one
 // action per key that has findings.
 type Result struct {
-	Findings []Finding
-	Actions  []Action
-	Warnings []string
+	Findings []Finding `json:"findings"`
+	Actions  []Action  `json:"actions"`
+	Warnings []string  `json:"warnings,omitempty"`
 }
 
 // Evaluate runs the catalogue over the accounts audited ok and the

@@ -198,34 +198,86 @@ func assemble(opts Options, accounts []inventory.Account, res rules.Result, rank
 // Connect returns the IAM client that acts in one account.
 type Connect func(ctx context.Context, accountID string) (audit.IAM, error)
 
+// AccountResult is one account audited: its inventory and what the rules
+// found in it. It is what the per-account step of the Distributed Map
+// stores, and what Merge assembles the report from.
+type AccountResult struct {
+	Account inventory.Account `json:"account"`
+	Result  rules.Result      `json:"result"`
+}
+
+// Auditor audits one account at a time. Live runs it over many accounts at
+// once; the Distributed Map runs it once per account, in its own invocation.
+type Auditor struct {
+	opts      Options
+	connect   Connect
+	collector *audit.Collector
+}
+
+// NewAuditor returns an Auditor acting in each account through connect.
+func NewAuditor(opts Options, connect Connect) *Auditor {
+	a := &Auditor{opts: opts, connect: connect, collector: opts.Collector}
+	if a.collector == nil {
+		a.collector = audit.NewCollector()
+	}
+	return a
+}
+
 // Live audits the targets through the AWS APIs, at most opts.Concurrency
 // accounts at once, and reports every target as ok, error or skipped. The
 // catalogue runs once per account as it finishes (once more only when
 // GetAccessKeyLastUsed or CloudTrail changed what it judges), and that
 // result is what the progress and the report show.
 func Live(ctx context.Context, opts Options, targets []audit.Target, connect Connect) *report.Report {
-	l := &live{opts: opts, connect: connect, collector: opts.Collector, results: make(map[string]rules.Result, len(targets))}
-	if l.collector == nil {
-		l.collector = audit.NewCollector()
-	}
+	auditor := NewAuditor(opts, connect)
+	var mu sync.Mutex
+	results := make(map[string]rules.Result, len(targets))
 	s := &audit.Scheduler{Concurrency: opts.Concurrency, MinTime: opts.MinTime}
 	if s.MinTime == 0 {
 		s.MinTime = 20 * time.Second
 	}
-	if opts.Progress != nil {
-		s.Done = func(a inventory.Account) { opts.Progress(a, open(l.result(a).Findings)) }
+	s.Done = func(a inventory.Account) {
+		if opts.Progress != nil {
+			mu.Lock()
+			n := open(results[a.ID].Findings)
+			mu.Unlock()
+			opts.Progress(a, n)
+		}
 	}
-	accounts := s.Run(ctx, targets, l.account)
+	accounts := s.Run(ctx, targets, func(ctx context.Context, t audit.Target) inventory.Account {
+		r := auditor.Audit(ctx, t)
+		mu.Lock()
+		results[r.Account.ID] = r.Result
+		mu.Unlock()
+		return r.Account
+	})
+	out := make([]AccountResult, len(accounts))
+	for i, a := range accounts {
+		out[i] = AccountResult{Account: a}
+		if a.Status == inventory.StatusOK {
+			out[i].Result = results[a.ID]
+		}
+	}
+	return Merge(ctx, opts, out)
+}
 
-	sort.SliceStable(accounts, func(i, j int) bool { return accounts[i].ID < accounts[j].ID })
+// Merge assembles the report of a live run from its accounts' results:
+// the findings in account order, the kill-first ranking across every
+// account (reading CloudTrail within its budget), the summary.
+func Merge(ctx context.Context, opts Options, results []AccountResult) *report.Report {
+	sort.SliceStable(results, func(i, j int) bool { return results[i].Account.ID < results[j].Account.ID })
+	accounts := make([]inventory.Account, len(results))
 	var merged rules.Result
 	seen := map[string]bool{}
-	for _, a := range accounts {
-		res := l.result(a)
+	for i, r := range results {
+		accounts[i] = r.Account
+		if r.Account.Status != inventory.StatusOK {
+			continue
+		}
 		// Evaluate sorts by account first, so account order keeps the report's order.
-		merged.Findings = append(merged.Findings, res.Findings...)
-		merged.Actions = append(merged.Actions, res.Actions...)
-		for _, w := range res.Warnings {
+		merged.Findings = append(merged.Findings, r.Result.Findings...)
+		merged.Actions = append(merged.Actions, r.Result.Actions...)
+		for _, w := range r.Result.Warnings {
 			// Warnings about the configuration (an expired suppression)
 			// come with every account's result: report each once.
 			if !seen[w] {
@@ -234,7 +286,7 @@ func Live(ctx context.Context, opts Options, targets []audit.Target, connect Con
 			}
 		}
 	}
-	ranked, notes := l.rank(ctx, accounts, merged.Actions)
+	ranked, notes := rank(ctx, opts, accounts, merged.Actions)
 	return assemble(opts, accounts, merged, ranked, notes)
 }
 
@@ -245,12 +297,12 @@ const profileBudget = 2 * time.Minute
 // goes to the top risk.trail_keys keys of a ranking without usage: their
 // profiles are read, as many accounts at once as the audit ran, and the
 // keys ranked again. A profile not read is an account warning.
-func (l *live) rank(ctx context.Context, accounts []inventory.Account, actions []rules.Action) ([]rules.Risk, []string) {
-	env, rc := l.opts.env(nil), l.opts.Config.Risk
+func rank(ctx context.Context, opts Options, accounts []inventory.Account, actions []rules.Action) ([]rules.Risk, []string) {
+	env, rc := opts.env(nil), opts.Config.Risk
 	ranked := rules.Rank(env, rc, accounts, actions)
-	tracers := l.opts.RiskTracer
+	tracers := opts.RiskTracer
 	if tracers == nil {
-		tracers = l.opts.Tracer
+		tracers = opts.Tracer
 	}
 	switch {
 	case tracers == nil:
@@ -264,7 +316,7 @@ func (l *live) rank(ctx context.Context, accounts []inventory.Account, actions [
 	ctx, cancel := context.WithTimeout(ctx, profileBudget)
 	defer cancel()
 	var g errgroup.Group
-	g.SetLimit(max(1, l.opts.Concurrency))
+	g.SetLimit(max(1, opts.Concurrency))
 	for i := range accounts {
 		acct := &accounts[i]
 		ids := candidates[acct.ID]
@@ -274,10 +326,10 @@ func (l *live) rank(ctx context.Context, accounts []inventory.Account, actions [
 		g.Go(func() error {
 			t, err := tracers(ctx, acct.ID)
 			if err == nil {
-				err = t.ProfileKeys(ctx, acct, ids, t.Region(), l.opts.Now, rc.TrailPages)
+				err = t.ProfileKeys(ctx, acct, ids, t.Region(), opts.Now, rc.TrailPages)
 			}
 			if err != nil {
-				acct.Warnings = append(acct.Warnings, fmt.Sprintf("kill-first ranking without usage profiles: %v", l.opts.hint(err)))
+				acct.Warnings = append(acct.Warnings, fmt.Sprintf("kill-first ranking without usage profiles: %v", opts.hint(err)))
 			}
 			return nil
 		})
@@ -287,73 +339,51 @@ func (l *live) rank(ctx context.Context, accounts []inventory.Account, actions [
 	return ranked, riskNotes(ranked, rc, "")
 }
 
-// live is one Live run's shared state.
-type live struct {
-	opts      Options
-	connect   Connect
-	collector *audit.Collector
-
-	mu      sync.Mutex
-	results map[string]rules.Result // by account ID
-}
-
-// result is what the rules found in an account; nothing unless it was audited ok.
-func (l *live) result(a inventory.Account) rules.Result {
-	if a.Status != inventory.StatusOK {
-		return rules.Result{}
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.results[a.ID]
-}
-
-// account audits one target and keeps what the rules found in it.
-func (l *live) account(ctx context.Context, t audit.Target) inventory.Account {
-	log := l.opts.logger()
+// Audit audits one account and evaluates the rules over it. Failure is
+// recorded in the result (status error), never returned.
+func (a *Auditor) Audit(ctx context.Context, t audit.Target) AccountResult {
+	log := a.opts.logger()
 	start := time.Now()
-	client, err := l.connect(ctx, t.AccountID)
+	client, err := a.connect(ctx, t.AccountID)
 	if err != nil {
 		log.Info("account not audited", "account", t.AccountID, "error", err)
-		return audit.Failed(t, l.opts.hint(err))
+		return AccountResult{Account: audit.Failed(t, a.opts.hint(err))}
 	}
-	acct, err := l.collector.Collect(ctx, client, t.AccountID)
+	acct, err := a.collector.Collect(ctx, client, t.AccountID)
 	if err != nil {
 		log.Info("account not audited", "account", t.AccountID, "error", err)
-		return audit.Failed(t, l.opts.hint(err))
+		return AccountResult{Account: audit.Failed(t, a.opts.hint(err))}
 	}
 	acct.Name = t.Name
-	env := l.opts.env(nil)
+	env := a.opts.env(nil)
 	res := rules.Evaluate(env, []inventory.Account{*acct}, nil)
 	changed := false
 	// Confirm, with GetAccessKeyLastUsed, the keys that the (possibly
 	// hours old) credential report would have us accuse of disuse.
 	if ids := rules.KeysToConfirm(res.Findings)[acct.ID]; len(ids) > 0 {
-		if err := l.collector.Confirm(ctx, client, acct, ids); err != nil {
-			acct.Warnings = append(acct.Warnings, fmt.Sprintf("last use not confirmed, judged by the credential report: %v", l.opts.hint(err)))
+		if err := a.collector.Confirm(ctx, client, acct, ids); err != nil {
+			acct.Warnings = append(acct.Warnings, fmt.Sprintf("last use not confirmed, judged by the credential report: %v", a.opts.hint(err)))
 		}
 		changed = true
 	}
 	// The kill-first ranking's blast radius; the audit stands without it.
 	if pr, ok := client.(audit.PolicyReader); !ok {
 		acct.Warnings = append(acct.Warnings, "kill-first ranking without blast radius: this IAM client cannot read policies")
-	} else if err := l.collector.Permissions(ctx, pr, acct); err != nil {
-		acct.Warnings = append(acct.Warnings, fmt.Sprintf("kill-first ranking without blast radius: %v", l.opts.hint(err)))
+	} else if err := a.collector.Permissions(ctx, pr, acct); err != nil {
+		acct.Warnings = append(acct.Warnings, fmt.Sprintf("kill-first ranking without blast radius: %v", a.opts.hint(err)))
 	}
-	if l.opts.Tracer != nil {
-		traced, err := trace(ctx, l.opts, acct, res.Actions)
+	if a.opts.Tracer != nil {
+		traced, err := trace(ctx, a.opts, acct, res.Actions)
 		if err != nil {
-			acct.Warnings = append(acct.Warnings, fmt.Sprintf("key use not traced in CloudTrail: %v", l.opts.hint(err)))
+			acct.Warnings = append(acct.Warnings, fmt.Sprintf("key use not traced in CloudTrail: %v", a.opts.hint(err)))
 		}
 		changed = changed || traced
 	}
 	if changed {
 		res = rules.Evaluate(env, []inventory.Account{*acct}, nil)
 	}
-	l.mu.Lock()
-	l.results[acct.ID] = res
-	l.mu.Unlock()
 	log.Info("account audited", "account", t.AccountID, "users", len(acct.Users), "took", time.Since(start).Round(time.Millisecond))
-	return *acct
+	return AccountResult{Account: *acct, Result: res}
 }
 
 // open counts the findings not suppressed.
