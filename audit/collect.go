@@ -25,9 +25,11 @@ type IAM interface {
 }
 
 // Collector reads one account's access keys live. The credential report
-// replaces per-user calls wherever it can: ListAccessKeys is called only for
-// users the report shows with keys, GetAccessKeyLastUsed only for keys whose
-// findings depend on last use (Confirm).
+// replaces per-user calls wherever it can: it names key slots, not key IDs,
+// so ListAccessKeys is called only for the users whose keys something is
+// said about (ListKeys), unless AllKeyIDs asks for every one, and
+// GetAccessKeyLastUsed only for keys whose findings depend on a last use the
+// report may no longer show (Confirm).
 type Collector struct {
 	// Parallel bounds concurrent IAM calls within one account, so one large
 	// account is not hammered and cannot starve the others.
@@ -36,6 +38,11 @@ type Collector struct {
 	// report; ReportPoll is the first wait between polls, doubled each time.
 	ReportWait time.Duration
 	ReportPoll time.Duration
+	// AllKeyIDs lists the keys of every user with a key while collecting,
+	// for a full key inventory; otherwise only ListKeys names keys.
+	AllKeyIDs bool
+	// Clock tells how old the credential report is (time.Now when nil).
+	Clock func() time.Time
 
 	// awsPolicies holds the AWS-managed policies read in this run (Permissions).
 	awsPolicies awsPolicies
@@ -46,12 +53,17 @@ func NewCollector() *Collector {
 	return &Collector{Parallel: 4, ReportWait: 3 * time.Minute, ReportPoll: 2 * time.Second}
 }
 
-// Collect reads the account's summary, credential report and key IDs.
+// FreshReport is the age under which a credential report is as current as
+// the per-key APIs: its last-use dates and root key status are then taken
+// as confirmed, and neither GetAccessKeyLastUsed nor GetAccountSummary is
+// asked again. A nightly run finds the previous night's report expired
+// (IAM serves one for four hours) and generates a fresh one.
+const FreshReport = 15 * time.Minute
+
+// Collect reads the account's credential report and, when the report is
+// not fresh, its summary (root keys present). With AllKeyIDs it also lists
+// every user's keys.
 func (c *Collector) Collect(ctx context.Context, client IAM, accountID string) (*inventory.Account, error) {
-	summary, err := client.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{})
-	if err != nil {
-		return nil, fmt.Errorf("read account summary: %w", Explain(err))
-	}
 	content, generated, err := c.credentialReport(ctx, client)
 	if err != nil {
 		return nil, err
@@ -65,60 +77,124 @@ func (c *Collector) Collect(ctx context.Context, client IAM, accountID string) (
 	}
 	acct.Source = "live"
 	acct.ReportGeneratedAt = generated
-	present := summary.SummaryMap[string(types.SummaryKeyTypeAccountAccessKeysPresent)] > 0
-	acct.RootKeysPresent = &present
-
-	if err := c.forEach(ctx, len(acct.Users), func(ctx context.Context, i int) error {
-		if len(acct.Users[i].Keys) == 0 {
-			return nil
+	if c.now().Sub(generated) < FreshReport {
+		for _, u := range acct.Principals() {
+			for i := range u.Keys {
+				u.Keys[i].LastUsed.Confirmed = u.Keys[i].LastUsed.Known
+			}
 		}
-		return listKeys(ctx, client, &acct.Users[i])
-	}); err != nil {
-		return nil, err
+	} else {
+		summary, err := client.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{})
+		if err != nil {
+			return nil, fmt.Errorf("read account summary: %w", Explain(err))
+		}
+		present := summary.SummaryMap[string(types.SummaryKeyTypeAccountAccessKeysPresent)] > 0
+		acct.RootKeysPresent = &present
+	}
+	if c.AllKeyIDs {
+		var all []string
+		for _, u := range acct.Users {
+			all = append(all, u.Name)
+		}
+		if err := c.ListKeys(ctx, client, acct, all); err != nil {
+			return nil, err
+		}
 	}
 	return acct, nil
 }
 
-// credentialReport asks IAM to generate the report and polls with backoff
-// until it is ready: generation is asynchronous and a fresh report (under
-// four hours old) is returned at once.
+func (c *Collector) now() time.Time {
+	if c.Clock != nil {
+		return c.Clock()
+	}
+	return time.Now()
+}
+
+// ListKeys names the keys of the given IAM users with ListAccessKeys, for
+// those the credential report shows with keys and not already listed.
+func (c *Collector) ListKeys(ctx context.Context, client iam.ListAccessKeysAPIClient, acct *inventory.Account, users []string) error {
+	want := make(map[string]bool, len(users))
+	for _, name := range users {
+		want[name] = true
+	}
+	var todo []*inventory.User
+	for i := range acct.Users {
+		if u := &acct.Users[i]; want[u.Name] && !listed(u) {
+			todo = append(todo, u)
+		}
+	}
+	return c.forEach(ctx, len(todo), func(ctx context.Context, i int) error { return listKeys(ctx, client, todo[i]) })
+}
+
+// listed: the user has no key, or its keys are named already.
+func listed(u *inventory.User) bool {
+	for _, k := range u.Keys {
+		if k.ID == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// credentialReport asks IAM to generate the report, then polls
+// GetCredentialReport with backoff until it is ready: generation is
+// asynchronous, and a report under four hours old is returned at once.
 func (c *Collector) credentialReport(parent context.Context, client IAM) ([]byte, time.Time, error) {
 	ctx, cancel := context.WithTimeout(parent, c.ReportWait)
 	defer cancel()
 	wait := c.ReportPoll
-	for {
-		gen, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
-		var busy *types.LimitExceededException
-		switch {
-		case errors.As(err, &busy):
-			// IAM is generating a report for another caller: wait for it.
-		case err != nil && ctx.Err() != nil:
-			// The wait ran out during the call: said below.
-		case err != nil:
-			return nil, time.Time{}, fmt.Errorf("generate credential report: %w", Explain(err))
-		case gen.State == types.ReportStateTypeComplete:
-			out, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
-			var notReady *types.CredentialReportNotReadyException
-			var notPresent *types.CredentialReportNotPresentException
-			var expired *types.CredentialReportExpiredException
-			switch {
-			case err == nil:
-				return out.Content, aws.ToTime(out.GeneratedTime), nil
-			case errors.As(err, &notReady), errors.As(err, &notPresent), errors.As(err, &expired):
-				// Raced with expiry or another generation: generate again.
-			default:
-				return nil, time.Time{}, fmt.Errorf("get credential report: %w", Explain(err))
-			}
-		}
+	sleep := func() error {
 		select {
 		case <-ctx.Done():
 			if parent.Err() != nil {
-				return nil, time.Time{}, fmt.Errorf("wait for credential report: %w", parent.Err())
+				return fmt.Errorf("wait for credential report: %w", parent.Err())
 			}
-			return nil, time.Time{}, fmt.Errorf("credential report still not ready after %s: IAM may be busy, run again later", c.ReportWait)
+			return fmt.Errorf("credential report still not ready after %s: IAM may be busy, run again later", c.ReportWait)
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 30*time.Second)
+		return nil
+	}
+	generate := true
+	for {
+		if generate {
+			gen, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+			var busy *types.LimitExceededException
+			switch {
+			case errors.As(err, &busy):
+				// IAM is generating a report for another caller: wait for it.
+			case err != nil && ctx.Err() != nil:
+				// The wait ran out during the call: said by sleep.
+			case err != nil:
+				return nil, time.Time{}, fmt.Errorf("generate credential report: %w", Explain(err))
+			default:
+				generate = false
+			}
+			if generate || gen.State != types.ReportStateTypeComplete {
+				if err := sleep(); err != nil {
+					return nil, time.Time{}, err
+				}
+				continue
+			}
+		}
+		out, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+		var notReady *types.CredentialReportNotReadyException
+		var notPresent *types.CredentialReportNotPresentException
+		var expired *types.CredentialReportExpiredException
+		switch {
+		case err == nil:
+			return out.Content, aws.ToTime(out.GeneratedTime), nil
+		case errors.As(err, &notReady), ctx.Err() != nil:
+			// Still being generated, or the wait ran out (said by sleep).
+		case errors.As(err, &notPresent), errors.As(err, &expired):
+			// Raced with expiry or another generation: generate again.
+			generate = true
+		default:
+			return nil, time.Time{}, fmt.Errorf("get credential report: %w", Explain(err))
+		}
+		if err := sleep(); err != nil {
+			return nil, time.Time{}, err
+		}
 	}
 }
 

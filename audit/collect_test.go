@@ -26,7 +26,7 @@ func collect(t *testing.T, w *awssim.World, opts ...awssim.Option) (*inventory.A
 	opts = append([]awssim.Option{awssim.WithClock(func() time.Time { return collectNow })}, opts...)
 	srv, cfg := simConfig(t, w, "222222222222", opts...)
 	c := NewCollector()
-	c.ReportPoll = 10 * time.Millisecond
+	c.ReportPoll, c.AllKeyIDs = 10*time.Millisecond, true
 	acct, err := c.Collect(context.Background(), iam.NewFromConfig(cfg), "222222222222")
 	require.NoError(t, err)
 	return acct, srv
@@ -92,6 +92,61 @@ func indexOf(w *awssim.World, user string) int {
 	return -1
 }
 
+// The credential report names key slots: Collect lists no key unless asked
+// for every one, and ListKeys lists only the users asked for, once.
+func TestCollectListsKeysOnlyWhenAsked(t *testing.T) {
+	w := collectWorld(
+		awssim.User{Name: "ops", CreatedDaysAgo: 400, Keys: []awssim.Key{{Status: "Active", CreatedDaysAgo: 300}}},
+		awssim.User{Name: "dev", CreatedDaysAgo: 400, Keys: []awssim.Key{{Status: "Active", CreatedDaysAgo: 30}}},
+		awssim.User{Name: "nokey", CreatedDaysAgo: 400},
+	)
+	srv, cfg := simConfig(t, w, "222222222222", awssim.WithClock(func() time.Time { return collectNow }))
+	client := iam.NewFromConfig(cfg)
+	c := &Collector{Parallel: 2, ReportWait: time.Minute, ReportPoll: 10 * time.Millisecond}
+	acct, err := c.Collect(context.Background(), client, "222222222222")
+	require.NoError(t, err, "collect")
+	assert.Zero(t, srv.Calls().ByAccount["222222222222"]["iam:ListAccessKeys"], "ListAccessKeys calls while collecting")
+	for _, u := range acct.Users {
+		for _, k := range u.Keys {
+			assert.Empty(t, k.ID, "%s: a slot, no key ID yet", u.Name)
+			assert.NotZero(t, k.Slot, "%s: the report's slot", u.Name)
+		}
+	}
+	for range 2 {
+		require.NoError(t, c.ListKeys(context.Background(), client, acct, []string{"ops", "nokey"}), "list ops's keys")
+	}
+	assert.Equal(t, 1, srv.Calls().ByAccount["222222222222"]["iam:ListAccessKeys"], "ListAccessKeys calls: ops once, nokey has none")
+	for _, u := range acct.Users {
+		for _, k := range u.Keys {
+			assert.Equal(t, u.Name == "ops", k.ID != "", "%s: key named only when asked", u.Name)
+		}
+	}
+}
+
+// A credential report generated minutes ago is as current as the per-key
+// APIs: its last uses count as confirmed and the summary is not asked.
+func TestCollectFreshReport(t *testing.T) {
+	w := collectWorld(awssim.User{Name: "ops", CreatedDaysAgo: 400, Keys: []awssim.Key{{Status: "Active", CreatedDaysAgo: 300, LastUsedDaysAgo: days(60)}}})
+	for _, tt := range []struct {
+		name  string
+		age   time.Duration
+		fresh bool
+	}{{"generated a minute ago", time.Minute, true}, {"generated an hour ago", time.Hour, false}} {
+		srv, cfg := simConfig(t, w, "222222222222", awssim.WithClock(func() time.Time { return collectNow }))
+		c := &Collector{Parallel: 1, ReportWait: time.Minute, ReportPoll: 10 * time.Millisecond, Clock: func() time.Time { return collectNow.Add(tt.age) }}
+		acct, err := c.Collect(context.Background(), iam.NewFromConfig(cfg), "222222222222")
+		require.NoError(t, err, "case %s", tt.name)
+		require.Len(t, acct.Users, 1, "case %s", tt.name)
+		assert.Equal(t, tt.fresh, acct.Users[0].Keys[0].LastUsed.Confirmed, "case %s: last use confirmed", tt.name)
+		assert.Equal(t, tt.fresh, acct.RootKeysPresent == nil, "case %s: root keys from the summary only when stale", tt.name)
+		want := 1
+		if tt.fresh {
+			want = 0
+		}
+		assert.Equal(t, want, srv.Calls().ByAccount["222222222222"]["iam:GetAccountSummary"], "case %s: GetAccountSummary calls", tt.name)
+	}
+}
+
 // GenerateCredentialReport answers LimitExceeded while a report another
 // caller asked for is being generated: wait and ask again, within
 // ReportWait.
@@ -101,7 +156,9 @@ func TestCollectWaitsOutReportLimitExceeded(t *testing.T) {
 	acct, srv := collect(t, w)
 	require.Len(t, acct.Users, 1)
 	assert.Equal(t, "ci", acct.Users[0].Name)
-	assert.Equal(t, 5, srv.Calls().ByAccount["222222222222"]["iam:GenerateCredentialReport"], "3 refused, then STARTED and COMPLETE")
+	calls := srv.Calls().ByAccount["222222222222"]
+	assert.Equal(t, 4, calls["iam:GenerateCredentialReport"], "GenerateCredentialReport: 3 refused, then STARTED")
+	assert.Equal(t, 1, calls["iam:GetCredentialReport"], "GetCredentialReport: the report")
 }
 
 func TestCollectReportLimitExceededIsBounded(t *testing.T) {

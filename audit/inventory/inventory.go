@@ -109,7 +109,8 @@ type LastUse struct {
 	At      time.Time `json:"at,omitzero"`     // set when Known and not Never
 	Service string    `json:"service,omitempty"`
 	Region  string    `json:"region,omitempty"`
-	// Confirmed: read from GetAccessKeyLastUsed now rather than the credential report.
+	// Confirmed: read now, from GetAccessKeyLastUsed or from a credential
+	// report generated minutes ago, not from a report that may be hours old.
 	Confirmed bool `json:"confirmed,omitempty"`
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/spf13/cobra"
@@ -14,7 +15,7 @@ import (
 // credential reports.
 var liveOnly = []string{"demo", "org", "accounts", "accounts-file", "exclude-accounts", "profile", "region",
 	"role-name", "role-path", "external-id", "session-name", "assume-role-in-caller-account", "timeout", "trail", "trail-days", "concurrency",
-	"security-hub", "security-hub-region"}
+	"security-hub", "security-hub-region", "all-key-ids"}
 
 type scanOptions struct {
 	common
@@ -23,6 +24,7 @@ type scanOptions struct {
 	hub         hubFlags
 	reports     []string
 	concurrency int
+	allKeyIDs   bool
 }
 
 func newScan(e *env) *cobra.Command {
@@ -50,6 +52,8 @@ func newScan(e *env) *cobra.Command {
 	o.common.register(fs, "no progress bar, banner or report locations: only errors on standard error", true)
 	o.slack.register(fs)
 	o.hub.register(fs)
+	fs.BoolVar(&o.allKeyIDs, "all-key-ids", false, "name every key (one ListAccessKeys call per user with keys); by default only the keys a finding or the kill-first ranking's CloudTrail budget is about")
+	inGroup(fs, groupAWS, "all-key-ids")
 	return cmd
 }
 
@@ -90,6 +94,10 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 			return usageErr(err)
 		}
 		return o.deliver(ctx, e, notifier, nil, prev, r, "")
+	}
+	if o.allKeyIDs {
+		opts.Collector = audit.NewCollector()
+		opts.Collector.AllKeyIDs = true
 	}
 	ctx, conn, cleanup, err := o.live.connect(ctx, e, &o.common, &opts)
 	defer cleanup()

@@ -13,7 +13,7 @@ import (
 const reportTTL = 4 * time.Hour
 
 type reportState struct {
-	pending   int       // GenerateCredentialReport calls still needed
+	pending   int       // polls still needed (see WithReportCalls)
 	generated time.Time // zero until complete
 }
 
@@ -85,10 +85,8 @@ func (s *Server) generateCredentialReport(r *request) (any, error) {
 			return generateCredentialReportResult{State: "STARTED", Description: "No report exists. Starting a new report generation task"}, nil
 		}
 		st.generated = now
-	case st.generated.IsZero() && !r.account.Faults.ReportNeverCompletes:
-		if st.pending--; st.pending <= 0 {
-			st.generated = now
-		}
+	default:
+		st.poll(now, r.account.Faults)
 	}
 	if st.generated.IsZero() {
 		return generateCredentialReportResult{State: "INPROGRESS"}, nil
@@ -102,12 +100,23 @@ type getCredentialReportResult struct {
 	GeneratedTime string
 }
 
+// poll counts one poll of a report in progress, completing it after the
+// polls WithReportCalls set: the simulator counts polls where IAM takes time.
+func (st *reportState) poll(now time.Time, f Faults) {
+	if st.generated.IsZero() && !f.ReportNeverCompletes {
+		if st.pending--; st.pending <= 0 {
+			st.generated = now
+		}
+	}
+}
+
 func (s *Server) getCredentialReport(r *request) (any, error) {
 	now := s.now()
 	s.mu.Lock()
 	st, started := s.reports[r.account.ID]
 	var generated time.Time
 	if started {
+		st.poll(now, r.account.Faults)
 		generated = st.generated
 	}
 	s.mu.Unlock()

@@ -35,9 +35,10 @@ type Option func(*Server)
 // relative times are resolved against it once, when the server starts.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
-// WithReportCalls sets how many GenerateCredentialReport calls after the one
-// that started a report it takes to complete (default 1: STARTED, then
-// COMPLETE; 0 completes at once).
+// WithReportCalls sets how many polls (GenerateCredentialReport or
+// GetCredentialReport calls) after the call that started a report it takes
+// to complete, in place of IAM's generation time (default 1: STARTED, then
+// COMPLETE or the report; 0 completes at once).
 func WithReportCalls(n int) Option { return func(s *Server) { s.reportCalls = n } }
 
 // WithEmptyOrgPages makes ListAccounts answer n empty pages that still carry

@@ -43,6 +43,10 @@ type Options struct {
 	MinTime     time.Duration
 	// Collector reads each account; nil means audit.NewCollector().
 	Collector *audit.Collector
+	// Connect, when set, lets Merge name (ListAccessKeys) the keys the
+	// ranking's CloudTrail budget covers that no finding had named; Live
+	// sets it to the run's own.
+	Connect Connect
 	// Tracer, when set, traces in CloudTrail who uses each key that a
 	// finding says must be replaced or removed (scan --trail).
 	Tracer TracerFunc
@@ -67,6 +71,13 @@ func (o *Options) env(audited map[string]bool) rules.Env {
 		audited = o.Audited
 	}
 	return rules.Env{Now: o.Now, Config: o.Config, Audited: audited}
+}
+
+func (o *Options) collector() *audit.Collector {
+	if o.Collector != nil {
+		return o.Collector
+	}
+	return audit.NewCollector()
 }
 
 func (o *Options) logger() *slog.Logger {
@@ -216,11 +227,7 @@ type Auditor struct {
 
 // NewAuditor returns an Auditor acting in each account through connect.
 func NewAuditor(opts Options, connect Connect) *Auditor {
-	a := &Auditor{opts: opts, connect: connect, collector: opts.Collector}
-	if a.collector == nil {
-		a.collector = audit.NewCollector()
-	}
-	return a
+	return &Auditor{opts: opts, connect: connect, collector: opts.collector()}
 }
 
 // Live audits the targets through the AWS APIs, at most opts.Concurrency
@@ -229,6 +236,9 @@ func NewAuditor(opts Options, connect Connect) *Auditor {
 // GetAccessKeyLastUsed or CloudTrail changed what it judges), and that
 // result is what the progress and the report show.
 func Live(ctx context.Context, opts Options, targets []audit.Target, connect Connect) *report.Report {
+	if opts.Connect == nil {
+		opts.Connect = connect
+	}
 	auditor := NewAuditor(opts, connect)
 	var mu sync.Mutex
 	results := make(map[string]rules.Result, len(targets))
@@ -310,33 +320,70 @@ func rank(ctx context.Context, opts Options, accounts []inventory.Account, actio
 	case ctx.Err() != nil:
 		return ranked, riskNotes(ranked, rc, "the run stopped before CloudTrail was read")
 	}
-	candidates := rules.ProfileCandidates(ranked, rc.TrailKeys)
 	// Profiles enrich the ranking; they must not hold the report back when
 	// CloudTrail is slow or failing (each call retries 5xx patiently).
 	ctx, cancel := context.WithTimeout(ctx, profileBudget)
 	defer cancel()
+	if unnamed := unnamedTop(ranked, rc.TrailKeys); len(unnamed) > 0 && opts.Connect != nil {
+		// CloudTrail is read by key ID: name the top keys no finding named.
+		forAccounts(opts, accounts, unnamed, func(acct *inventory.Account, users []string) error {
+			client, err := opts.Connect(ctx, acct.ID)
+			if err == nil {
+				err = opts.collector().ListKeys(ctx, client, acct, users)
+			}
+			return err
+		})
+		ranked = rules.Rank(env, rc, accounts, actions)
+	}
+	forAccounts(opts, accounts, rules.ProfileCandidates(ranked, rc.TrailKeys), func(acct *inventory.Account, ids []string) error {
+		t, err := tracers(ctx, acct.ID)
+		if err == nil {
+			err = t.ProfileKeys(ctx, acct, ids, t.Region(), opts.Now, rc.TrailPages)
+		}
+		return err
+	})
+	ranked = rules.Rank(env, rc, accounts, actions)
+	return ranked, riskNotes(ranked, rc, "")
+}
+
+// forAccounts runs fn for each account that work names, as many accounts
+// at once as the audit ran; an error is that account's warning: the
+// ranking goes on without what it could not read.
+func forAccounts(opts Options, accounts []inventory.Account, work map[string][]string, fn func(*inventory.Account, []string) error) {
 	var g errgroup.Group
 	g.SetLimit(max(1, opts.Concurrency))
 	for i := range accounts {
 		acct := &accounts[i]
-		ids := candidates[acct.ID]
-		if len(ids) == 0 {
-			continue
+		if items := work[acct.ID]; len(items) > 0 {
+			g.Go(func() error {
+				if err := fn(acct, items); err != nil {
+					acct.Warnings = append(acct.Warnings, fmt.Sprintf("kill-first ranking without usage profiles: %v", opts.hint(err)))
+				}
+				return nil
+			})
 		}
-		g.Go(func() error {
-			t, err := tracers(ctx, acct.ID)
-			if err == nil {
-				err = t.ProfileKeys(ctx, acct, ids, t.Region(), opts.Now, rc.TrailPages)
-			}
-			if err != nil {
-				acct.Warnings = append(acct.Warnings, fmt.Sprintf("kill-first ranking without usage profiles: %v", opts.hint(err)))
-			}
-			return nil
-		})
 	}
 	_ = g.Wait() // every error is an account warning
-	ranked = rules.Rank(env, rc, accounts, actions)
-	return ranked, riskNotes(ranked, rc, "")
+}
+
+// unnamedTop returns, by account, the IAM users of the top k ranked keys
+// whose key IDs are not known. Root keys have no ID to list.
+func unnamedTop(ranked []rules.Risk, k int) map[string][]string {
+	out := map[string][]string{}
+	n := 0
+	for _, r := range ranked {
+		if n >= k {
+			break
+		}
+		if r.Principal == inventory.RootName {
+			continue
+		}
+		n++
+		if r.AccessKeyID == "" && !slices.Contains(out[r.AccountID], r.Principal) {
+			out[r.AccountID] = append(out[r.AccountID], r.Principal)
+		}
+	}
+	return out
 }
 
 // Audit audits one account and evaluates the rules over it. Failure is
@@ -357,6 +404,15 @@ func (a *Auditor) Audit(ctx context.Context, t audit.Target) AccountResult {
 	acct.Name = t.Name
 	env := a.opts.env(nil)
 	res := rules.Evaluate(env, []inventory.Account{*acct}, nil)
+	// The report names key slots: name the keys the findings are about,
+	// and judge again by their real creation dates and status.
+	if users := principals(res.Findings); len(users) > 0 {
+		if err := a.collector.ListKeys(ctx, client, acct, users); err != nil {
+			log.Info("account not audited", "account", t.AccountID, "error", err)
+			return AccountResult{Account: audit.Failed(t, a.opts.hint(err))}
+		}
+		res = rules.Evaluate(env, []inventory.Account{*acct}, nil)
+	}
 	changed := false
 	// Confirm, with GetAccessKeyLastUsed, the keys that the (possibly
 	// hours old) credential report would have us accuse of disuse.
@@ -384,6 +440,17 @@ func (a *Auditor) Audit(ctx context.Context, t audit.Target) AccountResult {
 	}
 	log.Info("account audited", "account", t.AccountID, "users", len(acct.Users), "took", time.Since(start).Round(time.Millisecond))
 	return AccountResult{Account: *acct, Result: res}
+}
+
+// principals are the principals the findings are about, each once.
+func principals(findings []rules.Finding) []string {
+	var out []string
+	for i, f := range findings {
+		if i == 0 || f.Principal != findings[i-1].Principal {
+			out = append(out, f.Principal)
+		}
+	}
+	return out
 }
 
 // open counts the findings not suppressed.

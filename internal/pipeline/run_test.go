@@ -143,7 +143,9 @@ func TestLiveInProgressReport(t *testing.T) {
 	r := pipeline.Live(context.Background(), options(), conn.Targets, conn.IAM)
 	require.Len(t, r.Accounts, 1, "accounts in the report")
 	require.Equal(t, inventory.StatusOK, inventory.Status(r.Accounts[0].Status), "status (%s)", r.Accounts[0].Error)
-	assert.Equal(t, 4, srv.Calls().ByAccount["222222222222"]["iam:GenerateCredentialReport"], "GenerateCredentialReport calls (started, 2 in progress, complete)")
+	calls := srv.Calls().ByAccount["222222222222"]
+	assert.Equal(t, 1, calls["iam:GenerateCredentialReport"], "GenerateCredentialReport calls: one starts the report")
+	assert.Equal(t, 3, calls["iam:GetCredentialReport"], "GetCredentialReport calls: 2 in progress, then the report")
 }
 
 func TestLiveReportNeverCompletes(t *testing.T) {
@@ -335,4 +337,59 @@ func TestOfflineRanksKeys(t *testing.T) {
 	none := pipeline.Build(options(), nil, nil)
 	assert.NotNil(t, none.Risk, "case nothing audited: risk is an empty list, not null")
 	assert.Empty(t, none.RiskNotes, "case nothing audited: no notes")
+}
+
+// Key IDs are listed only where something is said about a key: users with
+// findings, and the ranking's top keys that CloudTrail is read for. Every
+// finding still names its key; a full inventory is one option away.
+func TestLiveListsKeysOnlyWhereNeeded(t *testing.T) {
+	for _, all := range []bool{false, true} {
+		srv, conn := dial(t, demo(t), pipeline.Selection{Org: true})
+		opts := options()
+		opts.Concurrency = 3
+		opts.Collector.AllKeyIDs = all
+		// The demo's top 7 keys below root include carol's and
+		// github-actions', on which nothing is found.
+		opts.Config.Risk.TrailKeys, opts.Config.Risk.TrailPages = 7, 1
+		opts.RiskTracer = conn.Tracers(30)
+		r := pipeline.Live(context.Background(), opts, conn.Targets, conn.IAM)
+
+		withFindings := map[string]bool{}
+		for _, f := range r.Findings {
+			if f.Principal != inventory.RootName && f.AccessKeyID != "" {
+				withFindings[f.AccountID+"/"+f.Principal] = true
+			}
+			if f.Principal != inventory.RootName && f.Rule != "console-without-mfa" {
+				assert.NotEmpty(t, f.AccessKeyID, "all=%v: finding %s on %s/%s names its key", all, f.Rule, f.AccountID, f.Principal)
+			}
+		}
+		require.NotEmpty(t, withFindings, "all=%v: the demo has users with findings", all)
+		named, unnamed, top := map[string]bool{}, 0, 0
+		for _, k := range r.Risk {
+			if k.Principal == inventory.RootName {
+				continue
+			}
+			if top++; top <= 7 {
+				assert.NotEmpty(t, k.AccessKeyID, "all=%v: top key %d (%s/%s) named for CloudTrail", all, k.Rank, k.AccountID, k.Principal)
+			}
+			if k.AccessKeyID == "" {
+				unnamed++
+			} else {
+				named[k.AccountID+"/"+k.Principal] = true
+			}
+		}
+		listings := 0
+		for _, a := range r.Accounts {
+			listings += srv.Calls().ByAccount[a.ID]["iam:ListAccessKeys"]
+		}
+		if all {
+			assert.Zero(t, unnamed, "all keys: every ranked key named")
+			continue
+		}
+		assert.Positive(t, unnamed, "keys no finding or budget named stay slots")
+		for u := range withFindings {
+			named[u] = true
+		}
+		assert.Equal(t, len(named), listings, "ListAccessKeys calls: one per user with findings or a top key (no paging in the demo)")
+	}
 }
