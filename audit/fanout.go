@@ -17,7 +17,9 @@ type Scheduler struct {
 	// starts when the context's deadline is closer than this (or than the
 	// mean time of the accounts done so far, when that is longer).
 	MinTime time.Duration
-	// Done, when set, is called after each account, one call at a time.
+	// Done, when set, is called after each account, one call at a time,
+	// and Run keeps none of them: an organization's inventory need not fit
+	// in memory at once.
 	Done func(inventory.Account)
 }
 
@@ -25,9 +27,13 @@ type Scheduler struct {
 // returns (Status error with a reason), never by panicking.
 type AuditFunc func(ctx context.Context, t Target) inventory.Account
 
-// Run audits every target and returns one Account per target, in order.
+// Run audits every target and returns one Account per target, in order
+// (none when Done is set).
 func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) []inventory.Account {
-	results := make([]inventory.Account, len(targets))
+	var results []inventory.Account
+	if s.Done == nil {
+		results = make([]inventory.Account, len(targets))
+	}
 	jobs := make(chan int)
 	var (
 		wg      sync.WaitGroup
@@ -38,13 +44,14 @@ func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) 
 	finish := func(i int, a inventory.Account, took time.Duration) {
 		mu.Lock()
 		defer mu.Unlock()
-		results[i] = a
 		if a.Status == inventory.StatusOK {
 			done++
 			elapsed += took
 		}
 		if s.Done != nil {
 			s.Done(a)
+		} else {
+			results[i] = a
 		}
 	}
 	enough := func() (bool, time.Duration) {

@@ -177,6 +177,13 @@ func Rank(env Env, rc RiskConfig, accounts []inventory.Account, actions []Action
 			}
 		}
 	}
+	Order(out)
+	return out
+}
+
+// Order sorts ranked keys worst first (ties by account, principal and key)
+// and numbers them: keys ranked account by account, merged, rank as one.
+func Order(out []Risk) {
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		switch {
@@ -194,7 +201,6 @@ func Rank(env Env, rc RiskConfig, accounts []inventory.Account, actions []Action
 	for i := range out {
 		out[i].Rank = i + 1
 	}
-	return out
 }
 
 func factors(now time.Time, weights map[string]int, u *inventory.User, key *inventory.Key, sev Severity, r *Risk) []Factor {

@@ -19,7 +19,6 @@ import (
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
-	"golang.org/x/sync/errgroup"
 )
 
 // Options configure one run.
@@ -137,7 +136,11 @@ func Build(opts Options, accounts []inventory.Account, sightings []inventory.Sig
 	env := opts.env(audited)
 	res := rules.Evaluate(env, accounts, sightings)
 	ranked := rules.Rank(env, opts.Config.Risk, accounts, res.Actions)
-	return assemble(opts, accounts, res, ranked, riskNotes(ranked, opts.Config.Risk, "this run read no CloudTrail"))
+	lines := make([]line, len(accounts))
+	for i := range accounts {
+		lines[i] = lineOf(opts.Now, &accounts[i])
+	}
+	return assemble(opts, lines, res, ranked, riskNotes(ranked, opts.Config.Risk, "this run read no CloudTrail"))
 }
 
 // riskNotes are rules.RiskNotes, the usage note replaced by why nothing
@@ -159,16 +162,40 @@ func riskNotes(ranked []rules.Risk, rc rules.RiskConfig, unprofiled string) []st
 	return append(out, "Usage: no key was profiled in CloudTrail: "+unprofiled+".")
 }
 
-// assemble builds the report from the inventory, what the rules found in
-// it and the kill-first ranking.
-func assemble(opts Options, accounts []inventory.Account, res rules.Result, ranked []rules.Risk, notes []string) *report.Report {
+// line is an account's line in the report: its counts, warnings and the
+// ages of its active keys (the report's age histogram).
+type line struct {
+	account  report.Account
+	keyAges  []int
+	warnings []string
+}
+
+func lineOf(now time.Time, a *inventory.Account) line {
+	l := line{account: report.Account{ID: a.ID, Name: a.Name, Status: string(a.Status), Error: a.Error}, warnings: a.Warnings}
+	for _, u := range a.Principals() {
+		if !u.Root {
+			l.account.Users++
+		}
+		l.account.Keys += len(u.Keys)
+		for _, k := range u.Keys {
+			if k.Active && !k.CreatedAt.IsZero() {
+				l.keyAges = append(l.keyAges, max(0, int(now.Sub(k.CreatedAt)/(24*time.Hour))))
+			}
+		}
+	}
+	return l
+}
+
+// assemble builds the report from the accounts' lines, what the rules
+// found and the kill-first ranking.
+func assemble(opts Options, lines []line, res rules.Result, ranked []rules.Risk, notes []string) *report.Report {
 	r := &report.Report{
 		SchemaVersion: report.SchemaVersion,
 		RunID:         opts.RunID,
 		GeneratedAt:   opts.Started.UTC(),
 		AsOf:          opts.Now.UTC(),
 		Demo:          opts.Demo,
-		Accounts:      make([]report.Account, 0, len(accounts)),
+		Accounts:      make([]report.Account, 0, len(lines)),
 		Findings:      res.Findings,
 		Actions:       res.Actions,
 		Warnings:      res.Warnings,
@@ -182,22 +209,11 @@ func assemble(opts Options, accounts []inventory.Account, res rules.Result, rank
 	if r.Risk == nil {
 		r.Risk = []rules.Risk{}
 	}
-	for _, a := range accounts {
-		ra := report.Account{ID: a.ID, Name: a.Name, Status: string(a.Status), Error: a.Error}
-		for _, u := range a.Principals() {
-			if !u.Root {
-				ra.Users++
-			}
-			ra.Keys += len(u.Keys)
-			for _, k := range u.Keys {
-				if k.Active && !k.CreatedAt.IsZero() {
-					r.KeyAges = append(r.KeyAges, max(0, int(opts.Now.Sub(k.CreatedAt)/(24*time.Hour))))
-				}
-			}
-		}
-		r.Accounts = append(r.Accounts, ra)
-		for _, w := range a.Warnings {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("account %s: %s", a.ID, w))
+	for _, l := range lines {
+		r.Accounts = append(r.Accounts, l.account)
+		r.KeyAges = append(r.KeyAges, l.keyAges...)
+		for _, w := range l.warnings {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("account %s: %s", l.account.ID, w))
 		}
 	}
 	sort.SliceStable(r.Accounts, func(i, j int) bool { return r.Accounts[i].ID < r.Accounts[j].ID })
@@ -240,150 +256,34 @@ func Live(ctx context.Context, opts Options, targets []audit.Target, connect Con
 		opts.Connect = connect
 	}
 	auditor := NewAuditor(opts, connect)
+	merger := NewMerger(opts)
 	var mu sync.Mutex
-	results := make(map[string]rules.Result, len(targets))
+	results := map[string]rules.Result{} // of the accounts audited, until the scheduler settles their status
 	s := &audit.Scheduler{Concurrency: opts.Concurrency, MinTime: opts.MinTime}
 	if s.MinTime == 0 {
 		s.MinTime = 20 * time.Second
 	}
 	s.Done = func(a inventory.Account) {
-		if opts.Progress != nil {
-			mu.Lock()
-			n := open(results[a.ID].Findings)
-			mu.Unlock()
-			opts.Progress(a, n)
+		mu.Lock()
+		res := results[a.ID]
+		delete(results, a.ID)
+		mu.Unlock()
+		if a.Status != inventory.StatusOK {
+			res = rules.Result{}
 		}
+		if opts.Progress != nil {
+			opts.Progress(a, open(res.Findings))
+		}
+		merger.Add(AccountResult{Account: a, Result: res})
 	}
-	accounts := s.Run(ctx, targets, func(ctx context.Context, t audit.Target) inventory.Account {
+	s.Run(ctx, targets, func(ctx context.Context, t audit.Target) inventory.Account {
 		r := auditor.Audit(ctx, t)
 		mu.Lock()
 		results[r.Account.ID] = r.Result
 		mu.Unlock()
 		return r.Account
 	})
-	out := make([]AccountResult, len(accounts))
-	for i, a := range accounts {
-		out[i] = AccountResult{Account: a}
-		if a.Status == inventory.StatusOK {
-			out[i].Result = results[a.ID]
-		}
-	}
-	return Merge(ctx, opts, out)
-}
-
-// Merge assembles the report of a live run from its accounts' results:
-// the findings in account order, the kill-first ranking across every
-// account (reading CloudTrail within its budget), the summary.
-func Merge(ctx context.Context, opts Options, results []AccountResult) *report.Report {
-	sort.SliceStable(results, func(i, j int) bool { return results[i].Account.ID < results[j].Account.ID })
-	accounts := make([]inventory.Account, len(results))
-	var merged rules.Result
-	seen := map[string]bool{}
-	for i, r := range results {
-		accounts[i] = r.Account
-		if r.Account.Status != inventory.StatusOK {
-			continue
-		}
-		// Evaluate sorts by account first, so account order keeps the report's order.
-		merged.Findings = append(merged.Findings, r.Result.Findings...)
-		merged.Actions = append(merged.Actions, r.Result.Actions...)
-		for _, w := range r.Result.Warnings {
-			// Warnings about the configuration (an expired suppression)
-			// come with every account's result: report each once.
-			if !seen[w] {
-				seen[w] = true
-				merged.Warnings = append(merged.Warnings, w)
-			}
-		}
-	}
-	ranked, notes := rank(ctx, opts, accounts, merged.Actions)
-	return assemble(opts, accounts, merged, ranked, notes)
-}
-
-// profileBudget bounds the time the ranking spends reading CloudTrail.
-const profileBudget = 2 * time.Minute
-
-// rank orders every active long-term key by risk. The CloudTrail budget
-// goes to the top risk.trail_keys keys of a ranking without usage: their
-// profiles are read, as many accounts at once as the audit ran, and the
-// keys ranked again. A profile not read is an account warning.
-func rank(ctx context.Context, opts Options, accounts []inventory.Account, actions []rules.Action) ([]rules.Risk, []string) {
-	env, rc := opts.env(nil), opts.Config.Risk
-	ranked := rules.Rank(env, rc, accounts, actions)
-	tracers := opts.RiskTracer
-	if tracers == nil {
-		tracers = opts.Tracer
-	}
-	switch {
-	case tracers == nil:
-		return ranked, riskNotes(ranked, rc, "this run read no CloudTrail")
-	case ctx.Err() != nil:
-		return ranked, riskNotes(ranked, rc, "the run stopped before CloudTrail was read")
-	}
-	// Profiles enrich the ranking; they must not hold the report back when
-	// CloudTrail is slow or failing (each call retries 5xx patiently).
-	ctx, cancel := context.WithTimeout(ctx, profileBudget)
-	defer cancel()
-	if unnamed := unnamedTop(ranked, rc.TrailKeys); len(unnamed) > 0 && opts.Connect != nil {
-		// CloudTrail is read by key ID: name the top keys no finding named.
-		forAccounts(opts, accounts, unnamed, func(acct *inventory.Account, users []string) error {
-			client, err := opts.Connect(ctx, acct.ID)
-			if err == nil {
-				err = opts.collector().ListKeys(ctx, client, acct, users)
-			}
-			return err
-		})
-		ranked = rules.Rank(env, rc, accounts, actions)
-	}
-	forAccounts(opts, accounts, rules.ProfileCandidates(ranked, rc.TrailKeys), func(acct *inventory.Account, ids []string) error {
-		t, err := tracers(ctx, acct.ID)
-		if err == nil {
-			err = t.ProfileKeys(ctx, acct, ids, t.Region(), opts.Now, rc.TrailPages)
-		}
-		return err
-	})
-	ranked = rules.Rank(env, rc, accounts, actions)
-	return ranked, riskNotes(ranked, rc, "")
-}
-
-// forAccounts runs fn for each account that work names, as many accounts
-// at once as the audit ran; an error is that account's warning: the
-// ranking goes on without what it could not read.
-func forAccounts(opts Options, accounts []inventory.Account, work map[string][]string, fn func(*inventory.Account, []string) error) {
-	var g errgroup.Group
-	g.SetLimit(max(1, opts.Concurrency))
-	for i := range accounts {
-		acct := &accounts[i]
-		if items := work[acct.ID]; len(items) > 0 {
-			g.Go(func() error {
-				if err := fn(acct, items); err != nil {
-					acct.Warnings = append(acct.Warnings, fmt.Sprintf("kill-first ranking without usage profiles: %v", opts.hint(err)))
-				}
-				return nil
-			})
-		}
-	}
-	_ = g.Wait() // every error is an account warning
-}
-
-// unnamedTop returns, by account, the IAM users of the top k ranked keys
-// whose key IDs are not known. Root keys have no ID to list.
-func unnamedTop(ranked []rules.Risk, k int) map[string][]string {
-	out := map[string][]string{}
-	n := 0
-	for _, r := range ranked {
-		if n >= k {
-			break
-		}
-		if r.Principal == inventory.RootName {
-			continue
-		}
-		n++
-		if r.AccessKeyID == "" && !slices.Contains(out[r.AccountID], r.Principal) {
-			out[r.AccountID] = append(out[r.AccountID], r.Principal)
-		}
-	}
-	return out
+	return merger.Report(ctx)
 }
 
 // Audit audits one account and evaluates the rules over it. Failure is

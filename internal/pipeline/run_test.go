@@ -393,3 +393,53 @@ func TestLiveListsKeysOnlyWhereNeeded(t *testing.T) {
 		assert.Equal(t, len(named), listings, "ListAccessKeys calls: one per user with findings or a top key (no paging in the demo)")
 	}
 }
+
+// The Merger holds an account's inventory only while one of its keys may
+// reach the ranking's top, and the report is the same as when it holds
+// every one.
+func TestMergerKeepsOnlyInventoriesInReach(t *testing.T) {
+	w := awssim.GenerateOrg(40, 10, 7)
+	_, conn := dial(t, w, pipeline.Selection{Org: true})
+	opts := options()
+	opts.Concurrency = 4
+	opts.Config.Risk.TrailKeys, opts.Config.Risk.TrailPages = 3, 1
+	opts.RiskTracer = conn.Tracers(30)
+	opts.Connect = conn.IAM
+	auditor := pipeline.NewAuditor(opts, conn.IAM)
+	var results []pipeline.AccountResult
+	for _, tgt := range conn.Targets {
+		results = append(results, auditor.Audit(context.Background(), tgt))
+	}
+	require.Len(t, results, 41, "accounts audited")
+
+	bounded, all := pipeline.NewMerger(opts), pipeline.NewMerger(opts)
+	all.KeepAll()
+	for _, r := range results {
+		// Each merger its own copy: profiles are written into the inventory.
+		data, err := json.Marshal(r)
+		require.NoError(t, err, "encode the result of %s", r.Account.ID)
+		for _, m := range []*pipeline.Merger{bounded, all} {
+			var c pipeline.AccountResult
+			require.NoError(t, json.Unmarshal(data, &c), "decode the result of %s", r.Account.ID)
+			m.Add(c)
+		}
+	}
+	assert.Positive(t, bounded.Kept(), "inventories kept for the top keys")
+	assert.LessOrEqual(t, bounded.Kept(), 10, "inventories kept: those with a key within twice the budget (ties included)")
+	assert.Equal(t, 41, all.Kept(), "inventories kept when every one is")
+	want, got := all.Report(context.Background()), bounded.Report(context.Background())
+	require.NotEmpty(t, want.Risk, "ranked keys")
+	profiled := 0
+	for _, k := range got.Risk {
+		if k.Profiled {
+			profiled++
+		}
+	}
+	assert.Equal(t, 3, profiled, "keys profiled: the budget")
+	assert.Equal(t, want.Risk[:10], got.Risk[:10], "the top of the ranking without the inventories out of reach")
+	wantJSON, err := json.Marshal(want)
+	require.NoError(t, err, "report holding every inventory")
+	gotJSON, err := json.Marshal(got)
+	require.NoError(t, err, "report holding the inventories in reach")
+	assert.True(t, string(wantJSON) == string(gotJSON), "the report without the inventories out of reach is the same")
+}

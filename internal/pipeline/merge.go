@@ -1,0 +1,263 @@
+package pipeline
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/keyaudit/keyaudit/audit/inventory"
+	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/rules"
+	"golang.org/x/sync/errgroup"
+)
+
+// Merge assembles the report of a live run from its accounts' results.
+func Merge(ctx context.Context, opts Options, results []AccountResult) *report.Report {
+	m := NewMerger(opts)
+	for _, r := range results {
+		m.Add(r)
+	}
+	return m.Report(ctx)
+}
+
+// Merger assembles a live run's report from its accounts' results, added
+// in any order as they finish. Of each account it keeps what the report
+// shows (its line, findings, actions and ranked keys), and its inventory
+// only while one of its keys may be among the ranking's top keys that
+// CloudTrail is read for: memory grows with the findings, not with the
+// organization's users.
+type Merger struct {
+	opts Options
+	env  rules.Env
+
+	mu   sync.Mutex
+	recs []*record
+	kept []*record // records still holding their inventory
+	// top holds the best scores of IAM users' keys seen so far, at most
+	// reach of them: an inventory is kept while one of its keys scores at
+	// least the lowest, once top is full.
+	top   scores
+	reach int
+}
+
+type record struct {
+	acct inventory.Account // Users and Root dropped once out of the ranking's reach
+	line *line             // set when the inventory is dropped
+	res  rules.Result
+	risk []rules.Risk
+	best int // the best score of an IAM user's key; -1 when none
+}
+
+// NewMerger returns an empty Merger for a run with these options.
+func NewMerger(opts Options) *Merger {
+	m := &Merger{opts: opts, env: opts.env(nil)}
+	if tracer(opts) != nil {
+		// Twice the budget: naming keys may reorder the top a little.
+		m.reach = 2 * opts.Config.Risk.TrailKeys
+	}
+	return m
+}
+
+func tracer(opts Options) TracerFunc {
+	if opts.RiskTracer != nil {
+		return opts.RiskTracer
+	}
+	return opts.Tracer
+}
+
+// Add takes one account's result; it is safe for concurrent use.
+func (m *Merger) Add(r AccountResult) {
+	rec := &record{acct: r.Account, best: -1}
+	if r.Account.Status == inventory.StatusOK {
+		rec.res = r.Result
+		rec.risk = rules.Rank(m.env, m.opts.Config.Risk, []inventory.Account{r.Account}, r.Result.Actions)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recs = append(m.recs, rec)
+	for _, k := range rec.risk {
+		if k.Principal == inventory.RootName {
+			continue
+		}
+		rec.best = max(rec.best, k.Score)
+		if m.reach > 0 && len(m.top) < m.reach {
+			heap.Push(&m.top, k.Score)
+		} else if m.reach > 0 && k.Score > m.top[0] {
+			m.top[0] = k.Score
+			heap.Fix(&m.top, 0)
+		}
+	}
+	m.kept = append(m.kept, rec)
+	kept := m.kept[:0]
+	for _, k := range m.kept {
+		if m.inReach(k) {
+			kept = append(kept, k)
+		} else {
+			m.drop(k)
+		}
+	}
+	clear(m.kept[len(kept):])
+	m.kept = kept
+}
+
+func (m *Merger) inReach(r *record) bool {
+	return r.best >= 0 && m.reach > 0 && (len(m.top) < m.reach || r.best >= m.top[0])
+}
+
+// drop keeps of an account's inventory its line in the report.
+func (m *Merger) drop(r *record) {
+	l := lineOf(m.opts.Now, &r.acct)
+	r.line = &l
+	r.acct.Users, r.acct.Root = nil, nil
+}
+
+// Report ranks the keys across every account, reading CloudTrail within
+// its budget for the top ones, and assembles the report: accounts and
+// findings in account order.
+func (m *Merger) Report(ctx context.Context) *report.Report {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sort.SliceStable(m.recs, func(i, j int) bool { return m.recs[i].acct.ID < m.recs[j].acct.ID })
+	sort.SliceStable(m.kept, func(i, j int) bool { return m.kept[i].acct.ID < m.kept[j].acct.ID })
+	var merged rules.Result
+	seen := map[string]bool{}
+	for _, r := range m.recs {
+		// Evaluate sorts by account first, so account order keeps the report's order.
+		merged.Findings = append(merged.Findings, r.res.Findings...)
+		merged.Actions = append(merged.Actions, r.res.Actions...)
+		for _, w := range r.res.Warnings {
+			// Warnings about the configuration (an expired suppression)
+			// come with every account's result: report each once.
+			if !seen[w] {
+				seen[w] = true
+				merged.Warnings = append(merged.Warnings, w)
+			}
+		}
+	}
+	ranked, notes := m.rank(ctx)
+	lines := make([]line, len(m.recs))
+	for i, r := range m.recs {
+		if r.line == nil {
+			m.drop(r)
+		}
+		lines[i] = *r.line
+	}
+	return assemble(m.opts, lines, merged, ranked, notes)
+}
+
+// profileBudget bounds the time the ranking spends reading CloudTrail.
+const profileBudget = 2 * time.Minute
+
+// rank orders every active long-term key by risk. The CloudTrail budget
+// goes to the top risk.trail_keys keys of a ranking without usage: the
+// keys no finding named are named (ListAccessKeys), their profiles read,
+// as many accounts at once as the audit ran, and the keys ranked again. A
+// profile not read is an account warning.
+func (m *Merger) rank(ctx context.Context) ([]rules.Risk, []string) {
+	rc := m.opts.Config.Risk
+	ranked := m.ranked()
+	tracers := tracer(m.opts)
+	switch {
+	case tracers == nil:
+		return ranked, riskNotes(ranked, rc, "this run read no CloudTrail")
+	case ctx.Err() != nil:
+		return ranked, riskNotes(ranked, rc, "the run stopped before CloudTrail was read")
+	}
+	// Profiles enrich the ranking; they must not hold the report back when
+	// CloudTrail is slow or failing (each call retries 5xx patiently).
+	ctx, cancel := context.WithTimeout(ctx, profileBudget)
+	defer cancel()
+	if unnamed := unnamedTop(ranked, rc.TrailKeys); len(unnamed) > 0 && m.opts.Connect != nil {
+		// CloudTrail is read by key ID: name the top keys no finding named.
+		m.forKept(unnamed, func(acct *inventory.Account, users []string) error {
+			client, err := m.opts.Connect(ctx, acct.ID)
+			if err == nil {
+				err = m.opts.collector().ListKeys(ctx, client, acct, users)
+			}
+			return err
+		})
+		ranked = m.ranked()
+	}
+	m.forKept(rules.ProfileCandidates(ranked, rc.TrailKeys), func(acct *inventory.Account, ids []string) error {
+		t, err := tracers(ctx, acct.ID)
+		if err == nil {
+			err = t.ProfileKeys(ctx, acct, ids, t.Region(), m.opts.Now, rc.TrailPages)
+		}
+		return err
+	})
+	ranked = m.ranked()
+	return ranked, riskNotes(ranked, rc, "")
+}
+
+// ranked ranks the kept inventories' keys again and merges them with the
+// rest, as ranked when their accounts were added.
+func (m *Merger) ranked() []rules.Risk {
+	var out []rules.Risk
+	for _, r := range m.recs {
+		if r.line == nil {
+			r.risk = rules.Rank(m.env, m.opts.Config.Risk, []inventory.Account{r.acct}, r.res.Actions)
+		}
+		out = append(out, r.risk...)
+	}
+	rules.Order(out)
+	return out
+}
+
+// forKept runs fn for each kept account that work names, as many accounts
+// at once as the audit ran; an error is that account's warning: the
+// ranking goes on without what it could not read. Work for an account
+// whose inventory was dropped is not done: its keys were out of reach.
+func (m *Merger) forKept(work map[string][]string, fn func(*inventory.Account, []string) error) {
+	var g errgroup.Group
+	g.SetLimit(max(1, m.opts.Concurrency))
+	for _, r := range m.kept {
+		acct := &r.acct
+		if items := work[acct.ID]; len(items) > 0 {
+			g.Go(func() error {
+				if err := fn(acct, items); err != nil {
+					acct.Warnings = append(acct.Warnings, fmt.Sprintf("kill-first ranking without usage profiles: %v", m.opts.hint(err)))
+				}
+				return nil
+			})
+		}
+	}
+	_ = g.Wait() // every error is an account warning
+}
+
+// unnamedTop returns, by account, the IAM users of the top k ranked keys
+// whose key IDs are not known. Root keys have no ID to list.
+func unnamedTop(ranked []rules.Risk, k int) map[string][]string {
+	out := map[string][]string{}
+	n := 0
+	for _, r := range ranked {
+		if n >= k {
+			break
+		}
+		if r.Principal == inventory.RootName {
+			continue
+		}
+		n++
+		if r.AccessKeyID == "" && !slices.Contains(out[r.AccountID], r.Principal) {
+			out[r.AccountID] = append(out[r.AccountID], r.Principal)
+		}
+	}
+	return out
+}
+
+// scores is a min-heap of key scores.
+type scores []int
+
+func (s scores) Len() int           { return len(s) }
+func (s scores) Less(i, j int) bool { return s[i] < s[j] }
+func (s scores) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
+func (s *scores) Push(x any)        { *s = append(*s, x.(int)) }
+func (s *scores) Pop() any {
+	old := *s
+	x := old[len(old)-1]
+	*s = old[:len(old)-1]
+	return x
+}
