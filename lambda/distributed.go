@@ -69,6 +69,9 @@ func (s *settings) runKey(id string, elem ...string) string {
 // discover resolves the accounts to audit, as a single invocation would,
 // and writes them to S3 for the Map.
 func (h *handler) discover(ctx context.Context, in input) (discovered, error) {
+	if in.Input != nil {
+		in.Accounts, in.AsOf = in.Input.Accounts, in.Input.AsOf
+	}
 	inv, err := h.begin(ctx, newRun(ctx, in.AsOf))
 	if err != nil {
 		return discovered{}, err
@@ -94,13 +97,13 @@ func (h *handler) discover(ctx context.Context, in input) (discovered, error) {
 // that cannot be audited is stored with status error: the invocation fails
 // only when the result cannot be stored.
 func (h *handler) account(ctx context.Context, in input) (audited, error) {
-	if in.Run == nil || in.Account == nil {
-		return audited{}, errors.New("read the event: an account step needs the run and the account (the state machine's ItemSelector passes them)")
+	if in.Run == nil || in.Target == nil {
+		return audited{}, errors.New("read the event: an account step needs the run and the target account (the state machine's ItemSelector passes them)")
 	}
-	if _, err := audit.ParseAccountList("event account", in.Account.AccountID); err != nil {
+	if _, err := audit.ParseAccountList("event account", in.Target.AccountID); err != nil {
 		return audited{}, err
 	}
-	t := audit.Target{AccountID: in.Account.AccountID, Name: in.Account.Name}
+	t := audit.Target{AccountID: in.Target.AccountID, Name: in.Target.Name}
 	// Without AWS or the rules' config nothing can be stored: the Map
 	// records the failure, and merge reports the account with its cause.
 	inv, err := h.begin(ctx, *in.Run)
@@ -200,8 +203,8 @@ func (h *handler) mapFailures(ctx context.Context, inv *invocation) (map[string]
 			}
 			for _, e := range execs {
 				var ev input
-				if json.Unmarshal([]byte(e.Input), &ev) == nil && ev.Account != nil {
-					out[ev.Account.AccountID] = e.reason()
+				if json.Unmarshal([]byte(e.Input), &ev) == nil && ev.Target != nil {
+					out[ev.Target.AccountID] = e.reason()
 				}
 			}
 		}

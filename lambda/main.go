@@ -128,13 +128,16 @@ func or(v, def string) string {
 // (Schedule), nothing or a custom JSON object (ScheduleV2), optionally
 // with the accounts to audit and the clock to judge by (as_of, RFC 3339:
 // re-run a night as it was judged). The Distributed Map's state machine
-// passes Step, and Run and Account to the steps after discover.
+// passes Step: to discover with its execution's input (which takes the
+// same fields), then to each account step the run and its target, then to
+// merge the run.
 type input struct {
 	Accounts []string   `json:"accounts"`
 	AsOf     *time.Time `json:"as_of"`
 	Step     string     `json:"step"`
+	Input    *input     `json:"input"`
 	Run      *run       `json:"run"`
-	Account  *item      `json:"account"`
+	Target   *item      `json:"target"`
 }
 
 // Summary is what a run's last invocation returns.

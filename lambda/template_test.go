@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -381,4 +383,38 @@ func TestTemplateSecurityHub(t *testing.T) {
 		}
 	}
 	sameSet(t, "the function role with SecurityHub=Enabled", granted, report.SecurityHubActions)
+}
+
+// mapSettings are the values the tests give the Map's parameters when they
+// render the state machine's definition.
+var mapSettings = map[string]string{"MapConcurrency": "40", "MapToleratedFailurePercentage": "10"}
+
+// definition renders the state machine's definition (a !Sub of JSON) with
+// the Map's parameters as numbers and every other reference as its name.
+func definition(t *testing.T, tpl node) map[string]any {
+	t.Helper()
+	sub := tpl.get("Resources", "AuditStateMachine", "Properties", "DefinitionString")
+	require.Equal(t, "!Sub", sub.Tag, "the definition is a !Sub of JSON, so the Map's parameters substitute as numbers")
+	text := regexp.MustCompile(`\$\{([^}]+)\}`).ReplaceAllStringFunc(sub.Value, func(ref string) string {
+		name := strings.Trim(ref, "${}")
+		if v, ok := mapSettings[name]; ok {
+			return v
+		}
+		return name
+	})
+	var def map[string]any
+	require.NoError(t, json.Unmarshal([]byte(text), &def), "the state machine's definition is JSON:\n%s", text)
+	return def
+}
+
+// field walks a decoded JSON value by keys.
+func field(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
 }
