@@ -231,19 +231,21 @@ func TestDistributedAccountFailures(t *testing.T) {
 	w := newWorld(t, nil)
 	st := startStack(t, w)
 	c := reportBucket(t, st)
+	// S3 refuses one invocation's write (a refusal is not retried, so the
+	// test stays fast).
 	fake := gofakes3.New(s3mem.New()).Server()
-	down := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+	refusing := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut {
-			rw.WriteHeader(http.StatusInternalServerError)
-			io.WriteString(rw, `<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>`)
+			rw.WriteHeader(http.StatusForbidden)
+			io.WriteString(rw, `<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
 			return
 		}
 		fake.ServeHTTP(rw, r)
 	}))
-	defer down.Close()
+	defer refusing.Close()
 
 	const crashed, vanished = "222222222222", "111111111111"
-	run := runDistributed(t, st, c, w.Management().ID, `{}`, map[string][]string{crashed: {"AWS_ENDPOINT_URL_S3=" + down.URL}}, vanished)
+	run := runDistributed(t, st, c, w.Management().ID, `{}`, map[string][]string{crashed: {"AWS_ENDPOINT_URL_S3=" + refusing.URL}}, vanished)
 	require.Empty(t, run.failure, "merge failed; logs:\n%s", run.logs)
 	require.Contains(t, run.failures, crashed, "the invocation that could not store its result failed")
 	assert.Contains(t, run.failures[crashed], "write s3://", "the failed invocation says what it could not do")
