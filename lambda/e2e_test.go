@@ -59,11 +59,11 @@ var bootstrap = sync.OnceValues(func() (string, error) {
 type runtimeAPI struct {
 	event     string
 	requestID string
-	deadline time.Time
-	mu       sync.Mutex
-	served   bool
-	response chan string
-	failure  chan string
+	deadline  time.Time
+	mu        sync.Mutex
+	served    bool
+	response  chan string
+	failure   chan string
 }
 
 func (rt *runtimeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
