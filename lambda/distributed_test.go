@@ -277,3 +277,25 @@ func TestDistributedAccountFailures(t *testing.T) {
 	assert.Equal(t, 1, run.summary.Accounts[string(inventory.StatusOK)], "accounts ok in the summary: %+v", run.summary)
 	assert.Equal(t, 4, run.summary.Accounts[string(inventory.StatusError)], "accounts in error in the summary: %+v", run.summary)
 }
+
+// TestEventShapes: a step's event that cannot be right fails with one line
+// naming what is wrong, before any AWS call.
+func TestEventShapes(t *testing.T) {
+	h := &handler{settings: settings{Bucket: bucket}}
+	run := `"run":{"run_id":"20261124T030000Z-8476a536","as_of":"2026-11-24T03:00:00Z","started":"2026-11-24T03:00:00Z"}`
+	for name, tc := range map[string]struct{ event, want string }{
+		"unknown step":     {`{"step":"audit"}`, `unknown step "audit"`},
+		"account, no run":  {`{"step":"account","target":{"account_id":"111111111111"}}`, "the account step needs the run discover returned"},
+		"merge, no run":    {`{"step":"merge"}`, "the merge step needs the run discover returned"},
+		"run ID as a path": {`{"step":"merge","run":{"run_id":"../../latest","as_of":"2026-11-24T03:00:00Z","started":"2026-11-24T03:00:00Z"}}`, "is not a run ID discover returns"},
+		"run, no clock":    {`{"step":"merge","run":{"run_id":"20261124T030000Z"}}`, "lacks its clock"},
+		"no target":        {`{"step":"account",` + run + `}`, "needs its target account"},
+		"bad target":       {`{"step":"account",` + run + `,"target":{"account_id":"12"}}`, "event target"},
+		"bad as_of":        {`{"as_of":"last night"}`, "read the event"},
+	} {
+		_, err := h.handle(context.Background(), json.RawMessage(tc.event))
+		if assert.Error(t, err, "case %s", name) {
+			assert.Contains(t, err.Error(), tc.want, "case %s", name)
+		}
+	}
+}
