@@ -227,6 +227,7 @@ type invocation struct {
 	s3    *s3.Client
 }
 
+// begin loads AWS and the rules' config for a step of run rn.
 func (h *handler) begin(ctx context.Context, rn run) (*invocation, error) {
 	log := h.log.With("run_id", rn.ID)
 	// Retries that take a while are logged as warnings.
