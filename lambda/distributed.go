@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -61,6 +62,23 @@ type audited struct {
 	Result    string `json:"result"`
 }
 
+// runID is what discover's run IDs are made of (pipeline.NewID and a
+// request ID): one S3 key segment, never a path.
+var runID = regexp.MustCompile(`^[0-9A-Za-z-]{1,64}$`)
+
+// run is the run an account or merge step belongs to: discover's.
+func (in input) run() (run, error) {
+	switch {
+	case in.Run == nil:
+		return run{}, fmt.Errorf("read the event: the %s step needs the run discover returned", in.Step)
+	case !runID.MatchString(in.Run.ID):
+		return run{}, fmt.Errorf("read the event: run_id %q is not a run ID discover returns", in.Run.ID)
+	case in.Run.AsOf.IsZero() || in.Run.Started.IsZero():
+		return run{}, fmt.Errorf("read the event: run %s lacks its clock (as_of and started, as discover returns them)", in.Run.ID)
+	}
+	return *in.Run, nil
+}
+
 // runKey is the S3 key of one of a run's objects.
 func (s *settings) runKey(id string, elem ...string) string {
 	return path.Join(append([]string{s.Prefix, "runs", id}, elem...)...)
@@ -97,16 +115,20 @@ func (h *handler) discover(ctx context.Context, in input) (discovered, error) {
 // that cannot be audited is stored with status error: the invocation fails
 // only when the result cannot be stored.
 func (h *handler) account(ctx context.Context, in input) (audited, error) {
-	if in.Run == nil || in.Target == nil {
-		return audited{}, errors.New("read the event: an account step needs the run and the target account (the state machine's ItemSelector passes them)")
+	rn, err := in.run()
+	if err != nil {
+		return audited{}, err
 	}
-	if _, err := audit.ParseAccountList("event account", in.Target.AccountID); err != nil {
+	if in.Target == nil {
+		return audited{}, errors.New("read the event: an account step needs its target account (the state machine's ItemSelector passes it)")
+	}
+	if _, err := audit.ParseAccountList("event target", in.Target.AccountID); err != nil {
 		return audited{}, err
 	}
 	t := audit.Target{AccountID: in.Target.AccountID, Name: in.Target.Name}
 	// Without AWS or the rules' config nothing can be stored: the Map
 	// records the failure, and merge reports the account with its cause.
-	inv, err := h.begin(ctx, *in.Run)
+	inv, err := h.begin(ctx, rn)
 	if err != nil {
 		return audited{}, err
 	}
@@ -131,10 +153,11 @@ func (h *handler) account(ctx context.Context, in input) (audited, error) {
 // it. An account without a result is reported as an error, with the cause
 // the Map recorded when there is one.
 func (h *handler) merge(ctx context.Context, in input) (Summary, error) {
-	if in.Run == nil {
-		return Summary{}, errors.New("read the event: the merge step needs the run (discover's output)")
+	rn, err := in.run()
+	if err != nil {
+		return Summary{}, err
 	}
-	inv, err := h.begin(ctx, *in.Run)
+	inv, err := h.begin(ctx, rn)
 	if err != nil {
 		return Summary{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -103,7 +104,7 @@ func runDistributed(t *testing.T, st stack, c *s3.Client, mgmt, execInput string
 	processor := field(mapState, "ItemProcessor", "States", "AuditAccount")
 	for _, it := range run.items {
 		id, _ := field(it, "account_id").(string)
-		if slicesContains(skip, id) {
+		if slices.Contains(skip, id) {
 			continue
 		}
 		ev := resolve(t, field(mapState, "ItemSelector"), run.discovered, it)
@@ -142,15 +143,6 @@ func runDistributed(t *testing.T, st stack, c *s3.Client, mgmt, execInput string
 		require.NoError(t, json.Unmarshal([]byte(resp), &run.summary), "merge's output %s", resp)
 	}
 	return run
-}
-
-func slicesContains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // reportAt reads the report.json of a run's report folder (s3://…/).
