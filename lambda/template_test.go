@@ -196,9 +196,8 @@ func TestTemplateFunction(t *testing.T) {
 	assert.Nil(t, fn.get("Properties", "Events").Node, "the schedule is a resource of its own, so that it can target the state machine instead")
 }
 
-// TestTemplateSchedule: one nightly schedule, with no automatic retry,
-// starts the function, or in distributed mode the state machine, with a
-// role that may do only that.
+// TestTemplateSchedule: one nightly schedule starts the function, or in
+// distributed mode the state machine, with a role that may do only that.
 func TestTemplateSchedule(t *testing.T) {
 	tpl := template(t)
 	sched := tpl.get("Resources", "NightlySchedule")
@@ -206,7 +205,6 @@ func TestTemplateSchedule(t *testing.T) {
 	assert.Empty(t, sched.get("Condition").str(), "a schedule in either mode")
 	target := sched.get("Properties", "Target")
 	assert.Equal(t, []string{"Distributed", "AuditStateMachine", "KeyAuditFunction.Arn"}, target.get("Arn").strings(), "the schedule targets the state machine in distributed mode, else the function")
-	assert.Equal(t, "0", target.get("RetryPolicy", "MaximumRetryAttempts").str(), "a failed start is not retried: the alarms tell a person")
 	assert.Equal(t, "{}", target.get("Input").str(), "the schedule's input")
 	assert.Equal(t, "ScheduleExpression", sched.get("Properties", "ScheduleExpression").str(), "the schedule's expression is the parameter")
 
