@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,12 +57,13 @@ var bootstrap = sync.OnceValues(func() (string, error) {
 
 // runtimeAPI emulates the Lambda Runtime API for one invocation.
 type runtimeAPI struct {
-	event    string
-	deadline time.Time
-	mu       sync.Mutex
-	served   bool
-	response chan string
-	failure  chan string
+	event     string
+	requestID string
+	deadline  time.Time
+	mu        sync.Mutex
+	served    bool
+	response  chan string
+	failure   chan string
 }
 
 func (rt *runtimeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -77,7 +79,7 @@ func (rt *runtimeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			<-r.Context().Done() // one invocation only: the next waits until the test ends
 			return
 		}
-		w.Header().Set("Lambda-Runtime-Aws-Request-Id", "8476a536-e9f4-11e8-9739-2dfe598c3fcd")
+		w.Header().Set("Lambda-Runtime-Aws-Request-Id", rt.requestID)
 		w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(rt.deadline.UnixMilli(), 10))
 		w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:111111111111:function:keyaudit")
 		w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700")
@@ -119,7 +121,10 @@ func invoke(t *testing.T, st stack, mgmt string, event string, timeout time.Dura
 	t.Helper()
 	bin, err := bootstrap()
 	require.NoError(t, err, "build the bootstrap binary")
-	rt := &runtimeAPI{event: event, deadline: time.Now().Add(timeout), response: make(chan string, 1), failure: make(chan string, 1)}
+	// Each invocation its own request ID, so that runs started within the
+	// same second have run IDs (and report folders) of their own.
+	id := fmt.Sprintf("%08x-e9f4-11e8-9739-2dfe598c3fcd", invocations.Add(1))
+	rt := &runtimeAPI{event: event, requestID: id, deadline: time.Now().Add(timeout), response: make(chan string, 1), failure: make(chan string, 1)}
 	api := httptest.NewServer(rt)
 	defer api.Close()
 
@@ -162,10 +167,13 @@ func invoke(t *testing.T, st stack, mgmt string, event string, timeout time.Dura
 	return response, failure, out.String()
 }
 
-func startStack(t *testing.T, w *awssim.World) stack {
+// invocations numbers the invocations of the test binary's life.
+var invocations atomic.Uint32
+
+func startStack(t *testing.T, w *awssim.World, opts ...awssim.Option) stack {
 	t.Helper()
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	sim := awssim.NewServer(w, awssim.WithReportCalls(0))
+	sim := awssim.NewServer(w, append([]awssim.Option{awssim.WithReportCalls(0)}, opts...)...)
 	t.Cleanup(sim.Close)
 	fake := gofakes3.New(s3mem.New())
 	s3srv := httptest.NewServer(fake.Server())

@@ -125,12 +125,22 @@ func or(v, def string) string {
 }
 
 // input is what a schedule may pass: EventBridge's Scheduled Event
-// (Schedule), nothing or a custom JSON object (ScheduleV2).
+// (Schedule), nothing or a custom JSON object (ScheduleV2), optionally
+// with the accounts to audit and the clock to judge by (as_of, RFC 3339:
+// re-run a night as it was judged). The Distributed Map's state machine
+// passes Step: to discover with its execution's input (which takes the
+// same fields), then to each account step the run and its target, then to
+// merge the run.
 type input struct {
-	Accounts []string `json:"accounts"`
+	Accounts []string   `json:"accounts"`
+	AsOf     *time.Time `json:"as_of"`
+	Step     string     `json:"step"`
+	Input    *input     `json:"input"`
+	Run      *run       `json:"run"`
+	Target   *item      `json:"target"`
 }
 
-// Summary is what the invocation returns.
+// Summary is what a run's last invocation returns.
 type Summary struct {
 	RunID      string         `json:"run_id"`
 	Accounts   map[string]int `json:"accounts"`
@@ -147,69 +157,145 @@ type handler struct {
 	log      *slog.Logger
 }
 
-func (h *handler) handle(ctx context.Context, raw json.RawMessage) (Summary, error) {
-	started := time.Now().UTC()
-	runID := pipeline.NewID(started)
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		runID += "-" + lc.AwsRequestID[:min(8, len(lc.AwsRequestID))]
-	}
-	log := h.log.With("run_id", runID)
-
+func (h *handler) handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	var in input
 	if len(raw) > 0 && string(raw) != "null" {
 		if err := json.Unmarshal(raw, &in); err != nil {
-			return Summary{}, fmt.Errorf("read the event: %w (expected a scheduled event or {\"accounts\": [...]})", err)
+			return nil, fmt.Errorf("read the event: %w (expected a scheduled event, {\"accounts\": [...]} or a step of the Distributed Map)", err)
 		}
 	}
-	// Retries that take a while are logged as warnings.
-	cfg, err := pipeline.LoadAWS(ctx, log, nil)
-	if err != nil {
-		return Summary{}, fmt.Errorf("load AWS configuration: %w", err)
+	switch in.Step {
+	case "":
+		return h.single(ctx, in)
+	case stepDiscover:
+		return h.discover(ctx, in)
+	case stepAccount:
+		return h.account(ctx, in)
+	case stepMerge:
+		return h.merge(ctx, in)
 	}
-	rulesCfg, err := loadRulesConfig(ctx, cfg, h.settings.ConfigSource)
+	return nil, fmt.Errorf("read the event: unknown step %q (expected %s, %s or %s)", in.Step, stepDiscover, stepAccount, stepMerge)
+}
+
+// single audits every account in this one invocation.
+func (h *handler) single(ctx context.Context, in input) (Summary, error) {
+	rn := newRun(ctx, in.AsOf)
+	inv, err := h.begin(ctx, rn)
 	if err != nil {
 		return Summary{}, err
 	}
-	sel := pipeline.Selection{Org: h.settings.Org, Accounts: h.settings.Accounts, Exclude: h.settings.Exclude, Role: h.settings.Role}
-	sel.Role.SessionName = "keyaudit-" + runID
-	if len(in.Accounts) > 0 {
-		ids, err := audit.ParseAccountList("event accounts", strings.Join(in.Accounts, ","))
+	conn, err := h.dial(ctx, inv, in.Accounts)
+	if err != nil {
+		return Summary{}, err
+	}
+	auditCtx, cancel := h.auditContext(ctx)
+	defer cancel()
+	r := pipeline.Live(auditCtx, inv.options(conn), conn.Targets, conn.IAM)
+	return h.finish(ctx, inv, conn, r)
+}
+
+// run is one audit run: its ID names the reports and the sessions, AsOf
+// is the clock the rules judge by, Started the report's generated_at. The
+// steps of the Distributed Map share one run, so they judge at one instant.
+type run struct {
+	ID      string    `json:"run_id"`
+	AsOf    time.Time `json:"as_of"`
+	Started time.Time `json:"started"`
+}
+
+// newRun starts a run now, judged at asOf when given.
+func newRun(ctx context.Context, asOf *time.Time) run {
+	started := time.Now().UTC()
+	rn := run{ID: pipeline.NewID(started), AsOf: started, Started: started}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		rn.ID += "-" + lc.AwsRequestID[:min(8, len(lc.AwsRequestID))]
+	}
+	if asOf != nil {
+		rn.AsOf = asOf.UTC()
+	}
+	return rn
+}
+
+// invocation is what every step needs: the run, AWS, the rules' config and
+// a logger naming the run.
+type invocation struct {
+	run   run
+	cfg   aws.Config
+	rules rules.Config
+	log   *slog.Logger
+	s     *settings
+	s3    *s3.Client
+}
+
+// begin loads AWS and the rules' config for a step of run rn.
+func (h *handler) begin(ctx context.Context, rn run) (*invocation, error) {
+	log := h.log.With("run_id", rn.ID)
+	// Retries that take a while are logged as warnings.
+	cfg, err := pipeline.LoadAWS(ctx, log, nil)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	rulesCfg, err := loadRulesConfig(ctx, cfg, h.settings.ConfigSource)
+	if err != nil {
+		return nil, err
+	}
+	return &invocation{run: rn, cfg: cfg, rules: rulesCfg, log: log, s: &h.settings, s3: s3.NewFromConfig(cfg)}, nil
+}
+
+// dial resolves the accounts to audit: those of the event when it names
+// some, else the configured ones or the organization's.
+func (h *handler) dial(ctx context.Context, inv *invocation, accounts []string) (*pipeline.Conn, error) {
+	sel := pipeline.Selection{Org: h.settings.Org, Accounts: h.settings.Accounts, Exclude: h.settings.Exclude}
+	if len(accounts) > 0 {
+		ids, err := audit.ParseAccountList("event accounts", strings.Join(accounts, ","))
 		if err != nil {
-			return Summary{}, err
+			return nil, err
 		}
 		sel.Org, sel.Accounts = false, nil
 		for _, id := range ids {
 			sel.Accounts = append(sel.Accounts, audit.Target{AccountID: id})
 		}
 	}
-	conn, err := pipeline.Dial(ctx, cfg, sel)
+	conn, err := inv.connect(ctx, sel)
 	if errors.Is(err, pipeline.ErrNoTargets) {
-		return Summary{}, fmt.Errorf("%w: check KEYAUDIT_EXCLUDE_ACCOUNTS", err)
+		return nil, fmt.Errorf("%w: check KEYAUDIT_EXCLUDE_ACCOUNTS", err)
 	}
-	if err != nil {
-		return Summary{}, err
-	}
+	return conn, err
+}
 
-	// Stop auditing early enough to write the reports before Lambda's deadline.
-	auditCtx := ctx
-	if deadline, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		auditCtx, cancel = context.WithDeadline(ctx, deadline.Add(-h.settings.Reserve))
-		defer cancel()
-	}
-	opts := pipeline.Options{RunID: runID, Now: started, Started: started, Config: rulesCfg, Logger: log,
-		Concurrency: h.settings.Concurrency,
+// connect dials sel with the run's member-role session name.
+func (inv *invocation) connect(ctx context.Context, sel pipeline.Selection) (*pipeline.Conn, error) {
+	sel.Role = inv.s.Role
+	sel.Role.SessionName = "keyaudit-" + inv.run.ID
+	return pipeline.Dial(ctx, inv.cfg, sel)
+}
+
+// options are the pipeline options of every step of the run.
+func (inv *invocation) options(conn *pipeline.Conn) pipeline.Options {
+	return pipeline.Options{RunID: inv.run.ID, Now: inv.run.AsOf, Started: inv.run.Started, Config: inv.rules, Logger: inv.log,
+		Concurrency: inv.s.Concurrency,
 		RiskTracer:  conn.Tracers(30),
 		Hint:        pipeline.Hints{ExternalID: "KEYAUDIT_EXTERNAL_ID", Concurrency: "KEYAUDIT_CONCURRENCY"}.Hint}
-	r := pipeline.Live(auditCtx, opts, conn.Targets, conn.IAM)
+}
 
-	sum := Summary{RunID: runID, Accounts: r.Summary.Accounts, Findings: r.Summary.Findings, BySeverity: r.Summary.BySeverity}
+// auditContext stops auditing early enough to write the results before
+// Lambda's deadline.
+func (h *handler) auditContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, deadline.Add(-h.settings.Reserve))
+	}
+	return context.WithCancel(ctx)
+}
+
+// finish delivers the run's report and returns the run's summary.
+func (h *handler) finish(ctx context.Context, inv *invocation, conn *pipeline.Conn, r *report.Report) (Summary, error) {
+	sum := Summary{RunID: inv.run.ID, Accounts: r.Summary.Accounts, Findings: r.Summary.Findings, BySeverity: r.Summary.BySeverity}
 	var hub *report.SecurityHub
 	if h.settings.SecurityHub {
 		hub = conn.SecurityHub(h.settings.SecurityHubRegion)
 	}
-	err = h.deliver(ctx, cfg, hub, r, &sum, log)
-	log.Info("run complete", "accounts", sum.Accounts, "findings", sum.Findings, "report", sum.Report, "slack", sum.Slack, "security_hub", sum.SecurityHub)
+	err := h.deliver(ctx, inv.cfg, hub, r, &sum, inv.log)
+	inv.log.Info("run complete", "accounts", sum.Accounts, "findings", sum.Findings, "report", sum.Report, "slack", sum.Slack, "security_hub", sum.SecurityHub)
 	return sum, err
 }
 

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -131,7 +133,7 @@ func sameSet(t *testing.T, what string, got, want []string) {
 // impliedActions are granted although the code calls no such API: S3
 // needs them to serve the calls it does make.
 var impliedActions = map[string]string{
-	"s3:ListBucket":       "GetObject on a missing latest.json answers 404, not 403",
+	"s3:ListBucket":       "GetObject on a missing latest.json answers 404, not 403 (and merge lists the Map's failures)",
 	"kms:GenerateDataKey": "PutObject into a bucket encrypted with a customer KMS key",
 	"kms:Decrypt":         "GetObject from it",
 }
@@ -182,7 +184,6 @@ func TestTemplateFunction(t *testing.T) {
 		"Properties.Runtime":                                "provided.al2023",
 		"Properties.Handler":                                "bootstrap",
 		"Metadata.BuildMethod":                              "makefile",
-		"Properties.Events.Nightly.Type":                    "ScheduleV2",
 		"Properties.EventInvokeConfig.MaximumRetryAttempts": "0",
 	} {
 		if got := fn.get(strings.Split(path, ".")...).str(); got != want {
@@ -192,6 +193,121 @@ func TestTemplateFunction(t *testing.T) {
 	if arch := fn.get("Properties", "Architectures").strings(); !slices.Equal(arch, []string{"arm64"}) {
 		t.Errorf("architectures %v, want arm64", arch)
 	}
+	assert.Nil(t, fn.get("Properties", "Events").Node, "the schedule is a resource of its own, so that it can target the state machine instead")
+}
+
+// TestTemplateSchedule: one nightly schedule starts the function, or in
+// distributed mode the state machine, with a role that may do only that.
+func TestTemplateSchedule(t *testing.T) {
+	tpl := template(t)
+	sched := tpl.get("Resources", "NightlySchedule")
+	assert.Equal(t, "AWS::Scheduler::Schedule", sched.get("Type").str(), "the schedule's type")
+	assert.Empty(t, sched.get("Condition").str(), "a schedule in either mode")
+	target := sched.get("Properties", "Target")
+	assert.Equal(t, []string{"Distributed", "AuditStateMachine", "KeyAuditFunction.Arn"}, target.get("Arn").strings(), "the schedule targets the state machine in distributed mode, else the function")
+	assert.Equal(t, "{}", target.get("Input").str(), "the schedule's input")
+	assert.Equal(t, "ScheduleExpression", sched.get("Properties", "ScheduleExpression").str(), "the schedule's expression is the parameter")
+
+	st := seq(tpl.get("Resources", "ScheduleRole", "Properties", "Policies"))
+	require.Len(t, st, 1, "one policy for the schedule's role")
+	grant := st[0].get("PolicyDocument", "Statement")
+	require.Len(t, grant.Content, 1, "one statement")
+	choice := grant.Content[0]
+	require.Equal(t, "!If", choice.Tag, "the schedule's grant depends on the mode")
+	require.Len(t, choice.Content, 3, "the grant's !If")
+	assert.Equal(t, "Distributed", choice.Content[0].Value, "the grant's condition")
+	dist, single := node{choice.Content[1]}, node{choice.Content[2]}
+	assert.Equal(t, []string{"states:StartExecution"}, dist.get("Action").strings(), "distributed: the schedule starts the state machine")
+	assert.Equal(t, "AuditStateMachine", dist.get("Resource").str(), "distributed: only this state machine")
+	assert.Equal(t, []string{"lambda:InvokeFunction"}, single.get("Action").strings(), "single: the schedule invokes the function")
+	assert.Equal(t, []string{"KeyAuditFunction.Arn"}, single.get("Resource").strings(), "single: only this function")
+}
+
+// TestTemplateDistributedMode: Mode=distributed adds a state machine (and
+// only then): discover, a Distributed Map reading the account list from
+// S3 with the MaxConcurrency and tolerated failures of its parameters and
+// its results in S3, then merge, also after a failed Map; its role may
+// invoke the function, run the Map's child executions and use the runs
+// prefix of the bucket, nothing more.
+func TestTemplateDistributedMode(t *testing.T) {
+	tpl := template(t)
+	param := tpl.get("Parameters", "Mode")
+	assert.Equal(t, "single", param.get("Default").str(), "one invocation stays the default")
+	assert.Equal(t, []string{"single", "distributed"}, param.get("AllowedValues").strings(), "the modes")
+	cond := tpl.get("Conditions", "Distributed")
+	assert.Equal(t, "!Equals", cond.Tag, "condition Distributed")
+	assert.Equal(t, []string{"Mode", "distributed"}, cond.strings(), "condition Distributed compares the parameter")
+
+	res := tpl.get("Resources")
+	for _, name := range []string{"AuditStateMachine", "StateMachineRole", "ExecutionFailedAlarm", "NoSuccessfulExecutionAlarm"} {
+		assert.Equal(t, "Distributed", res.get(name, "Condition").str(), "%s exists only in distributed mode", name)
+	}
+	assert.Equal(t, "Single", res.get("NoSuccessfulRunAlarm", "Condition").str(), "the function's no-run alarm only in single mode (account invocations are not runs)")
+	assert.Equal(t, []string{"Distributed", "MapConcurrency", "1"}, res.get("KeyAuditFunction", "Properties", "ReservedConcurrentExecutions").strings(),
+		"the function runs once at a time, or as many times at once as the Map")
+
+	def := definition(t, tpl)
+	states := field(def, "States")
+	assert.Equal(t, "Discover", field(def, "StartAt"), "the run starts with discover")
+	assert.Equal(t, "AuditAccounts", field(states, "Discover", "Next"), "discover, then the Map")
+	m := field(states, "AuditAccounts")
+	assert.Equal(t, "Map", field(m, "Type"), "the Map's type")
+	assert.Equal(t, "DISTRIBUTED", field(m, "ItemProcessor", "ProcessorConfig", "Mode"), "a Distributed Map")
+	assert.Equal(t, "arn:aws:states:::s3:getObject", field(m, "ItemReader", "Resource"), "the Map reads its items from S3")
+	assert.Equal(t, "JSON", field(m, "ItemReader", "ReaderConfig", "InputType"), "a JSON array")
+	assert.Equal(t, "$.accounts_key", field(m, "ItemReader", "Parameters", "Key.$"), "the list discover wrote")
+	assert.Equal(t, 40.0, field(m, "MaxConcurrency"), "MaxConcurrency is the MapConcurrency parameter")
+	assert.Equal(t, 10.0, field(m, "ToleratedFailurePercentage"), "tolerated failures are the MapToleratedFailurePercentage parameter")
+	assert.Equal(t, "arn:aws:states:::s3:putObject", field(m, "ResultWriter", "Resource"), "the child results go to S3, never into the 256 KiB payload")
+	assert.Equal(t, "$.map_prefix", field(m, "ResultWriter", "Parameters", "Prefix.$"), "under the run's prefix, where merge reads the failures")
+	assert.Equal(t, "$.map", field(m, "ResultPath"), "the Map's output does not replace the run")
+	assert.Equal(t, "Merge", field(m, "Next"), "the Map, then merge")
+	catch, _ := field(m, "Catch").([]any)
+	require.Len(t, catch, 1, "the Map catches its failure")
+	assert.Equal(t, "Merge", field(catch[0], "Next"), "a failed Map (too many failed accounts) is merged too: every account not audited is reported")
+	assert.Equal(t, []any{"States.ALL"}, field(catch[0], "ErrorEquals"), "whatever the Map's error")
+	assert.Equal(t, true, field(states, "Merge", "End"), "merge ends the run")
+
+	for name, task := range map[string]any{"Discover": field(states, "Discover"), "AuditAccount": field(m, "ItemProcessor", "States", "AuditAccount"), "Merge": field(states, "Merge")} {
+		assert.Equal(t, substitutions["KeyAuditFunction.Arn"], field(task, "Parameters", "FunctionName"), "%s invokes the function", name)
+		assert.Equal(t, "arn:aws:states:::lambda:invoke", field(task, "Resource"), "%s: Lambda's optimised integration", name)
+		assert.Equal(t, "$.Payload", field(task, "OutputPath"), "%s: the function's response is the state's output", name)
+		var throttling bool
+		for _, r := range field(task, "Retry").([]any) {
+			errs, _ := field(r, "ErrorEquals").([]any)
+			throttling = throttling || slices.Contains(errs, any("Lambda.TooManyRequestsException"))
+		}
+		assert.True(t, throttling, "%s retries when Lambda throttles", name)
+	}
+
+	role := res.get("StateMachineRole")
+	sts := roleStatements(role)
+	sameSet(t, "the state machine role", actions(sts), []string{"lambda:InvokeFunction", "states:StartExecution", "states:DescribeExecution", "states:StopExecution",
+		"s3:GetObject", "s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload", "kms:GenerateDataKey", "kms:Decrypt"})
+	name := res.get("AuditStateMachine", "Properties", "StateMachineName").str()
+	require.NotEmpty(t, name, "the state machine has a name its role can grant on")
+	for _, st := range sts {
+		acts, resource := st.get("Action").strings(), strings.Join(st.get("Resource").strings(), " ")
+		switch {
+		case slices.Contains(acts, "states:StartExecution"):
+			assert.True(t, strings.HasSuffix(resource, ":stateMachine:"+name), "StartExecution only on the state machine itself: %s", resource)
+		case slices.Contains(acts, "states:DescribeExecution"):
+			assert.True(t, strings.HasSuffix(resource, ":execution:"+name+"/*"), "the child executions' control only on its own: %s", resource)
+		case slices.Contains(acts, "s3:PutObject"):
+			assert.Equal(t, "${ReportsBucket.Arn}/keyaudit/runs/*", resource, "S3 only under the runs prefix")
+		case slices.Contains(acts, "lambda:InvokeFunction"):
+			assert.Equal(t, "KeyAuditFunction.Arn ${KeyAuditFunction.Arn}:*", resource, "only the function (and its versions)")
+		}
+	}
+
+	var runs node
+	for _, r := range seq(res.get("ReportsBucket", "Properties", "LifecycleConfiguration", "Rules")) {
+		if r.get("Prefix").str() == "keyaudit/runs/" {
+			runs = r
+		}
+	}
+	require.NotNil(t, runs.Node, "a lifecycle rule for the runs prefix")
+	assert.Equal(t, "7", runs.get("ExpirationInDays").str(), "a run's intermediate objects expire after a week")
 }
 
 func TestTemplateBucketProtections(t *testing.T) {
@@ -305,7 +421,8 @@ func TestTemplateOperations(t *testing.T) {
 	assert.Equal(t, "breaching", missing.get("TreatMissingData").str(), "NoSuccessfulRunAlarm: no data (no run at all) is a missing run")
 
 	fn := res.get("KeyAuditFunction", "Properties")
-	assert.Equal(t, "1", fn.get("ReservedConcurrentExecutions").str(), "runs never overlap")
+	rc := fn.get("ReservedConcurrentExecutions").strings()
+	assert.True(t, len(rc) > 0 && rc[len(rc)-1] == "1", "single mode: runs never overlap (reserved concurrency %v)", rc)
 	onFailure := fn.get("EventInvokeConfig", "DestinationConfig", "OnFailure")
 	assert.Equal(t, "SNS", onFailure.get("Type").str(), "a failed invocation goes to the topic")
 	assert.Equal(t, "AlarmTopic", onFailure.get("Destination").str(), "a failed invocation goes to the topic")
@@ -325,7 +442,10 @@ func TestTemplateOperations(t *testing.T) {
 	}
 	require.NotNil(t, writers.Node, "the bucket policy denies writes to everyone but the function")
 	assert.Equal(t, "*", writers.get("Principal").str(), "the write denial covers every principal")
-	assert.Equal(t, []string{"KeyAuditFunctionRole.Arn"}, writers.get("Condition", "ArnNotEquals", "aws:PrincipalArn").strings(), "except the function's role")
+	except := seq(writers.get("Condition", "ArnNotEquals", "aws:PrincipalArn"))
+	require.Len(t, except, 2, "two writers at most")
+	assert.Equal(t, "KeyAuditFunctionRole.Arn", except[0].str(), "except the function's role")
+	assert.Equal(t, "StateMachineRole.Arn", except[1].str(), "and, in distributed mode only (seq reads the !If's value), the state machine's, for the Map's results")
 	assert.Contains(t, writers.get("Action").strings(), "s3:DeleteObject", "removing a report is writing too")
 }
 
@@ -337,7 +457,15 @@ func TestTemplateCfnLint(t *testing.T) {
 	require.NotEmpty(t, body, "the StackSet's template is inline")
 	member := filepath.Join(t.TempDir(), "member-role.yaml")
 	require.NoError(t, os.WriteFile(member, []byte(body), 0o600), "extract the StackSet's template")
-	for _, file := range []string{"../template.yaml", member} {
+	// cfn-lint validates a state machine's definition only when it is an
+	// object: lint the rendered one in a template of its own.
+	def, err := json.Marshal(definition(t, template(t)))
+	require.NoError(t, err, "encode the state machine's definition")
+	machine := filepath.Join(t.TempDir(), "state-machine.json")
+	lintable := `{"AWSTemplateFormatVersion":"2010-09-09","Resources":{"StateMachine":{"Type":"AWS::StepFunctions::StateMachine",` +
+		`"Properties":{"RoleArn":"arn:aws:iam::111111111111:role/keyaudit","Definition":` + string(def) + `}}}}`
+	require.NoError(t, os.WriteFile(machine, []byte(lintable), 0o600), "write the state machine's template")
+	for _, file := range []string{"../template.yaml", member, machine} {
 		out, err := exec.Command("cfn-lint", "--format", "parseable", file).CombinedOutput()
 		assert.NoError(t, err, "cfn-lint %s reports:\n%s", filepath.Base(file), out)
 	}
@@ -381,4 +509,40 @@ func TestTemplateSecurityHub(t *testing.T) {
 		}
 	}
 	sameSet(t, "the function role with SecurityHub=Enabled", granted, report.SecurityHubActions)
+}
+
+// substitutions are the values the tests give the references in the state
+// machine's definition: the Map's parameters (numbers), a deployment's.
+var substitutions = map[string]string{
+	"MapConcurrency": "40", "MapToleratedFailurePercentage": "10",
+	"AWS::Partition": "aws", "ReportsBucket": "keyaudit-reports",
+	"KeyAuditFunction.Arn": "arn:aws:lambda:us-east-1:111111111111:function:keyaudit",
+}
+
+// definition renders the state machine's definition (a !Sub of JSON) with
+// the substitutions; a reference without one fails the test.
+func definition(t *testing.T, tpl node) map[string]any {
+	t.Helper()
+	sub := tpl.get("Resources", "AuditStateMachine", "Properties", "DefinitionString")
+	require.Equal(t, "!Sub", sub.Tag, "the definition is a !Sub of JSON, so the Map's parameters substitute as numbers")
+	text := regexp.MustCompile(`\$\{([^}]+)\}`).ReplaceAllStringFunc(sub.Value, func(ref string) string {
+		v, ok := substitutions[strings.Trim(ref, "${}")]
+		assert.True(t, ok, "the test gives %s no value", ref)
+		return v
+	})
+	var def map[string]any
+	require.NoError(t, json.Unmarshal([]byte(text), &def), "the state machine's definition is JSON:\n%s", text)
+	return def
+}
+
+// field walks a decoded JSON value by keys.
+func field(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
 }
