@@ -69,6 +69,11 @@ func TestSettingsFromEnv(t *testing.T) {
 	assert.Equal(t, 5, s.Concurrency, "concurrency")
 	assert.Equal(t, "KeyAuditRole", s.Role.Name, "default role name")
 	assert.True(t, s.Role.InCaller, "the function's own account is audited through the member role")
+	assert.False(t, s.AllKeyIDs, "keys named only where something is said about them, by default")
+	env["KEYAUDIT_ALL_KEY_IDS"] = "true"
+	s, err = settingsFromEnv(func(k string) string { return env[k] })
+	require.NoError(t, err, "settings with KEYAUDIT_ALL_KEY_IDS")
+	assert.True(t, s.AllKeyIDs, "KEYAUDIT_ALL_KEY_IDS=true names every key")
 	for k, v := range map[string]string{"KEYAUDIT_BUCKET": "", "KEYAUDIT_ACCOUNTS": "12", "KEYAUDIT_CONCURRENCY": "lots"} {
 		bad := map[string]string{"KEYAUDIT_BUCKET": "b"}
 		bad[k] = v

@@ -170,30 +170,39 @@ func (h *handler) merge(ctx context.Context, in input) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	results := make([]pipeline.AccountResult, len(items))
 	targets := make([]audit.Target, len(items))
-	var g errgroup.Group
-	g.SetLimit(32)
 	for i, it := range items {
 		targets[i] = audit.Target{AccountID: it.AccountID, Name: it.Name}
-		g.Go(func() error {
-			found, err := h.getJSON(ctx, inv, h.settings.runKey(inv.run.ID, "accounts", it.AccountID+".json"), &results[i])
-			if err == nil && !found {
-				results[i] = pipeline.AccountResult{Account: audit.Failed(targets[i], missing(failures[it.AccountID]))}
-			}
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return Summary{}, err
 	}
 	conn, err := inv.connect(ctx, pipeline.Selection{Accounts: targets})
 	if err != nil {
 		return Summary{}, err
 	}
+	// Each result goes to the Merger as it is read, which keeps of it what
+	// the report needs: the run's inventories are never all in memory.
+	merger := pipeline.NewMerger(inv.options(conn))
+	var g errgroup.Group
+	g.SetLimit(32)
+	for _, t := range targets {
+		g.Go(func() error {
+			var r pipeline.AccountResult
+			found, err := h.getJSON(ctx, inv, h.settings.runKey(inv.run.ID, "accounts", t.AccountID+".json"), &r)
+			if err != nil {
+				return err
+			}
+			if !found {
+				r = pipeline.AccountResult{Account: audit.Failed(t, missing(failures[t.AccountID]))}
+			}
+			merger.Add(r)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Summary{}, err
+	}
 	auditCtx, cancel := h.auditContext(ctx)
 	defer cancel()
-	return h.finish(ctx, inv, conn, pipeline.Merge(auditCtx, inv.options(conn), results))
+	return h.finish(ctx, inv, conn, merger.Report(auditCtx))
 }
 
 // missing says why an account has no result.

@@ -64,6 +64,9 @@ type settings struct {
 	SecurityHubRegion string
 	// Reserve is kept back from the invocation deadline to write reports.
 	Reserve time.Duration
+	// AllKeyIDs names every key (ListAccessKeys for every user with one),
+	// not only those a finding or the ranking's CloudTrail budget is about.
+	AllKeyIDs bool
 }
 
 func settingsFromEnv(getenv func(string) string) (settings, error) {
@@ -77,6 +80,7 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 		SlackOnlyNew:      getenv("KEYAUDIT_SLACK_ONLY_CHANGES") == "true",
 		SlackAPIURL:       getenv("KEYAUDIT_SLACK_API_URL"),
 		SecurityHub:       getenv("KEYAUDIT_SECURITY_HUB") == "true",
+		AllKeyIDs:         getenv("KEYAUDIT_ALL_KEY_IDS") == "true",
 		SecurityHubRegion: getenv("KEYAUDIT_SECURITY_HUB_REGION"),
 		Role: audit.RoleSpec{
 			Name:       or(getenv("KEYAUDIT_ROLE_NAME"), "KeyAuditRole"),
@@ -272,10 +276,16 @@ func (inv *invocation) connect(ctx context.Context, sel pipeline.Selection) (*pi
 
 // options are the pipeline options of every step of the run.
 func (inv *invocation) options(conn *pipeline.Conn) pipeline.Options {
-	return pipeline.Options{RunID: inv.run.ID, Now: inv.run.AsOf, Started: inv.run.Started, Config: inv.rules, Logger: inv.log,
+	opts := pipeline.Options{RunID: inv.run.ID, Now: inv.run.AsOf, Started: inv.run.Started, Config: inv.rules, Logger: inv.log,
 		Concurrency: inv.s.Concurrency,
 		RiskTracer:  conn.Tracers(30),
+		Connect:     conn.IAM,
 		Hint:        pipeline.Hints{ExternalID: "KEYAUDIT_EXTERNAL_ID", Concurrency: "KEYAUDIT_CONCURRENCY"}.Hint}
+	if inv.s.AllKeyIDs {
+		opts.Collector = audit.NewCollector()
+		opts.Collector.AllKeyIDs = true
+	}
+	return opts
 }
 
 // auditContext stops auditing early enough to write the results before

@@ -15,15 +15,6 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Merge assembles the report of a live run from its accounts' results.
-func Merge(ctx context.Context, opts Options, results []AccountResult) *report.Report {
-	m := NewMerger(opts)
-	for _, r := range results {
-		m.Add(r)
-	}
-	return m.Report(ctx)
-}
-
 // Merger assembles a live run's report from its accounts' results, added
 // in any order as they finish. Of each account it keeps what the report
 // shows (its line, findings, actions and ranked keys), and its inventory
