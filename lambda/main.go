@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,11 @@ import (
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	// Lambda stops a function that outgrows its memory; a soft limit
+	// below it makes the garbage collector work harder first.
+	if limit := memoryLimit(os.Getenv); limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
 	s, err := settingsFromEnv(os.Getenv)
 	if err != nil {
 		// A misconfigured function fails every invocation with the reason.
@@ -39,6 +45,16 @@ func main() {
 	}
 	h := &handler{settings: s, log: log}
 	lambda.Start(h.handle)
+}
+
+// memoryLimit is 90% of the function's memory, unless GOMEMLIMIT sets one;
+// 0 outside Lambda.
+func memoryLimit(getenv func(string) string) int64 {
+	mb, err := strconv.Atoi(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
+	if getenv("GOMEMLIMIT") != "" || err != nil || mb <= 0 {
+		return 0
+	}
+	return int64(mb) << 20 * 9 / 10
 }
 
 // settings are read once, at cold start, from the function's environment.
