@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path"
 	"slices"
 	"strings"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/golden"
@@ -225,16 +222,7 @@ func TestDistributedAccountFailures(t *testing.T) {
 	c := reportBucket(t, st)
 	// S3 refuses one invocation's write (a refusal is not retried, so the
 	// test stays fast).
-	fake := gofakes3.New(s3mem.New()).Server()
-	refusing := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut {
-			rw.WriteHeader(http.StatusForbidden)
-			io.WriteString(rw, `<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
-			return
-		}
-		fake.ServeHTTP(rw, r)
-	}))
-	defer refusing.Close()
+	refusing := failingPuts(t, http.StatusForbidden, "AccessDenied", "Access Denied")
 
 	const crashed, vanished = "222222222222", "111111111111"
 	run := runDistributed(t, st, c, w.Management().ID, `{}`, map[string][]string{crashed: {"AWS_ENDPOINT_URL_S3=" + refusing.URL}}, vanished)

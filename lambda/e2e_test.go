@@ -411,6 +411,23 @@ func TestLambdaImportsIntoSecurityHub(t *testing.T) {
 	}
 }
 
+// failingPuts is a local S3 that answers every PUT with status and the
+// error code and message, and serves everything else.
+func failingPuts(t *testing.T, status int, code, message string) *httptest.Server {
+	t.Helper()
+	fake := gofakes3.New(s3mem.New()).Server()
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			rw.WriteHeader(status)
+			fmt.Fprintf(rw, "<Error><Code>%s</Code><Message>%s</Message></Error>", code, message)
+			return
+		}
+		fake.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // TestLambdaS3DownLogsTheFindings: when S3 answers every PUT with a 500,
 // the invocation fails before its deadline, and the summary and the
 // findings are in its (JSON) log (issue 10 obs 5).
@@ -420,17 +437,7 @@ func TestLambdaS3DownLogsTheFindings(t *testing.T) {
 	}
 	w := newWorld(t, nil)
 	st := startStack(t, w)
-	fake := gofakes3.New(s3mem.New()).Server()
-	down := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut {
-			rw.WriteHeader(http.StatusInternalServerError)
-			io.WriteString(rw, `<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>`)
-			return
-		}
-		fake.ServeHTTP(rw, r)
-	}))
-	defer down.Close()
-	st.s3 = down
+	st.s3 = failingPuts(t, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
 
 	start := time.Now()
 	resp, failure, logs := invoke(t, st, w.Management().ID, `{}`, 35*time.Second, "KEYAUDIT_RESERVE_SECONDS=10")
