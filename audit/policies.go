@@ -76,40 +76,62 @@ func readPolicy(ctx context.Context, client PolicyReader, arn string) (string, e
 	return inventory.DecodeDocument(aws.ToString(ver.PolicyVersion.Document))
 }
 
-// Permissions reads the account's users, groups and customer-managed
-// policies in one paginated GetAccountAuthorizationDetails and sets each
-// IAM user's blast radius (the root user's is everything). AWS-managed
-// policies are judged from inventory.ManagedPolicies, or read once per run.
-// A policy that cannot be read is named in the user's Unread and the
-// account's warnings; only a failed GetAccountAuthorizationDetails is an
-// error.
-func (c *Collector) Permissions(ctx context.Context, client PolicyReader, acct *inventory.Account) error {
-	users := map[string]types.UserDetail{}
-	groups := map[string]types.GroupDetail{}
-	local := map[string]string{}
+// Authorization is an account's users, groups and customer-managed
+// policies, as one paginated GetAccountAuthorizationDetails returns them.
+type Authorization struct {
+	users  map[string]types.UserDetail
+	groups map[string]types.GroupDetail
+	local  map[string]string // default version documents by policy ARN
+}
+
+// ReadAuthorization reads the account's users, groups and customer-managed
+// policies. It needs nothing from the credential report, so it can run
+// while IAM generates one.
+func ReadAuthorization(ctx context.Context, client iam.GetAccountAuthorizationDetailsAPIClient) (*Authorization, error) {
+	a := &Authorization{users: map[string]types.UserDetail{}, groups: map[string]types.GroupDetail{}, local: map[string]string{}}
 	p := iam.NewGetAccountAuthorizationDetailsPaginator(client, &iam.GetAccountAuthorizationDetailsInput{
 		Filter: []types.EntityType{types.EntityTypeUser, types.EntityTypeGroup, types.EntityTypeLocalManagedPolicy},
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("read IAM policies (GetAccountAuthorizationDetails): %w", Explain(err))
+			return nil, fmt.Errorf("read IAM policies (GetAccountAuthorizationDetails): %w", Explain(err))
 		}
 		for _, u := range page.UserDetailList {
-			users[aws.ToString(u.UserName)] = u
+			a.users[aws.ToString(u.UserName)] = u
 		}
 		for _, g := range page.GroupDetailList {
-			groups[aws.ToString(g.GroupName)] = g
+			a.groups[aws.ToString(g.GroupName)] = g
 		}
 		for _, pol := range page.Policies {
 			for _, v := range pol.PolicyVersionList {
 				if v.IsDefaultVersion {
-					local[aws.ToString(pol.Arn)] = aws.ToString(v.Document)
+					a.local[aws.ToString(pol.Arn)] = aws.ToString(v.Document)
 				}
 			}
 		}
 	}
+	return a, nil
+}
 
+// Permissions reads the account's authorization (ReadAuthorization) and
+// sets each IAM user's blast radius (Classify).
+func (c *Collector) Permissions(ctx context.Context, client PolicyReader, acct *inventory.Account) error {
+	auth, err := ReadAuthorization(ctx, client)
+	if err != nil {
+		return err
+	}
+	c.Classify(ctx, client, acct, auth)
+	return nil
+}
+
+// Classify sets each IAM user's blast radius from the account's
+// authorization (the root user's is everything). AWS-managed policies are
+// judged from inventory.ManagedPolicies, or read once per run with client.
+// A policy that cannot be read is named in the user's Unread and the
+// account's warnings.
+func (c *Collector) Classify(ctx context.Context, client PolicyReader, acct *inventory.Account, auth *Authorization) {
+	users, groups, local := auth.users, auth.groups, auth.local
 	warned := map[string]bool{}
 	resolve := func(name, arn, via string) inventory.Policy {
 		pol := inventory.Policy{Name: name, ARN: arn, Via: via}
@@ -173,5 +195,4 @@ func (c *Collector) Permissions(ctx context.Context, client PolicyReader, acct *
 		perms := inventory.ClassifyPolicies(policies, boundary)
 		u.Permissions = &perms
 	}
-	return nil
 }

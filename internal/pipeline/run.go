@@ -296,8 +296,24 @@ func (a *Auditor) Audit(ctx context.Context, t audit.Target) AccountResult {
 		log.Info("account not audited", "account", t.AccountID, "error", err)
 		return AccountResult{Account: audit.Failed(t, a.opts.hint(err))}
 	}
+	// The blast radius needs nothing from the credential report: its
+	// policies are read while IAM generates the report.
+	pr, canRead := client.(audit.PolicyReader)
+	authCtx, stopAuth := context.WithCancel(ctx)
+	defer stopAuth()
+	var auth *audit.Authorization
+	var authErr error
+	authRead := make(chan struct{})
+	go func() {
+		defer close(authRead)
+		if canRead {
+			auth, authErr = audit.ReadAuthorization(authCtx, pr)
+		}
+	}()
 	acct, err := a.collector.Collect(ctx, client, t.AccountID)
 	if err != nil {
+		stopAuth()
+		<-authRead
 		log.Info("account not audited", "account", t.AccountID, "error", err)
 		return AccountResult{Account: audit.Failed(t, a.opts.hint(err))}
 	}
@@ -323,10 +339,14 @@ func (a *Auditor) Audit(ctx context.Context, t audit.Target) AccountResult {
 		changed = true
 	}
 	// The kill-first ranking's blast radius; the audit stands without it.
-	if pr, ok := client.(audit.PolicyReader); !ok {
+	<-authRead
+	switch {
+	case !canRead:
 		acct.Warnings = append(acct.Warnings, "kill-first ranking without blast radius: this IAM client cannot read policies")
-	} else if err := a.collector.Permissions(ctx, pr, acct); err != nil {
-		acct.Warnings = append(acct.Warnings, fmt.Sprintf("kill-first ranking without blast radius: %v", a.opts.hint(err)))
+	case authErr != nil:
+		acct.Warnings = append(acct.Warnings, fmt.Sprintf("kill-first ranking without blast radius: %v", a.opts.hint(authErr)))
+	default:
+		a.collector.Classify(ctx, pr, acct, auth)
 	}
 	if a.opts.Tracer != nil {
 		traced, err := trace(ctx, a.opts, acct, res.Actions)

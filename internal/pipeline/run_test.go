@@ -443,3 +443,47 @@ func TestMergerKeepsOnlyInventoriesInReach(t *testing.T) {
 	require.NoError(t, err, "report holding the inventories in reach")
 	assert.True(t, string(wantJSON) == string(gotJSON), "the report without the inventories out of reach is the same")
 }
+
+// reportAfterPolicies is an IAM client whose credential report is not
+// ready until the account's policies have been asked for.
+type reportAfterPolicies struct {
+	*iam.Client
+	asked chan struct{}
+	once  sync.Once
+}
+
+func (c *reportAfterPolicies) GetAccountAuthorizationDetails(ctx context.Context, in *iam.GetAccountAuthorizationDetailsInput, optFns ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error) {
+	c.once.Do(func() { close(c.asked) })
+	return c.Client.GetAccountAuthorizationDetails(ctx, in, optFns...)
+}
+
+func (c *reportAfterPolicies) GetCredentialReport(ctx context.Context, in *iam.GetCredentialReportInput, optFns ...func(*iam.Options)) (*iam.GetCredentialReportOutput, error) {
+	select {
+	case <-c.asked:
+		return c.Client.GetCredentialReport(ctx, in, optFns...)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// The policies are read while IAM generates the credential report: the
+// blast radius adds no wait to an account's audit.
+func TestLiveReadsPoliciesDuringTheReport(t *testing.T) {
+	_, conn := dial(t, demo(t), pipeline.Selection{Org: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	acct := conn.Targets[0]
+	client, err := conn.IAM(ctx, acct.AccountID)
+	require.NoError(t, err, "connect to %s", acct.AccountID)
+	r := pipeline.NewAuditor(options(), func(context.Context, string) (audit.IAM, error) {
+		return &reportAfterPolicies{Client: client.(*iam.Client), asked: make(chan struct{})}, nil
+	}).Audit(ctx, acct)
+	require.Equal(t, inventory.StatusOK, r.Account.Status, "status of %s (%s)", acct.AccountID, r.Account.Error)
+	classified := 0
+	for _, u := range r.Account.Users {
+		if u.Permissions != nil {
+			classified++
+		}
+	}
+	assert.Positive(t, classified, "users with a blast radius")
+}
