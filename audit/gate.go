@@ -10,10 +10,14 @@ import (
 	"github.com/aws/smithy-go/middleware"
 )
 
-// gateBase is how long a throttled account+service first holds its calls
-// back; each throttle after the gate reopened doubles it, up to maxBackoff.
-// AWS refills its request buckets every second.
-const gateBase = 500 * time.Millisecond
+// The pace of a throttled account+service: after a throttle its calls
+// start one per interval, first gateFirst apart (20 a second, IAM's pace
+// for many accounts), twice as far apart on each throttle after that,
+// and closer by a twentieth on each success, until unpaced again.
+const (
+	gateFirst = 50 * time.Millisecond
+	gateFree  = 5 * time.Millisecond
+)
 
 // WithThrottleGate returns a copy of cfg whose clients share one throttle
 // gate per service and region: when a call is throttled, the other calls of
@@ -36,11 +40,14 @@ type gate struct {
 	by map[string]*hold
 }
 
-// hold is one service and region's backoff: no attempt starts before
-// until; strikes counts the throttles since calls last went through.
+// hold is one service and region's pace: no attempt starts before next;
+// while interval is not zero, each attempt moves next on by interval.
+// closed is when the last throttle came; paced, whether a call sent after
+// it went through.
 type hold struct {
-	until, closed time.Time
-	strikes       int
+	next, closed time.Time
+	interval     time.Duration
+	paced        bool
 }
 
 func (g *gate) ID() string { return "keyauditThrottleGate" }
@@ -56,15 +63,21 @@ func (g *gate) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, 
 	defer g.mu.Unlock()
 	switch {
 	case Classify(err) == ClassThrottled:
-		// Attempts sent before the gate last closed were throttled in the
-		// same breath: one strike for them all.
-		if sent.After(h.closed) {
-			h.strikes++
-			h.closed = time.Now()
-			h.until = h.closed.Add(min(gateBase<<min(h.strikes-1, 6), maxBackoff))
+		// A throttle slows the pace only if calls went through at this
+		// pace since the last one: those sent before it, or while the
+		// quota refills, were throttled in the same breath.
+		if h.interval == 0 || h.paced && sent.After(h.closed) {
+			h.interval = min(max(2*h.interval, gateFirst), maxBackoff)
 		}
-	case err == nil && sent.After(h.closed):
-		h.strikes = 0
+		h.closed, h.paced = time.Now(), false
+		if next := h.closed.Add(h.interval); next.After(h.next) {
+			h.next = next
+		}
+	case err == nil && h.interval > 0 && sent.After(h.closed):
+		h.paced = true
+		if h.interval -= h.interval / 20; h.interval < gateFree {
+			h.interval = 0
+		}
 	}
 	return out, md, err
 }
@@ -80,21 +93,27 @@ func (g *gate) hold(key string) *hold {
 	return h
 }
 
-// wait returns when h is open, or ctx is done.
+// wait returns at h's next slot, or when ctx is done.
 func (g *gate) wait(ctx context.Context, h *hold) error {
-	for {
-		g.mu.Lock()
-		d := time.Until(h.until)
-		g.mu.Unlock()
-		if d <= 0 {
-			return nil
-		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+	g.mu.Lock()
+	now := time.Now()
+	slot := now
+	if h.next.After(now) {
+		slot = h.next
+	}
+	if h.interval > 0 {
+		h.next = slot.Add(h.interval)
+	}
+	g.mu.Unlock()
+	if !slot.After(now) {
+		return nil
+	}
+	t := time.NewTimer(slot.Sub(now))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
