@@ -41,7 +41,7 @@ func AutoConcurrency(ctx context.Context, accounts int, perAccount time.Duration
 	if perAccount <= 0 {
 		perAccount = AccountTime
 	}
-	left, planned := DefaultTimeLeft, "no deadline, planned as "+DefaultTimeLeft.String()
+	left, planned := DefaultTimeLeft, DefaultTimeLeft.String()+" (no deadline set)"
 	if deadline, ok := ctx.Deadline(); ok {
 		left = time.Until(deadline)
 		planned = left.Round(time.Second).String() + " left"
@@ -49,23 +49,21 @@ func AutoConcurrency(ctx context.Context, accounts int, perAccount time.Duration
 	work := time.Duration(accounts) * perAccount
 	aim := max(left/planShare, time.Second)
 	n := int((work + aim - 1) / aim)
-	why := fmt.Sprintf("%d accounts × %s expected each in a quarter of the time (%s)", accounts, perAccount, planned)
+	why := fmt.Sprintf("%d accounts × %s each to fit in a quarter of %s", accounts, perAccount, planned)
 	switch {
 	case n > MaxConcurrency:
 		n = MaxConcurrency
+		why += fmt.Sprintf("; at most %d", MaxConcurrency)
 		if expected := work / MaxConcurrency; expected > left {
-			why += fmt.Sprintf(", at most %d at once: expect about %s, more than the time left; split the accounts into several runs",
-				MaxConcurrency, expected.Round(time.Second))
-		} else {
-			why += fmt.Sprintf(", at most %d at once", MaxConcurrency)
+			why += fmt.Sprintf(": expect about %s, more than the time left; split the accounts into several runs", expected.Round(time.Second))
 		}
 	case n < MinConcurrency:
 		n = MinConcurrency
-		why += fmt.Sprintf(", at least %d at once", MinConcurrency)
+		why += fmt.Sprintf("; at least %d", MinConcurrency)
 	}
 	if n > accounts {
 		n = max(1, accounts)
-		why += ", one per account"
+		why += "; one per account"
 	}
 	return n, why
 }

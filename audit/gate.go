@@ -11,9 +11,11 @@ import (
 )
 
 // The pace of a throttled account+service: after a throttle its calls
-// start one per interval, first gateFirst apart (20 a second, IAM's pace
-// for many accounts), twice as far apart on each throttle after that,
-// and closer by a twentieth on each success, until unpaced again.
+// start one per interval, first gateFirst apart (20 a second: AWS does not
+// publish IAM's rates per account; this is a start, not a limit), twice as
+// far apart on each throttle that follows a call gone through at the
+// current pace, closer by a twentieth on each success, and unpaced again
+// once closer than gateFree.
 const (
 	gateFirst = 50 * time.Millisecond
 	gateFree  = 5 * time.Millisecond

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
+	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/spf13/cobra"
@@ -45,7 +47,7 @@ func newScan(e *env) *cobra.Command {
 	o.live.register(fs, true)
 	fs.StringArrayVar(&o.reports, "credential-report", nil, "audit this downloaded credential report offline (repeatable)")
 	inGroup(fs, groupSelection, "credential-report")
-	fs.IntVar(&o.concurrency, "concurrency", 10, "accounts audited at once")
+	fs.IntVar(&o.concurrency, "concurrency", 0, "accounts audited at once, 1-200 (default: derived from the number of accounts and the time left, --timeout or else 15m)")
 	inGroup(fs, groupAWS, "concurrency")
 	o.common.register(fs, "no progress bar, banner or report locations: only errors on standard error", true)
 	o.slack.register(fs)
@@ -62,8 +64,8 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 			}
 		}
 	} else {
-		if o.concurrency < 1 || o.concurrency > 200 {
-			return badInput("--concurrency must be from 1 to 200, got %d", o.concurrency)
+		if o.concurrency < 0 || o.concurrency > audit.MaxConcurrency {
+			return badInput("--concurrency must be from 1 to %d, or 0 to derive it from the accounts and the time left (the default), got %d", audit.MaxConcurrency, o.concurrency)
 		}
 		if err := o.live.validate(); err != nil {
 			return err
@@ -100,8 +102,16 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 	if o.hub.on {
 		hub = conn.SecurityHub(o.hub.region)
 	}
+	opts.Concurrency = o.concurrency
+	if opts.Concurrency == 0 {
+		var why string
+		opts.Concurrency, why = audit.AutoConcurrency(ctx, len(conn.Targets), opts.MinTime)
+		if o.say != nil && len(conn.Targets) > 1 {
+			o.say(fmt.Sprintf("auditing %d accounts, %d at once: %s (--concurrency sets it)", len(conn.Targets), opts.Concurrency, why))
+		}
+	}
 	prog := newProgress(e, len(conn.Targets), o.quiet)
-	opts.Concurrency, opts.Progress = o.concurrency, prog.done
+	opts.Progress = prog.done
 	// The kill-first ranking profiles its budget of keys in CloudTrail.
 	opts.RiskTracer = conn.Tracers(o.trailDays)
 	r := pipeline.Live(ctx, opts, conn.Targets, conn.IAM)

@@ -36,9 +36,9 @@ type Options struct {
 	// found belonging to any other account are foreign. When nil, the
 	// accounts of the inventory are the set.
 	Audited map[string]bool
-	// Concurrency bounds the accounts audited at once; MinTime is the
-	// least time one account is expected to take (see audit.Scheduler),
-	// 20 seconds when zero: a credential report and its key listings.
+	// Concurrency bounds the accounts audited at once, 0 derives it
+	// (audit.AutoConcurrency); MinTime is the least time one account is
+	// expected to take (see audit.Scheduler), audit.AccountTime when zero.
 	Concurrency int
 	MinTime     time.Duration
 	// Collector reads each account; nil means audit.NewCollector().
@@ -234,7 +234,13 @@ func Live(ctx context.Context, opts Options, targets []audit.Target, connect Con
 	results := make(map[string]rules.Result, len(targets))
 	s := &audit.Scheduler{Concurrency: opts.Concurrency, MinTime: opts.MinTime}
 	if s.MinTime == 0 {
-		s.MinTime = 20 * time.Second
+		s.MinTime = audit.AccountTime
+	}
+	if s.Concurrency == 0 {
+		var why string
+		s.Concurrency, why = audit.AutoConcurrency(ctx, len(targets), s.MinTime)
+		opts.logger().Info("accounts audited at once", "concurrency", s.Concurrency, "why", why)
+		opts.Concurrency = s.Concurrency // the ranking's CloudTrail reads too
 	}
 	s.Done = func(a inventory.Account) {
 		if opts.Progress != nil {
@@ -316,7 +322,11 @@ func rank(ctx context.Context, opts Options, accounts []inventory.Account, actio
 	ctx, cancel := context.WithTimeout(ctx, profileBudget)
 	defer cancel()
 	var g errgroup.Group
-	g.SetLimit(max(1, opts.Concurrency))
+	limit := opts.Concurrency
+	if limit == 0 { // Merge on its own, after a Distributed Map
+		limit, _ = audit.AutoConcurrency(ctx, len(candidates), 0)
+	}
+	g.SetLimit(limit)
 	for i := range accounts {
 		acct := &accounts[i]
 		ids := candidates[acct.ID]
