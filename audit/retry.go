@@ -100,6 +100,12 @@ func DefaultTimeouts() Timeouts {
 // default per-attempt timeouts.
 func HTTPClient() *awshttp.BuildableClient { return DefaultTimeouts().HTTPClient() }
 
+// idleConns is how many connections to one endpoint stay open for reuse:
+// every account audited at once calls the same IAM endpoint, a few calls at
+// a time; with the SDK's default of 10 most calls would open a new TLS
+// connection.
+const idleConns = 4 * MaxConcurrency
+
 // HTTPClient returns the SDK's HTTP client with these per-attempt timeouts.
 func (t Timeouts) HTTPClient() *awshttp.BuildableClient {
 	return awshttp.NewBuildableClient().
@@ -107,5 +113,7 @@ func (t Timeouts) HTTPClient() *awshttp.BuildableClient {
 		WithTransportOptions(func(tr *http.Transport) {
 			tr.TLSHandshakeTimeout = t.TLSHandshake
 			tr.ResponseHeaderTimeout = t.ResponseHeader
+			tr.MaxIdleConns = idleConns
+			tr.MaxIdleConnsPerHost = idleConns
 		})
 }
