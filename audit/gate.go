@@ -10,12 +10,13 @@ import (
 	"github.com/aws/smithy-go/middleware"
 )
 
-// The pace of a throttled account+service: after a throttle its calls
-// start one per interval, first gateFirst apart (20 a second: AWS does not
-// publish IAM's rates per account; this is a start, not a limit), twice as
-// far apart on each throttle that follows a call gone through at the
-// current pace, closer by a twentieth on each success, and unpaced again
-// once closer than gateFree.
+// The pace of a throttled account+service: after a throttle its calls,
+// retries included, start one per interval: first gateFirst apart (20 a
+// second; AWS does not publish IAM's rates per account, this is a start,
+// not a limit), twice as far apart on each throttle of an attempt made at
+// the current pace (up to maxBackoff, so a call throttled again and again
+// is as patient as the retryer alone), closer by a twentieth on each
+// success, and unpaced again once closer than gateFree.
 const (
 	gateFirst = 50 * time.Millisecond
 	gateFree  = 5 * time.Millisecond
@@ -29,6 +30,9 @@ const (
 func WithThrottleGate(cfg aws.Config) aws.Config {
 	g := &gate{by: map[string]*hold{}}
 	cfg = cfg.Copy()
+	if retryer := cfg.Retryer; retryer != nil {
+		cfg.Retryer = func() aws.Retryer { return gatedRetryer{retryer()} }
+	}
 	cfg.APIOptions = append(cfg.APIOptions[:len(cfg.APIOptions):len(cfg.APIOptions)], func(st *middleware.Stack) error {
 		// After the retry middleware: every attempt, retries included, passes the gate.
 		return st.Finalize.Insert(g, "Retry", middleware.After)
@@ -44,39 +48,36 @@ type gate struct {
 
 // hold is one service and region's pace: no attempt starts before next;
 // while interval is not zero, each attempt moves next on by interval.
-// closed is when the last throttle came; paced, whether a call sent after
-// it went through.
+// throttled is when the last throttle was heard of.
 type hold struct {
-	next, closed time.Time
-	interval     time.Duration
-	paced        bool
+	next, throttled time.Time
+	interval        time.Duration
 }
 
 func (g *gate) ID() string { return "keyauditThrottleGate" }
 
 func (g *gate) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 	h := g.hold(awsmiddleware.GetServiceID(ctx) + "/" + awsmiddleware.GetRegion(ctx))
-	if err := g.wait(ctx, h); err != nil {
+	booked, err := g.wait(ctx, h)
+	if err != nil {
 		return middleware.FinalizeOutput{}, middleware.Metadata{}, err
 	}
-	sent := time.Now()
 	out, md, err := next.HandleFinalize(ctx, in)
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	// Attempts booked before the last throttle was heard of were sent at
+	// the old pace: their outcome says nothing of the new one.
+	current := booked.After(h.throttled)
 	switch {
 	case Classify(err) == ClassThrottled:
-		// A throttle slows the pace only if calls went through at this
-		// pace since the last one: those sent before it, or while the
-		// quota refills, were throttled in the same breath.
-		if h.interval == 0 || h.paced && sent.After(h.closed) {
+		if h.interval == 0 || current {
 			h.interval = min(max(2*h.interval, gateFirst), maxBackoff)
 		}
-		h.closed, h.paced = time.Now(), false
-		if next := h.closed.Add(h.interval); next.After(h.next) {
+		h.throttled = time.Now()
+		if next := h.throttled.Add(h.interval); next.After(h.next) {
 			h.next = next
 		}
-	case err == nil && h.interval > 0 && sent.After(h.closed):
-		h.paced = true
+	case err == nil && h.interval > 0 && current:
 		if h.interval -= h.interval / 20; h.interval < gateFree {
 			h.interval = 0
 		}
@@ -95,8 +96,9 @@ func (g *gate) hold(key string) *hold {
 	return h
 }
 
-// wait returns at h's next slot, or when ctx is done.
-func (g *gate) wait(ctx context.Context, h *hold) error {
+// wait books h's next slot and returns there, with the time of booking,
+// or when ctx is done.
+func (g *gate) wait(ctx context.Context, h *hold) (time.Time, error) {
 	g.mu.Lock()
 	now := time.Now()
 	slot := now
@@ -108,14 +110,29 @@ func (g *gate) wait(ctx context.Context, h *hold) error {
 	}
 	g.mu.Unlock()
 	if !slot.After(now) {
-		return nil
+		return now, nil
 	}
 	t := time.NewTimer(slot.Sub(now))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
+		return now, ctx.Err()
 	case <-t.C:
-		return nil
+		return now, nil
 	}
+}
+
+// gatedRetryer leaves the wait before retrying a throttled call to the
+// gate, which paces it with the account's other calls of that service: the
+// retryer's own backoff would idle the call for seconds after the quota has
+// refilled. It still counts the attempts and tells its notice; the
+// notice hears of the backoff the call would have waited alone.
+type gatedRetryer struct{ aws.Retryer }
+
+func (r gatedRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	wait, err2 := r.Retryer.RetryDelay(attempt, err)
+	if err2 == nil && Classify(err) == ClassThrottled {
+		return 0, nil
+	}
+	return wait, err2
 }

@@ -2,12 +2,15 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -83,8 +86,48 @@ func TestThrottleGate(t *testing.T) {
 		assert.Equal(t, calls, c.Account(freeAccount), "case %s: the free account's calls are never throttled nor retried", name)
 		// 60 calls 8 at a time at 5 ms each: well under a second unless held back.
 		assert.Less(t, freeTook, time.Second, "case %s: the free account is not held back by the other's throttling", name)
+		if gated {
+			// The quota's pace: 55 calls after the burst of 5, at 20 a second.
+			assert.Less(t, tightTook, 4*time.Second, "case %s: the throttled account keeps close to its quota's pace (2.75 s)", name)
+		}
 		t.Logf("case %s: %d attempts for %d calls in the throttled account, in %s", name, attempts[name], calls, tightTook)
 	}
 	assert.Less(t, attempts["gated"], attempts["ungated"], "the gate saves throttled attempts")
 	assert.Less(t, attempts["gated"]-calls, (attempts["ungated"]-calls)/2, "the gate at least halves the throttled attempts")
+}
+
+// The pace halves with each throttle of an attempt booked after the last
+// one was heard of, so a call throttled again and again backs off as
+// patiently as the retryer would; attempts throttled in the same breath
+// slow it once.
+func TestThrottleGatePace(t *testing.T) {
+	throttle := middleware.FinalizeHandlerFunc(func(context.Context, middleware.FinalizeInput) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{Code: "Throttling", Message: "Rate exceeded"}
+	})
+	attempt := func(g *gate) {
+		_, _, err := g.HandleFinalize(context.Background(), middleware.FinalizeInput{}, throttle)
+		require.True(t, errors.As(err, new(smithy.APIError)), "the throttle comes back to the retryer")
+	}
+	interval := func(g *gate) time.Duration {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.by["/"].interval
+	}
+
+	g := &gate{by: map[string]*hold{}}
+	start := time.Now()
+	for range 4 {
+		attempt(g)
+	}
+	assert.Equal(t, 8*gateFirst, interval(g), "one after another: 50, 100, 200, 400 ms")
+	assert.GreaterOrEqual(t, time.Since(start), 7*gateFirst, "one after another: each waited the pace of the throttle before")
+
+	g = &gate{by: map[string]*hold{}}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() { defer wg.Done(); attempt(g) }()
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, interval(g), 2*gateFirst, "in the same breath: the pace slows once (twice if one was booked after the first throttle)")
 }
