@@ -32,7 +32,8 @@ const (
 // and no client-side retry quota. Under concurrency the SDK's default token
 // bucket fails calls locally with "retry quota exceeded" long before AWS
 // stops answering; adaptive mode would throttle all accounts for one
-// account's limits.
+// account's limits. Per account, WithThrottleGate (Sessions) paces the
+// calls of a throttled service together.
 func Retryer() aws.Retryer { return RetryerWithNotice(nil)() }
 
 // RetryNotice hears of each retry before its wait: the attempt that failed,

@@ -64,8 +64,9 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 			}
 		}
 	} else {
-		if o.concurrency < 0 || o.concurrency > audit.MaxConcurrency {
-			return badInput("--concurrency must be from 1 to %d, or 0 to derive it from the accounts and the time left (the default), got %d", audit.MaxConcurrency, o.concurrency)
+		// Left out, it is 0: derived from the accounts and the time left.
+		if cmd.Flags().Changed("concurrency") && (o.concurrency < 1 || o.concurrency > audit.MaxConcurrency) {
+			return badInput("--concurrency must be from 1 to %d, got %d (leave it out to derive it from the accounts and the time left)", audit.MaxConcurrency, o.concurrency)
 		}
 		if err := o.live.validate(); err != nil {
 			return err
@@ -102,16 +103,16 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 	if o.hub.on {
 		hub = conn.SecurityHub(o.hub.region)
 	}
-	opts.Concurrency = o.concurrency
+	prog := newProgress(e, len(conn.Targets), o.quiet)
+	opts.Concurrency, opts.Progress = o.concurrency, prog.done
 	if opts.Concurrency == 0 {
 		var why string
 		opts.Concurrency, why = audit.AutoConcurrency(ctx, len(conn.Targets), opts.MinTime)
-		if o.say != nil && len(conn.Targets) > 1 {
-			o.say(fmt.Sprintf("auditing %d accounts, %d at once: %s (--concurrency sets it)", len(conn.Targets), opts.Concurrency, why))
+		opts.Logger.Info("accounts audited at once", "concurrency", opts.Concurrency, "why", why)
+		if len(conn.Targets) > 1 {
+			prog.note(fmt.Sprintf("%d at once: %s (--concurrency sets it)", opts.Concurrency, why))
 		}
 	}
-	prog := newProgress(e, len(conn.Targets), o.quiet)
-	opts.Progress = prog.done
 	// The kill-first ranking profiles its budget of keys in CloudTrail.
 	opts.RiskTracer = conn.Tracers(o.trailDays)
 	r := pipeline.Live(ctx, opts, conn.Targets, conn.IAM)
