@@ -12,6 +12,8 @@ import (
 // Scheduler audits many accounts at once, with a bound, and accounts for
 // every target: each comes back ok, error or skipped, in target order.
 type Scheduler struct {
+	// Concurrency bounds the accounts audited at once; 0 derives it from
+	// the accounts and the time left (AutoConcurrency, with MinTime).
 	Concurrency int
 	// MinTime is the least time one account is expected to take; no account
 	// starts when the context's deadline is closer than this (or than the
@@ -68,7 +70,11 @@ func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) 
 		left := time.Until(deadline)
 		return left >= need, left
 	}
-	for range max(1, s.Concurrency) {
+	workers := s.Concurrency
+	if workers <= 0 {
+		workers, _ = AutoConcurrency(ctx, len(targets), s.MinTime)
+	}
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -32,7 +32,8 @@ const (
 // and no client-side retry quota. Under concurrency the SDK's default token
 // bucket fails calls locally with "retry quota exceeded" long before AWS
 // stops answering; adaptive mode would throttle all accounts for one
-// account's limits.
+// account's limits. Per account, WithThrottleGate (Sessions) paces the
+// calls of a throttled service together.
 func Retryer() aws.Retryer { return RetryerWithNotice(nil)() }
 
 // RetryNotice hears of each retry before its wait: the attempt that failed,
@@ -100,6 +101,12 @@ func DefaultTimeouts() Timeouts {
 // default per-attempt timeouts.
 func HTTPClient() *awshttp.BuildableClient { return DefaultTimeouts().HTTPClient() }
 
+// idleConns is how many connections to one endpoint stay open for reuse:
+// every account audited at once calls the same IAM endpoint, a few calls at
+// a time; with the SDK's default of 10 most calls would open a new TLS
+// connection.
+const idleConns = 4 * MaxConcurrency
+
 // HTTPClient returns the SDK's HTTP client with these per-attempt timeouts.
 func (t Timeouts) HTTPClient() *awshttp.BuildableClient {
 	return awshttp.NewBuildableClient().
@@ -107,5 +114,7 @@ func (t Timeouts) HTTPClient() *awshttp.BuildableClient {
 		WithTransportOptions(func(tr *http.Transport) {
 			tr.TLSHandshakeTimeout = t.TLSHandshake
 			tr.ResponseHeaderTimeout = t.ResponseHeader
+			tr.MaxIdleConns = idleConns
+			tr.MaxIdleConnsPerHost = idleConns
 		})
 }

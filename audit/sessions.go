@@ -78,15 +78,17 @@ func (s *Sessions) RoleARN(accountID string) string {
 // Config returns an aws.Config whose credentials act in accountID. It
 // assumes the role at once, so that a missing or untrusting role is an
 // error for this account now rather than on its first IAM call.
+// Its clients share a throttle gate per service and region
+// (WithThrottleGate).
 func (s *Sessions) Config(ctx context.Context, accountID string) (aws.Config, error) {
-	if accountID == s.callerAccount && !s.role.InCaller {
-		return s.base, nil
-	}
 	s.mu.Lock()
 	cfg, ok := s.cache[accountID]
 	s.mu.Unlock()
 	if ok {
 		return cfg, nil
+	}
+	if accountID == s.callerAccount && !s.role.InCaller {
+		return s.keep(accountID, WithThrottleGate(s.base)), nil
 	}
 	arn := s.RoleARN(accountID)
 	provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(s.base), arn, func(o *stscreds.AssumeRoleOptions) {
@@ -98,7 +100,7 @@ func (s *Sessions) Config(ctx context.Context, accountID string) (aws.Config, er
 		// assumed role (role chaining); the cache refreshes before expiry.
 		o.Duration = time.Hour
 	})
-	cfg = s.base.Copy()
+	cfg = WithThrottleGate(s.base)
 	cfg.Credentials = aws.NewCredentialsCache(provider, func(o *aws.CredentialsCacheOptions) {
 		o.ExpiryWindow = 5 * time.Minute
 	})
@@ -110,8 +112,17 @@ func (s *Sessions) Config(ctx context.Context, accountID string) (aws.Config, er
 		}
 		return aws.Config{}, fmt.Errorf("assume role %s: %w", arn, Explain(err))
 	}
+	return s.keep(accountID, cfg), nil
+}
+
+// keep caches cfg for accountID, unless a call for the same account stored
+// one first: then that one, with its throttle gate, is kept and returned.
+func (s *Sessions) keep(accountID string, cfg aws.Config) aws.Config {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cached, ok := s.cache[accountID]; ok {
+		return cached
+	}
 	s.cache[accountID] = cfg
-	s.mu.Unlock()
-	return cfg, nil
+	return cfg
 }

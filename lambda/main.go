@@ -106,7 +106,9 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 			// role too, so the function role needs no IAM read access.
 			InCaller: true,
 		},
-		Concurrency: 20,
+		// 0 derives the accounts audited at once from their number and
+		// the invocation's time left (audit.AutoConcurrency).
+		Concurrency: 0,
 		Reserve:     30 * time.Second,
 	}
 	if s.Bucket == "" {
@@ -123,8 +125,8 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 		return s, err
 	}
 	if v := getenv("KEYAUDIT_CONCURRENCY"); v != "" {
-		if s.Concurrency, err = strconv.Atoi(v); err != nil || s.Concurrency < 1 || s.Concurrency > 200 {
-			return s, fmt.Errorf("KEYAUDIT_CONCURRENCY must be a whole number from 1 to 200, got %q", v)
+		if s.Concurrency, err = strconv.Atoi(v); err != nil || s.Concurrency < 0 || s.Concurrency > audit.MaxConcurrency {
+			return s, fmt.Errorf("KEYAUDIT_CONCURRENCY must be a whole number from 1 to %d, or 0 (the default) to derive it from the accounts and the time left, got %q", audit.MaxConcurrency, v)
 		}
 	}
 	if v := getenv("KEYAUDIT_RESERVE_SECONDS"); v != "" {

@@ -62,6 +62,17 @@ func (p *progress) drawLocked() {
 		bar, p.count, p.total, p.failed, p.finding, time.Since(p.start).Round(time.Second))
 }
 
+// note writes line above the bar, once, and draws the bar again.
+func (p *progress) note(line string) {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "\r\033[K%s\n", line)
+	p.drawLocked()
+}
+
 // finish clears the line so the report starts on a clean screen.
 func (p *progress) finish() {
 	if p.on {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -47,7 +48,7 @@ func newScan(e *env) *cobra.Command {
 	o.live.register(fs, true)
 	fs.StringArrayVar(&o.reports, "credential-report", nil, "audit this downloaded credential report offline (repeatable)")
 	inGroup(fs, groupSelection, "credential-report")
-	fs.IntVar(&o.concurrency, "concurrency", 10, "accounts audited at once")
+	fs.IntVar(&o.concurrency, "concurrency", 0, "accounts audited at once, 1-200 (default: derived from the number of accounts and the time left, --timeout or else 15m)")
 	inGroup(fs, groupAWS, "concurrency")
 	o.common.register(fs, "no progress bar, banner or report locations: only errors on standard error", true)
 	o.slack.register(fs)
@@ -66,8 +67,9 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 			}
 		}
 	} else {
-		if o.concurrency < 1 || o.concurrency > 200 {
-			return badInput("--concurrency must be from 1 to 200, got %d", o.concurrency)
+		// Left out, it is 0: derived from the accounts and the time left.
+		if cmd.Flags().Changed("concurrency") && (o.concurrency < 1 || o.concurrency > audit.MaxConcurrency) {
+			return badInput("--concurrency must be from 1 to %d, got %d (leave it out to derive it from the accounts and the time left)", audit.MaxConcurrency, o.concurrency)
 		}
 		if err := o.live.validate(); err != nil {
 			return err
@@ -110,6 +112,14 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 	}
 	prog := newProgress(e, len(conn.Targets), o.quiet)
 	opts.Concurrency, opts.Progress = o.concurrency, prog.done
+	if opts.Concurrency == 0 {
+		var why string
+		opts.Concurrency, why = audit.AutoConcurrency(ctx, len(conn.Targets), opts.MinTime)
+		opts.Logger.Info("accounts audited at once", "concurrency", opts.Concurrency, "why", why)
+		if len(conn.Targets) > 1 {
+			prog.note(fmt.Sprintf("%d at once: %s (--concurrency sets it)", opts.Concurrency, why))
+		}
+	}
 	// The kill-first ranking profiles its budget of keys in CloudTrail.
 	opts.RiskTracer = conn.Tracers(o.trailDays)
 	r := pipeline.Live(ctx, opts, conn.Targets, conn.IAM)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
@@ -204,7 +205,11 @@ func (m *Merger) ranked() []rules.Risk {
 // whose inventory was dropped is not done: its keys were out of reach.
 func (m *Merger) forKept(work map[string][]string, fn func(*inventory.Account, []string) error) {
 	var g errgroup.Group
-	g.SetLimit(max(1, m.opts.Concurrency))
+	limit := m.opts.Concurrency
+	if limit == 0 { // a Distributed Map's merge: no audit ran here
+		limit, _ = audit.AutoConcurrency(context.Background(), len(work), 0)
+	}
+	g.SetLimit(limit)
 	for _, r := range m.kept {
 		acct := &r.acct
 		if items := work[acct.ID]; len(items) > 0 {

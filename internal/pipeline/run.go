@@ -35,9 +35,9 @@ type Options struct {
 	// found belonging to any other account are foreign. When nil, the
 	// accounts of the inventory are the set.
 	Audited map[string]bool
-	// Concurrency bounds the accounts audited at once; MinTime is the
-	// least time one account is expected to take (see audit.Scheduler),
-	// 20 seconds when zero: a credential report and its key listings.
+	// Concurrency bounds the accounts audited at once, 0 derives it
+	// (audit.AutoConcurrency); MinTime is the least time one account is
+	// expected to take (see audit.Scheduler), audit.AccountTime when zero.
 	Concurrency int
 	MinTime     time.Duration
 	// Collector reads each account; nil means audit.NewCollector().
@@ -255,14 +255,19 @@ func Live(ctx context.Context, opts Options, targets []audit.Target, connect Con
 	if opts.Connect == nil {
 		opts.Connect = connect
 	}
-	auditor := NewAuditor(opts, connect)
-	merger := NewMerger(opts)
 	var mu sync.Mutex
 	results := map[string]rules.Result{} // of the accounts audited, until the scheduler settles their status
 	s := &audit.Scheduler{Concurrency: opts.Concurrency, MinTime: opts.MinTime}
 	if s.MinTime == 0 {
-		s.MinTime = 20 * time.Second
+		s.MinTime = audit.AccountTime
 	}
+	if s.Concurrency == 0 {
+		var why string
+		s.Concurrency, why = audit.AutoConcurrency(ctx, len(targets), s.MinTime)
+		opts.logger().Info("accounts audited at once", "concurrency", s.Concurrency, "why", why)
+		opts.Concurrency = s.Concurrency // the ranking's CloudTrail reads too
+	}
+	auditor, merger := NewAuditor(opts, connect), NewMerger(opts)
 	s.Done = func(a inventory.Account) {
 		mu.Lock()
 		res := results[a.ID]

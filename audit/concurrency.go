@@ -1,0 +1,69 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// The bounds of the derived concurrency (accounts audited at once).
+const (
+	// MinConcurrency: below this a small organization would wait on its
+	// slowest accounts for no gain; nothing is short of capacity at 10.
+	MinConcurrency = 10
+	// MaxConcurrency is the most accounts audited at once, derived or set.
+	// Each account assumes its role once (STS's account-wide quota is in
+	// the hundreds of requests a second, AssumeRole credentials last an
+	// hour), and has its own IAM and CloudTrail quotas (the Tracer keeps
+	// to LookupEvents' 2 a second per region), so the bound is the auditing
+	// process: its connections, memory and CPU. Organizations is read once,
+	// to discover the accounts, and does not bound it.
+	MaxConcurrency = 200
+	// AccountTime is the time one account is expected to take: a
+	// credential report generated and read, its key listings, its
+	// policies, with some throttling. Most accounts take less.
+	AccountTime = 20 * time.Second
+	// DefaultTimeLeft is the time a run without a deadline (the CLI
+	// without --timeout) is planned for: a Lambda invocation's 15 minutes.
+	DefaultTimeLeft = 15 * time.Minute
+	// planShare is the part of the time left the audit is planned to take:
+	// AccountTime is a guess, throttling storms stretch it, and the
+	// ranking and the delivery of the report come after.
+	planShare = 4
+)
+
+// AutoConcurrency derives how many of accounts to audit at once from the
+// time the run has left (ctx's deadline, else DefaultTimeLeft): enough that
+// accounts × perAccount (AccountTime when zero) fits in a quarter of it,
+// from MinConcurrency to MaxConcurrency, never more than the accounts. It
+// also says why, for a person reading the log.
+func AutoConcurrency(ctx context.Context, accounts int, perAccount time.Duration) (int, string) {
+	if perAccount <= 0 {
+		perAccount = AccountTime
+	}
+	left, planned := DefaultTimeLeft, DefaultTimeLeft.String()+" (no deadline set)"
+	if deadline, ok := ctx.Deadline(); ok {
+		left = time.Until(deadline)
+		planned = left.Round(time.Second).String() + " left"
+	}
+	work := time.Duration(accounts) * perAccount
+	aim := max(left/planShare, time.Second)
+	n := int((work + aim - 1) / aim)
+	why := fmt.Sprintf("%d accounts × %s each to fit in a quarter of %s", accounts, perAccount, planned)
+	switch {
+	case n > MaxConcurrency:
+		n = MaxConcurrency
+		why += fmt.Sprintf("; at most %d", MaxConcurrency)
+		if expected := work / MaxConcurrency; expected > left {
+			why += fmt.Sprintf(": expect about %s, more than the time left; split the accounts into several runs", expected.Round(time.Second))
+		}
+	case n < MinConcurrency:
+		n = MinConcurrency
+		why += fmt.Sprintf("; at least %d", MinConcurrency)
+	}
+	if n > accounts {
+		n = max(1, accounts)
+		why += "; one per account"
+	}
+	return n, why
+}

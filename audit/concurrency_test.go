@@ -1,0 +1,73 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyaudit/keyaudit/audit/inventory"
+	"github.com/stretchr/testify/assert"
+)
+
+func TestAutoConcurrency(t *testing.T) {
+	lambda := 14*time.Minute + 30*time.Second // 15 minutes less the Lambda's reserve
+	tests := []struct {
+		name       string
+		accounts   int
+		perAccount time.Duration
+		left       time.Duration // 0: no deadline
+		want       int
+		why        string
+	}{
+		{"fewer accounts than the floor", 5, 0, 0, 5, "one per account"},
+		{"no accounts", 0, 0, 0, 1, "one per account"},
+		{"small organization: the floor", 100, 0, 0, MinConcurrency, "at least 10"},
+		{"no deadline: planned as 15 minutes", 1000, 0, 0, 89, "1000 accounts × 20s each to fit in a quarter of 15m0s (no deadline set)"},
+		{"a Lambda's time left", 1000, 0, lambda, 92, "14m30s left"},
+		{"less time, more at once", 1000, 0, 5 * time.Minute, 200, "at most 200"},
+		{"faster accounts, fewer at once", 1000, 2 * time.Second, 0, MinConcurrency, "× 2s each"},
+		{"too many accounts for the time left", 10000, 0, lambda, MaxConcurrency, "expect about 16m40s, more than the time left; split the accounts"},
+		{"past the deadline", 50, 0, -time.Second, 50, "one per account"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tt.left != 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, time.Now().Add(tt.left))
+				defer cancel()
+			}
+			got, why := AutoConcurrency(ctx, tt.accounts, tt.perAccount)
+			assert.Equal(t, tt.want, got, "case %s: concurrency (%s)", tt.name, why)
+			assert.Contains(t, why, tt.why, "case %s: why", tt.name)
+		})
+	}
+}
+
+// A scheduler left at Concurrency 0 audits as many accounts at once as
+// AutoConcurrency says.
+func TestSchedulerDerivesConcurrency(t *testing.T) {
+	targets := make([]Target, 40)
+	for i := range targets {
+		targets[i] = Target{AccountID: fmt.Sprintf("%012d", i+1)}
+	}
+	var mu sync.Mutex
+	running, peak := 0, 0
+	s := &Scheduler{}
+	s.Run(context.Background(), targets, func(_ context.Context, t Target) inventory.Account {
+		mu.Lock()
+		running++
+		peak = max(peak, running)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return inventory.Account{ID: t.AccountID, Status: inventory.StatusOK}
+	})
+	want, _ := AutoConcurrency(context.Background(), len(targets), 0)
+	assert.Equal(t, MinConcurrency, want, "40 accounts without a deadline: the floor")
+	assert.Equal(t, want, peak, "accounts audited at once by a scheduler with Concurrency 0")
+}
