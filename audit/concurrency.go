@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 )
 
@@ -19,6 +20,12 @@ const (
 	// process: its connections, memory and CPU. Organizations is read once,
 	// to discover the accounts, and does not bound it.
 	MaxConcurrency = 200
+	// PerCPU bounds the derived concurrency by the process's CPUs
+	// (GOMAXPROCS): every call costs it signing, TLS and XML, and past
+	// about 30 accounts in flight per CPU they queue behind each other.
+	// Measured with make bench on 2 CPUs: 89 accounts at once took 0.80 s
+	// each, 50 took 0.68 s.
+	PerCPU = 30
 	// AccountTime is the time one account is expected to take: a
 	// credential report generated and read, its key listings, its
 	// policies, with some throttling. Most accounts take less.
@@ -35,9 +42,13 @@ const (
 // AutoConcurrency derives how many of accounts to audit at once from the
 // time the run has left (ctx's deadline, else DefaultTimeLeft): enough that
 // accounts × perAccount (AccountTime when zero) fits in a quarter of it,
-// from MinConcurrency to MaxConcurrency, never more than the accounts. It
-// also says why, for a person reading the log.
+// from MinConcurrency to PerCPU per CPU (at most MaxConcurrency), never more
+// than the accounts. It also says why, for a person reading the log.
 func AutoConcurrency(ctx context.Context, accounts int, perAccount time.Duration) (int, string) {
+	return autoConcurrency(ctx, accounts, perAccount, runtime.GOMAXPROCS(0))
+}
+
+func autoConcurrency(ctx context.Context, accounts int, perAccount time.Duration, cpus int) (int, string) {
 	if perAccount <= 0 {
 		perAccount = AccountTime
 	}
@@ -50,12 +61,16 @@ func AutoConcurrency(ctx context.Context, accounts int, perAccount time.Duration
 	aim := max(left/planShare, time.Second)
 	n := int((work + aim - 1) / aim)
 	why := fmt.Sprintf("%d accounts × %s each to fit in a quarter of %s", accounts, perAccount, planned)
+	ceiling, most := MaxConcurrency, fmt.Sprintf("at most %d", MaxConcurrency)
+	if c := max(1, cpus) * PerCPU; c < ceiling {
+		ceiling, most = c, fmt.Sprintf("at most %d (%d per CPU, %d CPUs)", c, PerCPU, max(1, cpus))
+	}
 	switch {
-	case n > MaxConcurrency:
-		n = MaxConcurrency
-		why += fmt.Sprintf("; at most %d", MaxConcurrency)
-		if expected := work / MaxConcurrency; expected > left {
-			why += fmt.Sprintf(": expect about %s, more than the time left; split the accounts into several runs", expected.Round(time.Second))
+	case n > ceiling:
+		n = ceiling
+		why += "; " + most
+		if expected := work / time.Duration(ceiling); expected > left {
+			why += fmt.Sprintf(": expect about %s, more than the time left; split the accounts into several runs, or use the Distributed Map mode", expected.Round(time.Second))
 		}
 	case n < MinConcurrency:
 		n = MinConcurrency

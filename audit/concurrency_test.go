@@ -31,6 +31,7 @@ func TestAutoConcurrency(t *testing.T) {
 		{"too many accounts for the time left", 10000, 0, lambda, MaxConcurrency, "expect about 16m40s, more than the time left; split the accounts"},
 		{"past the deadline", 50, 0, -time.Second, 50, "one per account"},
 	}
+	// cpus: the CPUs the process has (GOMAXPROCS); 8 leaves MaxConcurrency the ceiling.
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -39,11 +40,23 @@ func TestAutoConcurrency(t *testing.T) {
 				ctx, cancel = context.WithDeadline(ctx, time.Now().Add(tt.left))
 				defer cancel()
 			}
-			got, why := AutoConcurrency(ctx, tt.accounts, tt.perAccount)
+			got, why := autoConcurrency(ctx, tt.accounts, tt.perAccount, 8)
 			assert.Equal(t, tt.want, got, "case %s: concurrency (%s)", tt.name, why)
 			assert.Contains(t, why, tt.why, "case %s: why", tt.name)
 		})
 	}
+}
+
+// On a small machine the process's CPUs bound the accounts in flight.
+func TestAutoConcurrencyPerCPU(t *testing.T) {
+	got, why := autoConcurrency(context.Background(), 1000, 0, 2)
+	assert.Equal(t, 2*PerCPU, got, "1,000 accounts on 2 CPUs (%s)", why)
+	assert.Contains(t, why, "at most 60 (30 per CPU, 2 CPUs)", "1,000 accounts on 2 CPUs: why")
+	got, why = autoConcurrency(context.Background(), 10000, 0, 1)
+	assert.Equal(t, PerCPU, got, "10,000 accounts on 1 CPU (%s)", why)
+	assert.Contains(t, why, "more than the time left; split the accounts into several runs, or use the Distributed Map mode", "10,000 accounts on 1 CPU: why")
+	got, _ = autoConcurrency(context.Background(), 100, 0, 1)
+	assert.Equal(t, MinConcurrency, got, "100 accounts on 1 CPU: the floor")
 }
 
 // A scheduler left at Concurrency 0 audits as many accounts at once as
