@@ -50,7 +50,7 @@ type Collector struct {
 
 // NewCollector returns a collector with production defaults.
 func NewCollector() *Collector {
-	return &Collector{Parallel: 4, ReportWait: 3 * time.Minute, ReportPoll: 2 * time.Second}
+	return &Collector{Parallel: 2, ReportWait: 3 * time.Minute, ReportPoll: 2 * time.Second}
 }
 
 // FreshReport is the age under which a credential report is as current as

@@ -20,12 +20,13 @@ const (
 	// process: its connections, memory and CPU. Organizations is read once,
 	// to discover the accounts, and does not bound it.
 	MaxConcurrency = 200
-	// PerCPU bounds the derived concurrency by the process's CPUs
-	// (GOMAXPROCS): every call costs it signing, TLS and XML, and past
-	// about 30 accounts in flight per CPU they queue behind each other.
-	// Measured with make bench on 2 CPUs: 89 accounts at once took 0.80 s
-	// each, 50 took 0.68 s.
-	PerCPU = 30
+	// PerCPU bounds the derived concurrency a run starts with by the
+	// process's CPUs (GOMAXPROCS): every call costs it signing, TLS and XML,
+	// and fast accounts in flight past about 25 per CPU queue behind each
+	// other (make bench, 2 CPUs: 89 at once took 0.80 s each, 50 took
+	// 0.68 s). Accounts that prove slower, waiting on AWS, get more workers
+	// (Scheduler.Grow), up to MaxConcurrency.
+	PerCPU = 25
 	// AccountTime is the time one account is expected to take: a
 	// credential report generated and read, its key listings, its
 	// policies, with some throttling. Most accounts take less.
@@ -49,6 +50,17 @@ func AutoConcurrency(ctx context.Context, accounts int, perAccount time.Duration
 }
 
 func autoConcurrency(ctx context.Context, accounts int, perAccount time.Duration, cpus int) (int, string) {
+	ceiling, most := MaxConcurrency, fmt.Sprintf("at most %d", MaxConcurrency)
+	if c := max(1, cpus) * PerCPU; c < ceiling {
+		ceiling, most = c, fmt.Sprintf("at most %d to start (%d per CPU, %d CPUs; more if the accounts prove slower)", c, PerCPU, max(1, cpus))
+	}
+	return plan(ctx, accounts, perAccount, ceiling, most)
+}
+
+// plan is the concurrency that fits accounts × perAccount in a quarter of
+// the time left, from MinConcurrency to ceiling (most says it), never more
+// than the accounts.
+func plan(ctx context.Context, accounts int, perAccount time.Duration, ceiling int, most string) (int, string) {
 	if perAccount <= 0 {
 		perAccount = AccountTime
 	}
@@ -60,17 +72,13 @@ func autoConcurrency(ctx context.Context, accounts int, perAccount time.Duration
 	work := time.Duration(accounts) * perAccount
 	aim := max(left/planShare, time.Second)
 	n := int((work + aim - 1) / aim)
-	why := fmt.Sprintf("%d accounts × %s each to fit in a quarter of %s", accounts, perAccount, planned)
-	ceiling, most := MaxConcurrency, fmt.Sprintf("at most %d", MaxConcurrency)
-	if c := max(1, cpus) * PerCPU; c < ceiling {
-		ceiling, most = c, fmt.Sprintf("at most %d (%d per CPU, %d CPUs)", c, PerCPU, max(1, cpus))
-	}
+	why := fmt.Sprintf("%d accounts × %s each to fit in a quarter of %s", accounts, perAccount.Round(time.Millisecond), planned)
 	switch {
 	case n > ceiling:
 		n = ceiling
 		why += "; " + most
-		if expected := work / time.Duration(ceiling); expected > left {
-			why += fmt.Sprintf(": expect about %s, more than the time left; split the accounts into several runs, or use the Distributed Map mode", expected.Round(time.Second))
+		if expected := work / time.Duration(MaxConcurrency); expected > left {
+			why += fmt.Sprintf(": expect about %s at %d at once, more than the time left; split the accounts into several runs, or use the Distributed Map mode", expected.Round(time.Second), MaxConcurrency)
 		}
 	case n < MinConcurrency:
 		n = MinConcurrency
@@ -81,4 +89,11 @@ func autoConcurrency(ctx context.Context, accounts int, perAccount time.Duration
 		why += "; one per account"
 	}
 	return n, why
+}
+
+// regrow is the concurrency for the accounts left once the accounts done
+// took mean each: more than planned when they prove slower (CPUs no longer
+// bound it: slow accounts wait on AWS, not on the process).
+func regrow(ctx context.Context, left int, mean time.Duration) (int, string) {
+	return plan(ctx, left, mean, MaxConcurrency, fmt.Sprintf("at most %d", MaxConcurrency))
 }

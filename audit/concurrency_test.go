@@ -28,7 +28,7 @@ func TestAutoConcurrency(t *testing.T) {
 		{"a Lambda's time left", 1000, 0, lambda, 92, "14m30s left"},
 		{"less time, more at once", 1000, 0, 5 * time.Minute, 200, "at most 200"},
 		{"faster accounts, fewer at once", 1000, 2 * time.Second, 0, MinConcurrency, "× 2s each"},
-		{"too many accounts for the time left", 10000, 0, lambda, MaxConcurrency, "expect about 16m40s, more than the time left; split the accounts"},
+		{"too many accounts for the time left", 10000, 0, lambda, MaxConcurrency, "expect about 16m40s at 200 at once, more than the time left; split the accounts"},
 		{"past the deadline", 50, 0, -time.Second, 50, "one per account"},
 	}
 	// cpus: the CPUs the process has (GOMAXPROCS); 8 leaves MaxConcurrency the ceiling.
@@ -51,9 +51,11 @@ func TestAutoConcurrency(t *testing.T) {
 func TestAutoConcurrencyPerCPU(t *testing.T) {
 	got, why := autoConcurrency(context.Background(), 1000, 0, 2)
 	assert.Equal(t, 2*PerCPU, got, "1,000 accounts on 2 CPUs (%s)", why)
-	assert.Contains(t, why, "at most 60 (30 per CPU, 2 CPUs)", "1,000 accounts on 2 CPUs: why")
+	assert.Contains(t, why, "at most 50 to start (25 per CPU, 2 CPUs; more if the accounts prove slower)", "1,000 accounts on 2 CPUs: why")
 	got, why = autoConcurrency(context.Background(), 10000, 0, 1)
 	assert.Equal(t, PerCPU, got, "10,000 accounts on 1 CPU (%s)", why)
+	got, why = regrow(context.Background(), 10000, 20*time.Second)
+	assert.Equal(t, MaxConcurrency, got, "10,000 accounts that prove to take 20 s each (%s)", why)
 	assert.Contains(t, why, "more than the time left; split the accounts into several runs, or use the Distributed Map mode", "10,000 accounts on 1 CPU: why")
 	got, _ = autoConcurrency(context.Background(), 100, 0, 1)
 	assert.Equal(t, MinConcurrency, got, "100 accounts on 1 CPU: the floor")
@@ -83,4 +85,37 @@ func TestSchedulerDerivesConcurrency(t *testing.T) {
 	want, _ := AutoConcurrency(context.Background(), len(targets), 0)
 	assert.Equal(t, MinConcurrency, want, "40 accounts without a deadline: the floor")
 	assert.Equal(t, want, peak, "accounts audited at once by a scheduler with Concurrency 0")
+}
+
+// A scheduler that started with too few workers for how slow its accounts
+// prove adds workers, so the rest still fits the time left.
+func TestSchedulerGrowsForSlowAccounts(t *testing.T) {
+	targets := make([]Target, 60)
+	for i := range targets {
+		targets[i] = Target{AccountID: fmt.Sprintf("%012d", i+1)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	running, peak, grew := 0, 0, 0
+	s := &Scheduler{Concurrency: 2, MinTime: time.Millisecond, Grow: true, Grew: func(n int, _ string) {
+		mu.Lock()
+		grew = max(grew, n)
+		mu.Unlock()
+	}}
+	// 60 accounts of 100 ms in a quarter of 8 s need 3 at once, then more
+	// as the time left shrinks: more than the 2 it started with.
+	s.Run(ctx, targets, func(_ context.Context, t Target) inventory.Account {
+		mu.Lock()
+		running++
+		peak = max(peak, running)
+		mu.Unlock()
+		time.Sleep(100 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return inventory.Account{ID: t.AccountID, Status: inventory.StatusOK}
+	})
+	assert.Greater(t, grew, 2, "the scheduler said it grew")
+	assert.Greater(t, peak, 2, "accounts in flight after growing")
 }

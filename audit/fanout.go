@@ -19,6 +19,11 @@ type Scheduler struct {
 	// starts when the context's deadline is closer than this (or than the
 	// mean time of the accounts done so far, when that is longer).
 	MinTime time.Duration
+	// Grow adds workers, up to MaxConcurrency, when the accounts done so far
+	// took so long that the rest would not fit in a quarter of the time
+	// left (see AutoConcurrency); Grew, when set, hears of each increase.
+	Grow bool
+	Grew func(n int, why string)
 	// Done, when set, is called after each account, one call at a time,
 	// and Run keeps none of them: an organization's inventory need not fit
 	// in memory at once.
@@ -38,17 +43,33 @@ func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) 
 	}
 	jobs := make(chan int)
 	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		done    int
-		elapsed time.Duration
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		done     int // audited ok
+		finished int // ok, error or skipped
+		elapsed  time.Duration
+		workers  int
+		work     func()
 	)
 	finish := func(i int, a inventory.Account, took time.Duration) {
 		mu.Lock()
 		defer mu.Unlock()
+		finished++
 		if a.Status == inventory.StatusOK {
 			done++
 			elapsed += took
+		}
+		// A few accounts are enough to know their pace.
+		if s.Grow && a.Status == inventory.StatusOK && done >= 3 {
+			if n, why := regrow(ctx, len(targets)-finished, elapsed/time.Duration(done)); n > workers {
+				for ; workers < n; workers++ {
+					wg.Add(1)
+					go work()
+				}
+				if s.Grew != nil {
+					s.Grew(n, why)
+				}
+			}
 		}
 		if s.Done != nil {
 			s.Done(a)
@@ -70,33 +91,36 @@ func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) 
 		left := time.Until(deadline)
 		return left >= need, left
 	}
-	workers := s.Concurrency
-	if workers <= 0 {
-		workers, _ = AutoConcurrency(ctx, len(targets), s.MinTime)
+	initial := s.Concurrency
+	if initial <= 0 {
+		initial, _ = AutoConcurrency(ctx, len(targets), s.MinTime)
 	}
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				t := targets[i]
-				if err := ctx.Err(); err != nil {
-					finish(i, skipped(t, "not started: the run was stopped before this account's turn ("+err.Error()+")"), 0)
-					continue
-				}
-				if ok, left := enough(); !ok {
-					finish(i, skipped(t, fmt.Sprintf("not started: only %s was left before the run's deadline; give the run more time or split the accounts", left.Round(time.Second))), 0)
-					continue
-				}
-				start := time.Now()
-				a := safely(ctx, t, audit)
-				if a.Status == inventory.StatusError && ctx.Err() != nil {
-					a = skipped(t, "cut short by the run's deadline before this account was done ("+a.Error+")")
-				}
-				finish(i, a, time.Since(start))
+	work = func() {
+		defer wg.Done()
+		for i := range jobs {
+			t := targets[i]
+			if err := ctx.Err(); err != nil {
+				finish(i, skipped(t, "not started: the run was stopped before this account's turn ("+err.Error()+")"), 0)
+				continue
 			}
-		}()
+			if ok, left := enough(); !ok {
+				finish(i, skipped(t, fmt.Sprintf("not started: only %s was left before the run's deadline; give the run more time or split the accounts", left.Round(time.Second))), 0)
+				continue
+			}
+			start := time.Now()
+			a := safely(ctx, t, audit)
+			if a.Status == inventory.StatusError && ctx.Err() != nil {
+				a = skipped(t, "cut short by the run's deadline before this account was done ("+a.Error+")")
+			}
+			finish(i, a, time.Since(start))
+		}
 	}
+	mu.Lock()
+	for ; workers < initial; workers++ {
+		wg.Add(1)
+		go work()
+	}
+	mu.Unlock()
 	for i := range targets {
 		jobs <- i
 	}

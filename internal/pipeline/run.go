@@ -265,6 +265,8 @@ func Live(ctx context.Context, opts Options, targets []audit.Target, connect Con
 		var why string
 		s.Concurrency, why = audit.AutoConcurrency(ctx, len(targets), s.MinTime)
 		opts.logger().Info("accounts audited at once", "concurrency", s.Concurrency, "why", why)
+		s.Grow = true
+		s.Grew = func(n int, why string) { opts.logger().Info("accounts audited at once", "concurrency", n, "why", why) }
 		opts.Concurrency = s.Concurrency // the ranking's CloudTrail reads too
 	}
 	auditor, merger := NewAuditor(opts, connect), NewMerger(opts)
