@@ -142,8 +142,8 @@ func BenchmarkOrgAudit(b *testing.B) {
 		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%s\t%s\t%.2f\t%d MiB\t%s\t%.0fx\t\n",
 			size, m.keys, m.callsPerAccount, m.wall.Round(10*time.Millisecond), m.bound.Round(10*time.Millisecond),
 			m.wall.Seconds()/m.bound.Seconds(), m.peakHeap>>20, label, naive.Seconds()/m.wall.Seconds())
-		notes = append(notes, fmt.Sprintf("%d accounts: %d at once (%s); %.1f IAM calls/account throttled; ranking %s after the last account (%.1f calls/account, bound %s); simulator's world %d MiB, left out of peak heap\n    calls per account by operation (mean, throttled included): %s",
-			size, m.concurrency, m.why, m.throttledPerAccount, m.ranking.Round(10*time.Millisecond), m.rankingPerAccount, m.rankingBound.Round(10*time.Millisecond), m.world>>20, m.ops))
+		notes = append(notes, fmt.Sprintf("%d accounts: %d at once (%s); %.1f IAM calls/account throttled; ranking %s after the last account (%.1f calls/account, bound %s); simulator's world %d MiB, left out of peak heap; the finished report holds %d MiB of it\n    calls per account by operation (mean, throttled included): %s",
+			size, m.concurrency, m.why, m.throttledPerAccount, m.ranking.Round(10*time.Millisecond), m.rankingPerAccount, m.rankingBound.Round(10*time.Millisecond), m.world>>20, m.report>>20, m.ops))
 	}
 	tw.Flush()
 	for _, l := range notes {
@@ -173,6 +173,8 @@ type result struct {
 	wall, ranking, bound, rankingBound time.Duration
 	// peakHeap is the audit's own, world the simulator's (see measure).
 	peakHeap, world uint64
+	// report is the heap the finished report holds, after a collection.
+	report uint64
 }
 
 // rankingOps are the calls only the kill-first ranking makes.
@@ -249,6 +251,11 @@ func measure(b *testing.B, accounts, fixed int) result {
 	}
 	require.Equal(b, min(opts.Config.Risk.TrailKeys, len(r.Risk)), profiled, "keys profiled in CloudTrail; warnings: %v", r.Warnings)
 	res.ranking, res.peakHeap, res.world = end.Sub(audited), peak.Load()-min(baseline, peak.Load()), baseline
+	// What the report itself holds, apart from the garbage in the peak.
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	res.report = ms.HeapAlloc - min(baseline, ms.HeapAlloc)
+	runtime.KeepAlive(r)
 	ops := map[string]int{}
 	total, ranking := 0, 0
 	var slowest, work, slowestTrail, trailWork time.Duration

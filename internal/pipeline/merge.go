@@ -109,15 +109,25 @@ func (m *Merger) drop(r *record) {
 
 // Report ranks the keys across every account, reading CloudTrail within
 // its budget for the top ones, and assembles the report: accounts and
-// findings in account order.
+// findings in account order. It is called once: the results are handed
+// over to the report as it is assembled.
 func (m *Merger) Report(ctx context.Context) *report.Report {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	sort.SliceStable(m.recs, func(i, j int) bool { return m.recs[i].acct.ID < m.recs[j].acct.ID })
 	sort.SliceStable(m.kept, func(i, j int) bool { return m.kept[i].acct.ID < m.kept[j].acct.ID })
-	var merged rules.Result
-	seen := map[string]bool{}
+	ranked, notes := m.rank(ctx)
+	// One copy of the findings and actions at a time: each account's are
+	// let go as they join the report's, which is sized once.
+	var findings, actions int
 	for _, r := range m.recs {
+		findings += len(r.res.Findings)
+		actions += len(r.res.Actions)
+	}
+	merged := rules.Result{Findings: make([]rules.Finding, 0, findings), Actions: make([]rules.Action, 0, actions)}
+	seen := map[string]bool{}
+	lines := make([]line, len(m.recs))
+	for i, r := range m.recs {
 		// Evaluate sorts by account first, so account order keeps the report's order.
 		merged.Findings = append(merged.Findings, r.res.Findings...)
 		merged.Actions = append(merged.Actions, r.res.Actions...)
@@ -129,10 +139,7 @@ func (m *Merger) Report(ctx context.Context) *report.Report {
 				merged.Warnings = append(merged.Warnings, w)
 			}
 		}
-	}
-	ranked, notes := m.rank(ctx)
-	lines := make([]line, len(m.recs))
-	for i, r := range m.recs {
+		r.res = rules.Result{}
 		if r.line == nil {
 			m.drop(r)
 		}
