@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,6 +111,32 @@ func TestConcurrencyFrom(t *testing.T) {
 	}
 }
 
+// memoryFrom reads BENCH_FUNCTION_MEMORY: the memory in MB of the Lambda
+// function to run as, whose soft memory limit (90 % of it, as the function
+// sets it) the audit gets on top of the simulator's world; empty sets none.
+func memoryFrom(env string) (int64, error) {
+	if strings.TrimSpace(env) == "" {
+		return 0, nil
+	}
+	mb, err := strconv.Atoi(strings.TrimSpace(env))
+	if err != nil || mb < 128 || mb > 10240 {
+		return 0, fmt.Errorf("BENCH_FUNCTION_MEMORY: %q is not a Lambda function's memory in MB, from 128 to 10240 (leave it empty for no limit)", env)
+	}
+	return int64(mb) << 20 * 9 / 10, nil
+}
+
+func TestMemoryFrom(t *testing.T) {
+	for env, want := range map[string]int64{"": 0, "1024": 1024 << 20 * 9 / 10, " 3008 ": 3008 << 20 * 9 / 10} {
+		got, err := memoryFrom(env)
+		require.NoError(t, err, "BENCH_FUNCTION_MEMORY=%q", env)
+		assert.Equal(t, want, got, "BENCH_FUNCTION_MEMORY=%q", env)
+	}
+	for _, bad := range []string{"1GB", "64", "20000"} {
+		_, err := memoryFrom(bad)
+		assert.Error(t, err, "BENCH_FUNCTION_MEMORY=%q", bad)
+	}
+}
+
 // naiveSample is the organization the naive scan runs on in full; it is
 // sequential, so its time per account scales linearly to the larger sizes.
 const naiveSample = 10
@@ -124,6 +151,10 @@ func BenchmarkOrgAudit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	limit, err := memoryFrom(os.Getenv("BENCH_FUNCTION_MEMORY"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "accounts\tkeys\tcalls/account\twall\tbound\twall/bound\tpeak heap\tnaive\tspeed-up\t\n")
 	perAccount := measureNaive(b, naiveSample) / naiveSample
@@ -132,7 +163,7 @@ func BenchmarkOrgAudit(b *testing.B) {
 		if testing.Short() && size > naiveSample {
 			break
 		}
-		m := measure(b, size, fixed)
+		m := measure(b, size, fixed, limit)
 		naive := perAccount * time.Duration(size)
 		label := naive.Round(time.Second).String()
 		if size != naiveSample {
@@ -151,6 +182,9 @@ func BenchmarkOrgAudit(b *testing.B) {
 	}
 	fmt.Printf("simulated latency %s per call, IAM limit %d calls/s (burst %d) per account, %d users per account, %s left (a Lambda's), GOMAXPROCS %d\n",
 		latency, iamRate, iamBurst, usersPerAccount, timeLeft, runtime.GOMAXPROCS(0))
+	if limit > 0 {
+		fmt.Printf("Go's soft memory limit: %d MiB on top of the simulator's world, as a Lambda of BENCH_FUNCTION_MEMORY MB sets it\n", limit>>20)
+	}
 	rc := rules.DefaultRisk()
 	fmt.Printf("kill-first ranking on: blast radius in every account, CloudTrail usage of the top %d keys (risk.trail_keys), at most %d page(s) each (risk.trail_pages), at most %d LookupEvents calls in the whole run\n",
 		rc.TrailKeys, rc.TrailPages, rc.TrailKeys*rc.TrailPages)
@@ -190,7 +224,7 @@ func world(accounts int) *awssim.World {
 	return w
 }
 
-func measure(b *testing.B, accounts, fixed int) result {
+func measure(b *testing.B, accounts, fixed int, limit int64) result {
 	w := world(accounts)
 	srv := awssim.NewServer(w, awssim.WithReportCalls(1))
 	defer srv.Close()
@@ -206,6 +240,9 @@ func measure(b *testing.B, accounts, fixed int) result {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	baseline := ms.HeapAlloc
+	if limit > 0 {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(baseline) + limit))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeLeft)
 	defer cancel()
 	cfg, err := srv.AWSConfig(ctx, mgmt, "us-east-1")

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -289,7 +290,12 @@ func TestLiveRanksKeysByRisk(t *testing.T) {
 		assert.Equal(t, 1, calls.ByAccount[a.ID]["iam:GetAccountAuthorizationDetails"], "case GetAccountAuthorizationDetails pages in %s", a.ID)
 		lookups += calls.ByAccount[a.ID]["cloudtrail:LookupEvents"]
 	}
-	assert.LessOrEqual(t, lookups, 3, "case LookupEvents calls: at most K keys × N pages")
+	assert.LessOrEqual(t, lookups, 3, "case LookupEvents calls: at most K keys × N pages: %v", func() (o []string) {
+		for _, k := range r.Risk[:6] {
+			o = append(o, fmt.Sprintf("%s/%s/%s/%v", k.AccountID, k.Principal, k.AccessKeyID, k.Profiled))
+		}
+		return
+	}())
 	assert.Positive(t, lookups, "case LookupEvents calls")
 }
 
