@@ -203,11 +203,20 @@ func Order(out []Risk) {
 	}
 }
 
+// openFinding is the detail of each severity's factor.
+var openFinding = map[Severity]string{Critical: "open critical finding", High: "open high finding", Medium: "open medium finding", Low: "open low finding"}
+
 func factors(now time.Time, weights map[string]int, u *inventory.User, key *inventory.Key, sev Severity, r *Risk) []Factor {
-	fs := []Factor{} // never null in JSON: the schema wants an array
-	add := func(id, format string, args ...any) {
-		fs = append(fs, Factor{ID: id, Weight: weights[id], Detail: fmt.Sprintf(format, args...)})
-	}
+	fs := factorList(now, weights, u, key, sev, r)
+	// Exactly as long as it is, and never null in JSON: the schema wants an array.
+	return append(make([]Factor, 0, len(fs)), fs...)
+}
+
+func factorList(now time.Time, weights map[string]int, u *inventory.User, key *inventory.Key, sev Severity, r *Risk) []Factor {
+	var fs []Factor
+	// A fixed text is shared, not formatted per key: a ranking holds every key.
+	add := func(id, detail string) { fs = append(fs, Factor{ID: id, Weight: weights[id], Detail: detail}) }
+	addf := func(id, format string, args ...any) { add(id, fmt.Sprintf(format, args...)) }
 	days := func(t time.Time) int { return int(now.Sub(t).Hours() / 24) }
 
 	switch p := u.Permissions; {
@@ -226,9 +235,9 @@ func factors(now time.Time, weights map[string]int, u *inventory.User, key *inve
 			if p.Conditions > 0 {
 				detail += " (conditions not evaluated)"
 			}
-			add(id, "%s", detail)
+			add(id, detail)
 			if p.FromGroups {
-				add(FactorViaGroup, "%s only through group membership", p.Class)
+				addf(FactorViaGroup, "%s only through group membership", p.Class)
 			}
 		}
 	}
@@ -236,9 +245,9 @@ func factors(now time.Time, weights map[string]int, u *inventory.User, key *inve
 	if !key.CreatedAt.IsZero() {
 		switch age := days(key.CreatedAt); {
 		case age > 365:
-			add(FactorAgeYear, "key %d days old", age)
+			addf(FactorAgeYear, "key %d days old", age)
 		case age > 90:
-			add(FactorAge90, "key %d days old", age)
+			addf(FactorAge90, "key %d days old", age)
 		}
 	}
 	switch lu := key.LastUsed; {
@@ -253,11 +262,11 @@ func factors(now time.Time, weights map[string]int, u *inventory.User, key *inve
 		d := days(lu.At)
 		r.StaleDays = &d
 		if d > 90 {
-			add(FactorUnused, "unused for %d days", d)
+			addf(FactorUnused, "unused for %d days", d)
 		}
 	}
 	if id := map[Severity]string{Critical: FactorCritical, High: FactorHigh, Medium: FactorMedium, Low: FactorLow}[sev]; id != "" {
-		add(id, "open %s finding", sev)
+		add(id, openFinding[sev])
 	}
 
 	p := key.Profile
@@ -272,16 +281,16 @@ func factors(now time.Time, weights map[string]int, u *inventory.User, key *inve
 	}
 	r.Profiled = true
 	if len(p.NewIPs) > 0 {
-		add(FactorNewIPs, "%d public IP(s) first seen in the last %d days", len(p.NewIPs), inventory.NewIPDays)
+		addf(FactorNewIPs, "%d public IP(s) first seen in the last %d days", len(p.NewIPs), inventory.NewIPDays)
 	}
 	if len(p.PublicIPs) >= 3 {
-		add(FactorManyIPs, "used from %d public IPs", len(p.PublicIPs))
+		addf(FactorManyIPs, "used from %d public IPs", len(p.PublicIPs))
 	}
 	if len(p.Human) > 0 {
-		add(FactorHuman, "used by a person (%s)", agentName(p.Human[0]))
+		addf(FactorHuman, "used by a person (%s)", agentName(p.Human[0]))
 	}
 	if len(p.Regions) >= 3 {
-		add(FactorRegions, "used in %d regions", len(p.Regions))
+		addf(FactorRegions, "used in %d regions", len(p.Regions))
 	}
 	if p.MoreUnread || len(p.UnreadRegions) > 0 || p.NewIPsUnknown {
 		detail := fmt.Sprintf("read %d page(s), %d events", p.Pages, p.Events)
@@ -291,7 +300,7 @@ func factors(now time.Time, weights map[string]int, u *inventory.User, key *inve
 		if len(p.UnreadRegions) > 0 {
 			detail += "; not read in " + strings.Join(p.UnreadRegions, ", ")
 		}
-		add(FactorUnprofiled, "%s; older events unread", detail)
+		add(FactorUnprofiled, detail+"; older events unread")
 	}
 	return fs
 }
