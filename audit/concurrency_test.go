@@ -68,23 +68,33 @@ func TestSchedulerDerivesConcurrency(t *testing.T) {
 	for i := range targets {
 		targets[i] = Target{AccountID: fmt.Sprintf("%012d", i+1)}
 	}
-	var mu sync.Mutex
-	running, peak := 0, 0
-	s := &Scheduler{}
-	s.Run(context.Background(), targets, func(_ context.Context, t Target) inventory.Account {
-		mu.Lock()
-		running++
-		peak = max(peak, running)
-		mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
-		mu.Lock()
-		running--
-		mu.Unlock()
-		return inventory.Account{ID: t.AccountID, Status: inventory.StatusOK}
-	})
+	audit, peak := inFlight(20 * time.Millisecond)
+	(&Scheduler{}).Run(context.Background(), targets, audit)
 	want, _ := AutoConcurrency(context.Background(), len(targets), 0)
 	assert.Equal(t, MinConcurrency, want, "40 accounts without a deadline: the floor")
-	assert.Equal(t, want, peak, "accounts audited at once by a scheduler with Concurrency 0")
+	assert.Equal(t, want, peak(), "accounts audited at once by a scheduler with Concurrency 0")
+}
+
+// inFlight is an audit taking d per account, and the most accounts it
+// had in flight at once.
+func inFlight(d time.Duration) (AuditFunc, func() int) {
+	var mu sync.Mutex
+	running, peak := 0, 0
+	return func(_ context.Context, t Target) inventory.Account {
+			mu.Lock()
+			running++
+			peak = max(peak, running)
+			mu.Unlock()
+			time.Sleep(d)
+			mu.Lock()
+			running--
+			mu.Unlock()
+			return inventory.Account{ID: t.AccountID, Status: inventory.StatusOK}
+		}, func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return peak
+		}
 }
 
 // A scheduler that started with too few workers for how slow its accounts
@@ -96,26 +106,12 @@ func TestSchedulerGrowsForSlowAccounts(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
-	var mu sync.Mutex
-	running, peak, grew := 0, 0, 0
-	s := &Scheduler{Concurrency: 2, MinTime: time.Millisecond, Grow: true, Grew: func(n int, _ string) {
-		mu.Lock()
-		grew = max(grew, n)
-		mu.Unlock()
-	}}
-	// 60 accounts of 100 ms in a quarter of 8 s need 3 at once, then more
-	// as the time left shrinks: more than the 2 it started with.
-	s.Run(ctx, targets, func(_ context.Context, t Target) inventory.Account {
-		mu.Lock()
-		running++
-		peak = max(peak, running)
-		mu.Unlock()
-		time.Sleep(100 * time.Millisecond)
-		mu.Lock()
-		running--
-		mu.Unlock()
-		return inventory.Account{ID: t.AccountID, Status: inventory.StatusOK}
-	})
+	grew := 0 // Grew is called one account at a time
+	s := &Scheduler{Concurrency: 2, MinTime: time.Millisecond, Grow: true, Grew: func(n int, _ string) { grew = max(grew, n) }}
+	// 60 accounts of 100 ms, to fit in a quarter of 8 s, want 3 at once:
+	// the floor of 10, more than the 2 the scheduler started with.
+	audit, peak := inFlight(100 * time.Millisecond)
+	s.Run(ctx, targets, audit)
 	assert.Greater(t, grew, 2, "the scheduler said it grew")
-	assert.Greater(t, peak, 2, "accounts in flight after growing")
+	assert.Greater(t, peak(), 2, "accounts in flight after growing")
 }
