@@ -97,21 +97,41 @@ func inFlight(d time.Duration) (AuditFunc, func() int) {
 		}
 }
 
-// A scheduler that started with too few workers for how slow its accounts
-// prove adds workers, so the rest still fits the time left.
+// A scheduler whose derived concurrency proves too low for how slow its
+// accounts are adds workers, so the rest still fits the time left, and
+// says so.
 func TestSchedulerGrowsForSlowAccounts(t *testing.T) {
 	targets := make([]Target, 60)
 	for i := range targets {
 		targets[i] = Target{AccountID: fmt.Sprintf("%012d", i+1)}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
-	grew := 0 // Grew is called one account at a time
-	s := &Scheduler{Concurrency: 2, MinTime: time.Millisecond, Grow: true, Grew: func(n int, _ string) { grew = max(grew, n) }}
-	// 60 accounts of 100 ms, to fit in a quarter of 8 s, want 3 at once:
-	// the floor of 10, more than the 2 the scheduler started with.
-	audit, peak := inFlight(100 * time.Millisecond)
+	var planned []int // Planned is called one at a time
+	// Planned for 1 ms each: the floor of 10 at once. At 300 ms each, 60
+	// accounts fit a quarter of 4 s only with about 18.
+	s := &Scheduler{MinTime: time.Millisecond, Planned: func(n int, _ string) { planned = append(planned, n) }}
+	audit, peak := inFlight(300 * time.Millisecond)
 	s.Run(ctx, targets, audit)
-	assert.Greater(t, grew, 2, "the scheduler said it grew")
-	assert.Greater(t, peak(), 2, "accounts in flight after growing")
+	if assert.NotEmpty(t, planned, "the scheduler said what it planned") {
+		assert.Equal(t, MinConcurrency, planned[0], "planned at the start")
+		assert.Greater(t, planned[len(planned)-1], MinConcurrency, "planned once the accounts proved slow")
+	}
+	assert.Greater(t, peak(), MinConcurrency, "accounts in flight after growing")
+}
+
+// A set concurrency is kept, however slow the accounts, and nothing is planned.
+func TestSchedulerKeepsASetConcurrency(t *testing.T) {
+	targets := make([]Target, 30)
+	for i := range targets {
+		targets[i] = Target{AccountID: fmt.Sprintf("%012d", i+1)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	planned := 0
+	s := &Scheduler{Concurrency: 2, MinTime: time.Millisecond, Planned: func(int, string) { planned++ }}
+	audit, peak := inFlight(50 * time.Millisecond)
+	s.Run(ctx, targets, audit)
+	assert.Equal(t, 2, peak(), "accounts in flight: as set")
+	assert.Zero(t, planned, "nothing planned for a set concurrency")
 }

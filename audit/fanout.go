@@ -12,18 +12,19 @@ import (
 // Scheduler audits many accounts at once, with a bound, and accounts for
 // every target: each comes back ok, error or skipped, in target order.
 type Scheduler struct {
-	// Concurrency bounds the accounts audited at once; 0 derives it from
-	// the accounts and the time left (AutoConcurrency, with MinTime).
+	// Concurrency bounds the accounts audited at once. 0 derives it from
+	// the accounts and the time left (AutoConcurrency, with MinTime), and
+	// adds workers, up to MaxConcurrency, when the accounts done so far
+	// prove too slow for the rest to fit in a quarter of the time left.
 	Concurrency int
 	// MinTime is the least time one account is expected to take; no account
 	// starts when the context's deadline is closer than this (or than the
 	// mean time of the accounts done so far, when that is longer).
 	MinTime time.Duration
-	// Grow adds workers, up to MaxConcurrency, when the accounts done so far
-	// took so long that the rest would not fit in a quarter of the time
-	// left (see AutoConcurrency); Grew, when set, hears of each increase.
-	Grow bool
-	Grew func(n int, why string)
+	// Planned, when set, hears how many accounts are audited at once and
+	// why, when that is derived: at the start and at each increase, one
+	// call at a time.
+	Planned func(n int, why string)
 	// Done, when set, is called after each account, one call at a time,
 	// and Run keeps none of them: an organization's inventory need not fit
 	// in memory at once.
@@ -50,7 +51,16 @@ func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) 
 		elapsed  time.Duration
 		workers  int
 		work     func()
+		derived  = s.Concurrency <= 0
+		initial  = s.Concurrency
 	)
+	if derived {
+		var why string
+		initial, why = AutoConcurrency(ctx, len(targets), s.MinTime)
+		if s.Planned != nil {
+			s.Planned(initial, why)
+		}
+	}
 	finish := func(i int, a inventory.Account, took time.Duration) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -60,14 +70,14 @@ func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) 
 			elapsed += took
 		}
 		// A few accounts are enough to know their pace.
-		if s.Grow && a.Status == inventory.StatusOK && done >= 3 {
+		if derived && a.Status == inventory.StatusOK && done >= 3 {
 			if n, why := regrow(ctx, len(targets)-finished, elapsed/time.Duration(done)); n > workers {
 				for ; workers < n; workers++ {
 					wg.Add(1)
 					go work()
 				}
-				if s.Grew != nil {
-					s.Grew(n, why)
+				if s.Planned != nil {
+					s.Planned(n, why)
 				}
 			}
 		}
@@ -90,10 +100,6 @@ func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) 
 		mu.Unlock()
 		left := time.Until(deadline)
 		return left >= need, left
-	}
-	initial := s.Concurrency
-	if initial <= 0 {
-		initial, _ = AutoConcurrency(ctx, len(targets), s.MinTime)
 	}
 	work = func() {
 		defer wg.Done()

@@ -112,13 +112,9 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 	}
 	prog := newProgress(e, len(conn.Targets), o.quiet)
 	opts.Concurrency, opts.Progress = o.concurrency, prog.done
-	if opts.Concurrency == 0 {
-		var why string
-		opts.Concurrency, why = audit.AutoConcurrency(ctx, len(conn.Targets), opts.MinTime)
-		opts.Logger.Info("accounts audited at once", "concurrency", opts.Concurrency, "why", why)
-		if len(conn.Targets) > 1 {
-			prog.note(fmt.Sprintf("%d at once: %s (--concurrency sets it)", opts.Concurrency, why))
-		}
+	if len(conn.Targets) > 1 {
+		// Derived (and logged by Live): say so above the progress bar too.
+		opts.Planned = func(n int, why string) { prog.note(fmt.Sprintf("%d at once: %s (--concurrency sets it)", n, why)) }
 	}
 	// The kill-first ranking profiles its budget of keys in CloudTrail.
 	opts.RiskTracer = conn.Tracers(o.trailDays)

@@ -213,7 +213,7 @@ func (m *Merger) ranked() []rules.Risk {
 func (m *Merger) forKept(work map[string][]string, fn func(*inventory.Account, []string) error) {
 	var g errgroup.Group
 	limit := m.opts.Concurrency
-	if limit == 0 { // a Distributed Map's merge: no audit ran here
+	if limit == 0 { // derived, for the accounts with work
 		limit, _ = audit.AutoConcurrency(context.Background(), len(work), 0)
 	}
 	g.SetLimit(limit)

@@ -40,6 +40,9 @@ type Options struct {
 	// expected to take (see audit.Scheduler), audit.AccountTime when zero.
 	Concurrency int
 	MinTime     time.Duration
+	// Planned, when set, hears how many accounts are audited at once and
+	// why, when Concurrency is derived (see audit.Scheduler).
+	Planned func(n int, why string)
 	// Collector reads each account; nil means audit.NewCollector().
 	Collector *audit.Collector
 	// Connect, when set, lets Merge name (ListAccessKeys) the keys the
@@ -261,13 +264,11 @@ func Live(ctx context.Context, opts Options, targets []audit.Target, connect Con
 	if s.MinTime == 0 {
 		s.MinTime = audit.AccountTime
 	}
-	if s.Concurrency == 0 {
-		var why string
-		s.Concurrency, why = audit.AutoConcurrency(ctx, len(targets), s.MinTime)
-		opts.logger().Info("accounts audited at once", "concurrency", s.Concurrency, "why", why)
-		s.Grow = true
-		s.Grew = func(n int, why string) { opts.logger().Info("accounts audited at once", "concurrency", n, "why", why) }
-		opts.Concurrency = s.Concurrency // the ranking's CloudTrail reads too
+	s.Planned = func(n int, why string) {
+		opts.logger().Info("accounts audited at once", "concurrency", n, "why", why)
+		if opts.Planned != nil {
+			opts.Planned(n, why)
+		}
 	}
 	auditor, merger := NewAuditor(opts, connect), NewMerger(opts)
 	s.Done = func(a inventory.Account) {
