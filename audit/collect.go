@@ -44,7 +44,7 @@ type Collector struct {
 	// Clock tells how old the credential report is (time.Now when nil).
 	Clock func() time.Time
 
-	// awsPolicies holds the AWS-managed policies read in this run (Permissions).
+	// awsPolicies holds the AWS-managed policies read in this run (Classify).
 	awsPolicies awsPolicies
 }
 

@@ -114,17 +114,6 @@ func ReadAuthorization(ctx context.Context, client iam.GetAccountAuthorizationDe
 	return a, nil
 }
 
-// Permissions reads the account's authorization (ReadAuthorization) and
-// sets each IAM user's blast radius (Classify).
-func (c *Collector) Permissions(ctx context.Context, client PolicyReader, acct *inventory.Account) error {
-	auth, err := ReadAuthorization(ctx, client)
-	if err != nil {
-		return err
-	}
-	c.Classify(ctx, client, acct, auth)
-	return nil
-}
-
 // Classify sets each IAM user's blast radius from the account's
 // authorization (the root user's is everything). AWS-managed policies are
 // judged from inventory.ManagedPolicies, or read once per run with client.

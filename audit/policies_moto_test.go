@@ -44,7 +44,7 @@ func TestPermissionsAgainstMoto(t *testing.T) {
 	for _, name := range []string{"direct-admin", "group-admin", "dynamo", "reader", "nothing"} {
 		acct.Users = append(acct.Users, inventory.User{Name: name})
 	}
-	require.NoError(t, NewCollector().Permissions(ctx, client, acct))
+	require.NoError(t, permissions(ctx, NewCollector(), client, acct))
 	want := map[string]inventory.Class{"direct-admin": inventory.ClassAdmin, "group-admin": inventory.ClassAdmin,
 		"dynamo": inventory.ClassEscalation, "reader": inventory.ClassReadOnly, "nothing": inventory.ClassNone}
 	for _, u := range acct.Users {

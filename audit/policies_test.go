@@ -61,7 +61,7 @@ func TestPermissionsThroughSDK(t *testing.T) {
 			acct.Users = append(acct.Users, inventory.User{Name: u.Name})
 		}
 		acct.Users = append(acct.Users, inventory.User{Name: "newcomer"})
-		require.NoError(t, c.Permissions(context.Background(), iam.NewFromConfig(cfg), acct), "account %s", id)
+		require.NoError(t, permissions(context.Background(), c, iam.NewFromConfig(cfg), acct), "account %s", id)
 		for _, u := range acct.Users {
 			if u.Name == "newcomer" {
 				assert.Nil(t, u.Permissions, "account %s: a user missing from the answer is unknown", id)
@@ -95,7 +95,7 @@ func TestPermissionsUnreadablePolicyWarns(t *testing.T) {
 	w.Accounts[0].Users = append(w.Accounts[0].Users, awssim.User{Name: "ghost", CreatedDaysAgo: 1, Grants: awssim.Grants{Attached: []string{"arn:aws:iam::222222222222:policy/gone"}}})
 	_, cfg := simConfig(t, w, "222222222222")
 	acct := &inventory.Account{ID: "222222222222", Users: []inventory.User{{Name: "frank"}, {Name: "ghost"}}}
-	require.NoError(t, NewCollector().Permissions(context.Background(), iam.NewFromConfig(cfg), acct))
+	require.NoError(t, permissions(context.Background(), NewCollector(), iam.NewFromConfig(cfg), acct))
 	assert.Equal(t, []string{"group tables: AmazonDynamoDBFullAccess"}, acct.Users[0].Permissions.Unread, "case AWS-managed policy missing")
 	assert.Equal(t, []string{"gone"}, acct.Users[1].Permissions.Unread, "case local policy missing")
 	assert.Len(t, acct.Warnings, 2, "case each unreadable policy warned once: %v", acct.Warnings)
@@ -105,7 +105,18 @@ func TestPermissionsDenied(t *testing.T) {
 	w := policyWorld()
 	w.Accounts[0].Faults.Deny = []string{"iam:GetAccountAuthorizationDetails"}
 	_, cfg := simConfig(t, w, "222222222222")
-	err := NewCollector().Permissions(context.Background(), iam.NewFromConfig(cfg), &inventory.Account{ID: "222222222222"})
+	err := permissions(context.Background(), NewCollector(), iam.NewFromConfig(cfg), &inventory.Account{ID: "222222222222"})
 	require.Error(t, err)
 	assert.Equal(t, ClassPermission, Classify(err), "case denied: %v", err)
+}
+
+// permissions reads an account's authorization and classifies its users,
+// as an audit does.
+func permissions(ctx context.Context, c *Collector, client PolicyReader, acct *inventory.Account) error {
+	auth, err := ReadAuthorization(ctx, client)
+	if err != nil {
+		return err
+	}
+	c.Classify(ctx, client, acct, auth)
+	return nil
 }
