@@ -45,7 +45,7 @@ type Options struct {
 	Planned func(n int, why string)
 	// Collector reads each account; nil means audit.NewCollector().
 	Collector *audit.Collector
-	// Connect, when set, lets Merge name (ListAccessKeys) the keys the
+	// Connect, when set, lets the Merger name (ListAccessKeys) the keys the
 	// ranking's CloudTrail budget covers that no finding had named; Live
 	// sets it to the run's own.
 	Connect Connect
@@ -230,7 +230,7 @@ type Connect func(ctx context.Context, accountID string) (audit.IAM, error)
 
 // AccountResult is one account audited: its inventory and what the rules
 // found in it. It is what the per-account step of the Distributed Map
-// stores, and what Merge assembles the report from.
+// stores, and what a Merger assembles the report from.
 type AccountResult struct {
 	Account inventory.Account `json:"account"`
 	Result  rules.Result      `json:"result"`
@@ -308,10 +308,10 @@ func (a *Auditor) Audit(ctx context.Context, t audit.Target) AccountResult {
 	// policies are read while IAM generates the report.
 	pr, canRead := client.(audit.PolicyReader)
 	authCtx, stopAuth := context.WithCancel(ctx)
-	defer stopAuth()
 	var auth *audit.Authorization
 	var authErr error
 	authRead := make(chan struct{})
+	defer func() { stopAuth(); <-authRead }() // an account that fails leaves no read behind
 	go func() {
 		defer close(authRead)
 		if canRead {
@@ -320,8 +320,6 @@ func (a *Auditor) Audit(ctx context.Context, t audit.Target) AccountResult {
 	}()
 	acct, err := a.collector.Collect(ctx, client, t.AccountID)
 	if err != nil {
-		stopAuth()
-		<-authRead
 		log.Info("account not audited", "account", t.AccountID, "error", err)
 		return AccountResult{Account: audit.Failed(t, a.opts.hint(err))}
 	}
