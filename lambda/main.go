@@ -294,16 +294,12 @@ func (inv *invocation) connect(ctx context.Context, sel pipeline.Selection) (*pi
 
 // options are the pipeline options of every step of the run.
 func (inv *invocation) options(conn *pipeline.Conn) pipeline.Options {
-	opts := pipeline.Options{RunID: inv.run.ID, Now: inv.run.AsOf, Started: inv.run.Started, Config: inv.rules, Logger: inv.log,
+	return pipeline.Options{RunID: inv.run.ID, Now: inv.run.AsOf, Started: inv.run.Started, Config: inv.rules, Logger: inv.log,
 		Concurrency: inv.s.Concurrency,
 		RiskTracer:  conn.Tracers(30),
 		Connect:     conn.IAM,
+		AllKeyIDs:   inv.s.AllKeyIDs,
 		Hint:        pipeline.Hints{ExternalID: "KEYAUDIT_EXTERNAL_ID", Concurrency: "KEYAUDIT_CONCURRENCY"}.Hint}
-	if inv.s.AllKeyIDs {
-		opts.Collector = audit.NewCollector()
-		opts.Collector.AllKeyIDs = true
-	}
-	return opts
 }
 
 // auditContext stops auditing early enough to write the results before

@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Left out, --concurrency is derived and the scan logs what it chose and
@@ -44,4 +48,36 @@ func TestProgressNote(t *testing.T) {
 	buf.Reset()
 	(&progress{w: &buf, on: false}).note("10 at once: why")
 	assert.Empty(t, buf.String(), "nothing when the bar is off (not a terminal, --quiet)")
+}
+
+// Without --all-key-ids, keys nothing is said about stay slots; with it,
+// every IAM user's key is named.
+func TestScanAllKeyIDs(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "keyaudit.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("risk:\n  trail_keys: 0\n"), 0o600), "write the config")
+	for _, all := range []bool{false, true} {
+		args := []string{"scan", "--demo", "--config", cfg, "--format", "json", "--quiet"}
+		if all {
+			args = append(args, "--all-key-ids")
+		}
+		_, stdout, stderr := keyaudit(t, "", args...)
+		var r struct {
+			Risk []struct {
+				Principal   string `json:"principal"`
+				AccessKeyID string `json:"access_key_id"`
+			} `json:"risk"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(stdout), &r), "all=%v: the JSON report (stderr %s)", all, stderr)
+		unnamed := 0
+		for _, k := range r.Risk {
+			if k.AccessKeyID == "" && k.Principal != "<root_account>" {
+				unnamed++
+			}
+		}
+		if all {
+			assert.Zero(t, unnamed, "--all-key-ids: every IAM user's key named")
+		} else {
+			assert.Positive(t, unnamed, "by default: keys without findings stay slots")
+		}
+	}
 }

@@ -97,10 +97,7 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 		}
 		return o.deliver(ctx, e, notifier, nil, prev, r, "")
 	}
-	if o.allKeyIDs {
-		opts.Collector = audit.NewCollector()
-		opts.Collector.AllKeyIDs = true
-	}
+	opts.AllKeyIDs = o.allKeyIDs
 	ctx, conn, cleanup, err := o.live.connect(ctx, e, &o.common, &opts)
 	defer cleanup()
 	if err != nil {

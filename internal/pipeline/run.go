@@ -45,6 +45,9 @@ type Options struct {
 	Planned func(n int, why string)
 	// Collector reads each account; nil means audit.NewCollector().
 	Collector *audit.Collector
+	// AllKeyIDs names every key (ListAccessKeys for every user with one),
+	// not only those a finding or the ranking's CloudTrail budget is about.
+	AllKeyIDs bool
 	// Connect, when set, lets the Merger name (ListAccessKeys) the keys the
 	// ranking's CloudTrail budget covers that no finding had named; Live
 	// sets it to the run's own.
@@ -76,10 +79,12 @@ func (o *Options) env(audited map[string]bool) rules.Env {
 }
 
 func (o *Options) collector() *audit.Collector {
-	if o.Collector != nil {
-		return o.Collector
+	c := o.Collector
+	if c == nil {
+		c = audit.NewCollector()
 	}
-	return audit.NewCollector()
+	c.AllKeyIDs = c.AllKeyIDs || o.AllKeyIDs
+	return c
 }
 
 func (o *Options) logger() *slog.Logger {

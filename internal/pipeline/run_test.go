@@ -353,7 +353,7 @@ func TestLiveListsKeysOnlyWhereNeeded(t *testing.T) {
 		srv, conn := dial(t, demo(t), pipeline.Selection{Org: true})
 		opts := options()
 		opts.Concurrency = 3
-		opts.Collector.AllKeyIDs = all
+		opts.AllKeyIDs = all
 		// The demo's top 7 keys below root include carol's and
 		// github-actions', on which nothing is found.
 		opts.Config.Risk.TrailKeys, opts.Config.Risk.TrailPages = 7, 1
