@@ -23,8 +23,9 @@ import (
 // CloudTrail is read for: memory grows with the findings, not with the
 // organization's users.
 type Merger struct {
-	opts Options
-	env  rules.Env
+	opts      Options
+	env       rules.Env
+	collector *audit.Collector // names the top keys no finding named
 
 	mu   sync.Mutex
 	recs []*record
@@ -46,7 +47,7 @@ type record struct {
 
 // NewMerger returns an empty Merger for a run with these options.
 func NewMerger(opts Options) *Merger {
-	m := &Merger{opts: opts, env: opts.env(nil)}
+	m := &Merger{opts: opts, env: opts.env(nil), collector: opts.collector()}
 	if tracer(opts) != nil {
 		// Twice the budget: naming keys may reorder the top a little.
 		m.reach = 2 * opts.Config.Risk.TrailKeys
@@ -175,7 +176,7 @@ func (m *Merger) rank(ctx context.Context) ([]rules.Risk, []string) {
 		m.forKept(unnamed, func(acct *inventory.Account, users []string) error {
 			client, err := m.opts.Connect(ctx, acct.ID)
 			if err == nil {
-				err = m.opts.collector().ListKeys(ctx, client, acct, users)
+				err = m.collector.ListKeys(ctx, client, acct, users)
 			}
 			return err
 		})
