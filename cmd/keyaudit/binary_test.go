@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -350,6 +351,7 @@ func TestBinaryNetworkFaults(t *testing.T) {
 		{"refused (issue 10 obs 1)", "http://127.0.0.1:9", nil, 10 * time.Second, "could not reach AWS"},
 		{"silent, --timeout 3s", "http://" + silent.Addr().String(), []string{"--timeout", "3s"}, 8 * time.Second, "nothing audited"},
 		{"throttling, --timeout 6s", throttling.URL, []string{"--timeout", "6s"}, 12 * time.Second, "retrying sts:GetCallerIdentity: throttled: Throttling (attempt "},
+		{"throttling, JSON logs", throttling.URL, []string{"--timeout", "6s", "--log-format", "json"}, 12 * time.Second, `"msg":"retrying sts:GetCallerIdentity: throttled: Throttling (attempt `},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,6 +365,11 @@ func TestBinaryNetworkFaults(t *testing.T) {
 			assert.Empty(t, stdout, "case %s: no report", tt.name)
 			assert.Contains(t, stderr, tt.stderr, "case %s: stderr", tt.name)
 			assert.NotContains(t, stderr, "sso login", "case %s: a network fault is not a sign-in problem", tt.name)
+			if slices.Contains(tt.args, "json") {
+				for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+					assert.True(t, json.Valid([]byte(l)), "case %s: every line on standard error is JSON, the retry notice and the error too: %q", tt.name, l)
+				}
+			}
 		})
 	}
 }

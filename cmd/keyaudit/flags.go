@@ -63,7 +63,11 @@ func (c *common) options(e *env) (pipeline.Options, error) {
 	id := pipeline.NewID(started)
 	log = log.With("run_id", id)
 	c.output.log = log
-	if !c.quiet {
+	switch {
+	case c.logFormat == "json":
+		e.jsonLog = log
+		c.output.say = func(line string) { log.Warn(line) }
+	case !c.quiet:
 		c.output.say = func(line string) { fmt.Fprintln(e.stderr, line) }
 	}
 	// Sinks are checked before any audit work: a long run is never lost

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -96,15 +97,17 @@ func worst(errs ...error) error {
 
 // run is the whole program; main only maps it to the process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	root := newRoot(&env{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
+	e := &env{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRoot(e)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
-	return exitCode(cmd.CommandPath(), err, stderr)
+	return exitCode(cmd.CommandPath(), err, stderr, e.jsonLog)
 }
 
 // exitCode is the one place an outcome becomes an exit code. Errors that
 // carry no code are cobra's own: an unknown command, flag or argument.
-func exitCode(command string, err error, stderr io.Writer) int {
+// With jsonLog the lines are logged through it, as JSON like the rest.
+func exitCode(command string, err error, stderr io.Writer, jsonLog *slog.Logger) int {
 	if err == nil {
 		return exitOK
 	}
@@ -112,7 +115,11 @@ func exitCode(command string, err error, stderr io.Writer) int {
 	errors.As(err, &e)
 	if e.err != nil {
 		for _, line := range splitLines(e.err) {
-			fmt.Fprintf(stderr, "%s: %s\n", command, line)
+			if jsonLog != nil {
+				jsonLog.Error(line, "command", command)
+			} else {
+				fmt.Fprintf(stderr, "%s: %s\n", command, line)
+			}
 		}
 	}
 	return e.code

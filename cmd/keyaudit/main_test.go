@@ -446,10 +446,10 @@ func TestWorstOutcomeWins(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var stderr bytes.Buffer
-		assert.Equal(t, tt.want, exitCode("keyaudit scan", worst(tt.errs...), &stderr), "exit code for %s", tt.name)
+		assert.Equal(t, tt.want, exitCode("keyaudit scan", worst(tt.errs...), &stderr, nil), "exit code for %s", tt.name)
 	}
 	var stderr bytes.Buffer
-	exitCode("keyaudit scan", worst(incomplete(errors.New("lost")), usage), &stderr)
+	exitCode("keyaudit scan", worst(incomplete(errors.New("lost")), usage), &stderr, nil)
 	assert.Equal(t, "keyaudit scan: lost\nkeyaudit scan: bad\n", stderr.String(), "every message, one line each")
 }
 

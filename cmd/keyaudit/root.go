@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -23,6 +24,9 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// jsonLog is the run's logger once --log-format json is read: every
+	// line on standard error is then JSON, the final error lines too.
+	jsonLog *slog.Logger
 }
 
 // color reports whether the table on standard output may be coloured.
