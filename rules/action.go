@@ -219,6 +219,10 @@ func (p planner) action(g *group, catalogue []Rule) Action {
 		}
 	}
 	a.Summary, a.Plan = p.plan(g)
+	a.Summary = shared(a.Summary)
+	for i, st := range a.Plan {
+		a.Plan[i] = Step{Action: shared(st.Action), Command: shared(st.Command)}
+	}
 	if a.Plan == nil {
 		a.Plan = []Step{}
 	}

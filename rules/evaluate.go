@@ -2,6 +2,7 @@ package rules
 
 import (
 	"sort"
+	"unique"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
 )
@@ -37,6 +38,7 @@ func Evaluate(env Env, accounts []inventory.Account, sightings []inventory.Sight
 		}
 		for i := range got {
 			stamp(&got[i], r)
+			got[i].Message, got[i].Recommendation = shared(got[i].Message), shared(got[i].Recommendation)
 		}
 		found = append(found, got...)
 	}
@@ -59,6 +61,11 @@ func Evaluate(env Env, accounts []inventory.Account, sightings []inventory.Sight
 	warnings := suppress(env, found)
 	return Result{Findings: found, Actions: actions(env, catalogue, accounts, sightings, found), Warnings: warnings}
 }
+
+// shared returns the one copy of a text kept for the process. Messages,
+// plan steps and ranking details repeat across keys and accounts, and a
+// report of 10,000 accounts holds hundreds of thousands of them.
+func shared(s string) string { return unique.Make(s).Value() }
 
 // stamp fills what a finding takes from the rule that made it. A check
 // sets Severity only where it differs from the rule's (an inactive root

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/stretchr/testify/assert"
@@ -356,4 +357,33 @@ func TestOfflineSelectionsPickTheRightKey(t *testing.T) {
 		require.NoError(t, err, "case %s: %s", tt.name, out)
 		assert.Equal(t, "['"+tt.want+"']", strings.TrimSpace(string(out)), "case %s: query %s", tt.name, m[1])
 	}
+}
+
+// TestTextsAreShared: a text that repeats across keys (a plan's guard, a
+// rule's message, a ranking detail) is one copy in memory, whichever
+// evaluation made it: a report of 10,000 accounts holds hundreds of
+// thousands of them.
+func TestTextsAreShared(t *testing.T) {
+	a := account(user("terraform", key(k1, 1, true, 200, 1)), user("deploy", key(k2, 1, true, 200, 1)))
+	first := Evaluate(env(), []inventory.Account{*a}, nil)
+	again := Evaluate(env(), []inventory.Account{*a}, nil)
+	require.Len(t, first.Actions, 2, "one action per key")
+	same := func(x, y string, what string) {
+		t.Helper()
+		require.Equal(t, x, y, what)
+		assert.Same(t, unsafe.StringData(x), unsafe.StringData(y), "%s: one copy in memory", what)
+	}
+	same(first.Actions[0].Plan[0].Action, first.Actions[1].Plan[0].Action, "the guard of two keys of one account")
+	same(first.Actions[0].Plan[0].Command, again.Actions[0].Plan[0].Command, "a guard command made by two evaluations")
+	same(first.Findings[0].Message, again.Findings[0].Message, "a finding's message made by two evaluations")
+	same(first.Actions[0].Summary, again.Actions[0].Summary, "a plan's summary")
+
+	ranked := Rank(env(), Defaults().Risk, []inventory.Account{*a}, first.Actions)
+	require.Len(t, ranked, 2, "both keys ranked")
+	age := func(r Risk) string {
+		i := slices.IndexFunc(r.Factors, func(f Factor) bool { return f.ID == FactorAge90 })
+		require.GreaterOrEqual(t, i, 0, "a 200-day-old key has the age factor: %+v", r.Factors)
+		return r.Factors[i].Detail
+	}
+	same(age(ranked[0]), age(ranked[1]), "the age factor of two keys of one age")
 }

@@ -214,8 +214,8 @@ func factors(now time.Time, weights map[string]int, u *inventory.User, key *inve
 
 func factorList(now time.Time, weights map[string]int, u *inventory.User, key *inventory.Key, sev Severity, r *Risk) []Factor {
 	var fs []Factor
-	// A fixed text is shared, not formatted per key: a ranking holds every key.
-	add := func(id, detail string) { fs = append(fs, Factor{ID: id, Weight: weights[id], Detail: detail}) }
+	// A ranking holds every key: its texts are shared, not one per key.
+	add := func(id, detail string) { fs = append(fs, Factor{ID: id, Weight: weights[id], Detail: shared(detail)}) }
 	addf := func(id, format string, args ...any) { add(id, fmt.Sprintf(format, args...)) }
 	days := func(t time.Time) int { return int(now.Sub(t).Hours() / 24) }
 

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unique"
 )
 
 // The credential report's special values (IAM User Guide, "Getting
@@ -159,7 +160,9 @@ func (r reportRow) time(column string) (time.Time, error) {
 }
 
 func (r reportRow) user() (User, string, error) {
-	u := User{Name: r.get("user"), ARN: r.get("arn"), Keys: []Key{}}
+	// Copies: a field of rec is a slice of the whole row's text, which
+	// would stay in memory with every finding that names the user.
+	u := User{Name: strings.Clone(r.get("user")), ARN: strings.Clone(r.get("arn")), Keys: []Key{}}
 	accountID, root, err := parseARN(u.ARN)
 	if err != nil {
 		return u, "", r.errorf("arn", "%v", err)
@@ -222,7 +225,7 @@ func (r reportRow) key(slot int) (Key, bool, error) {
 			if v == notApplicable {
 				return ""
 			}
-			return v
+			return unique.Make(v).Value() // a few services and regions, shared by every key
 		}
 		k.LastUsed = LastUse{Known: true, At: used, Service: na(r.get(c("last_used_service"))), Region: na(r.get(c("last_used_region")))}
 	}

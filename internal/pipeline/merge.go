@@ -159,19 +159,23 @@ const profileBudget = 2 * time.Minute
 // profile not read is an account warning.
 func (m *Merger) rank(ctx context.Context) ([]rules.Risk, []string) {
 	rc := m.opts.Config.Risk
-	ranked := m.ranked()
 	tracers := tracer(m.opts)
 	switch {
 	case tracers == nil:
+		ranked := m.ranked(m.recs, true)
 		return ranked, riskNotes(ranked, rc, "this run read no CloudTrail")
 	case ctx.Err() != nil:
+		ranked := m.ranked(m.recs, true)
 		return ranked, riskNotes(ranked, rc, "the run stopped before CloudTrail was read")
 	}
 	// Profiles enrich the ranking; they must not hold the report back when
 	// CloudTrail is slow or failing (each call retries 5xx patiently).
 	ctx, cancel := context.WithTimeout(ctx, profileBudget)
 	defer cancel()
-	if unnamed := unnamedTop(ranked, rc.TrailKeys); len(unnamed) > 0 && m.opts.Connect != nil {
+	// Which keys to name and profile is read off the top of the ranking:
+	// the kept inventories hold every key within reach of it, so they alone
+	// are ranked until the end.
+	if unnamed := unnamedTop(m.ranked(m.kept, false), rc.TrailKeys); len(unnamed) > 0 && m.opts.Connect != nil {
 		// CloudTrail is read by key ID: name the top keys no finding named.
 		m.forKept(unnamed, func(acct *inventory.Account, users []string) error {
 			client, err := m.opts.Connect(ctx, acct.ID)
@@ -180,28 +184,35 @@ func (m *Merger) rank(ctx context.Context) ([]rules.Risk, []string) {
 			}
 			return err
 		})
-		ranked = m.ranked()
 	}
-	m.forKept(rules.ProfileCandidates(ranked, rc.TrailKeys), func(acct *inventory.Account, ids []string) error {
+	m.forKept(rules.ProfileCandidates(m.ranked(m.kept, false), rc.TrailKeys), func(acct *inventory.Account, ids []string) error {
 		t, err := tracers(ctx, acct.ID)
 		if err == nil {
 			err = t.ProfileKeys(ctx, acct, ids, t.Region(), m.opts.Now, rc.TrailPages)
 		}
 		return err
 	})
-	ranked = m.ranked()
+	ranked := m.ranked(m.recs, true)
 	return ranked, riskNotes(ranked, rc, "")
 }
 
-// ranked ranks the kept inventories' keys again and merges them with the
-// rest, as ranked when their accounts were added.
-func (m *Merger) ranked() []rules.Risk {
-	var out []rules.Risk
-	for _, r := range m.recs {
+// ranked ranks the keys of recs, those of kept inventories again. final
+// hands each record's keys over to the ranking, the report's: one copy of
+// a ranking that holds every key in the organization.
+func (m *Merger) ranked(recs []*record, final bool) []rules.Risk {
+	n := 0
+	for _, r := range recs {
 		if r.line == nil {
 			r.risk = rules.Rank(m.env, m.opts.Config.Risk, []inventory.Account{r.acct}, r.res.Actions)
 		}
+		n += len(r.risk)
+	}
+	out := make([]rules.Risk, 0, n)
+	for _, r := range recs {
 		out = append(out, r.risk...)
+		if final {
+			r.risk = nil
+		}
 	}
 	rules.Order(out)
 	return out
