@@ -61,7 +61,10 @@ func autoConcurrency(ctx context.Context, accounts int, perAccount time.Duration
 // the time left, from MinConcurrency to ceiling (most says it), never more
 // than the accounts.
 func plan(ctx context.Context, accounts int, perAccount time.Duration, ceiling int, most string) (int, string) {
-	if perAccount <= 0 {
+	// Only a measured time warns that the run will not fit: AccountTime
+	// is a cautious guess, many times what most accounts take.
+	measured := perAccount > 0
+	if !measured {
 		perAccount = AccountTime
 	}
 	left, planned := DefaultTimeLeft, DefaultTimeLeft.String()+" (no deadline set)"
@@ -77,7 +80,7 @@ func plan(ctx context.Context, accounts int, perAccount time.Duration, ceiling i
 	case n > ceiling:
 		n = ceiling
 		why += "; " + most
-		if expected := work / time.Duration(MaxConcurrency); expected > left {
+		if expected := work / time.Duration(MaxConcurrency); measured && expected > left {
 			why += fmt.Sprintf(": expect about %s at %d at once, more than the time left; split the accounts into several runs, or use the Distributed Map mode", expected.Round(time.Second), MaxConcurrency)
 		}
 	case n < MinConcurrency:

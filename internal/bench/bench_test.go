@@ -111,6 +111,16 @@ func TestConcurrencyFrom(t *testing.T) {
 	}
 }
 
+func TestMeanConcurrency(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	mean, most := meanConcurrency([]planned{{t0, 50}, {t0.Add(10 * time.Second), 150}}, t0.Add(20*time.Second))
+	assert.InDelta(t, 100, mean, 0.001, "50 for 10 s, then 150 for 10 s")
+	assert.Equal(t, 150, most, "the highest")
+	mean, most = meanConcurrency([]planned{{t0, 50}}, t0.Add(time.Minute))
+	assert.InDelta(t, 50, mean, 0.001, "never grown")
+	assert.Equal(t, 50, most, "never grown")
+}
+
 // memoryFrom reads BENCH_FUNCTION_MEMORY: the memory in MB of the Lambda
 // function to run as, whose soft memory limit (90 % of it, as the function
 // sets it) the audit gets on top of the simulator's world; empty sets none.
@@ -173,8 +183,8 @@ func BenchmarkOrgAudit(b *testing.B) {
 		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%s\t%s\t%.2f\t%d MiB\t%s\t%.0fx\t\n",
 			size, m.keys, m.callsPerAccount, m.wall.Round(10*time.Millisecond), m.bound.Round(10*time.Millisecond),
 			m.wall.Seconds()/m.bound.Seconds(), m.peakHeap>>20, label, naive.Seconds()/m.wall.Seconds())
-		notes = append(notes, fmt.Sprintf("%d accounts: %d at once (%s); %.1f IAM calls/account throttled; ranking %s after the last account (%.1f calls/account, bound %s); simulator's world %d MiB, left out of peak heap; the finished report holds %d MiB of it\n    calls per account by operation (mean, throttled included): %s",
-			size, m.concurrency, m.why, m.throttledPerAccount, m.ranking.Round(10*time.Millisecond), m.rankingPerAccount, m.rankingBound.Round(10*time.Millisecond), m.world>>20, m.report>>20, m.ops))
+		notes = append(notes, fmt.Sprintf("%d accounts: %.0f at once on average, at most %d (%s); %.1f IAM calls/account throttled; ranking %s after the last account (%.1f calls/account, bound %s); simulator's world %d MiB, left out of peak heap; the finished report holds %d MiB of it\n    calls per account by operation (mean, throttled included): %s",
+			size, m.concurrency, m.most, m.why, m.throttledPerAccount, m.ranking.Round(10*time.Millisecond), m.rankingPerAccount, m.rankingBound.Round(10*time.Millisecond), m.world>>20, m.report>>20, m.ops))
 	}
 	tw.Flush()
 	for _, l := range notes {
@@ -199,7 +209,10 @@ type result struct {
 	// throttledPerAccount are the IAM calls throttled (and retried).
 	throttledPerAccount float64
 	ops                 string
-	concurrency         int
+	// concurrency is the mean, over the audit's time, of the accounts
+	// audited at once; most is the highest it was.
+	concurrency float64
+	most        int
 	why                 string
 	// ranking is the time from the last account audited to the report:
 	// the CloudTrail profiles and the ranking; rankingBound is its part
@@ -265,16 +278,23 @@ func measure(b *testing.B, accounts, fixed int, limit int64) result {
 	targets := conn.Targets
 	collector := audit.NewCollector()
 	collector.ReportPoll = 100 * time.Millisecond
-	res := result{concurrency: fixed, why: "BENCH_CONCURRENCY"}
-	if fixed == 0 {
-		res.concurrency, res.why = audit.AutoConcurrency(ctx, len(targets), 0)
+	res := result{why: "BENCH_CONCURRENCY"}
+	// Derived as the CLI and the Lambda derive it, it may grow during the
+	// run; the scheduler tells each change, one at a time.
+	var plans []planned
+	if fixed > 0 {
+		plans = append(plans, planned{start, fixed})
 	}
-	opts := pipeline.Options{Now: time.Now(), Started: time.Now(), Config: rules.Defaults(), Concurrency: res.concurrency, Collector: collector,
-		RiskTracer: conn.Tracers(30)}
+	opts := pipeline.Options{Now: time.Now(), Started: time.Now(), Config: rules.Defaults(), Concurrency: fixed, Collector: collector,
+		RiskTracer: conn.Tracers(30), Planned: func(n int, why string) {
+			plans = append(plans, planned{time.Now(), n})
+			res.why = why
+		}}
 	var audited time.Time // when the last account was audited; Progress is called one at a time
 	opts.Progress = func(inventory.Account, int) { audited = time.Now() }
 	r := pipeline.Live(ctx, opts, targets, conn.IAM)
 	end := time.Now()
+	res.concurrency, res.most = meanConcurrency(plans, audited)
 	res.wall = end.Sub(start)
 	stop()
 	require.Equal(b, len(targets), r.Summary.Accounts[string(inventory.StatusOK)], "accounts audited ok within %s (the others: %+v)", timeLeft, notOK(r.Accounts))
@@ -327,15 +347,43 @@ func measure(b *testing.B, accounts, fixed int, limit int64) result {
 	for _, a := range r.Accounts {
 		res.keys += a.Keys
 	}
-	conc := time.Duration(res.concurrency)
 	res.throttledPerAccount = float64(throttled.Load()) / float64(len(targets))
 	work -= time.Duration(float64(throttled.Load()) / iamRate * float64(time.Second))
-	res.rankingBound = max(slowestTrail, trailWork/conc)
-	res.bound = max(slowest, work/conc) + res.rankingBound
+	spread := func(d time.Duration) time.Duration { return time.Duration(float64(d) / res.concurrency) }
+	res.rankingBound = max(slowestTrail, spread(trailWork))
+	res.bound = max(slowest, spread(work)) + res.rankingBound
 	res.callsPerAccount = float64(total) / float64(len(targets))
 	res.rankingPerAccount = float64(ranking) / float64(len(targets))
 	res.ops = opsLine(ops, len(targets))
 	return res
+}
+
+// planned is a concurrency the scheduler set, and when.
+type planned struct {
+	at time.Time
+	n  int
+}
+
+// meanConcurrency is the mean of the concurrencies planned, each weighted
+// by how long it held until end, and the highest of them.
+func meanConcurrency(plans []planned, end time.Time) (float64, int) {
+	if len(plans) == 0 {
+		return 1, 1
+	}
+	var sum float64
+	most := 0
+	for i, p := range plans {
+		until := end
+		if i+1 < len(plans) {
+			until = plans[i+1].at
+		}
+		sum += float64(p.n) * max(0, until.Sub(p.at)).Seconds()
+		most = max(most, p.n)
+	}
+	if total := end.Sub(plans[0].at).Seconds(); total > 0 {
+		return sum / total, most
+	}
+	return float64(plans[len(plans)-1].n), most
 }
 
 // notOK lists the accounts not audited, for the benchmark's failure.
