@@ -213,7 +213,7 @@ type result struct {
 	// audited at once; most is the highest it was.
 	concurrency float64
 	most        int
-	why                 string
+	why         string
 	// ranking is the time from the last account audited to the report:
 	// the CloudTrail profiles and the ranking; rankingBound is its part
 	// of bound.
