@@ -305,7 +305,7 @@ func writeAction(st statement) string {
 	}
 	for _, a := range st.Action {
 		_, name, ok := strings.Cut(a, ":")
-		if !ok || !slices.ContainsFunc(readVerbs, func(v string) bool { return strings.HasPrefix(strings.ToLower(name), strings.ToLower(v)) }) {
+		if !ok || !slices.ContainsFunc(readVerbs, func(v string) bool { return len(name) >= len(v) && strings.EqualFold(name[:len(v)], v) }) {
 			return a
 		}
 	}
@@ -334,10 +334,13 @@ func broadResource(r string) bool {
 }
 
 func matchAny(patterns []string, action string) bool {
-	return slices.ContainsFunc(patterns, func(p string) bool { return wildcard(strings.ToLower(p), strings.ToLower(action)) })
+	return slices.ContainsFunc(patterns, func(p string) bool { return wildcard(p, action) })
 }
 
-// wildcard matches IAM's "*" (any run) and "?" (one character).
+// wildcard matches IAM's "*" (any run) and "?" (one character), ignoring
+// case as IAM does for actions. It compares byte by byte, lowering ASCII,
+// rather than lowering whole strings: it runs for every action of every
+// statement of every user's policies.
 func wildcard(p, s string) bool {
 	for len(p) > 0 {
 		switch p[0] {
@@ -353,13 +356,20 @@ func wildcard(p, s string) bool {
 				return false
 			}
 		default:
-			if s == "" || s[0] != p[0] {
+			if s == "" || lower(s[0]) != lower(p[0]) {
 				return false
 			}
 		}
 		p, s = p[1:], s[1:]
 	}
 	return s == ""
+}
+
+func lower(b byte) byte {
+	if 'A' <= b && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
 }
 
 // ManagedPolicies are the well-known AWS-managed policies keyaudit judges
