@@ -183,8 +183,8 @@ func BenchmarkOrgAudit(b *testing.B) {
 		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%s\t%s\t%.2f\t%d MiB\t%s\t%.0fx\t\n",
 			size, m.keys, m.callsPerAccount, m.wall.Round(10*time.Millisecond), m.bound.Round(10*time.Millisecond),
 			m.wall.Seconds()/m.bound.Seconds(), m.peakHeap>>20, label, naive.Seconds()/m.wall.Seconds())
-		notes = append(notes, fmt.Sprintf("%d accounts: %.0f at once on average, at most %d (%s); %.1f IAM calls/account throttled; ranking %s after the last account (%.1f calls/account, bound %s); simulator's world %d MiB, left out of peak heap; the finished report holds %d MiB of it\n    calls per account by operation (mean, throttled included): %s",
-			size, m.concurrency, m.most, m.why, m.throttledPerAccount, m.ranking.Round(10*time.Millisecond), m.rankingPerAccount, m.rankingBound.Round(10*time.Millisecond), m.world>>20, m.report>>20, m.ops))
+		notes = append(notes, fmt.Sprintf("%d accounts: %.0f at once on average, at most %d (%s); %.1f IAM calls/account throttled; listing the organization %s; ranking %s after the last account (%.1f calls/account, bound %s); simulator's world %d MiB, left out of peak heap; the finished report holds %d MiB of it\n    calls per account by operation (mean, throttled included): %s",
+			size, m.concurrency, m.most, m.why, m.throttledPerAccount, m.discovery.Round(10*time.Millisecond), m.ranking.Round(10*time.Millisecond), m.rankingPerAccount, m.rankingBound.Round(10*time.Millisecond), m.world>>20, m.report>>20, m.ops))
 	}
 	tw.Flush()
 	for _, l := range notes {
@@ -218,6 +218,9 @@ type result struct {
 	// the CloudTrail profiles and the ranking; rankingBound is its part
 	// of bound.
 	wall, ranking, bound, rankingBound time.Duration
+	// discovery is the organization's listing (ListAccounts, page after
+	// page), before any account is audited; in wall, not in bound.
+	discovery time.Duration
 	// peakHeap is the audit's own, world the simulator's (see measure).
 	peakHeap, world uint64
 	// report is the heap the finished report holds, after a collection.
@@ -271,14 +274,15 @@ func measure(b *testing.B, accounts, fixed int, limit int64) result {
 	})
 	cfg.HTTPClient = audit.HTTPClient()
 
+	res := result{why: "BENCH_CONCURRENCY"}
 	peak, stop := watchHeap()
 	start := time.Now()
 	conn, err := pipeline.Dial(ctx, cfg, pipeline.Selection{Org: true, Role: audit.RoleSpec{Name: "KeyAuditRole", Path: "/", SessionName: "keyaudit-bench", InCaller: true}})
 	require.NoError(b, err, "dial the organization")
+	res.discovery = time.Since(start)
 	targets := conn.Targets
 	collector := audit.NewCollector()
 	collector.ReportPoll = 100 * time.Millisecond
-	res := result{why: "BENCH_CONCURRENCY"}
 	// Derived as the CLI and the Lambda derive it, it may grow during the
 	// run; the scheduler tells each change, one at a time.
 	var plans []planned
