@@ -54,17 +54,16 @@ func autoConcurrency(ctx context.Context, accounts int, perAccount time.Duration
 	if c := max(1, cpus) * PerCPU; c < ceiling {
 		ceiling, most = c, fmt.Sprintf("at most %d to start (%d per CPU, %d CPUs; more if the accounts prove slower)", c, PerCPU, max(1, cpus))
 	}
-	return plan(ctx, accounts, perAccount, ceiling, most)
+	return plan(ctx, accounts, perAccount, ceiling, most, false)
 }
 
 // plan is the concurrency that fits accounts × perAccount in a quarter of
 // the time left, from MinConcurrency to ceiling (most says it), never more
-// than the accounts.
-func plan(ctx context.Context, accounts int, perAccount time.Duration, ceiling int, most string) (int, string) {
-	// Only a measured time warns that the run will not fit: AccountTime
-	// is a cautious guess, many times what most accounts take.
-	measured := perAccount > 0
-	if !measured {
+// than the accounts. Only a measured perAccount warns that the run will
+// not fit: before any account is done it is a cautious guess, many times
+// what most accounts take.
+func plan(ctx context.Context, accounts int, perAccount time.Duration, ceiling int, most string, measured bool) (int, string) {
+	if perAccount <= 0 {
 		perAccount = AccountTime
 	}
 	left, planned := DefaultTimeLeft, DefaultTimeLeft.String()+" (no deadline set)"
@@ -98,5 +97,5 @@ func plan(ctx context.Context, accounts int, perAccount time.Duration, ceiling i
 // took mean each: more than planned when they prove slower (CPUs no longer
 // bound it: slow accounts wait on AWS, not on the process).
 func regrow(ctx context.Context, left int, mean time.Duration) (int, string) {
-	return plan(ctx, left, mean, MaxConcurrency, fmt.Sprintf("at most %d", MaxConcurrency))
+	return plan(ctx, left, mean, MaxConcurrency, fmt.Sprintf("at most %d", MaxConcurrency), true)
 }
