@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 
 	"github.com/keyaudit/keyaudit/audit"
@@ -14,7 +13,7 @@ import (
 // startDemo serves the simulated demo organization on a loopback port and
 // returns credentials of its management account. The audit then runs
 // through the same live code path, real SDK clients and all.
-func startDemo(ctx context.Context, log *slog.Logger, stderr io.Writer, quiet bool) (*awsEnv, error) {
+func startDemo(ctx context.Context, log *slog.Logger, say func(string)) (*awsEnv, error) {
 	w, err := awssim.DemoWorld()
 	if err != nil {
 		return nil, fmt.Errorf("load the demo organization: %w", err)
@@ -29,8 +28,8 @@ func startDemo(ctx context.Context, log *slog.Logger, stderr io.Writer, quiet bo
 	}
 	cfg.Retryer = audit.Retryer
 	cfg.Logger = pipeline.SDKLogger(log)
-	if !quiet {
-		fmt.Fprintf(stderr, "DEMO: auditing a simulated organization served at %s (no AWS account is used)\n", srv.URL)
+	if say != nil {
+		say(fmt.Sprintf("DEMO: auditing a simulated organization served at %s (no AWS account is used)", srv.URL))
 	}
 	return &awsEnv{cfg: cfg, close: srv.Close}, nil
 }

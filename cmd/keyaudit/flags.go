@@ -25,6 +25,9 @@ type common struct {
 	quiet      bool
 	logFormat  string
 	verbose    bool
+
+	started time.Time // set by startLog, with the run's ID
+	runID   string
 }
 
 // register adds the common flags; scan alone logs per account (verbose).
@@ -42,26 +45,17 @@ func (c *common) register(fs *pflag.FlagSet, quiet string, verbose bool) {
 	}
 }
 
-// options validates the common flags and returns the run's options.
-func (c *common) options(e *env) (pipeline.Options, error) {
-	if err := c.output.validate(); err != nil {
-		return pipeline.Options{}, err
-	}
-	started := time.Now().UTC()
-	now, err := parseAsOf(c.asOf, started)
-	if err != nil {
-		return pipeline.Options{}, err
-	}
-	cfg, err := loadConfig(c.configFile, c.cisVersion)
-	if err != nil {
-		return pipeline.Options{}, err
-	}
+// startLog makes the run's logger, before any other flag is checked: with
+// --log-format json every line on standard error is JSON, the error that a
+// flag is wrong too.
+func (c *common) startLog(e *env) error {
 	log, err := newLogger(e.stderr, c.logFormat, c.quiet, c.verbose)
 	if err != nil {
-		return pipeline.Options{}, err
+		return err
 	}
-	id := pipeline.NewID(started)
-	log = log.With("run_id", id)
+	c.started = time.Now().UTC()
+	c.runID = pipeline.NewID(c.started)
+	log = log.With("run_id", c.runID)
 	c.output.log = log
 	switch {
 	case c.logFormat == "json":
@@ -69,6 +63,24 @@ func (c *common) options(e *env) (pipeline.Options, error) {
 		c.output.say = func(line string) { log.Warn(line) }
 	case !c.quiet:
 		c.output.say = func(line string) { fmt.Fprintln(e.stderr, line) }
+	}
+	return nil
+}
+
+// options validates the common flags and returns the run's options; the
+// logger is startLog's.
+func (c *common) options(e *env) (pipeline.Options, error) {
+	started, id, log := c.started, c.runID, c.output.log
+	if err := c.output.validate(); err != nil {
+		return pipeline.Options{}, err
+	}
+	now, err := parseAsOf(c.asOf, started)
+	if err != nil {
+		return pipeline.Options{}, err
+	}
+	cfg, err := loadConfig(c.configFile, c.cisVersion)
+	if err != nil {
+		return pipeline.Options{}, err
 	}
 	// Sinks are checked before any audit work: a long run is never lost
 	// to a typo, a permission or an unreachable bucket.
@@ -217,7 +229,7 @@ func (l *live) connect(ctx context.Context, e *env, c *common, opts *pipeline.Op
 		if l.profile != "" || len(explicit) > 0 {
 			return ctx, nil, noop, badInput("--demo uses its own simulated organization: drop --profile, --accounts and --accounts-file")
 		}
-		if aws, err = startDemo(ctx, opts.Logger, e.stderr, c.quiet); err != nil {
+		if aws, err = startDemo(ctx, opts.Logger, c.say); err != nil {
 			return ctx, nil, noop, err
 		}
 		l.org = true

@@ -41,6 +41,9 @@ keyaudit's own memory, printed or logged.`,
 }
 
 func (o *localOptions) run(cmd *cobra.Command, e *env) error {
+	if err := o.common.startLog(e); err != nil {
+		return err
+	}
 	if o.timeout < 0 {
 		return badInput("--timeout must not be negative, got %s", o.timeout)
 	}

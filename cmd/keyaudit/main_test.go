@@ -92,6 +92,20 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 			assert.NotContains(t, stderr, "goroutine", "stack trace for %s", tt.name)
 		})
 	}
+	// With --log-format json the one line is JSON, whichever flag is wrong.
+	for _, args := range [][]string{
+		{"scan", "--credential-report", realistic(), "--as-of", "yesterday"}, {"scan", "--credential-report", realistic(), "--format", "xml"},
+		{"scan", "--credential-report", realistic(), "--config", badConfig}, {"scan", "--credential-report", realistic(), "--concurrency", "0"},
+		{"whois", "--demo"}, {"local", "--timeout", "-1s"},
+	} {
+		code, _, stderr := keyaudit(t, "", append(args, "--log-format", "json")...)
+		assert.Equal(t, exitUsage, code, "exit code of %v; stderr: %s", args, stderr)
+		var line struct{ Level, Msg, Command string }
+		require.NoError(t, json.Unmarshal([]byte(stderr), &line), "JSON logs, %v: the error is one JSON line: %q", args, stderr)
+		assert.Equal(t, "ERROR", line.Level, "JSON logs, %v: level", args)
+		assert.Equal(t, "keyaudit "+args[0], line.Command, "JSON logs, %v: command", args)
+		assert.NotEmpty(t, line.Msg, "JSON logs, %v: message", args)
+	}
 }
 
 func TestHelpExitsZero(t *testing.T) {

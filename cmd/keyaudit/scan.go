@@ -59,6 +59,9 @@ func newScan(e *env) *cobra.Command {
 }
 
 func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
+	if err := o.common.startLog(e); err != nil {
+		return err
+	}
 	ctx := cmd.Context()
 	if len(o.reports) > 0 {
 		for _, name := range liveOnly {

@@ -43,6 +43,9 @@ input, one per line.`,
 }
 
 func (o *whoisOptions) run(cmd *cobra.Command, e *env, args []string) error {
+	if err := o.common.startLog(e); err != nil {
+		return err
+	}
 	if err := o.live.validate(); err != nil {
 		return err
 	}
