@@ -61,8 +61,10 @@ func (c *common) startLog(e *env) error {
 	case c.logFormat == "json":
 		e.jsonLog = log
 		c.output.say = func(line string) { log.Warn(line) }
+		c.output.note = func(line string) { log.Info(line) }
 	case !c.quiet:
 		c.output.say = func(line string) { fmt.Fprintln(e.stderr, line) }
+		c.output.note = c.output.say
 	}
 	return nil
 }

@@ -63,7 +63,7 @@ func (o *localOptions) run(cmd *cobra.Command, e *env) error {
 		defer cancel()
 	}
 	r, unanswered := pipeline.Local(ctx, opts, files, found, o.check)
-	return worst(o.output.deliver(cmd.Context(), e, r, o.quiet, ""), answers(unanswered), o.output.verdict(r))
+	return worst(o.output.deliver(cmd.Context(), e, r, ""), answers(unanswered), o.output.verdict(r))
 }
 
 // sharedFiles are the AWS shared files, where the SDK would look.

@@ -153,6 +153,21 @@ func TestOutDirWritesEveryFormat(t *testing.T) {
 	code, _, stderr = keyaudit(t, "", "scan", "--credential-report", realistic(), "--as-of", asOf, "--out", quiet, "--quiet")
 	assert.Equal(t, exitOK, code, "exit code with --quiet")
 	assert.Empty(t, stderr, "stderr with --out and --quiet")
+
+	// With JSON logs the files written are logged, at info level (--verbose).
+	logged := filepath.Join(t.TempDir(), "logged")
+	code, _, stderr = keyaudit(t, "", "scan", "--credential-report", realistic(), "--as-of", asOf, "--out", logged, "--log-format", "json", "--verbose")
+	assert.Equal(t, exitOK, code, "exit code with JSON logs; stderr: %s", stderr)
+	wrote := 0
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		var line struct{ Level, Msg string }
+		require.NoError(t, json.Unmarshal([]byte(l), &line), "with JSON logs every line is JSON: %q", l)
+		if strings.HasPrefix(line.Msg, "wrote "+logged) {
+			assert.Equal(t, "INFO", line.Level, "level of %q", line.Msg)
+			wrote++
+		}
+	}
+	assert.Equal(t, len(report.Formats), wrote, "files written, logged")
 }
 
 func TestUnwritableOutStopsBeforeTheAudit(t *testing.T) {

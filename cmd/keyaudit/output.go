@@ -24,8 +24,10 @@ type output struct {
 
 	fail rules.Severity
 	log  *slog.Logger // for the SDK's own logging of the S3 sink
-	// say tells standard error what is being retried; nil with --quiet.
-	say func(string)
+	// say tells standard error what is being retried, and other news
+	// worth a warning; note tells where the report went. Both are nil
+	// with --quiet, and log through log with --log-format json.
+	say, note func(string)
 	// sink is where --out s3:// writes, checked before the audit.
 	sink *report.S3Sink
 }
@@ -77,24 +79,24 @@ func (o *output) checkDir() error {
 
 // deliver writes the report where the flags say; an error means the report
 // was not delivered (exit 3).
-func (o *output) deliver(ctx context.Context, e *env, r *report.Report, quiet bool, defaultFormat string) error {
+func (o *output) deliver(ctx context.Context, e *env, r *report.Report, defaultFormat string) error {
 	switch {
 	case strings.HasPrefix(o.out, "s3://"):
 		where, err := o.sink.Write(ctx, r, o.formats())
 		if err != nil {
 			return incomplete(err)
 		}
-		if !quiet {
-			fmt.Fprintf(e.stderr, "report written to %s\n", where)
+		if o.note != nil {
+			o.note("report written to " + where)
 		}
 	case o.out != "":
 		written, err := o.writeDir(r)
 		if err != nil {
 			return incomplete(err)
 		}
-		if !quiet {
+		if o.note != nil {
 			for _, path := range written {
-				fmt.Fprintf(e.stderr, "wrote %s\n", path)
+				o.note("wrote " + path)
 			}
 		}
 	default:

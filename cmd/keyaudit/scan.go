@@ -145,13 +145,13 @@ func (o *scanOptions) deliver(ctx context.Context, e *env, notifier *report.Slac
 	if hub != nil && prev == nil && strings.HasPrefix(o.out, "s3://") {
 		hubPrev, prevErr = o.output.sink.Latest(ctx)
 	}
-	delivered := o.output.deliver(ctx, e, r, o.quiet, defaultFormat)
+	delivered := o.output.deliver(ctx, e, r, defaultFormat)
 	var notified, imported error
 	if delivered == nil && notifier != nil {
-		notified = notify(ctx, e, notifier, &o.output, prev, r, o.quiet)
+		notified = notify(ctx, notifier, &o.output, prev, r)
 	}
 	if delivered == nil && hub != nil {
-		imported = importFindings(ctx, e, hub, &o.output, hubPrev, prevErr, r, o.quiet)
+		imported = importFindings(ctx, hub, &o.output, hubPrev, prevErr, r)
 	}
 	return worst(delivered, notified, imported, o.output.verdict(r))
 }

@@ -74,7 +74,7 @@ func (s *slackFlags) readPrevious() (*report.Report, error) {
 // the alert was not delivered (exit 3). With --previous it diffs against
 // that file; with --out s3:// against the last run announced there, so news
 // a failed post missed is posted next time; else everything open is news.
-func notify(ctx context.Context, e *env, n *report.Slack, o *output, prev, r *report.Report, quiet bool) error {
+func notify(ctx context.Context, n *report.Slack, o *output, prev, r *report.Report) error {
 	var (
 		ch   report.Changes
 		sent bool
@@ -86,14 +86,14 @@ func notify(ctx context.Context, e *env, n *report.Slack, o *output, prev, r *re
 		ch = report.Diff(prev, r)
 		sent, err = n.Notify(ctx, r, ch, o.out)
 	}
-	if ch.Refused != nil && !quiet {
-		fmt.Fprintf(e.stderr, "warning: the previous report was not compared: %v\n", ch.Refused)
+	if ch.Refused != nil && o.say != nil {
+		o.say(fmt.Sprintf("warning: the previous report was not compared: %v", ch.Refused))
 	}
 	if err != nil {
 		return incomplete(fmt.Errorf("post to Slack: %w", err))
 	}
-	if sent && !quiet {
-		fmt.Fprintf(e.stderr, "posted to Slack: %d new, %d resolved, %d suppressed\n", len(ch.Added), len(ch.Resolved), len(ch.Suppressed))
+	if sent && o.note != nil {
+		o.note(fmt.Sprintf("posted to Slack: %d new, %d resolved, %d suppressed", len(ch.Added), len(ch.Resolved), len(ch.Suppressed)))
 	}
 	return nil
 }
@@ -120,7 +120,7 @@ func (h *hubFlags) validate() error {
 // importFindings sends the findings to Security Hub after the report was
 // delivered, archiving what prev found and r no longer does; an error means
 // the findings did not all arrive (exit 3), the report is written anyway.
-func importFindings(ctx context.Context, e *env, hub *report.SecurityHub, o *output, prev *report.Report, prevErr error, r *report.Report, quiet bool) error {
+func importFindings(ctx context.Context, hub *report.SecurityHub, o *output, prev *report.Report, prevErr error, r *report.Report) error {
 	if prevErr != nil {
 		return incomplete(fmt.Errorf("import into Security Hub: read the previous run, to archive what it found and this one did not: %w", prevErr))
 	}
@@ -131,8 +131,8 @@ func importFindings(ctx context.Context, e *env, hub *report.SecurityHub, o *out
 	if err := hub.Import(ctx, r, prev, reportURL); err != nil {
 		return incomplete(fmt.Errorf("import into Security Hub %s in %s: %w", hub.Account, hub.Region, err))
 	}
-	if !quiet {
-		fmt.Fprintf(e.stderr, "imported %d findings into Security Hub %s in %s\n", len(r.Findings), hub.Account, hub.Region)
+	if o.note != nil {
+		o.note(fmt.Sprintf("imported %d findings into Security Hub %s in %s", len(r.Findings), hub.Account, hub.Region))
 	}
 	return nil
 }

@@ -66,7 +66,7 @@ func (o *whoisOptions) run(cmd *cobra.Command, e *env, args []string) error {
 		return err
 	}
 	r, unanswered := pipeline.Whois(ctx, opts, conn, keys)
-	return worst(o.output.deliver(cmd.Context(), e, r, o.quiet, ""), answers(unanswered), o.output.verdict(r))
+	return worst(o.output.deliver(cmd.Context(), e, r, ""), answers(unanswered), o.output.verdict(r))
 }
 
 // keyIDs reads the IDs to look up from the arguments or, without any, from
