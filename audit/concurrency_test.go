@@ -62,13 +62,19 @@ func TestAutoConcurrencyPerCPU(t *testing.T) {
 	assert.Equal(t, MinConcurrency, got, "100 accounts on 1 CPU: the floor")
 }
 
-// A scheduler left at Concurrency 0 audits as many accounts at once as
-// AutoConcurrency says.
-func TestSchedulerDerivesConcurrency(t *testing.T) {
-	targets := make([]Target, 40)
+// numbered returns n targets, accounts 000000000001 onwards.
+func numbered(n int) []Target {
+	targets := make([]Target, n)
 	for i := range targets {
 		targets[i] = Target{AccountID: fmt.Sprintf("%012d", i+1)}
 	}
+	return targets
+}
+
+// A scheduler left at Concurrency 0 audits as many accounts at once as
+// AutoConcurrency says.
+func TestSchedulerDerivesConcurrency(t *testing.T) {
+	targets := numbered(40)
 	audit, peak := inFlight(20 * time.Millisecond)
 	(&Scheduler{}).Run(context.Background(), targets, audit)
 	want, _ := AutoConcurrency(context.Background(), len(targets), 0)
@@ -102,10 +108,7 @@ func inFlight(d time.Duration) (AuditFunc, func() int) {
 // accounts are adds workers, so the rest still fits the time left, and
 // says so.
 func TestSchedulerGrowsForSlowAccounts(t *testing.T) {
-	targets := make([]Target, 60)
-	for i := range targets {
-		targets[i] = Target{AccountID: fmt.Sprintf("%012d", i+1)}
-	}
+	targets := numbered(60)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
 	var planned []int // Planned is called one at a time
@@ -123,10 +126,7 @@ func TestSchedulerGrowsForSlowAccounts(t *testing.T) {
 
 // A set concurrency is kept, however slow the accounts, and nothing is planned.
 func TestSchedulerKeepsASetConcurrency(t *testing.T) {
-	targets := make([]Target, 30)
-	for i := range targets {
-		targets[i] = Target{AccountID: fmt.Sprintf("%012d", i+1)}
-	}
+	targets := numbered(30)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	planned := 0

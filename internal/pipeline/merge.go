@@ -160,13 +160,13 @@ const profileBudget = 2 * time.Minute
 func (m *Merger) rank(ctx context.Context) ([]rules.Risk, []string) {
 	rc := m.opts.Config.Risk
 	tracers := tracer(m.opts)
-	switch {
-	case tracers == nil:
+	if tracers == nil || ctx.Err() != nil {
+		why := "this run read no CloudTrail"
+		if tracers != nil {
+			why = "the run stopped before CloudTrail was read"
+		}
 		ranked := m.ranked(m.recs, true)
-		return ranked, riskNotes(ranked, rc, "this run read no CloudTrail")
-	case ctx.Err() != nil:
-		ranked := m.ranked(m.recs, true)
-		return ranked, riskNotes(ranked, rc, "the run stopped before CloudTrail was read")
+		return ranked, riskNotes(ranked, rc, why)
 	}
 	// Profiles enrich the ranking; they must not hold the report back when
 	// CloudTrail is slow or failing (each call retries 5xx patiently).

@@ -342,6 +342,29 @@ func TestLiveRanksWithoutUsageOrPolicies(t *testing.T) {
 	}
 }
 
+// A run stopped once its accounts are audited, before the ranking, reads
+// no CloudTrail, and its note says why.
+func TestLiveStoppedReadsNoCloudTrail(t *testing.T) {
+	srv, conn := dial(t, demo(t), pipeline.Selection{Org: true})
+	opts := options()
+	opts.RiskTracer = conn.Tracers(30)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := 0 // Progress is called one account at a time
+	opts.Progress = func(inventory.Account, int) {
+		if done++; done == len(conn.Targets) {
+			cancel()
+		}
+	}
+	r := pipeline.Live(ctx, opts, conn.Targets, conn.IAM)
+	require.NotEmpty(t, r.Risk, "keys ranked")
+	require.Len(t, r.RiskNotes, 2, "notes: %v", r.RiskNotes)
+	assert.Equal(t, "Usage: no key was profiled in CloudTrail: the run stopped before CloudTrail was read.", r.RiskNotes[1], "usage note")
+	for _, a := range r.Accounts {
+		assert.Zero(t, srv.Calls().ByAccount[a.ID]["cloudtrail:LookupEvents"], "LookupEvents in %s", a.ID)
+	}
+}
+
 func TestOfflineRanksKeys(t *testing.T) {
 	r, err := pipeline.Offline(options(), []string{golden.Path("credential-reports/realistic.csv")})
 	require.NoError(t, err, "offline audit")
