@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -76,7 +77,7 @@ func numbered(n int) []Target {
 func TestSchedulerDerivesConcurrency(t *testing.T) {
 	targets := numbered(40)
 	audit, peak := inFlight(20 * time.Millisecond)
-	(&Scheduler{}).Run(context.Background(), targets, audit)
+	(&Scheduler{}).Run(context.Background(), slices.Values([][]Target{targets}), audit)
 	want, _ := AutoConcurrency(context.Background(), len(targets), 0)
 	assert.Equal(t, MinConcurrency, want, "40 accounts without a deadline: the floor")
 	assert.Equal(t, want, peak(), "accounts audited at once by a scheduler with Concurrency 0")
@@ -116,7 +117,7 @@ func TestSchedulerGrowsForSlowAccounts(t *testing.T) {
 	// accounts fit a quarter of 4 s only with about 18.
 	s := &Scheduler{MinTime: time.Millisecond, Planned: func(n int, _ string) { planned = append(planned, n) }}
 	audit, peak := inFlight(300 * time.Millisecond)
-	s.Run(ctx, targets, audit)
+	s.Run(ctx, slices.Values([][]Target{targets}), audit)
 	if assert.NotEmpty(t, planned, "the scheduler said what it planned") {
 		assert.Equal(t, MinConcurrency, planned[0], "planned at the start")
 		assert.Greater(t, planned[len(planned)-1], MinConcurrency, "planned once the accounts proved slow")
@@ -132,7 +133,64 @@ func TestSchedulerKeepsASetConcurrency(t *testing.T) {
 	planned := 0
 	s := &Scheduler{Concurrency: 2, MinTime: time.Millisecond, Planned: func(int, string) { planned++ }}
 	audit, peak := inFlight(50 * time.Millisecond)
-	s.Run(ctx, targets, audit)
+	s.Run(ctx, slices.Values([][]Target{targets}), audit)
 	assert.Equal(t, 2, peak(), "accounts in flight: as set")
 	assert.Zero(t, planned, "nothing planned for a set concurrency")
+}
+
+// Accounts are audited as their page arrives: the second page is listed
+// only once an account of the first is done, which a scheduler waiting for
+// the last page would never see. Every account is done once, and the
+// concurrency grows with the accounts listed.
+func TestSchedulerAuditsPagesAsTheyArrive(t *testing.T) {
+	all := numbered(300)
+	firstDone := make(chan struct{})
+	pages := func(yield func([]Target) bool) {
+		if !yield(all[:20]) {
+			return
+		}
+		select {
+		case <-firstDone:
+		case <-time.After(5 * time.Second):
+			t.Error("no account of the first page was audited before the second page was listed")
+		}
+		for i := 20; i < len(all); i += 20 {
+			if !yield(all[i : i+20]) {
+				return
+			}
+		}
+	}
+	var once sync.Once
+	audit := func(_ context.Context, t Target) inventory.Account {
+		once.Do(func() { close(firstDone) })
+		return inventory.Account{ID: t.AccountID, Status: inventory.StatusOK}
+	}
+	var planned []int // Planned and Done are called one at a time
+	var whys []string
+	seen := map[string]int{}
+	s := &Scheduler{MinTime: time.Hour, Planned: func(n int, why string) { planned, whys = append(planned, n), append(whys, why) },
+		Done: func(a inventory.Account) { seen[a.ID]++ }}
+	s.Run(context.Background(), pages, audit)
+	assert.Len(t, seen, len(all), "accounts done")
+	for id, n := range seen {
+		assert.Equal(t, 1, n, "account %s done once", id)
+	}
+	// An hour each: one per account listed, up to what a process starts with.
+	want, _ := AutoConcurrency(context.Background(), len(all), time.Hour)
+	if assert.NotEmpty(t, planned, "planned") {
+		assert.Equal(t, 20, planned[0], "planned for the first page: %s", whys[0])
+		assert.Equal(t, want, planned[len(planned)-1], "planned once every account is listed: %s", whys[len(whys)-1])
+		assert.IsIncreasing(t, planned, "each plan an increase")
+	}
+}
+
+// A scheduler given no page audits nothing and returns.
+func TestSchedulerWithoutPages(t *testing.T) {
+	done := 0
+	s := &Scheduler{Done: func(inventory.Account) { done++ }}
+	s.Run(context.Background(), slices.Values([][]Target{}), func(context.Context, Target) inventory.Account {
+		t.Error("audited without a target")
+		return inventory.Account{}
+	})
+	assert.Zero(t, done, "accounts done")
 }

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"iter"
 	"sync"
 	"time"
 
@@ -10,24 +11,25 @@ import (
 )
 
 // Scheduler audits many accounts at once, with a bound, and accounts for
-// every target: each comes back ok, error or skipped, in target order.
+// every target: each comes back ok, error or skipped.
 type Scheduler struct {
 	// Concurrency bounds the accounts audited at once. 0 derives it from
-	// the accounts and the time left (AutoConcurrency, with MinTime), and
-	// adds workers, up to MaxConcurrency, when the accounts done so far
-	// prove too slow for the rest to fit in a quarter of the time left.
+	// the accounts listed and the time left (AutoConcurrency, with
+	// MinTime), again as pages of accounts arrive, and adds workers, up to
+	// MaxConcurrency, when the accounts done so far prove too slow for the
+	// rest to fit in a quarter of the time left.
 	Concurrency int
 	// MinTime is the least time one account is expected to take; no account
 	// starts when the context's deadline is closer than this (or than the
 	// mean time of the accounts done so far, when that is longer).
 	MinTime time.Duration
 	// Planned, when set, hears how many accounts are audited at once and
-	// why, when that is derived: at the start and at each increase, one
+	// why, when that is derived: at the first page and at each increase,
+	// as pages of accounts arrive or the accounts' pace calls for it; one
 	// call at a time.
 	Planned func(n int, why string)
-	// Done, when set, is called after each account, one call at a time,
-	// and Run keeps none of them: an organization's inventory need not fit
-	// in memory at once.
+	// Done is called after each account, one call at a time. Run keeps no
+	// account: an organization's inventory need not fit in memory at once.
 	Done func(inventory.Account)
 }
 
@@ -35,33 +37,39 @@ type Scheduler struct {
 // returns (Status error with a reason), never by panicking.
 type AuditFunc func(ctx context.Context, t Target) inventory.Account
 
-// Run audits every target and returns one Account per target, in order
-// (none when Done is set).
-func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) []inventory.Account {
-	var results []inventory.Account
-	if s.Done == nil {
-		results = make([]inventory.Account, len(targets))
-	}
-	jobs := make(chan int)
+// Run audits every target of pages, starting on each page's as soon as it
+// arrives: an organization is listed 20 accounts a call, and waiting for
+// the last page would leave the first accounts idle. Pages are read as
+// fast as they come, whatever the audit's pace, so the plan knows the
+// accounts early.
+func (s *Scheduler) Run(ctx context.Context, pages iter.Seq[[]Target], audit AuditFunc) {
+	jobs := make(chan Target)
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
+		listed   int // targets the pages held so far
 		done     int // audited ok
 		finished int // ok, error or skipped
 		elapsed  time.Duration
 		workers  int
 		work     func()
 		derived  = s.Concurrency <= 0
-		initial  = s.Concurrency
 	)
-	if derived {
-		var why string
-		initial, why = AutoConcurrency(ctx, len(targets), s.MinTime)
-		if s.Planned != nil {
-			s.Planned(initial, why)
+	// grow adds workers up to n, and tells Planned of a derived increase
+	// (mu held).
+	grow := func(n int, why string) {
+		if n <= workers {
+			return
+		}
+		for ; workers < n; workers++ {
+			wg.Add(1)
+			go work()
+		}
+		if derived && s.Planned != nil {
+			s.Planned(n, why)
 		}
 	}
-	finish := func(i int, a inventory.Account, took time.Duration) {
+	finish := func(a inventory.Account, took time.Duration) {
 		mu.Lock()
 		defer mu.Unlock()
 		finished++
@@ -71,20 +79,10 @@ func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) 
 		}
 		// A few accounts are enough to know their pace.
 		if derived && a.Status == inventory.StatusOK && done >= 3 {
-			if n, why := regrow(ctx, len(targets)-finished, elapsed/time.Duration(done)); n > workers {
-				for ; workers < n; workers++ {
-					wg.Add(1)
-					go work()
-				}
-				if s.Planned != nil {
-					s.Planned(n, why)
-				}
-			}
+			grow(regrow(ctx, listed-finished, elapsed/time.Duration(done)))
 		}
 		if s.Done != nil {
 			s.Done(a)
-		} else {
-			results[i] = a
 		}
 	}
 	enough := func() (bool, time.Duration) {
@@ -103,14 +101,13 @@ func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) 
 	}
 	work = func() {
 		defer wg.Done()
-		for i := range jobs {
-			t := targets[i]
+		for t := range jobs {
 			if err := ctx.Err(); err != nil {
-				finish(i, skipped(t, "not started: the run was stopped before this account's turn ("+err.Error()+")"), 0)
+				finish(skipped(t, "not started: the run was stopped before this account's turn ("+err.Error()+")"), 0)
 				continue
 			}
 			if ok, left := enough(); !ok {
-				finish(i, skipped(t, fmt.Sprintf("not started: only %s was left before the run's deadline; give the run more time or split the accounts", left.Round(time.Second))), 0)
+				finish(skipped(t, fmt.Sprintf("not started: only %s was left before the run's deadline; give the run more time or split the accounts", left.Round(time.Second))), 0)
 				continue
 			}
 			start := time.Now()
@@ -118,21 +115,46 @@ func (s *Scheduler) Run(ctx context.Context, targets []Target, audit AuditFunc) 
 			if a.Status == inventory.StatusError && ctx.Err() != nil {
 				a = skipped(t, "cut short by the run's deadline before this account was done ("+a.Error+")")
 			}
-			finish(i, a, time.Since(start))
+			finish(a, time.Since(start))
 		}
 	}
-	mu.Lock()
-	for ; workers < initial; workers++ {
-		wg.Add(1)
-		go work()
-	}
-	mu.Unlock()
-	for i := range targets {
-		jobs <- i
+	feed := make(chan []Target)
+	go func() {
+		defer close(feed)
+		for page := range pages {
+			feed <- page
+		}
+	}()
+	// Targets wait here, listed, until a worker is free.
+	var queue []Target
+	for feed != nil || len(queue) > 0 {
+		var out chan Target
+		var next Target
+		if len(queue) > 0 {
+			out, next = jobs, queue[0]
+		}
+		select {
+		case page, ok := <-feed:
+			if !ok {
+				feed = nil
+				continue
+			}
+			queue = append(queue, page...)
+			// The workers fit the accounts listed so far.
+			mu.Lock()
+			listed += len(page)
+			if derived {
+				grow(AutoConcurrency(ctx, listed, s.MinTime))
+			} else {
+				grow(s.Concurrency, "")
+			}
+			mu.Unlock()
+		case out <- next:
+			queue = queue[1:]
+		}
 	}
 	close(jobs)
 	wg.Wait()
-	return results
 }
 
 // safely turns a panic while auditing one account into that account's

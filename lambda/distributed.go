@@ -98,8 +98,12 @@ func (h *handler) discover(ctx context.Context, in input) (discovered, error) {
 	if err != nil {
 		return discovered{}, err
 	}
-	items := make([]item, len(conn.Targets))
-	for i, t := range conn.Targets {
+	targets, err := conn.List(ctx)
+	if err != nil {
+		return discovered{}, err
+	}
+	items := make([]item, len(targets))
+	for i, t := range targets {
 		items[i] = item{AccountID: t.AccountID, Name: t.Name}
 	}
 	out := discovered{Run: inv.run, Accounts: len(items),

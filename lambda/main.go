@@ -168,8 +168,11 @@ type Summary struct {
 	Accounts   map[string]int `json:"accounts"`
 	Findings   int            `json:"findings"`
 	BySeverity map[string]int `json:"by_severity"`
-	Report     string         `json:"report"`
-	Slack      string         `json:"slack"`
+	// Incomplete says why accounts are missing that no status names: the
+	// organization's listing failed part way.
+	Incomplete string `json:"incomplete,omitempty"`
+	Report     string `json:"report"`
+	Slack      string `json:"slack"`
 	// SecurityHub is "imported", "failed" or "not configured".
 	SecurityHub string `json:"security_hub"`
 }
@@ -313,7 +316,7 @@ func (h *handler) auditContext(ctx context.Context) (context.Context, context.Ca
 
 // finish delivers the run's report and returns the run's summary.
 func (h *handler) finish(ctx context.Context, inv *invocation, conn *pipeline.Conn, r *report.Report) (Summary, error) {
-	sum := Summary{RunID: inv.run.ID, Accounts: r.Summary.Accounts, Findings: r.Summary.Findings, BySeverity: r.Summary.BySeverity}
+	sum := Summary{RunID: inv.run.ID, Accounts: r.Summary.Accounts, Findings: r.Summary.Findings, BySeverity: r.Summary.BySeverity, Incomplete: r.Incomplete}
 	var hub *report.SecurityHub
 	if h.settings.SecurityHub {
 		hub = conn.SecurityHub(h.settings.SecurityHubRegion)

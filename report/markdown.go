@@ -28,6 +28,9 @@ func (MarkdownWriter) Write(w io.Writer, r *Report) error {
 		ew.printf(" · %d suppressed", s.Suppressed)
 	}
 	ew.printf("\n\n")
+	if r.Incomplete != "" {
+		ew.printf("- :warning: **incomplete**: %s\n", mdCell(r.Incomplete))
+	}
 	for _, a := range r.Accounts {
 		if a.Status != "ok" {
 			ew.printf("- :warning: account %s %s: %s\n", mdCell(accountLabel(a.ID, a.Name, "")), a.Status, mdCell(a.Error))

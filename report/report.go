@@ -29,9 +29,12 @@ type Report struct {
 	Accounts      []Account       `json:"accounts"`
 	Findings      []rules.Finding `json:"findings"`
 	// Actions are what to do: one per key with findings, each with one plan.
-	Actions  []rules.Action `json:"actions"`
-	Summary  Summary        `json:"summary"`
-	Warnings []string       `json:"warnings,omitempty"`
+	Actions []rules.Action `json:"actions"`
+	Summary Summary        `json:"summary"`
+	// Incomplete says why Accounts are not every target, when they are
+	// not: the organization's listing failed part way (SetIncomplete).
+	Incomplete string   `json:"incomplete,omitempty"`
+	Warnings   []string `json:"warnings,omitempty"`
 	// KeyAges are the ages in days of every active key audited, for the
 	// age chart: findings alone would not show the healthy keys.
 	KeyAges []int `json:"key_ages,omitempty"`

@@ -191,6 +191,9 @@ func slackTitle(r *Report, ch Changes) string {
 	if n := len(r.Accounts) - r.Summary.Accounts["ok"]; n > 0 {
 		parts = append(parts, fmt.Sprintf("%d of %d accounts not audited", n, len(r.Accounts)))
 	}
+	if r.Incomplete != "" {
+		parts = append(parts, "account listing incomplete")
+	}
 	title := "keyaudit: " + strings.Join(parts, " · ")
 	if r.Demo {
 		title = "[DEMO] " + title
@@ -244,6 +247,9 @@ func slackBlocks(r *Report, ch Changes, top TopChanges, location string) []slack
 		if a.Status != "ok" {
 			failed = append(failed, fmt.Sprintf("• %s — %s: %s", esc(accountLabel(a.ID, a.Name, "")), a.Status, esc(a.Error)))
 		}
+	}
+	if r.Incomplete != "" {
+		blocks = append(blocks, section(":warning: *Incomplete:* "+esc(r.Incomplete)))
 	}
 	if len(failed) > 0 {
 		blocks = append(blocks, section(listText(fmt.Sprintf(":warning: *%d account(s) could not be audited:*", len(failed)), failed, "accounts")))

@@ -37,5 +37,12 @@ func (r *Report) Worst() rules.Severity {
 
 // Complete reports whether every target account was audited.
 func (r *Report) Complete() bool {
-	return r.Summary.Accounts["error"]+r.Summary.Accounts["skipped"] == 0
+	return r.Incomplete == "" && r.Summary.Accounts["error"]+r.Summary.Accounts["skipped"] == 0
+}
+
+// SetIncomplete records why the report lacks targets it cannot name, and
+// warns of it first.
+func (r *Report) SetIncomplete(why string) {
+	r.Incomplete = why
+	r.Warnings = append([]string{"incomplete: " + why}, r.Warnings...)
 }

@@ -38,15 +38,28 @@ func TestScanConcurrency(t *testing.T) {
 	}
 }
 
-// On a terminal the choice is a line above the progress bar.
-func TestProgressNote(t *testing.T) {
+// On a terminal the choice is a line above the progress bar: the first,
+// then, while the organization is listed, only the last once it is.
+func TestProgressPlan(t *testing.T) {
 	var buf bytes.Buffer
-	p := &progress{w: &buf, on: true, total: 40, start: time.Now()}
-	p.note("10 at once: why")
-	assert.Contains(t, buf.String(), "\r\033[K10 at once: why\n", "the note on its own line")
-	assert.Contains(t, buf.String(), "0/40 accounts", "the bar drawn again below it")
+	p := &progress{w: &buf, on: true, more: true, start: time.Now()}
+	p.listed(20, true)
+	p.plan("10 at once: why")
+	assert.Contains(t, buf.String(), "\r\033[K10 at once: why\n", "the first plan on its own line")
+	assert.Contains(t, buf.String(), "0/20+ accounts", "the bar drawn again below it, more accounts to come")
 	buf.Reset()
-	(&progress{w: &buf, on: false}).note("10 at once: why")
+	p.plan("30 at once: more listed")
+	p.plan("50 at once: more still")
+	assert.NotContains(t, buf.String(), "at once", "plans held back while the accounts are listed")
+	p.listed(1000, false)
+	assert.NotContains(t, buf.String(), "30 at once", "a plan superseded is never shown")
+	assert.Contains(t, buf.String(), "\r\033[K50 at once: more still\n", "the latest plan, once every account is listed")
+	assert.Contains(t, buf.String(), "0/1000 accounts", "the bar with every account")
+	buf.Reset()
+	p.plan("80 at once: slower than planned")
+	assert.Contains(t, buf.String(), "80 at once", "a plan after the listing is shown at once")
+	buf.Reset()
+	(&progress{w: &buf, on: false}).plan("10 at once: why")
 	assert.Empty(t, buf.String(), "nothing when the bar is off (not a terminal, --quiet)")
 }
 

@@ -197,9 +197,15 @@ func simEnv(t *testing.T) (*awssim.Server, string) {
 	t.Helper()
 	w, err := awssim.LoadWorld(golden.Path("aws/org-small.json"))
 	require.NoError(t, err, "load the small organization")
+	return simEnvOf(t, w)
+}
+
+// simEnvOf is simEnv for the world w, served with opts.
+func simEnvOf(t *testing.T, w *awssim.World, opts ...awssim.Option) (*awssim.Server, string) {
+	t.Helper()
 	at, err := time.Parse(time.RFC3339, asOf)
 	require.NoError(t, err, "parse asOf")
-	srv := awssim.NewServer(w, awssim.WithClock(func() time.Time { return at }), awssim.WithReportCalls(0))
+	srv := awssim.NewServer(w, append([]awssim.Option{awssim.WithClock(func() time.Time { return at }), awssim.WithReportCalls(0)}, opts...)...)
 	t.Cleanup(srv.Close)
 	creds := srv.Credentials(w.Management().ID)
 	dir := t.TempDir()
@@ -546,4 +552,16 @@ func TestSharedFlagsAgree(t *testing.T) {
 	})
 	assert.GreaterOrEqual(t, shared, 10, "flags scan and whois share")
 	assert.NotNil(t, whois.Flags().Lookup("trail"), "whois has --trail")
+}
+
+// An organization listing that fails after its first page: the accounts
+// listed are audited, the report says it is incomplete and why, in every
+// format a person reads, and the scan exits 3.
+func TestScanListingCutShort(t *testing.T) {
+	simEnvOf(t, awssim.GenerateOrg(45, 2, 7), awssim.WithOrgListingFailing(20))
+	for _, format := range []string{"table", "markdown", "json"} {
+		code, stdout, stderr := keyaudit(t, "", "scan", "--org", "--as-of", asOf, "--format", format, "--quiet")
+		assert.Equal(t, exitIncomplete, code, "%s: exit code; stderr: %s", format, stderr)
+		assert.Contains(t, stdout, "listing the accounts stopped after 20", "%s: the report says why it is incomplete", format)
+	}
 }

@@ -11,12 +11,16 @@ import (
 )
 
 // progress draws one status line on a terminal's standard error: accounts
-// done of total, failures, findings so far, elapsed time. It draws nothing
+// done of those listed (with a + while the organization is still being
+// listed), failures, findings so far, elapsed time. It draws nothing
 // when standard error is not a terminal (or a dumb one) or with --quiet.
 type progress struct {
 	w       io.Writer
 	on      bool
 	total   int
+	more    bool   // more accounts may be listed
+	planned bool   // a plan was noted
+	pending string // the latest plan, held back while accounts are listed
 	start   time.Time
 	mu      sync.Mutex
 	count   int
@@ -24,10 +28,43 @@ type progress struct {
 	finding int
 }
 
-func newProgress(e *env, total int, quiet bool) *progress {
-	p := &progress{w: e.stderr, on: !quiet && isTerminal(e.stderr) && e.getenv("TERM") != "dumb", total: total, start: time.Now()}
+func newProgress(e *env, quiet bool) *progress {
+	p := &progress{w: e.stderr, on: !quiet && isTerminal(e.stderr) && e.getenv("TERM") != "dumb", more: true, start: time.Now()}
 	p.draw()
 	return p
+}
+
+// listed sets the accounts listed so far, and whether more may come.
+func (p *progress) listed(accounts int, more bool) {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total, p.more = accounts, more
+	if !more && p.pending != "" {
+		p.noteLocked(p.pending)
+		p.pending = ""
+	}
+	p.drawLocked()
+}
+
+// plan notes how many accounts are audited at once: the first plan, then,
+// while the organization is listed and each page raises it, only the
+// latest once the listing is complete.
+func (p *progress) plan(line string) {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.planned && p.more {
+		p.pending = line
+		return
+	}
+	p.planned = true
+	p.noteLocked(line)
+	p.drawLocked()
 }
 
 // done counts one finished account and its findings (not suppressed).
@@ -58,19 +95,17 @@ func (p *progress) drawLocked() {
 	const width = 24
 	filled := width * p.count / max(1, p.total)
 	bar := strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
-	fmt.Fprintf(p.w, "\r\033[K%s %d/%d accounts · %d failed · %d findings · %s",
-		bar, p.count, p.total, p.failed, p.finding, time.Since(p.start).Round(time.Second))
+	plus := ""
+	if p.more {
+		plus = "+"
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s %d/%d%s accounts · %d failed · %d findings · %s",
+		bar, p.count, p.total, plus, p.failed, p.finding, time.Since(p.start).Round(time.Second))
 }
 
-// note writes line above the bar, once, and draws the bar again.
-func (p *progress) note(line string) {
-	if !p.on {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// noteLocked writes line above the bar, once (p.mu held).
+func (p *progress) noteLocked(line string) {
 	fmt.Fprintf(p.w, "\r\033[K%s\n", line)
-	p.drawLocked()
 }
 
 // finish clears the line so the report starts on a clean screen.

@@ -110,11 +110,14 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 	if o.hub.on {
 		hub = conn.SecurityHub(o.hub.region)
 	}
-	prog := newProgress(e, len(conn.Targets), o.quiet)
-	opts.Concurrency, opts.Progress = o.concurrency, prog.done
-	if len(conn.Targets) > 1 {
-		// Derived (and logged by Live): say so above the progress bar too.
-		opts.Planned = func(n int, why string) { prog.note(fmt.Sprintf("%d at once: %s (--concurrency sets it)", n, why)) }
+	prog := newProgress(e, o.quiet)
+	opts.Concurrency, opts.Progress, opts.Listed = o.concurrency, prog.done, prog.listed
+	// Derived (and logged by Live): say so above the progress bar too,
+	// unless there is one account.
+	opts.Planned = func(n int, why string) {
+		if n > 1 {
+			prog.plan(fmt.Sprintf("%d at once: %s (--concurrency sets it)", n, why))
+		}
 	}
 	// The kill-first ranking profiles its budget of keys in CloudTrail.
 	opts.RiskTracer = conn.Tracers(o.trailDays)

@@ -65,7 +65,10 @@ func (o *whoisOptions) run(cmd *cobra.Command, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, unanswered := pipeline.Whois(ctx, opts, conn, keys)
+	r, unanswered, err := pipeline.Whois(ctx, opts, conn, keys)
+	if err != nil {
+		return dialErr(ctx, err)
+	}
 	return worst(o.output.deliver(cmd.Context(), e, r, ""), answers(unanswered), o.output.verdict(r))
 }
 

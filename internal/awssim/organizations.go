@@ -52,6 +52,9 @@ func (s *Server) listAccounts(r *request) (any, error) {
 			return nil, invalidInput("You specified an invalid value for nextToken.")
 		}
 		offset, empties, afterEmpty = pos[0], pos[1], pos[2]
+		if s.listFailsAfter > 0 && offset >= s.listFailsAfter {
+			return nil, invalidInput("You specified an invalid value for nextToken.")
+		}
 	}
 	// Organizations can answer an empty page that still carries a
 	// NextToken; a client that stops at the first empty page misses

@@ -45,6 +45,11 @@ func WithReportCalls(n int) Option { return func(s *Server) { s.reportCalls = n 
 // a NextToken, as Organizations does, interleaved with the real ones.
 func WithEmptyOrgPages(n int) Option { return func(s *Server) { s.emptyPages = n } }
 
+// WithOrgListingFailing makes ListAccounts refuse the NextToken of any
+// page after the first n accounts (InvalidInputException, as for a token
+// that expired): a listing that fails part way.
+func WithOrgListingFailing(n int) Option { return func(s *Server) { s.listFailsAfter = n } }
+
 // WithPageSize sets how many items IAM list calls return when the caller
 // sets no MaxItems (default 100). IAM may return fewer than asked for, so
 // a small size exercises a client's paging.
@@ -61,8 +66,10 @@ type Server struct {
 	reportCalls int
 	emptyPages  int
 	pageSize    int
-	http        *httptest.Server
-	client      *http.Client
+	// listFailsAfter, when positive, is where ListAccounts' paging fails.
+	listFailsAfter int
+	http           *httptest.Server
+	client         *http.Client
 
 	// Read-only once NewServer returns.
 	accounts map[string]*account

@@ -16,7 +16,7 @@ import (
 // and logs what it chose and why.
 func TestLiveDerivesConcurrency(t *testing.T) {
 	_, conn := dial(t, world(t, nil), pipeline.Selection{Org: true})
-	require.Len(t, conn.Targets, 5, "discovered active accounts")
+	require.Len(t, list(t, conn), 5, "discovered active accounts")
 	var log bytes.Buffer
 	opts := options()
 	opts.Concurrency = 0

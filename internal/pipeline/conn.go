@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,42 +38,98 @@ type Conn struct {
 	Caller string
 	// Partition is the caller's partition (aws, aws-cn, aws-us-gov).
 	Partition string
-	Targets   []audit.Target
 
 	cfg      aws.Config
 	sessions *audit.Sessions
 
 	mu      sync.Mutex
 	tracers map[string]*audit.Tracer
+
+	// listed are the targets listed so far, exclusions applied; org lists
+	// the rest of an organization, nil when there is no more to list.
+	listed  []audit.Target
+	org     *audit.OrgListing
+	exclude []string
 }
 
 // Dial asks STS whose the credentials in cfg are, resolves the selection
-// to targets, and prepares a session per account. Its errors are the
+// to targets, and prepares a session per account. An organization is
+// listed here only up to its first account left after the exclusions; the
+// rest is listed as it is audited (Targets). Dial's errors are the
 // caller's configuration or credentials: nothing was audited yet.
 func Dial(ctx context.Context, cfg aws.Config, sel Selection) (*Conn, error) {
 	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return nil, fmt.Errorf("find out who the credentials belong to (sts:GetCallerIdentity): %w", audit.Explain(err))
 	}
-	c := &Conn{Caller: aws.ToString(who.Account), Partition: "aws", cfg: cfg, tracers: map[string]*audit.Tracer{}}
+	c := &Conn{Caller: aws.ToString(who.Account), Partition: "aws", cfg: cfg, tracers: map[string]*audit.Tracer{}, exclude: sel.Exclude}
 	if a, err := arn.Parse(aws.ToString(who.Arn)); err == nil {
 		c.Partition = a.Partition
 	}
 	switch {
 	case sel.Org:
-		if c.Targets, err = audit.DiscoverOrg(ctx, organizations.NewFromConfig(cfg)); err != nil {
-			return nil, err
+		c.org = audit.ListOrg(organizations.NewFromConfig(cfg))
+		for len(c.listed) == 0 && c.org != nil {
+			if _, err := c.next(ctx); err != nil {
+				return nil, fmt.Errorf("%w (run as the management account or a delegated administrator)", err)
+			}
 		}
 	case len(sel.Accounts) > 0:
-		c.Targets = sel.Accounts
+		c.listed = audit.Exclude(sel.Accounts, sel.Exclude)
 	default:
-		c.Targets = []audit.Target{{AccountID: c.Caller}}
+		c.listed = audit.Exclude([]audit.Target{{AccountID: c.Caller}}, sel.Exclude)
 	}
-	if c.Targets = audit.Exclude(c.Targets, sel.Exclude); len(c.Targets) == 0 {
+	if len(c.listed) == 0 {
 		return nil, ErrNoTargets
 	}
 	c.sessions = audit.NewSessions(cfg, c.Caller, sel.Role)
 	return c, nil
+}
+
+// next lists the organization's next page, exclusions applied.
+func (c *Conn) next(ctx context.Context) ([]audit.Target, error) {
+	page, err := c.org.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !c.org.More() {
+		c.org = nil
+	}
+	page = audit.Exclude(page, c.exclude)
+	c.listed = append(c.listed, page...)
+	return page, nil
+}
+
+// Targets yields the accounts to audit a page at a time: those listed so
+// far, then the organization's further pages as they are listed; a
+// listing error ends it. It is a Lister. Iterate it from one goroutine at
+// a time; another iteration starts again from the first account.
+func (c *Conn) Targets(ctx context.Context) iter.Seq2[[]audit.Target, error] {
+	return func(yield func([]audit.Target, error) bool) {
+		if !yield(c.listed[:len(c.listed):len(c.listed)], nil) {
+			return
+		}
+		for c.org != nil {
+			page, err := c.next(ctx)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if !yield(page, nil) {
+				return
+			}
+		}
+	}
+}
+
+// List lists every account to audit.
+func (c *Conn) List(ctx context.Context) ([]audit.Target, error) {
+	for _, err := range c.Targets(ctx) {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return c.listed, nil
 }
 
 // IAM returns the IAM client that acts in one account; it is a Connect.
@@ -118,15 +175,6 @@ func (c *Conn) Tracers(days int) TracerFunc {
 		c.tracers[accountID] = t
 		return t, nil
 	}
-}
-
-// Audited is the set of target accounts, for telling foreign keys apart.
-func (c *Conn) Audited() map[string]bool {
-	m := make(map[string]bool, len(c.Targets))
-	for _, t := range c.Targets {
-		m[t.AccountID] = true
-	}
-	return m
 }
 
 // Hints names, for one entrypoint, the settings a person would change when

@@ -30,8 +30,10 @@ func TestDialSelection(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, conn := dial(t, w, tt.sel)
+			targets, err := conn.List(context.Background())
+			require.NoError(t, err, "list the targets of %s", tt.name)
 			var got []string
-			for _, tg := range conn.Targets {
+			for _, tg := range targets {
 				got = append(got, tg.AccountID)
 			}
 			assert.Equal(t, tt.want, got, "targets of %s", tt.name)

@@ -7,6 +7,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"iter"
 	"log/slog"
 	"os"
 	"slices"
@@ -63,6 +64,9 @@ type Options struct {
 	// Progress, when set, hears of each account as it finishes, with the
 	// number of its findings that are not suppressed; one call at a time.
 	Progress func(a inventory.Account, findings int)
+	// Listed, when set, hears how many accounts are listed so far, and
+	// whether more may come, as a live run's pages of accounts arrive.
+	Listed func(accounts int, more bool)
 	// Hint rewords an error for the people of one entrypoint (a CLI flag
 	// to try, say); nil leaves errors as they are.
 	Hint func(error) error
@@ -254,12 +258,18 @@ func NewAuditor(opts Options, connect Connect) *Auditor {
 	return &Auditor{opts: opts, connect: connect, collector: opts.collector()}
 }
 
-// Live audits the targets through the AWS APIs, at most opts.Concurrency
-// accounts at once, and reports every target as ok, error or skipped. The
-// catalogue runs once per account as it finishes (once more only when
-// GetAccessKeyLastUsed or CloudTrail changed what it judges), and that
-// result is what the progress and the report show.
-func Live(ctx context.Context, opts Options, targets []audit.Target, connect Connect) *report.Report {
+// Lister lists the accounts to audit a page at a time, an error ending
+// the listing (Conn.Targets).
+type Lister func(ctx context.Context) iter.Seq2[[]audit.Target, error]
+
+// Live audits the targets through the AWS APIs, each page of them as it is
+// listed, at most opts.Concurrency accounts at once, and reports every
+// target as ok, error or skipped; a listing cut short leaves the report
+// incomplete, saying so. The catalogue runs once per account as it
+// finishes (once more only when GetAccessKeyLastUsed or CloudTrail changed
+// what it judges), and that result is what the progress and the report
+// show.
+func Live(ctx context.Context, opts Options, targets Lister, connect Connect) *report.Report {
 	if opts.Connect == nil {
 		opts.Connect = connect
 	}
@@ -289,14 +299,38 @@ func Live(ctx context.Context, opts Options, targets []audit.Target, connect Con
 		}
 		merger.Add(AccountResult{Account: a, Result: res})
 	}
-	s.Run(ctx, targets, func(ctx context.Context, t audit.Target) inventory.Account {
+	listed, listErr := 0, error(nil) // Run returns after the pages
+	pages := func(yield func([]audit.Target) bool) {
+		if opts.Listed != nil {
+			defer func() { opts.Listed(listed, false) }()
+		}
+		for page, err := range targets(ctx) {
+			if err != nil {
+				listErr = err
+				return
+			}
+			listed += len(page)
+			if opts.Listed != nil {
+				opts.Listed(listed, true)
+			}
+			if !yield(page) {
+				return
+			}
+		}
+	}
+	s.Run(ctx, pages, func(ctx context.Context, t audit.Target) inventory.Account {
 		r := auditor.Audit(ctx, t)
 		mu.Lock()
 		results[r.Account.ID] = r.Result
 		mu.Unlock()
 		return r.Account
 	})
-	return merger.Report(ctx)
+	r := merger.Report(ctx)
+	if listErr != nil {
+		opts.logger().Warn("account listing cut short", "listed", listed, "error", listErr)
+		r.SetIncomplete(fmt.Sprintf("listing the accounts stopped after %d: %v; the accounts not listed are not in this report", listed, opts.hint(listErr)))
+	}
+	return r
 }
 
 // Audit audits one account and evaluates the rules over it. Failure is

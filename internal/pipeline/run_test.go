@@ -1,9 +1,11 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
+	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -58,6 +61,21 @@ func dial(t *testing.T, w *awssim.World, sel pipeline.Selection, opts ...awssim.
 	return srv, conn
 }
 
+// list lists every target of conn.
+func list(t *testing.T, conn *pipeline.Conn) []audit.Target {
+	t.Helper()
+	targets, err := conn.List(context.Background())
+	require.NoError(t, err, "list the targets")
+	return targets
+}
+
+// fixed lists targets as one page.
+func fixed(targets ...audit.Target) pipeline.Lister {
+	return func(context.Context) iter.Seq2[[]audit.Target, error] {
+		return func(yield func([]audit.Target, error) bool) { yield(targets, nil) }
+	}
+}
+
 func accounts(ids ...string) pipeline.Selection {
 	var sel pipeline.Selection
 	for _, id := range ids {
@@ -74,12 +92,12 @@ func options() pipeline.Options {
 
 func TestLiveOrganization(t *testing.T) {
 	srv, conn := dial(t, world(t, nil), pipeline.Selection{Org: true}, awssim.WithPageSize(1), awssim.WithEmptyOrgPages(2))
-	require.Len(t, conn.Targets, 5, "discovered active accounts (the suspended one left out)")
 	opts := options()
 	opts.Concurrency = 3
 	r := pipeline.Live(context.Background(), opts, conn.Targets, conn.IAM)
 
-	require.Len(t, r.Accounts, len(conn.Targets), "the report lists every target")
+	require.Len(t, r.Accounts, 5, "the report lists every active account (the suspended one left out), listed a page at a time")
+	assert.Len(t, list(t, conn), 5, "the accounts listed")
 	want := map[string]struct {
 		status inventory.Status
 		reason []string
@@ -162,7 +180,7 @@ func TestLiveReportNeverCompletes(t *testing.T) {
 	require.NoError(t, err, "simulator config")
 	opts := options()
 	opts.Collector.ReportWait = 200 * time.Millisecond
-	r := pipeline.Live(context.Background(), opts, []audit.Target{{AccountID: "222222222222"}},
+	r := pipeline.Live(context.Background(), opts, fixed(audit.Target{AccountID: "222222222222"}),
 		func(context.Context, string) (audit.IAM, error) { return iam.NewFromConfig(cfg), nil })
 	require.Len(t, r.Accounts, 1, "accounts in the report")
 	a := r.Accounts[0]
@@ -185,7 +203,7 @@ func TestLiveDeadline(t *testing.T) {
 	start := time.Now()
 	r := pipeline.Live(ctx, opts, conn.Targets, conn.IAM)
 	assert.Less(t, time.Since(start), 2*time.Second, "run time after a 400ms deadline: in-flight work must stop")
-	require.Len(t, r.Accounts, len(conn.Targets), "the report lists every target")
+	require.Len(t, r.Accounts, len(list(t, conn)), "the report lists every target")
 	skipped := 0
 	for _, a := range r.Accounts {
 		if inventory.Status(a.Status) == inventory.StatusSkipped {
@@ -214,7 +232,7 @@ func TestLiveProgressCountsFromResults(t *testing.T) {
 		statuses[a.ID] = a.Status
 	}
 	r := pipeline.Live(context.Background(), opts, conn.Targets, conn.IAM)
-	require.Len(t, statuses, len(conn.Targets), "accounts the progress heard of")
+	require.Len(t, statuses, len(list(t, conn)), "accounts the progress heard of")
 	want := map[string]int{}
 	for _, f := range r.Findings {
 		if f.Suppressed == nil {
@@ -350,9 +368,9 @@ func TestLiveStoppedReadsNoCloudTrail(t *testing.T) {
 	opts.RiskTracer = conn.Tracers(30)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := 0 // Progress is called one account at a time
+	done, n := 0, len(list(t, conn)) // Progress is called one account at a time
 	opts.Progress = func(inventory.Account, int) {
-		if done++; done == len(conn.Targets) {
+		if done++; done == n {
 			cancel()
 		}
 	}
@@ -444,7 +462,7 @@ func TestMergerKeepsOnlyInventoriesInReach(t *testing.T) {
 	opts.Connect = conn.IAM
 	auditor := pipeline.NewAuditor(opts, conn.IAM)
 	var results []pipeline.AccountResult
-	for _, tgt := range conn.Targets {
+	for _, tgt := range list(t, conn) {
 		results = append(results, auditor.Audit(context.Background(), tgt))
 	}
 	require.Len(t, results, 41, "accounts audited")
@@ -509,7 +527,7 @@ func TestLiveReadsPoliciesDuringTheReport(t *testing.T) {
 	_, conn := dial(t, demo(t), pipeline.Selection{Org: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	acct := conn.Targets[0]
+	acct := list(t, conn)[0]
 	client, err := conn.IAM(ctx, acct.AccountID)
 	require.NoError(t, err, "connect to %s", acct.AccountID)
 	r := pipeline.NewAuditor(options(), func(context.Context, string) (audit.IAM, error) {
@@ -523,4 +541,39 @@ func TestLiveReadsPoliciesDuringTheReport(t *testing.T) {
 		}
 	}
 	assert.Positive(t, classified, "users with a blast radius")
+}
+
+// An organization whose listing fails after its first page: the accounts
+// listed are audited and reported, and the report says it is incomplete
+// and why, for it cannot name the accounts it lacks. Whois, which needs
+// every account, answers nothing.
+func TestLiveListingCutShort(t *testing.T) {
+	w := awssim.GenerateOrg(45, 2, 7) // 46 accounts: pages of 20, 20 and 6
+	srv, conn := dial(t, w, pipeline.Selection{Org: true}, awssim.WithOrgListingFailing(20))
+	opts := options()
+	opts.Concurrency = 4
+	type heard struct {
+		accounts int
+		more     bool
+	}
+	var listed []heard // Listed is called from one goroutine
+	opts.Listed = func(n int, more bool) { listed = append(listed, heard{n, more}) }
+	r := pipeline.Live(context.Background(), opts, conn.Targets, conn.IAM)
+
+	assert.Equal(t, []heard{{20, true}, {20, false}}, listed, "the accounts listed, as the pages arrived")
+	require.Len(t, r.Accounts, 20, "the accounts of the first page, each reported")
+	assert.Equal(t, 20, r.Summary.Accounts["ok"], "the accounts listed are audited")
+	assert.False(t, r.Complete(), "a report missing accounts is not complete")
+	assert.Contains(t, r.Incomplete, "listing the accounts stopped after 20", "why")
+	assert.Contains(t, r.Incomplete, "nextToken", "the cause")
+	require.NotEmpty(t, r.Warnings, "warnings")
+	assert.Equal(t, "incomplete: "+r.Incomplete, r.Warnings[0], "warned first")
+	var buf bytes.Buffer
+	require.NoError(t, report.JSONWriter{}.Write(&buf, r), "write the JSON report")
+	golden.ValidReport(t, buf.Bytes())
+	assert.Contains(t, buf.String(), `"incomplete": "listing the accounts stopped after 20`, "in the JSON report")
+	assert.Equal(t, 2, srv.Calls().ByAccount[w.Management().ID]["organizations:ListAccounts"], "ListAccounts calls: the first page, then the one refused")
+
+	_, _, err := pipeline.Whois(context.Background(), opts, conn, []inventory.Sighting{{AccessKeyID: "AKIAIOSFODNN7EXAMPLE"}})
+	assert.ErrorContains(t, err, "list the organization's accounts", "whois without every account")
 }

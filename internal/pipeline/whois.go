@@ -33,11 +33,17 @@ const whoisConcurrency = 8
 // Whois tells, for each key ID, whose it is and, where the owning account
 // is among the targets, the user, the key's state and who uses it
 // (opts.Tracer). Each key that could not be answered carries its reason.
-// A key ID given more than once is looked up once.
-func Whois(ctx context.Context, opts Options, c *Conn, keys []inventory.Sighting) (*report.Report, Unanswered) {
-	opts.Audited = c.Audited()
-	names := make(map[string]string, len(c.Targets))
-	for _, t := range c.Targets {
+// A key ID given more than once is looked up once. Its error is the
+// organization's listing failing: then nothing is answered.
+func Whois(ctx context.Context, opts Options, c *Conn, keys []inventory.Sighting) (*report.Report, Unanswered, error) {
+	targets, err := c.List(ctx)
+	if err != nil {
+		return nil, Unanswered{}, err
+	}
+	opts.Audited = make(map[string]bool, len(targets))
+	names := make(map[string]string, len(targets))
+	for _, t := range targets {
+		opts.Audited[t.AccountID] = true
 		names[t.AccountID] = t.Name
 	}
 	keys = dedupe(keys)
@@ -71,7 +77,7 @@ func Whois(ctx context.Context, opts Options, c *Conn, keys []inventory.Sighting
 	_ = g.Wait() // every error is the key's own, in its sighting
 	r := Build(opts, nil, keys)
 	r.Keys = keys
-	return r, u
+	return r, u, nil
 }
 
 // dedupe keeps the first sighting of each value, noting how many more
