@@ -37,9 +37,9 @@ type Scheduler struct {
 // returns (Status error with a reason), never by panicking.
 type AuditFunc func(ctx context.Context, t Target) inventory.Account
 
-// Run audits every target of pages, starting on each page's as soon as it
-// arrives: an organization is listed 20 accounts a call, and waiting for
-// the last page would leave the first accounts idle. Pages are read as
+// Run audits every target of pages, starting on a page's targets as soon
+// as the page arrives: an organization is listed 20 accounts a call, and
+// waiting for the last page would leave the first accounts idle. Pages are read as
 // fast as they come, whatever the audit's pace, so the plan knows the
 // accounts early.
 func (s *Scheduler) Run(ctx context.Context, pages iter.Seq[[]Target], audit AuditFunc) {
