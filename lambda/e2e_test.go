@@ -458,3 +458,35 @@ func TestLambdaS3DownLogsTheFindings(t *testing.T) {
 	assert.NotEmpty(t, logged.Findings, "the findings are in the log; logs:\n%s", logs)
 	assert.Equal(t, len(logged.Findings), logged.Summary.Findings, "the summary is in the log and counts the findings")
 }
+
+// An organization whose listing fails after its first page: the accounts
+// listed are audited and the report is written, and the summary, the
+// report and the Slack message say the run is incomplete and why.
+func TestLambdaListingCutShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the Lambda binary")
+	}
+	w := awssim.GenerateOrg(45, 2, 7) // 46 accounts: pages of 20, 20 and 6
+	w.Management().Secrets = map[string]string{slackSecret: slackToken}
+	st := startStack(t, w, awssim.WithOrgListingFailing(20))
+	c := reportBucket(t, st)
+	resp, failure, logs := invoke(t, st, w.Management().ID, `{}`, time.Minute)
+	sum := decodeSummary(t, resp, failure, logs, "listing cut short")
+	assert.Contains(t, sum.Incomplete, "listing the accounts stopped after 20", "the summary says why: %+v", sum)
+	assert.Equal(t, 20, sum.Accounts[string(inventory.StatusOK)], "the accounts listed are audited: %+v", sum)
+	assert.Contains(t, logs, "account listing cut short", "logged as a warning")
+
+	obj, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("keyaudit/latest.json")})
+	require.NoError(t, err, "read latest.json")
+	r, err := report.ReadReport(obj.Body)
+	require.NoError(t, err, "latest.json is a report")
+	assert.Equal(t, sum.Incomplete, r.Incomplete, "the report says what the summary says")
+	assert.False(t, r.Complete(), "the report is not complete")
+
+	posts := st.slack.Posts()
+	require.Len(t, posts, 1, "Slack posts")
+	msg, err := json.Marshal(posts[0].Blocks)
+	require.NoError(t, err, "marshal the Slack message")
+	assert.Contains(t, string(msg), "account listing incomplete", "the headline")
+	assert.Contains(t, string(msg), "listing the accounts stopped after 20", "the Slack message says why")
+}
