@@ -43,6 +43,8 @@ func TestScanConcurrency(t *testing.T) {
 func TestProgressPlan(t *testing.T) {
 	var buf bytes.Buffer
 	p := &progress{w: &buf, on: true, more: true, start: time.Now()}
+	p.draw()
+	assert.Contains(t, buf.String(), "listing the accounts", "before the first page")
 	p.listed(20, true)
 	p.plan("10 at once: why")
 	assert.Contains(t, buf.String(), "\r\033[K10 at once: why\n", "the first plan on its own line")

@@ -93,6 +93,10 @@ func (p *progress) drawLocked() {
 		return
 	}
 	const width = 24
+	if p.more && p.total == 0 {
+		fmt.Fprintf(p.w, "\r\033[Klisting the accounts · %s", time.Since(p.start).Round(time.Second))
+		return
+	}
 	filled := width * p.count / max(1, p.total)
 	bar := strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
 	plus := ""
