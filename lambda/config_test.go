@@ -83,18 +83,3 @@ func TestSettingsFromEnv(t *testing.T) {
 		}
 	}
 }
-
-func TestMemoryLimit(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		env  map[string]string
-		want int64
-	}{
-		{"outside Lambda", nil, 0},
-		{"1024 MB function", map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}, 1024 << 20 * 9 / 10},
-		{"GOMEMLIMIT set", map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024", "GOMEMLIMIT": "500MiB"}, 0},
-		{"not a number", map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "lots"}, 0},
-	} {
-		assert.Equal(t, tt.want, memoryLimit(func(k string) string { return tt.env[k] }), "case %s", tt.name)
-	}
-}

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/internal/memlimit"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
@@ -33,7 +34,7 @@ func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	// Lambda stops a function that outgrows its memory; a soft limit
 	// below it makes the garbage collector work harder first.
-	if limit := memoryLimit(os.Getenv); limit > 0 {
+	if limit := memlimit.Soft(os.Getenv, os.ReadFile); limit > 0 {
 		debug.SetMemoryLimit(limit)
 	}
 	s, err := settingsFromEnv(os.Getenv)
@@ -45,16 +46,6 @@ func main() {
 	}
 	h := &handler{settings: s, log: log}
 	lambda.Start(h.handle)
-}
-
-// memoryLimit is 90% of the function's memory, unless GOMEMLIMIT sets one;
-// 0 outside Lambda.
-func memoryLimit(getenv func(string) string) int64 {
-	mb, err := strconv.Atoi(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
-	if getenv("GOMEMLIMIT") != "" || err != nil || mb <= 0 {
-		return 0
-	}
-	return int64(mb) << 20 * 9 / 10
 }
 
 // settings are read once, at cold start, from the function's environment.

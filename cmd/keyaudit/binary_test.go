@@ -373,3 +373,20 @@ func TestBinaryNetworkFaults(t *testing.T) {
 		})
 	}
 }
+
+// In a Lambda function, or a container with a memory limit, the binary
+// sets a soft memory limit below it (internal/memlimit); GOMEMLIMIT wins.
+func TestBinarySoftMemoryLimit(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"a 1024 MB function", []string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024"}, "mib=921"},
+		{"GOMEMLIMIT set", []string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024", "GOMEMLIMIT=300MiB"}, "mib=300"},
+	} {
+		_, _, stderr := exe(t, tt.env, "scan", "--credential-report", realistic(), "--as-of", asOf, "--format", "json", "--verbose")
+		assert.Regexp(t, `msg="soft memory limit" .*`+tt.want+`\b`, stderr, "case %s: stderr", tt.name)
+	}
+}

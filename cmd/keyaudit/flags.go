@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/keyaudit/keyaudit/audit"
@@ -57,6 +59,10 @@ func (c *common) startLog(e *env) error {
 	c.runID = pipeline.NewID(c.started)
 	log = log.With("run_id", c.runID)
 	c.output.log = log
+	// The soft memory limit main or GOMEMLIMIT set, as the runtime has it.
+	if limit := debug.SetMemoryLimit(-1); limit < math.MaxInt64 {
+		log.Info("soft memory limit", "mib", limit>>20)
+	}
 	switch {
 	case c.logFormat == "json":
 		e.jsonLog = log

@@ -10,10 +10,19 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
+
+	"github.com/keyaudit/keyaudit/internal/memlimit"
 )
 
 func main() {
+	// In a container (a nightly CronJob, a CI runner) a run that outgrows
+	// its memory is killed without a report: a soft limit below it makes
+	// the garbage collector work harder first.
+	if limit := memlimit.Soft(os.Getenv, os.ReadFile); limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()

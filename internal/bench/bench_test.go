@@ -26,6 +26,7 @@ import (
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/awssim"
+	"github.com/keyaudit/keyaudit/internal/memlimit"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
@@ -132,7 +133,7 @@ func memoryFrom(env string) (int64, error) {
 	if err != nil || mb < 128 || mb > 10240 {
 		return 0, fmt.Errorf("BENCH_FUNCTION_MEMORY: %q is not a Lambda function's memory in MB, from 128 to 10240 (leave it empty for no limit)", env)
 	}
-	return int64(mb) << 20 * 9 / 10, nil
+	return memlimit.OfMB(int64(mb)), nil
 }
 
 func TestMemoryFrom(t *testing.T) {
