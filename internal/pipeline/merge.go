@@ -30,10 +30,12 @@ type Merger struct {
 	mu   sync.Mutex
 	recs []*record
 	kept []*record // records still holding their inventory
-	// top holds the best scores of IAM users' keys seen so far, at most
-	// reach of them: an inventory is kept while one of its keys scores at
-	// least the lowest, once top is full.
-	top   scores
+	// top holds the best IAM users' keys seen so far, at most reach of
+	// them, in the ranking's order (score, then account): an inventory is
+	// kept while its best key is not behind the last of them, once top is
+	// full. Ties in score go by account, as rules.Order breaks them, so a
+	// tie does not keep every account that shares the score.
+	top   standings
 	reach int
 }
 
@@ -43,6 +45,18 @@ type record struct {
 	res  rules.Result
 	risk []rules.Risk
 	best int // the best score of an IAM user's key; -1 when none
+}
+
+// standing is a key's place in the ranking's order, as far as the Merger
+// needs it: within one account, the account keeps or drops all its keys.
+type standing struct {
+	score   int
+	account string
+}
+
+// behind reports whether a comes after b in the ranking (rules.Order).
+func (a standing) behind(b standing) bool {
+	return a.score < b.score || a.score == b.score && a.account > b.account
 }
 
 // NewMerger returns an empty Merger for a run with these options.
@@ -77,10 +91,11 @@ func (m *Merger) Add(r AccountResult) {
 			continue
 		}
 		rec.best = max(rec.best, k.Score)
+		st := standing{k.Score, k.AccountID}
 		if m.reach > 0 && len(m.top) < m.reach {
-			heap.Push(&m.top, k.Score)
-		} else if m.reach > 0 && k.Score > m.top[0] {
-			m.top[0] = k.Score
+			heap.Push(&m.top, st)
+		} else if m.reach > 0 && m.top[0].behind(st) {
+			m.top[0] = st
 			heap.Fix(&m.top, 0)
 		}
 	}
@@ -98,7 +113,7 @@ func (m *Merger) Add(r AccountResult) {
 }
 
 func (m *Merger) inReach(r *record) bool {
-	return r.best >= 0 && m.reach > 0 && (len(m.top) < m.reach || r.best >= m.top[0])
+	return r.best >= 0 && m.reach > 0 && (len(m.top) < m.reach || !(standing{r.best, r.acct.ID}).behind(m.top[0]))
 }
 
 // drop keeps of an account's inventory its line in the report.
@@ -263,14 +278,14 @@ func unnamedTop(ranked []rules.Risk, k int) map[string][]string {
 	return out
 }
 
-// scores is a min-heap of key scores.
-type scores []int
+// standings is a heap of keys' standings, the last in the ranking first.
+type standings []standing
 
-func (s scores) Len() int           { return len(s) }
-func (s scores) Less(i, j int) bool { return s[i] < s[j] }
-func (s scores) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
-func (s *scores) Push(x any)        { *s = append(*s, x.(int)) }
-func (s *scores) Pop() any {
+func (s standings) Len() int           { return len(s) }
+func (s standings) Less(i, j int) bool { return s[i].behind(s[j]) }
+func (s standings) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
+func (s *standings) Push(x any)        { *s = append(*s, x.(standing)) }
+func (s *standings) Pop() any {
 	old := *s
 	x := old[len(old)-1]
 	*s = old[:len(old)-1]
