@@ -39,9 +39,9 @@ type AuditFunc func(ctx context.Context, t Target) inventory.Account
 
 // Run audits every target of pages, starting on a page's targets as soon
 // as the page arrives: an organization is listed 20 accounts a call, and
-// waiting for the last page would leave the first accounts idle. Pages are read as
-// fast as they come, whatever the audit's pace, so the plan knows the
-// accounts early.
+// waiting for the last page would leave the first accounts idle. Pages are
+// read as fast as they come, whatever the audit's pace, so the plan knows
+// the accounts early.
 func (s *Scheduler) Run(ctx context.Context, pages iter.Seq[[]Target], audit AuditFunc) {
 	jobs := make(chan Target)
 	var (

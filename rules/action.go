@@ -220,8 +220,8 @@ func (p planner) action(g *group, catalogue []Rule) Action {
 	}
 	a.Summary, a.Plan = p.plan(g)
 	a.Summary = shared(a.Summary)
-	for i, st := range a.Plan {
-		a.Plan[i] = Step{Action: shared(st.Action), Command: shared(st.Command)}
+	for i := range a.Plan {
+		a.Plan[i].Action, a.Plan[i].Command = shared(a.Plan[i].Action), shared(a.Plan[i].Command)
 	}
 	if a.Plan == nil {
 		a.Plan = []Step{}
