@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"golang.org/x/time/rate"
+
+	"github.com/keyaudit/keyaudit/internal/transport"
 )
 
 // Each account's caller credentials belong to a role session, as an
@@ -172,7 +174,7 @@ func NewServer(w *World, opts ...Option) *Server {
 	s.URL = s.http.URL
 	// One pool of connections for every client made by AWSConfig: a
 	// benchmark over a thousand accounts would otherwise churn ports.
-	s.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	s.client = &http.Client{Transport: transport.Guard(&http.Transport{MaxIdleConnsPerHost: 256})}
 	return s
 }
 
