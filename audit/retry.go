@@ -13,8 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-
-	"github.com/keyaudit/keyaudit/internal/transport"
 )
 
 // The retry policy by error class. Throttling and 5xx answers mean AWS is
@@ -101,7 +99,7 @@ func DefaultTimeouts() Timeouts {
 
 // HTTPClient is the HTTP client for every AWS client of a run, with the
 // default per-attempt timeouts.
-func HTTPClient() *http.Client { return DefaultTimeouts().HTTPClient() }
+func HTTPClient() *awshttp.BuildableClient { return DefaultTimeouts().HTTPClient() }
 
 // idleConns is how many connections to one endpoint stay open for reuse:
 // every account audited at once calls the same IAM endpoint, a few calls at
@@ -109,14 +107,8 @@ func HTTPClient() *http.Client { return DefaultTimeouts().HTTPClient() }
 // connection.
 const idleConns = 4 * MaxConcurrency
 
-// HTTPClient returns a client on Transport, guarded against a request body
-// the SDK closes while the transport still writes it.
-func (t Timeouts) HTTPClient() *http.Client {
-	return &http.Client{Transport: transport.Guard(t.Transport())}
-}
-
-// Transport is the SDK's HTTP transport with these per-attempt timeouts.
-func (t Timeouts) Transport() *http.Transport {
+// HTTPClient returns the SDK's HTTP client with these per-attempt timeouts.
+func (t Timeouts) HTTPClient() *awshttp.BuildableClient {
 	return awshttp.NewBuildableClient().
 		WithDialerOptions(func(d *net.Dialer) { d.Timeout = t.Connect }).
 		WithTransportOptions(func(tr *http.Transport) {
@@ -124,6 +116,5 @@ func (t Timeouts) Transport() *http.Transport {
 			tr.ResponseHeaderTimeout = t.ResponseHeader
 			tr.MaxIdleConns = idleConns
 			tr.MaxIdleConnsPerHost = idleConns
-		}).
-		GetTransport()
+		})
 }

@@ -194,7 +194,7 @@ func TestRetryBudgets(t *testing.T) {
 // Every account audited at once calls the same IAM endpoint: the pool
 // keeps their connections for reuse rather than the SDK's 10.
 func TestHTTPClientKeepsConnections(t *testing.T) {
-	tr := DefaultTimeouts().Transport()
+	tr := HTTPClient().GetTransport()
 	assert.Equal(t, 4*MaxConcurrency, tr.MaxIdleConnsPerHost, "idle connections kept per endpoint")
 	assert.Equal(t, 4*MaxConcurrency, tr.MaxIdleConns, "idle connections kept in all")
 	assert.Equal(t, DefaultTimeouts().ResponseHeader, tr.ResponseHeaderTimeout, "per-attempt timeout still set")

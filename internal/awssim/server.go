@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go/middleware"
 	"golang.org/x/time/rate"
 
 	"github.com/keyaudit/keyaudit/internal/transport"
@@ -174,7 +175,7 @@ func NewServer(w *World, opts ...Option) *Server {
 	s.URL = s.http.URL
 	// One pool of connections for every client made by AWSConfig: a
 	// benchmark over a thousand accounts would otherwise churn ports.
-	s.client = &http.Client{Transport: transport.Guard(&http.Transport{MaxIdleConnsPerHost: 256})}
+	s.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	return s
 }
 
@@ -210,6 +211,7 @@ func (s *Server) AWSConfig(_ context.Context, account, region string) (aws.Confi
 		Credentials:  credentials.StaticCredentialsProvider{Value: s.Credentials(account)},
 		BaseEndpoint: aws.String(s.URL),
 		HTTPClient:   s.client,
+		APIOptions:   []func(*middleware.Stack) error{transport.HideWriteTo},
 	}, nil
 }
 

@@ -37,7 +37,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keyaudit/keyaudit/internal/transport"
 )
 
 const (
@@ -185,6 +188,7 @@ func (s *Server) Config(creds aws.Credentials) aws.Config {
 		Region:       Region,
 		Credentials:  credentials.StaticCredentialsProvider{Value: creds},
 		BaseEndpoint: aws.String(s.Endpoint),
+		APIOptions:   []func(*middleware.Stack) error{transport.HideWriteTo},
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/internal/transport"
 )
 
 // LoadAWS loads the AWS configuration every client of a run shares: the
@@ -37,7 +38,7 @@ func LoadAWS(ctx context.Context, log *slog.Logger, say func(string), more ...fu
 		config.WithHTTPClient(audit.HTTPClient()),
 		config.WithRetryer(audit.RetryerWithNotice(slowRetries(say, time.Now))),
 		config.WithLogger(SDKLogger(log)),
-		config.WithAPIOptions([]func(*middleware.Stack) error{nameAttempts}),
+		config.WithAPIOptions([]func(*middleware.Stack) error{nameAttempts, transport.HideWriteTo}),
 	}, more...)
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {

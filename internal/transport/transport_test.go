@@ -9,9 +9,11 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,8 +21,8 @@ import (
 
 // delayedWrites is a connection whose write of the request body reaches the
 // server at once but returns to the transport's write loop only when
-// released: the write loop descheduled right after sending the body, as a
-// loaded machine does now and then.
+// released: the write loop descheduled right after sending the body, as on
+// a loaded machine now and then.
 type delayedWrites struct {
 	net.Conn
 	marker  []byte
@@ -36,17 +38,17 @@ func (c *delayedWrites) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// The server answers while the write loop still holds the body; the SDK then
-// closes the body, as smithy-go does once the response headers arrive. The
-// request must still count as written, and the connection stay usable.
-func TestGuardBodyClosedBeforeWriteLoopEnds(t *testing.T) {
+// send runs a request with body through the SDK's own client handler, which
+// closes the body once the response headers arrive, under a stack with
+// options applied. It releases the body's write only then, and returns the
+// write loop's verdict on the request and the response body as read.
+func send(t *testing.T, body []byte, options ...func(*middleware.Stack) error) (writeErr error, got string, readErr error) {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		_, _ = io.WriteString(w, "answered")
 	}))
 	t.Cleanup(srv.Close)
-
-	body := []byte(`{"marker":"keyaudit-request-body"}`)
 	conn := &delayedWrites{marker: body, release: make(chan struct{})}
 	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -54,84 +56,73 @@ func TestGuardBodyClosedBeforeWriteLoopEnds(t *testing.T) {
 		return conn, err
 	}}
 	t.Cleanup(tr.CloseIdleConnections)
-	client := &http.Client{Transport: Guard(tr)}
 
+	u, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	stack := middleware.NewStack("test", smithyhttp.NewStackRequest)
+	require.NoError(t, stack.Serialize.Add(middleware.SerializeMiddlewareFunc("body", func(ctx context.Context, in middleware.SerializeInput, next middleware.SerializeHandler) (middleware.SerializeOutput, middleware.Metadata, error) {
+		req := in.Request.(*smithyhttp.Request)
+		req.Method, req.URL, req.ContentLength = http.MethodPost, u, int64(len(body))
+		r, err := req.SetStream(bytes.NewReader(body)) // as the SDK's serializers do
+		if err != nil {
+			return middleware.SerializeOutput{}, middleware.Metadata{}, err
+		}
+		in.Request = r
+		return next.HandleSerialize(ctx, in)
+	}), middleware.Before))
+	var resp *smithyhttp.Response
+	require.NoError(t, stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("response", func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+		out, md, err := next.HandleDeserialize(ctx, in)
+		resp, _ = out.RawResponse.(*smithyhttp.Response)
+		return out, md, err
+	}), middleware.Before))
+	for _, o := range options {
+		require.NoError(t, o(stack))
+	}
 	wrote := make(chan error, 1)
 	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
 		WroteRequest: func(info httptrace.WroteRequestInfo) { wrote <- info.Err },
 	})
-	// The request as the SDK builds it: its body is smithy-go's closable
-	// wrapper, which implements io.WriterTo over a bytes.Reader.
-	sreq := smithyhttp.NewStackRequest().(*smithyhttp.Request)
-	sreq.Method = http.MethodPost
-	u, err := url.Parse(srv.URL)
-	require.NoError(t, err)
-	sreq.URL = u
-	sreq.ContentLength = int64(len(body))
-	sreq, err = sreq.SetStream(bytes.NewReader(body))
-	require.NoError(t, err)
-	req := sreq.Build(ctx)
-	_, isWriterTo := req.Body.(io.WriterTo)
-	require.True(t, isWriterTo, "the SDK's body implements io.WriterTo: the case guarded against")
-
-	resp, err := client.Do(req)
-	require.NoError(t, err)
-	require.NoError(t, req.Body.Close(), "closing the body, as the SDK does after the headers")
+	_, _, err = middleware.DecorateHandler(smithyhttp.NewClientHandlerWithOptions(&http.Client{Transport: tr}), stack).Handle(ctx, nil)
+	require.NoError(t, err, "the response headers arrive")
+	require.NotNil(t, resp, "the response")
 	close(conn.release)
-
-	assert.NoError(t, <-wrote, "the request counts as written although its body was closed after it was sent")
-	got, err := io.ReadAll(resp.Body)
-	assert.NoError(t, err, "the response is read whole on its connection")
-	assert.Equal(t, "answered", string(got))
+	writeErr = <-wrote
+	data, readErr := io.ReadAll(resp.Body)
 	require.NoError(t, resp.Body.Close())
+	return writeErr, string(data), readErr
 }
 
-// Requests without a body, or with one that has no WriteTo, pass unchanged.
-func TestGuardLeavesOtherBodiesAlone(t *testing.T) {
-	var seen []*http.Request
-	rt := Guard(roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		seen = append(seen, r)
-		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}, nil
-	}))
-	plain, err := http.NewRequest(http.MethodGet, "http://127.0.0.1/", nil)
-	require.NoError(t, err)
-	reader, err := http.NewRequest(http.MethodPost, "http://127.0.0.1/", io.NopCloser(io.LimitReader(bytes.NewReader([]byte("x")), 1)))
-	require.NoError(t, err)
-	for _, r := range []*http.Request{plain, reader} {
-		_, err := rt.RoundTrip(r)
+// The server answers while the write loop still holds the body, and the
+// SDK closes the body: the request still counts as written, and its
+// response is read whole on its connection.
+func TestHideWriteToBodyClosedBeforeWriteLoopEnds(t *testing.T) {
+	body := []byte(`{"marker":"keyaudit-request-body"}`)
+	writeErr, got, readErr := send(t, body, HideWriteTo)
+	assert.NoError(t, writeErr, "the request counts as written although the SDK closed its body after it was sent")
+	assert.NoError(t, readErr, "the response is read on its connection")
+	assert.Equal(t, "answered", got)
+}
+
+// A stream the SDK rewinds between attempts keeps its Seek; one without
+// WriteTo passes as it is.
+func TestHideWriteToKeepsSeekAndOtherStreams(t *testing.T) {
+	var seen []io.Reader
+	next := middleware.DeserializeHandlerFunc(func(ctx context.Context, in middleware.DeserializeInput) (middleware.DeserializeOutput, middleware.Metadata, error) {
+		seen = append(seen, in.Request.(*smithyhttp.Request).GetStream())
+		return middleware.DeserializeOutput{}, middleware.Metadata{}, nil
+	})
+	plain := io.LimitReader(strings.NewReader("x"), 1)
+	for _, stream := range []io.Reader{bytes.NewReader([]byte("x")), plain} {
+		req, err := smithyhttp.NewStackRequest().(*smithyhttp.Request).SetStream(stream)
+		require.NoError(t, err)
+		_, _, err = hideWriteTo{}.HandleDeserialize(context.Background(), middleware.DeserializeInput{Request: req}, next)
 		require.NoError(t, err)
 	}
 	require.Len(t, seen, 2)
-	assert.Same(t, plain, seen[0], "a request without a body is passed as it is")
-	assert.Same(t, reader, seen[1], "a body without WriteTo is passed as it is")
+	_, isWriterTo := seen[0].(io.WriterTo)
+	assert.False(t, isWriterTo, "a bytes.Reader loses WriteTo")
+	_, isSeeker := seen[0].(io.Seeker)
+	assert.True(t, isSeeker, "a bytes.Reader keeps Seek, for the next attempt's rewind")
+	assert.Same(t, plain, seen[1], "a stream without WriteTo is passed as it is")
 }
-
-// http.Client.CloseIdleConnections reaches the guarded transport: the
-// simulator and the CLI close their pools through it.
-func TestGuardClosesIdleConnections(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	t.Cleanup(srv.Close)
-	tr := &http.Transport{}
-	client := &http.Client{Transport: Guard(tr)}
-	resp, err := client.Get(srv.URL)
-	require.NoError(t, err)
-	require.NoError(t, resp.Body.Close())
-	var reused bool
-	get := func() {
-		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
-			GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused },
-		})
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-		require.NoError(t, err)
-		resp, err := client.Do(req)
-		require.NoError(t, err)
-		require.NoError(t, resp.Body.Close())
-	}
-	client.CloseIdleConnections()
-	get()
-	assert.False(t, reused, "the idle connection was closed")
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
