@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
@@ -28,6 +29,11 @@ type Local struct {
 	// ShortTerm names the profiles that already use short-term
 	// credentials (IAM Identity Center, credential_process, roles with MFA).
 	ShortTerm []string
+	// Invalid counts the values that are not key IDs (a secret pasted in
+	// the wrong field, a typo); Shadowed the keys of a profile that AWS
+	// tools read from another section. Each such sighting says so in its
+	// Error.
+	Invalid, Shadowed int
 }
 
 // ScanLocal reads the shared credentials and config files (either may be
@@ -44,23 +50,28 @@ func ScanLocal(credentialsPath, configPath string, getenv func(string) string) (
 	if err != nil {
 		return nil, err
 	}
-	// AWS tools merge sections of the same name, later values winning, so
-	// the profile's key is the last one given: an earlier one cannot be
-	// checked through the profile (it would be answered for the later key).
-	last := map[string]iniValue{}
-	for _, sec := range append(creds, conf...) {
-		if id, ok := sec.values["aws_access_key_id"]; ok {
-			last[sec.file+"\x00"+sec.name] = id
+	// AWS tools merge the sections of one profile, the config file's
+	// first, then the credentials file's, later values winning: the
+	// profile's key is the last one given. Any other key of the profile
+	// cannot be checked through it (AWS would answer for the winning key).
+	effective := map[string]iniSection{}
+	for _, sec := range slices.Concat(conf, creds) {
+		if _, ok := sec.values["aws_access_key_id"]; ok {
+			effective[sec.name] = sec
 		}
 	}
-	for _, sec := range append(creds, conf...) {
+	for _, sec := range slices.Concat(creds, conf) {
 		id, ok := sec.values["aws_access_key_id"]
 		if !ok {
 			continue
 		}
 		s := sighting(id.value, fmt.Sprintf("%s [%s] line %d", sec.file, sec.name, id.line), sec.name)
-		if later := last[sec.file+"\x00"+sec.name]; later.line != id.line && s.Error == "" {
-			s.Error = fmt.Sprintf("profile [%s] is given again in %s (line %d): AWS tools use that later key, so this one is not checked through the profile; remove the duplicate section", sec.name, sec.file, later.line)
+		if s.Error != "" {
+			l.Invalid++
+		} else if win := effective[sec.name]; win.file != sec.file || win.values["aws_access_key_id"].line != id.line {
+			s.Error = fmt.Sprintf("profile [%s] is given again in %s (line %d), which AWS tools use instead: this key is not checked through the profile; remove the duplicate",
+				sec.name, win.file, win.values["aws_access_key_id"].line)
+			l.Shadowed++
 		}
 		l.Sightings = append(l.Sightings, s)
 	}
@@ -77,7 +88,11 @@ func ScanLocal(credentialsPath, configPath string, getenv func(string) string) (
 		}
 	}
 	if id := strings.TrimSpace(getenv("AWS_ACCESS_KEY_ID")); id != "" {
-		l.Sightings = append(l.Sightings, sighting(id, "environment variable AWS_ACCESS_KEY_ID", ""))
+		s := sighting(id, "environment variable AWS_ACCESS_KEY_ID", "")
+		if s.Error != "" {
+			l.Invalid++
+		}
+		l.Sightings = append(l.Sightings, s)
 	}
 	return l, nil
 }

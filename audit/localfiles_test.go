@@ -102,6 +102,32 @@ func TestScanLocalDuplicateSections(t *testing.T) {
 	assertNoSecret(t, fmt.Sprintf("%+v", l), "scan of duplicate sections")
 }
 
+// The SDK reads a profile's config-file section, then its credentials-file
+// section, later values winning: a key in the config file's [default] is
+// shadowed by one in the credentials file's, and is counted as not
+// checkable rather than answered for the other key.
+func TestScanLocalShadowedAcrossFiles(t *testing.T) {
+	dir := t.TempDir()
+	creds, conf := filepath.Join(dir, "credentials"), filepath.Join(dir, "config")
+	require.NoError(t, os.WriteFile(creds, []byte("[default]\naws_access_key_id = AKIAXA4A6GUKAXPOYXNF\naws_secret_access_key = "+localSecrets[1]+"\n"), 0o600))
+	require.NoError(t, os.WriteFile(conf, []byte("[default]\nregion = us-east-1\naws_access_key_id = AKIA2YFQQ5J5CGOMJAGK\n\n[profile other]\naws_access_key_id = "+localSecrets[2]+"\n"), 0o600))
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "not-a-key"}
+	l, err := ScanLocal(creds, conf, func(k string) string { return env[k] })
+	require.NoError(t, err)
+	require.Len(t, l.Sightings, 4, "every sighting is reported")
+	byID := map[string]inventory.Sighting{}
+	for _, s := range l.Sightings {
+		byID[s.AccessKeyID] = s
+	}
+	assert.Empty(t, byID["AKIAXA4A6GUKAXPOYXNF"].Error, "the credentials file's key is the profile's key")
+	shadowed := byID["AKIA2YFQQ5J5CGOMJAGK"]
+	assert.Contains(t, shadowed.Error, "given again in "+creds+" (line 2)", "the config file's key names the section AWS uses")
+	assert.Equal(t, 1, l.Shadowed, "shadowed keys")
+	assert.Equal(t, 2, l.Invalid, "values that are not key IDs (the config's other profile and the environment)")
+	assertNoSecret(t, fmt.Sprintf("%+v", l), "scan across files")
+	assert.NotContains(t, fmt.Sprintf("%+v", l), "not-a-key", "a value that is not a key ID is not echoed")
+}
+
 func TestScanLocalSizeLimit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "credentials")
 	big := strings.Repeat("# padding line of a file far larger than any real credentials file\n", MaxSharedFileBytes/60)

@@ -4,12 +4,18 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/spf13/cobra"
 )
+
+// localTimeout bounds asking every key: a silent endpoint fails one
+// question within TransportAttempts × ResponseHeader, under a minute, and
+// the keys are asked at once.
+const localTimeout = 90 * time.Second
 
 type localOptions struct {
 	common
@@ -34,7 +40,7 @@ keyaudit's own memory, printed or logged.`,
 	fs := cmd.Flags()
 	fs.SortFlags = false
 	fs.BoolVar(&o.check, "check", true, "ask AWS, with each long-term key itself, whose it is and when it was last used")
-	fs.DurationVar(&o.timeout, "timeout", 0, "finish within this long (e.g. 1m): keys not asked in time are reported as unanswered")
+	fs.DurationVar(&o.timeout, "timeout", localTimeout, "finish within this long (0: no limit); the keys are asked at once, and those not answered in time are reported as unanswered")
 	inGroup(fs, groupAWS, "check", "timeout")
 	o.common.register(fs, "only errors on standard error", false)
 	return cmd
@@ -63,7 +69,23 @@ func (o *localOptions) run(cmd *cobra.Command, e *env) error {
 		defer cancel()
 	}
 	r, unanswered := pipeline.Local(ctx, opts, files, found, o.check)
-	return worst(o.output.deliver(cmd.Context(), e, r, ""), answers(unanswered), o.output.verdict(r))
+	var notKeys error
+	if unanswered.Invalid > 0 {
+		notKeys, unanswered.Invalid = invalidValues(found), 0
+	}
+	return worst(o.output.deliver(cmd.Context(), e, r, ""), notKeys, answers(unanswered), o.output.verdict(r))
+}
+
+// invalidValues names where each value that is not an access key ID
+// stands, never the value: it may be a secret pasted in the wrong field.
+func invalidValues(found *audit.Local) error {
+	var where []string
+	for _, s := range found.Sightings {
+		if s.AccessKeyID == "" {
+			where = append(where, s.Source)
+		}
+	}
+	return badInput("not an access key ID (the value is not shown: it may be a secret): %s", strings.Join(where, "; "))
 }
 
 // sharedFiles are the AWS shared files, where the SDK would look.

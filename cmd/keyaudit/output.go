@@ -145,7 +145,13 @@ func answers(u pipeline.Unanswered) error {
 		}
 		return badInput("%d of the values given %s not an access key ID: see each key's error in the report", u.Invalid, verb)
 	case u.Failed > 0:
-		return &exitError{code: exitIncomplete}
+		// Said on standard error too: with --format json a script may
+		// read only the exit code and the log.
+		verb := "were"
+		if u.Failed == 1 {
+			verb = "was"
+		}
+		return incomplete(fmt.Errorf("%d of the keys %s not answered: see each key's error in the report", u.Failed, verb))
 	}
 	return nil
 }

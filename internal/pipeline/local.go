@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -11,6 +12,7 @@ import (
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/report"
+	"golang.org/x/sync/errgroup"
 )
 
 // Files are the AWS shared files, where the SDK would look.
@@ -20,20 +22,38 @@ type Files struct {
 
 // Local audits the keys found on this machine. With check, each long-term
 // key is asked (through the SDK, which alone handles its secret) whose it
-// is, how old and when last used; Failed counts the keys it could not ask.
+// is, how old and when last used, several at once. A value that is not a
+// key ID is Invalid; a key that could not be asked, or is shadowed by
+// another key of its profile, is Failed.
 func Local(ctx context.Context, opts Options, files Files, found *audit.Local, check bool) (*report.Report, Unanswered) {
-	var u Unanswered
+	u := Unanswered{Invalid: found.Invalid}
 	opts.Audited = map[string]bool{}
+	var (
+		mu sync.Mutex
+		g  errgroup.Group
+	)
+	g.SetLimit(whoisConcurrency)
 	for i := range found.Sightings {
 		s := &found.Sightings[i]
-		// A sighting already in error (not a key ID, a shadowed duplicate
-		// profile) cannot be asked about through its profile.
+		// A sighting already in error (not a key ID, a shadowed profile)
+		// cannot be asked about through its profile.
 		if check && s.Kind == inventory.KindLongTerm && s.Error == "" {
-			if err := askAbout(ctx, opts, files, s); err != nil {
-				s.Error = opts.hint(err).Error()
-				u.Failed++
-			}
+			g.Go(func() error {
+				if err := askAbout(ctx, opts, files, s); err != nil {
+					s.Error = opts.hint(err).Error()
+					mu.Lock()
+					u.Failed++
+					mu.Unlock()
+				}
+				return nil
+			})
 		}
+	}
+	_ = g.Wait() // each failure is the key's own Error
+	if check {
+		u.Failed += found.Shadowed
+	}
+	for _, s := range found.Sightings {
 		// On one's own machine, no key is foreign: whose it is is shown.
 		opts.Audited[s.OwnerAccount] = true
 	}
