@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 
-.PHONY: all build demo test vet staticcheck fmt-check fuzz bench lambda build-KeyAuditFunction test-browser update-golden clean
+.PHONY: all build demo test vet staticcheck fmt-check fuzz bench lambda build-KeyAuditFunction test-browser screenshot update-golden clean
 
 all: build
 
@@ -51,6 +51,12 @@ build-KeyAuditFunction:
 ## test-browser: render the HTML report in headless Chromium
 test-browser:
 	$(GO) test -tags browser -count=1 ./internal/browsertest/
+
+## screenshot: regenerate testdata/html/screenshot.png (shown in the README)
+## from the demo's HTML report, rendered by the browser test in headless
+## Chromium (Debian's chromium: apt-get install chromium).
+screenshot:
+	$(GO) test -tags browser -count=1 -run '^TestReportInBrowser$$' ./internal/browsertest/ -args -update-screenshot
 
 ## update-golden: rewrite the golden files under testdata/ with the current output
 update-golden:
