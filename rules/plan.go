@@ -40,6 +40,9 @@ func (p planner) plan(g *group) (string, []Step) {
 	}
 	u, k := sub.user, sub.key
 	steps := []Step{guardStep(sub.acct)}
+	if o := otherKey(u, k); k.ID == "" && o != nil && g.outcome != outMFA && g.outcome != outKeep && sameSecond(o, k) {
+		return "Run a live scan for this user: its two keys cannot be told apart without their IDs.", append(steps, twinsStep(u))
+	}
 	if k.ID == "" {
 		steps = append(steps, findKeyStep(u, k))
 	}
@@ -50,13 +53,15 @@ func (p planner) plan(g *group) (string, []Step) {
 		steps = append(steps, p.deleteInactiveSteps(u, k, false)...)
 	case outRetire:
 		var replacement *inventory.Key
-		if older, newer := activePair(u); older == k && !p.removes(sub.acct, u, newer) {
+		// Only a key in use hands its applications over; the replacement
+		// must not be a key another plan removes.
+		if older, newer := activePair(u); older == k && inUse(p.env, k) && !p.removes(sub.acct, u, newer) {
 			replacement = newer
 		}
 		if replacement != nil {
 			summary = fmt.Sprintf("Retire this key: move its applications to the user's other active key, %s, then deactivate and delete it.", keyLabel(replacement))
 		} else {
-			summary = "Retire the unused key: deactivate and delete it; no new key is needed."
+			summary = "Retire the key: nothing uses it. Deactivate and delete it; no new key is needed."
 		}
 		steps = append(steps, p.retireSteps(sub, replacement)...)
 	case outRotate:
@@ -64,6 +69,9 @@ func (p planner) plan(g *group) (string, []Step) {
 		steps = append(steps, p.rotateSteps(sub)...)
 	case outMFA:
 		summary = "Enable MFA for the console user, or remove its console password if it is a program."
+	case outKeep:
+		_, newer := activePair(u)
+		summary = fmt.Sprintf("Keep this key: it is the one in use. The plan for %s retires the user's other, unused key, which leaves one active key.", theKey(newer))
 	}
 	if g.fired["key-without-mfa"] {
 		steps = append(steps, mfaStep(u))
@@ -113,13 +121,24 @@ func (p planner) rotateSteps(sub subject) []Step {
 			steps = append(steps, p.deleteInactiveSteps(u, other, true)...)
 		}
 	}
-	steps = append(steps,
-		Step{Action: fmt.Sprintf("Create the new key and store its secret in your secrets manager, never in code. The steps below call its ID %s.", NewKeyID),
-			Command: "aws iam create-access-key --user-name " + shellQuote(u.Name)},
-	)
+	steps = append(steps, createStep(u))
 	steps = append(steps, p.moveSteps(sub, "the new key")...)
 	steps = append(steps, confirmUsedStep(NewKeyID, "the new key"))
 	return append(steps, p.deactivateSteps(u, k)...)
+}
+
+// createStep makes the new key. IAM shows a secret only once, so the
+// command keeps it in a shell variable rather than on the screen, and the
+// step says where it goes; the steps after it name the key "$NEW_KEY_ID"
+// and run in the same shell.
+func createStep(u *inventory.User) Step {
+	return Step{
+		Action: "Create the new key. IAM shows its secret only this once: the command keeps it in the shell variable NEW_SECRET_ACCESS_KEY, not on the screen. " +
+			"Store it now where the applications read their credentials (your secrets manager, for example aws secretsmanager put-secret-value --secret-id followed by your secret's name and --secret-string \"$NEW_SECRET_ACCESS_KEY\"), never in code or a ticket, then unset NEW_SECRET_ACCESS_KEY. " +
+			"Run the steps below in the same shell: they name the new key \"$NEW_KEY_ID\".",
+		Command: "read -r NEW_KEY_ID NEW_SECRET_ACCESS_KEY < <(aws iam create-access-key --user-name " + shellQuote(u.Name) +
+			" --query 'AccessKey.[AccessKeyId,SecretAccessKey]' --output text)",
+	}
 }
 
 // retireSteps remove an active key. With a replacement (the user's newer
@@ -160,10 +179,7 @@ func (p planner) deleteInactiveSteps(u *inventory.User, k *inventory.Key, slot b
 		why = fmt.Sprintf("Free a key slot: IAM allows two keys per user, and %s is inactive. Delete it.", theKey(k))
 	}
 	limit := p.env.Config.Thresholds.InactiveDays
-	steps := []Step{{
-		Action:  fmt.Sprintf("Check that inactive %s is idle: an inactive key may be the previous rotation's rollback key. Its LastUsedDate must be more than %d days ago.", theKey(k), limit),
-		Command: "aws iam get-access-key-last-used --access-key-id " + keyRef(u, k, "Inactive"),
-	}}
+	var steps []Step
 	if idle, ok := idleDays(p.env, k); !ok || idle <= limit {
 		until := "until it has had no activity for " + fmt.Sprint(limit) + " days"
 		if ok {
@@ -171,7 +187,12 @@ func (p planner) deleteInactiveSteps(u *inventory.User, k *inventory.Key, slot b
 		}
 		steps = append(steps, Step{Action: fmt.Sprintf("Wait %s: until then %s is a rollback key still in its wait.", until, theKey(k))})
 	}
-	return append(steps, Step{Action: why, Command: fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", shellQuote(u.Name), keyRef(u, k, "Inactive"))})
+	// The check comes after any wait, right before the delete: a rollback
+	// key switched back on during the wait must stop the delete.
+	return append(steps,
+		Step{Action: fmt.Sprintf("Check that inactive %s is idle: an inactive key may be the previous rotation's rollback key. It must still be Inactive, and its LastUsedDate more than %d days ago.", theKey(k), limit),
+			Command: "aws iam get-access-key-last-used --access-key-id " + keyRef(u, k, "Inactive")},
+		Step{Action: why, Command: fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", shellQuote(u.Name), keyRef(u, k, "Inactive"))})
 }
 
 // moveSteps name the applications to move, from CloudTrail when traced,
@@ -432,6 +453,22 @@ func listKeyCommand(u *inventory.User, k *inventory.Key, status string) string {
 		conds = append(conds, fmt.Sprintf("CreateDate>='%s'", bound(o.CreatedAt)))
 	}
 	return fmt.Sprintf(`aws iam list-access-keys --user-name %s --query "AccessKeyMetadata[?%s].AccessKeyId" --output text`, shellQuote(u.Name), strings.Join(conds, " && "))
+}
+
+// sameSecond: the credential report gives the two keys the same creation
+// second, so no selection by status and date can keep them apart through
+// a plan that changes their status.
+func sameSecond(a, b *inventory.Key) bool {
+	return a.CreatedAt.Truncate(time.Second).Equal(b.CreatedAt.Truncate(time.Second))
+}
+
+// twinsStep is the way forward when keys cannot be selected: a live scan
+// reads the key IDs, and its plans name them.
+func twinsStep(u *inventory.User) Step {
+	return Step{
+		Action: fmt.Sprintf("The credential report shows both keys of %s created in the same second, so no command can tell them apart by status and creation date. Run a live scan (keyaudit scan with credentials for the account), whose plans name key IDs, and follow its plan for %s. This lists the two keys.", u.Name, u.Name),
+		Command: "aws iam list-access-keys --user-name " + shellQuote(u.Name),
+	}
 }
 
 // bound is the second after t, without a zone.

@@ -126,8 +126,10 @@ func TestRotationWithAnInactiveSecondKey(t *testing.T) {
 		wait := slices.IndexFunc(plan, func(s Step) bool { return strings.Contains(s.Action, "until 2026-12-15") && s.Command == "" })
 		del := stepIndex(plan, "delete-access-key --user-name svc --access-key-id "+k2)
 		create := stepIndex(plan, "create-access-key")
-		assert.True(t, check > 0 && wait > check && del > wait && create > del,
-			"want: check idle, wait out the rollback period, delete, then create:\n%s", planText(plan))
+		// Observation 11 of issue 19: the idle check ran before the wait and
+		// not again before the delete.
+		assert.True(t, wait > 0 && check > wait && del == check+1 && create > del,
+			"want: wait out the rollback period, check idle, delete at once, then create:\n%s", planText(plan))
 	})
 	t.Run("two old active keys", func(t *testing.T) {
 		acts := actionsOf(t, env(), account(user("svc", key(k1, 1, true, 400, 1), key(k2, 2, true, 200, 1))))
@@ -386,4 +388,37 @@ func TestTextsAreShared(t *testing.T) {
 		return r.Factors[i].Detail
 	}
 	same(age(ranked[0]), age(ranked[1]), "the age factor of two keys of one age")
+}
+
+// Issue 19 observation 1: a half-done rotation (the older key in daily
+// use, the newer never used) got "retire the unused key, no new key is
+// needed" on both keys, and followed, the key in use was deleted.
+func TestHalfDoneRotationKeepsTheKeyInUse(t *testing.T) {
+	tests := []struct {
+		name          string
+		older, newer  int
+		rotate, keeps bool
+	}{
+		{"older past the age limit", 200, 60, true, false},
+		{"older within the age limit", 80, 50, false, true},
+	}
+	for _, tt := range tests {
+		acts := actionsOf(t, env(), account(user("job", key(k1, 1, true, tt.older, 1), key(k2, 2, true, tt.newer, -1))))
+		require.Len(t, acts, 2, "case %s: actions %+v", tt.name, acts)
+		assert.Equal(t, k2, acts[0].AccessKeyID, "case %s: the unused newer key's plan comes first", tt.name)
+		assert.NotEqual(t, -1, stepIndex(acts[0].Plan, "delete-access-key --user-name job --access-key-id "+k2), "case %s", tt.name)
+		old := acts[1]
+		assert.Equal(t, k1, old.AccessKeyID, "case %s", tt.name)
+		assert.Equal(t, -1, stepIndex(old.Plan, "get-access-key-last-used --access-key-id "+k2), "case %s: the key being retired is the replacement:\n%s", tt.name, planText(old.Plan))
+		create, del := stepIndex(old.Plan, "create-access-key"), stepIndex(old.Plan, "delete-access-key --user-name job --access-key-id "+k1)
+		if tt.rotate {
+			slot, confirm := stepIndex(old.Plan, "length(AccessKeyMetadata)"), stepIndex(old.Plan, "get-access-key-last-used --access-key-id "+NewKeyID)
+			assert.True(t, slot > 0 && create > slot && confirm > create && del > confirm, "case %s: want slot check, create, confirm the new key, delete the old:\n%s", tt.name, planText(old.Plan))
+		}
+		if tt.keeps {
+			assert.Equal(t, -1, del, "case %s: the key in use is deleted:\n%s", tt.name, planText(old.Plan))
+			assert.Equal(t, -1, create, "case %s", tt.name)
+			assert.Contains(t, old.Summary, "Keep this key", "case %s", tt.name)
+		}
+	}
 }
