@@ -421,7 +421,6 @@ func follow(sim *iamUser, acts []Action, slotIDs map[int]string) (stopped map[in
 	return stopped, ""
 }
 
-
 // TestPlanInvariants is issue 19's property test: every user state of the
 // grid, every plan followed step by step. Observation 1 (a half-done
 // rotation lost the key in use) is among the states.

@@ -466,7 +466,7 @@ func sameSecond(a, b *inventory.Key) bool {
 // reads the key IDs, and its plans name them.
 func twinsStep(u *inventory.User) Step {
 	return Step{
-		Action: fmt.Sprintf("The credential report shows both keys of %s created in the same second, so no command can tell them apart by status and creation date. Run a live scan (keyaudit scan with credentials for the account), whose plans name key IDs, and follow its plan for %s. This lists the two keys.", u.Name, u.Name),
+		Action:  fmt.Sprintf("The credential report shows both keys of %s created in the same second, so no command can tell them apart by status and creation date. Run a live scan (keyaudit scan with credentials for the account), whose plans name key IDs, and follow its plan for %s. This lists the two keys.", u.Name, u.Name),
 		Command: "aws iam list-access-keys --user-name " + shellQuote(u.Name),
 	}
 }
