@@ -108,8 +108,7 @@ func actions(env Env, catalogue []Rule, accounts []inventory.Account, sightings 
 			if key == nil {
 				key = &inventory.Key{ID: s.AccessKeyID, Active: true}
 			}
-			sub = subject{acct: &inventory.Account{ID: s.OwnerAccount, Name: s.OwnerName},
-				user: &inventory.User{Name: sightingPrincipal(s), ARN: s.PrincipalARN}, key: key}
+			sub = subject{acct: &inventory.Account{ID: s.OwnerAccount, Name: s.OwnerName}, user: sightingUser(s), key: key}
 		}
 		if sub.sighting == nil {
 			sub.sighting = s
