@@ -155,7 +155,9 @@ func followClocked(ctx context.Context, t *testing.T, srv *moto.Server, a action
 				return false
 			}
 			if strings.Contains(s.Action, " is in use") {
-				var out struct{ AccessKeyLastUsed struct{ LastUsedDate *time.Time } }
+				var out struct {
+					AccessKeyLastUsed struct{ LastUsedDate *time.Time }
+				}
 				require.NoError(t, json.Unmarshal([]byte(res.Stdout), &out), "%s step %d prints JSON", a.label, i+1)
 				if !assert.True(t, out.AccessKeyLastUsed.LastUsedDate != nil && !out.AccessKeyLastUsed.LastUsedDate.Before(job.movedAt.Add(-time.Minute)),
 					"%s step %d: the key taking over is used since the move: %s", a.label, i+1, res.Stdout) {
