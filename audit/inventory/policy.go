@@ -34,7 +34,7 @@ func (c Class) Rank() int {
 
 // PermissionsScope says what the classification does not cover, for every
 // output that shows a class.
-const PermissionsScope = "identity policies within the permissions boundary: service control policies and resource policies are out of scope; conditions are not evaluated (a statement with a condition counts as granted); Deny statements are subtracted only when unconditional on \"*\""
+const PermissionsScope = "identity policies only, within the permissions boundary: service control policies and resource policies are out of scope; conditions are not evaluated (a statement with a condition counts as granted); Deny statements are subtracted only when unconditional on \"*\""
 
 // Permissions is an IAM user's blast radius, from the identity policies
 // attached to it and to its groups (GetAccountAuthorizationDetails).
