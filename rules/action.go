@@ -30,9 +30,10 @@ type Action struct {
 // for MFA, or deletes an inactive key, moves nothing.
 func (a Action) MovesApplications() bool { return a.outcome == outRetire || a.outcome == outRotate }
 
-// NewKeyID stands in a plan for the ID of the key its create step makes:
-// replace it with the AccessKeyId that `aws iam create-access-key` printed.
-const NewKeyID = "<NEW_KEY_ID>"
+// NewKeyID is how a plan's commands name the key its create step makes:
+// the create step sets the shell variable, so the steps after it run in
+// the same shell as written, with nothing to fill in.
+const NewKeyID = `"$NEW_KEY_ID"`
 
 // keyIdent names a key the way findings do: account, principal, key ID or slot.
 type keyIdent struct {
@@ -64,6 +65,7 @@ const (
 	outRetire           // an active key to deactivate and delete, no new key
 	outRotate           // an active key to replace with a new one
 	outMFA              // the key stays; its user needs MFA
+	outKeep             // the key in use stays; the user's other key goes
 	outRoot             // a root key: text for the root user
 	outLeaked           // deactivate now, investigate, replace
 	outLongTerm         // a stored long-term key: move to short-term credentials
@@ -106,8 +108,7 @@ func actions(env Env, catalogue []Rule, accounts []inventory.Account, sightings 
 			if key == nil {
 				key = &inventory.Key{ID: s.AccessKeyID, Active: true}
 			}
-			sub = subject{acct: &inventory.Account{ID: s.OwnerAccount, Name: s.OwnerName},
-				user: &inventory.User{Name: sightingPrincipal(s), ARN: s.PrincipalARN}, key: key}
+			sub = subject{acct: &inventory.Account{ID: s.OwnerAccount, Name: s.OwnerName}, user: sightingUser(s), key: key}
 		}
 		if sub.sighting == nil {
 			sub.sighting = s
@@ -140,6 +141,7 @@ func actions(env Env, catalogue []Rule, accounts []inventory.Account, sightings 
 		}
 		g.outcome = decide(g)
 	}
+	settle(env, byIdent)
 
 	// Within a user, plans that remove a key come before the plans that
 	// need its slot, so the plans can be followed top to bottom.
@@ -199,6 +201,33 @@ func decide(g *group) outcome {
 		return outMFA
 	}
 	return outNone
+}
+
+// settle decides per user where a key's findings alone would decide
+// wrongly. Of a user's two active keys, the older in use and the newer
+// about to be retired (unused, or its own plan removes it), the older
+// cannot hand its work to the newer: it is rotated when past the age
+// limit and kept otherwise. This is the half-done rotation: deciding per
+// key, both keys were retired and the one in use was deleted.
+func settle(env Env, groups map[keyIdent]*group) {
+	for _, g := range groups {
+		sub := g.subject
+		if g.outcome != outRetire || sub.user == nil {
+			continue
+		}
+		older, newer := activePair(sub.user)
+		if older != sub.key || !inUse(env, older) {
+			continue
+		}
+		if n := groups[keyIdent{sub.acct.ID, sub.user.Name, newer.ID, newer.Slot}]; n == nil || !n.open || !n.frees() {
+			continue
+		}
+		if g.fired["key-rotation"] {
+			g.outcome = outRotate
+		} else {
+			g.outcome = outKeep
+		}
+	}
 }
 
 // action builds a group's action and plan.

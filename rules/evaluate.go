@@ -24,14 +24,14 @@ func Evaluate(env Env, accounts []inventory.Account, sightings []inventory.Sight
 	var found []Finding
 	for _, r := range catalogue {
 		var got []Finding
-		switch {
-		case r.Check != nil:
+		if r.Check != nil {
 			for i := range accounts {
 				if accounts[i].Status == inventory.StatusOK {
 					got = append(got, r.Check(env, &accounts[i])...)
 				}
 			}
-		case r.CheckSighting != nil:
+		}
+		if r.CheckSighting != nil {
 			for i := range sightings {
 				got = append(got, r.CheckSighting(env, &sightings[i])...)
 			}

@@ -28,7 +28,7 @@ func (p planner) plan(g *group) (string, []Step) {
 	sub := g.subject
 	switch g.outcome {
 	case outRoot:
-		return "Delete the root user's access key: sign in as root; nothing should act as root from code.", p.rootPlan(sub)
+		return p.rootPlan(sub, g.fired["key-leaked"])
 	case outLeaked:
 		return p.leakPlan(sub)
 	case outLongTerm:
@@ -40,6 +40,9 @@ func (p planner) plan(g *group) (string, []Step) {
 	}
 	u, k := sub.user, sub.key
 	steps := []Step{guardStep(sub.acct)}
+	if o := otherKey(u, k); k.ID == "" && o != nil && g.outcome != outMFA && g.outcome != outKeep && sameSecond(o, k) {
+		return "Run a live scan for this user: its two keys cannot be told apart without their IDs.", append(steps, twinsStep(u))
+	}
 	if k.ID == "" {
 		steps = append(steps, findKeyStep(u, k))
 	}
@@ -50,13 +53,15 @@ func (p planner) plan(g *group) (string, []Step) {
 		steps = append(steps, p.deleteInactiveSteps(u, k, false)...)
 	case outRetire:
 		var replacement *inventory.Key
-		if older, newer := activePair(u); older == k && !p.removes(sub.acct, u, newer) {
+		// Only a key in use hands its applications over; the replacement
+		// must not be a key another plan removes.
+		if older, newer := activePair(u); older == k && inUse(p.env, k) && !p.removes(sub.acct, u, newer) {
 			replacement = newer
 		}
 		if replacement != nil {
 			summary = fmt.Sprintf("Retire this key: move its applications to the user's other active key, %s, then deactivate and delete it.", keyLabel(replacement))
 		} else {
-			summary = "Retire the unused key: deactivate and delete it; no new key is needed."
+			summary = "Retire the key: nothing uses it. Deactivate and delete it; no new key is needed."
 		}
 		steps = append(steps, p.retireSteps(sub, replacement)...)
 	case outRotate:
@@ -64,6 +69,9 @@ func (p planner) plan(g *group) (string, []Step) {
 		steps = append(steps, p.rotateSteps(sub)...)
 	case outMFA:
 		summary = "Enable MFA for the console user, or remove its console password if it is a program."
+	case outKeep:
+		_, newer := activePair(u)
+		summary = fmt.Sprintf("Keep this key: it is the one in use. The plan for %s retires the user's other, unused key, which leaves one active key.", theKey(newer))
 	}
 	if g.fired["key-without-mfa"] {
 		steps = append(steps, mfaStep(u))
@@ -113,13 +121,24 @@ func (p planner) rotateSteps(sub subject) []Step {
 			steps = append(steps, p.deleteInactiveSteps(u, other, true)...)
 		}
 	}
-	steps = append(steps,
-		Step{Action: fmt.Sprintf("Create the new key and store its secret in your secrets manager, never in code. The steps below call its ID %s.", NewKeyID),
-			Command: "aws iam create-access-key --user-name " + shellQuote(u.Name)},
-	)
+	steps = append(steps, createStep(u))
 	steps = append(steps, p.moveSteps(sub, "the new key")...)
 	steps = append(steps, confirmUsedStep(NewKeyID, "the new key"))
 	return append(steps, p.deactivateSteps(u, k)...)
+}
+
+// createStep makes the new key. IAM shows a secret only once, so the
+// command keeps it in a shell variable rather than on the screen, and the
+// step says where it goes; the steps after it name the key "$NEW_KEY_ID"
+// and run in the same shell.
+func createStep(u *inventory.User) Step {
+	return Step{
+		Action: "Create the new key. IAM shows its secret only this once: the command keeps it in the shell variable NEW_SECRET_ACCESS_KEY, not on the screen. " +
+			"Store it now where the applications read their credentials (your secrets manager, for example aws secretsmanager put-secret-value --secret-id followed by your secret's name and --secret-string \"$NEW_SECRET_ACCESS_KEY\"), never in code or a ticket, then unset NEW_SECRET_ACCESS_KEY. " +
+			"Run the steps below in the same shell: they name the new key \"$NEW_KEY_ID\".",
+		Command: "read -r NEW_KEY_ID NEW_SECRET_ACCESS_KEY < <(aws iam create-access-key --user-name " + shellQuote(u.Name) +
+			" --query 'AccessKey.[AccessKeyId,SecretAccessKey]' --output text)",
+	}
 }
 
 // retireSteps remove an active key. With a replacement (the user's newer
@@ -160,10 +179,7 @@ func (p planner) deleteInactiveSteps(u *inventory.User, k *inventory.Key, slot b
 		why = fmt.Sprintf("Free a key slot: IAM allows two keys per user, and %s is inactive. Delete it.", theKey(k))
 	}
 	limit := p.env.Config.Thresholds.InactiveDays
-	steps := []Step{{
-		Action:  fmt.Sprintf("Check that inactive %s is idle: an inactive key may be the previous rotation's rollback key. Its LastUsedDate must be more than %d days ago.", theKey(k), limit),
-		Command: "aws iam get-access-key-last-used --access-key-id " + keyRef(u, k, "Inactive"),
-	}}
+	var steps []Step
 	if idle, ok := idleDays(p.env, k); !ok || idle <= limit {
 		until := "until it has had no activity for " + fmt.Sprint(limit) + " days"
 		if ok {
@@ -171,7 +187,12 @@ func (p planner) deleteInactiveSteps(u *inventory.User, k *inventory.Key, slot b
 		}
 		steps = append(steps, Step{Action: fmt.Sprintf("Wait %s: until then %s is a rollback key still in its wait.", until, theKey(k))})
 	}
-	return append(steps, Step{Action: why, Command: fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", shellQuote(u.Name), keyRef(u, k, "Inactive"))})
+	// The check comes after any wait, right before the delete: a rollback
+	// key switched back on during the wait must stop the delete.
+	return append(steps,
+		Step{Action: fmt.Sprintf("Check that inactive %s is idle: an inactive key may be the previous rotation's rollback key. It must still be Inactive, and its LastUsedDate more than %d days ago.", theKey(k), limit),
+			Command: "aws iam get-access-key-last-used --access-key-id " + keyRef(u, k, "Inactive")},
+		Step{Action: why, Command: fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", shellQuote(u.Name), keyRef(u, k, "Inactive"))})
 }
 
 // moveSteps name the applications to move, from CloudTrail when traced,
@@ -271,29 +292,57 @@ func mfaStep(u *inventory.User) Step {
 	}
 }
 
-// rootPlan: only the root user can manage its keys, so the plan is text
-// for a person, plus the CloudTrail lookups (which need no account guard:
-// they change nothing).
-func (p planner) rootPlan(sub subject) []Step {
+// rootPlan deletes a root key; it never rotates one: nothing should act
+// as root from code (CIS). The root user is no IAM user, so no command
+// names a user: IAM acts on the caller's own keys. A member account of an
+// organization with centralized root access needs no root sign-in: the
+// management account opens a root session scoped to deleting root
+// credentials. A leaked key is deleted at once, without the wait.
+func (p planner) rootPlan(sub subject, leaked bool) (string, []Step) {
 	k := sub.key
 	if k == nil {
 		k = &inventory.Key{}
 	}
-	steps := []Step{{Action: "Find what uses the root key in CloudTrail, and move it to an IAM role."}}
-	steps = append(steps, p.trailSteps(subject{acct: sub.acct, user: sub.user, key: k}, time.Time{})...)
+	a := sub.acct
+	home := inventory.HomeRegion(inventory.ARNPartition(sub.user.ARN))
+	partition := inventory.ARNPartition(sub.user.ARN)
 	which := "the access key"
 	if k.Slot > 0 {
 		which = fmt.Sprintf("access key %d", k.Slot)
 	}
-	return append(steps,
-		Step{Action: fmt.Sprintf("Sign in to account %s as the root user, open Security credentials, and deactivate %s.", accountName(sub.acct), which)},
-		Step{Action: fmt.Sprintf("Wait %d days and watch for failures; then, as root again, delete the key.", confirmDays)},
+	var steps []Step
+	if !leaked {
+		steps = append(steps, Step{Action: "Find what uses the root key in CloudTrail, and move it to an IAM role."})
+		steps = append(steps, p.trailSteps(subject{acct: a, user: sub.user, key: k}, time.Time{})...)
+	}
+	ref := keyRef(sub.user, k, "Active")
+	steps = append(steps,
+		Step{Action: fmt.Sprintf("If %s is a member account of an organization with centralized root access, delete the key from the management account (or IAM's delegated administrator) without the root password: this opens a root session in %s that may only delete root credentials, and keeps its credentials in this shell. Otherwise skip to the sign-in steps below.", accountName(a), a.ID),
+			Command: fmt.Sprintf("read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN < <(aws sts assume-root --region %s --target-principal %s --task-policy-arn arn=arn:%s:iam::aws:policy/root-task/IAMDeleteRootUserCredentials --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text) && export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN", home, a.ID, partition)},
+		Step{Action: fmt.Sprintf("Check that this shell now acts as the root user of %s: this fails otherwise.", a.ID),
+			Command: fmt.Sprintf(`test "$(aws sts get-caller-identity --query Arn --output text)" = arn:%s:iam::%s:root`, partition, a.ID)},
 	)
+	if !leaked {
+		steps = append(steps, Step{Action: "Confirm the root key is idle: its LastUsedDate must be before whatever used it moved to a role.",
+			Command: "aws iam get-access-key-last-used --access-key-id " + ref})
+	}
+	steps = append(steps,
+		Step{Action: "Delete the root key (IAM acts on the caller's own keys: the root user is no IAM user, so no --user-name). This cannot be undone; never create a root key again.",
+			Command: "aws iam delete-access-key --access-key-id " + ref},
+		Step{Action: fmt.Sprintf("Without centralized root access (or in the management account itself): sign in to account %s as the root user, open Security credentials, and deactivate %s.", accountName(a), which)},
+	)
+	if leaked {
+		steps = append(steps, Step{Action: "Then, as root, delete it at once: a leaked key must not wait. Investigate its use in CloudTrail (every enabled region, or the organization trail) from its creation."})
+		return "Delete the leaked root access key now; never create a root key.", steps
+	}
+	steps = append(steps, Step{Action: fmt.Sprintf("Wait %d days and watch for failures; then, as root again, delete the key. Never create a root key.", confirmDays)})
+	return "Delete the root user's access key: nothing should act as root from code; never create one.", steps
 }
 
 // leakPlan: anyone may hold a leaked key, so it is deactivated at once
-// (reversible), not after a migration; then investigated from its first
-// event, then replaced. No waiting for it to go idle.
+// (reversible), not after a migration; then investigated in every region
+// from its first event; then deleted, and its work moved to a role or a
+// new key once the quarantine policy is off the user.
 func (p planner) leakPlan(sub subject) (string, []Step) {
 	s, k := sub.sighting, sub.key
 	first := p.env.Now.AddDate(0, 0, -90) // CloudTrail event history keeps 90 days
@@ -303,51 +352,54 @@ func (p planner) leakPlan(sub subject) (string, []Step) {
 	if k.Usage != nil && !k.Usage.FirstSeen.IsZero() && k.Usage.FirstSeen.Before(first) {
 		first = k.Usage.FirstSeen
 	}
-	investigate := Step{Action: fmt.Sprintf("Investigate: list every event made with the key since %s (CloudTrail event history keeps 90 days; older events are in your trail's S3 logs or CloudTrail Lake). Look for new users, keys, roles and policies, and for data read.", first.UTC().Format("2006-01-02"))}
-	trail := p.trailSteps(sub, first)
+	partition := inventory.ARNPartition(sub.user.ARN)
+	investigate := []Step{
+		{Action: fmt.Sprintf("Investigate: a leaked key is used from anywhere, in any region, and CloudTrail event history answers one region per call. This lists every event made with the key since %s in every region enabled for the account, region by region (history keeps 90 days; older events, and a one-place search, are in your organization trail's S3 logs or CloudTrail Lake). Look for new users, keys, roles and policies, and for data read.", first.UTC().Format("2006-01-02")),
+			Command: fmt.Sprintf(`for region in $(aws ec2 describe-regions --region %s --query 'Regions[].RegionName' --output text); do echo "== $region"; aws cloudtrail lookup-events --region "$region" --start-time %s --lookup-attributes AttributeKey=AccessKeyId,AttributeValue=%s --query 'Events[].[EventTime,EventName,EventSource]' --output text; done`,
+				inventory.HomeRegion(partition), first.UTC().Format(time.RFC3339), k.ID)},
+	}
 	if s != nil && s.Kind == inventory.KindTemporary {
-		steps := []Step{{Action: "Temporary credentials cannot be deactivated: revoke the active sessions of the role that issued them (IAM console: Roles, the role, Revoke active sessions), and rotate the long-term credential that assumed it."}, investigate}
-		return "Revoke the sessions of the role behind the leaked temporary key, then investigate.", append(steps, trail...)
+		steps := []Step{{Action: "Temporary credentials cannot be deactivated: revoke the active sessions of the role that issued them (IAM console: Roles, the role, Revoke active sessions), and rotate the long-term credential that assumed it."}}
+		return "Revoke the sessions of the role behind the leaked temporary key, then investigate.", append(steps, investigate...)
 	}
 	known := sub.acct.ID != "" && sub.user.Name != "unknown"
-	partition := inventory.ARNPartition(sub.user.ARN)
 	var steps []Step
 	if sub.acct.ID != "" {
 		steps = append(steps, guardStep(sub.acct))
 	}
 	user := shellQuote(sub.user.Name)
-	if known {
-		steps = append(steps, Step{Action: "Deactivate the key now. It is reversible, but a leaked key must not be switched on again.",
-			Command: fmt.Sprintf("aws iam update-access-key --user-name %s --access-key-id %s --status Inactive", user, k.ID)})
-	} else {
+	quarantine := fmt.Sprintf("arn:%s:iam::aws:policy/AWSCompromisedKeyQuarantineV3", partition)
+	if !known {
 		steps = append(steps,
 			Step{Action: "Find the user that owns the key: this prints its user name.",
 				Command: fmt.Sprintf(`for u in $(aws iam list-users --query 'Users[].UserName' --output text); do aws iam list-access-keys --user-name "$u" --query "AccessKeyMetadata[?AccessKeyId=='%s'].UserName" --output text; done`, k.ID)},
-			Step{Action: fmt.Sprintf("Deactivate the key now, naming that user: aws iam update-access-key --user-name USER --access-key-id %s --status Inactive. It is reversible, but a leaked key must not be switched on again.", k.ID)})
-		user = "USER"
+			Step{Action: fmt.Sprintf("Deactivate the key now, naming that user: aws iam update-access-key --user-name followed by the user's name, --access-key-id %s --status Inactive. It is reversible, but a leaked key must not be switched on again. Then attach AWS's quarantine policy %s to the user until the investigation is done.", k.ID, quarantine)})
+		steps = append(steps, investigate...)
+		steps = append(steps, Step{Action: "Then delete the leaked key; detach the quarantine policy before anything of that user works again (it denies a new key of the same user too), and give whatever used the key a role or a new key."})
+		return "Deactivate the leaked key now, investigate its use in every region, then replace it.", steps
 	}
 	steps = append(steps,
-		Step{Action: fmt.Sprintf("AWS attaches the managed policy AWSCompromisedKeyQuarantineV3 to a user whose key it finds exposed; leave it attached until the investigation is done, or attach it yourself: aws iam attach-user-policy --user-name %s --policy-arn arn:%s:iam::aws:policy/AWSCompromisedKeyQuarantineV3", user, partition)},
-		investigate)
-	steps = append(steps, trail...)
-	if known {
-		steps = append(steps,
-			Step{Action: "Delete the leaked key once the investigation no longer needs it switched off rather than gone.",
-				Command: fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", user, k.ID)},
-			Step{Action: fmt.Sprintf("If the user still needs a key, create a new one and store its secret in your secrets manager; the steps below call its ID %s. Better: use a role instead.", NewKeyID),
-				Command: "aws iam create-access-key --user-name " + user},
-			Step{Action: "Move every application that used the leaked key to the new key or a role."})
-	} else {
-		steps = append(steps, Step{Action: "Then delete the leaked key, and give whatever used it a new key or, better, a role."})
-	}
-	return "Deactivate the leaked key now, investigate its use, then replace it.", steps
+		Step{Action: "Deactivate the key now. It is reversible, but a leaked key must not be switched on again.",
+			Command: fmt.Sprintf("aws iam update-access-key --user-name %s --access-key-id %s --status Inactive", user, k.ID)},
+		Step{Action: "Keep AWS's quarantine policy on the user while you investigate: it denies what attackers do first with a key (new keys, users, instances, functions, object reads). AWS attaches it to a user whose key it finds exposed; attaching it again changes nothing.",
+			Command: fmt.Sprintf("aws iam attach-user-policy --user-name %s --policy-arn %s", user, quarantine)})
+	steps = append(steps, investigate...)
+	steps = append(steps,
+		Step{Action: "Delete the leaked key once the investigation no longer needs it switched off rather than gone.",
+			Command: fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", user, k.ID)},
+		Step{Action: "Detach the quarantine policy before anything moves to a new key of this user: the policy is on the user, so it denies a new key of the same user too (creating keys, launching instances, reading objects), and the applications would fail. Better: move them to a role and leave the user without keys.",
+			Command: fmt.Sprintf("aws iam detach-user-policy --user-name %s --policy-arn %s", user, quarantine)},
+		createStep(sub.user),
+		Step{Action: "Move every application that used the leaked key to the new key (or, better, to a role)."},
+		confirmUsedStep(NewKeyID, "the new key"))
+	return "Deactivate the leaked key now, investigate its use in every region, then replace it.", steps
 }
 
 // longTermPlan: move the use to short-term credentials, then retire the key.
 func (p planner) longTermPlan(sub subject) (string, []Step) {
 	s := sub.sighting
 	where := "every file and variable that holds it"
-	if s != nil && (s.Profile != "" || strings.HasPrefix(s.Source, "environment")) {
+	if s != nil && stored(s) {
 		where = s.Source
 	}
 	known := sub.acct.ID != "" && sub.user.Name != "unknown" && sub.key.ID != ""
@@ -431,7 +483,27 @@ func listKeyCommand(u *inventory.User, k *inventory.Key, status string) string {
 	if o := otherKey(u, k); o != nil && !o.CreatedAt.IsZero() && o.CreatedAt.Before(k.CreatedAt) {
 		conds = append(conds, fmt.Sprintf("CreateDate>='%s'", bound(o.CreatedAt)))
 	}
-	return fmt.Sprintf(`aws iam list-access-keys --user-name %s --query "AccessKeyMetadata[?%s].AccessKeyId" --output text`, shellQuote(u.Name), strings.Join(conds, " && "))
+	who := " --user-name " + shellQuote(u.Name)
+	if u.Root {
+		who = "" // the caller's own keys: the root user is no IAM user
+	}
+	return fmt.Sprintf(`aws iam list-access-keys%s --query "AccessKeyMetadata[?%s].AccessKeyId" --output text`, who, strings.Join(conds, " && "))
+}
+
+// sameSecond: the credential report gives the two keys the same creation
+// second, so no selection by status and date can keep them apart through
+// a plan that changes their status.
+func sameSecond(a, b *inventory.Key) bool {
+	return a.CreatedAt.Truncate(time.Second).Equal(b.CreatedAt.Truncate(time.Second))
+}
+
+// twinsStep is the way forward when keys cannot be selected: a live scan
+// reads the key IDs, and its plans name them.
+func twinsStep(u *inventory.User) Step {
+	return Step{
+		Action:  fmt.Sprintf("The credential report shows both keys of %s created in the same second, so no command can tell them apart by status and creation date. Run a live scan (keyaudit scan with credentials for the account), whose plans name key IDs, and follow its plan for %s. This lists the two keys.", u.Name, u.Name),
+		Command: "aws iam list-access-keys --user-name " + shellQuote(u.Name),
+	}
 }
 
 // bound is the second after t, without a zone.

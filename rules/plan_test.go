@@ -126,8 +126,10 @@ func TestRotationWithAnInactiveSecondKey(t *testing.T) {
 		wait := slices.IndexFunc(plan, func(s Step) bool { return strings.Contains(s.Action, "until 2026-12-15") && s.Command == "" })
 		del := stepIndex(plan, "delete-access-key --user-name svc --access-key-id "+k2)
 		create := stepIndex(plan, "create-access-key")
-		assert.True(t, check > 0 && wait > check && del > wait && create > del,
-			"want: check idle, wait out the rollback period, delete, then create:\n%s", planText(plan))
+		// Observation 11 of issue 19: the idle check ran before the wait and
+		// not again before the delete.
+		assert.True(t, wait > 0 && check > wait && del == check+1 && create > del,
+			"want: wait out the rollback period, check idle, delete at once, then create:\n%s", planText(plan))
 	})
 	t.Run("two old active keys", func(t *testing.T) {
 		acts := actionsOf(t, env(), account(user("svc", key(k1, 1, true, 400, 1), key(k2, 2, true, 200, 1))))
@@ -203,19 +205,48 @@ func TestTrailRegionsArePartitionAware(t *testing.T) {
 	}
 }
 
-func TestRootPlanIsTextAndLookups(t *testing.T) {
+// Issue 19 observation 2: the root plan passed --user-name '<root_account>'
+// (NoSuchEntity) and advised create-access-key for root. A root key is
+// deleted, never created; the management account can delete a member's
+// through centralized root access (aws sts assume-root).
+func TestRootPlan(t *testing.T) {
 	a := account()
 	a.Root.Keys = []inventory.Key{key("", 1, true, 900, 3)}
 	a.Root.Keys[0].LastUsed.Region = "eu-central-1"
-	acts := actionsOf(t, env(), a)
-	require.Len(t, acts, 1)
-	for _, s := range acts[0].Plan {
-		if s.Command != "" {
-			assert.True(t, strings.HasPrefix(s.Command, "aws cloudtrail lookup-events --region "), "root plan runs %q", s.Command)
+	root := key("AKIAAAAAAAAAAAAAAAA7", 0, true, 900, 3)
+	root.StatusUnknown = true
+	e := env()
+	e.Audited = map[string]bool{"123456789012": true}
+	for _, leaked := range []bool{false, true} {
+		res := Evaluate(e, []inventory.Account{*a}, []inventory.Sighting{{AccessKeyID: root.ID, Key: &root, Principal: inventory.RootName, Kind: inventory.KindLongTerm,
+			OwnerAccount: "123456789012", OwnerName: "prod", Audited: true, Source: "argument 1", Leaked: leaked}})
+		var rules []string
+		for _, f := range res.Findings {
+			rules = append(rules, f.Rule+" "+f.AccessKeyID)
 		}
+		want := []string{"root-access-key ", "root-access-key " + root.ID}
+		if leaked {
+			want = append(want, "key-leaked "+root.ID)
+		}
+		assert.ElementsMatch(t, want, rules, "leaked %v: whois on a root key raises root-access-key, not key-long-term", leaked)
+		require.Len(t, res.Actions, 2, "leaked %v", leaked)
+		for _, act := range res.Actions {
+			text := planText(act.Plan)
+			for _, s := range act.Plan {
+				assert.NotContains(t, s.Command, "--user-name", "leaked %v: %s", leaked, s.Command)
+				assert.NotContains(t, s.Command, "create-access-key", "leaked %v", leaked)
+			}
+			assume := stepIndex(act.Plan, "aws sts assume-root --region us-east-1 --target-principal 123456789012 --task-policy-arn arn=arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials ")
+			del := stepIndex(act.Plan, "aws iam delete-access-key --access-key-id ")
+			assert.True(t, assume >= 0 && del > assume, "leaked %v: delete through a root session:\n%s", leaked, text)
+			assert.Contains(t, text, "sign in to account 123456789012 (prod) as the root user", "leaked %v", leaked)
+			assert.Equal(t, leaked && act.AccessKeyID == root.ID, strings.Contains(act.Summary, "leaked"), "leaked %v: %s", leaked, act.Summary)
+		}
+		assert.NotEqual(t, -1, stepIndex(res.Actions[0].Plan, root.ID)+stepIndex(res.Actions[1].Plan, root.ID)+1, "the whois key is named by its ID")
 	}
-	assert.NotEqual(t, -1, stepIndex(acts[0].Plan, "--region eu-central-1"))
-	assert.Contains(t, planText(acts[0].Plan), "Sign in to account 123456789012 (prod) as the root user")
+	noLeak := Evaluate(e, []inventory.Account{*a}, nil).Actions
+	require.Len(t, noLeak, 1)
+	assert.NotEqual(t, -1, stepIndex(noLeak[0].Plan, "--region eu-central-1"), "the lookups include the region of last use")
 }
 
 // Observation 4: a leaked key is deactivated at once, investigated from its
@@ -232,7 +263,7 @@ func TestLeakResponse(t *testing.T) {
 	}{
 		{"active", inventory.Sighting{AccessKeyID: k1, Key: &active, Principal: "ci"}, Critical},
 		{"inactive", inventory.Sighting{AccessKeyID: k2, Key: &inactive, Principal: "ci"}, High},
-		{"state unknown", inventory.Sighting{AccessKeyID: k1}, Critical},
+		{"state unknown", inventory.Sighting{AccessKeyID: k1, Principal: "ci"}, Critical},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -251,12 +282,19 @@ func TestLeakResponse(t *testing.T) {
 			}
 			assert.Contains(t, text, "AWSCompromisedKeyQuarantineV3", "case %s", tt.name)
 			assert.True(t, strings.HasPrefix(plan[0].Command, `test "$(aws sts get-caller-identity`), "case %s: no guard first", tt.name)
-			lookup := stepIndex(plan, "aws cloudtrail lookup-events --region us-east-1 --start-time ")
+			// Issue 19 observation 4: every enabled region, not one or two.
+			lookup := stepIndex(plan, `for region in $(aws ec2 describe-regions --region us-east-1 --query 'Regions[].RegionName' --output text); do`)
 			require.NotEqual(t, -1, lookup, "case %s: no investigation from a start time:\n%s", tt.name, text)
 			deactivate := slices.IndexFunc(plan, func(s Step) bool {
 				return strings.Contains(s.Command+s.Action, "update-access-key --user-name") && strings.Contains(s.Command+s.Action, "--status Inactive")
 			})
 			assert.True(t, deactivate > 0 && deactivate < lookup, "case %s: deactivate comes after the investigation:\n%s", tt.name, text)
+			// Observation 3: the quarantine policy on the user denies a new
+			// key of the same user too: it comes off before the move.
+			detach := stepIndex(plan, "aws iam detach-user-policy --user-name ci --policy-arn arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3")
+			create := stepIndex(plan, "create-access-key --user-name ci")
+			del := stepIndex(plan, "delete-access-key --user-name ci --access-key-id "+s.AccessKeyID)
+			assert.True(t, del > lookup && detach > del && create > detach, "case %s: want investigate, delete, detach the quarantine policy, then create:\n%s", tt.name, text)
 			if s.Key != nil {
 				assert.Equal(t, "aws iam update-access-key --user-name ci --access-key-id "+s.AccessKeyID+" --status Inactive", plan[1].Command, "case %s", tt.name)
 				assert.Contains(t, plan[lookup].Command, "--start-time 2026-09-25T12:00:00Z", "case %s: not from the key's creation", tt.name)
@@ -386,4 +424,55 @@ func TestTextsAreShared(t *testing.T) {
 		return r.Factors[i].Detail
 	}
 	same(age(ranked[0]), age(ranked[1]), "the age factor of two keys of one age")
+}
+
+// Issue 19 observation 1: a half-done rotation (the older key in daily
+// use, the newer never used) got "retire the unused key, no new key is
+// needed" on both keys, and followed, the key in use was deleted.
+func TestHalfDoneRotationKeepsTheKeyInUse(t *testing.T) {
+	tests := []struct {
+		name          string
+		older, newer  int
+		rotate, keeps bool
+	}{
+		{"older past the age limit", 200, 60, true, false},
+		{"older within the age limit", 80, 50, false, true},
+	}
+	for _, tt := range tests {
+		acts := actionsOf(t, env(), account(user("job", key(k1, 1, true, tt.older, 1), key(k2, 2, true, tt.newer, -1))))
+		require.Len(t, acts, 2, "case %s: actions %+v", tt.name, acts)
+		assert.Equal(t, k2, acts[0].AccessKeyID, "case %s: the unused newer key's plan comes first", tt.name)
+		assert.NotEqual(t, -1, stepIndex(acts[0].Plan, "delete-access-key --user-name job --access-key-id "+k2), "case %s", tt.name)
+		old := acts[1]
+		assert.Equal(t, k1, old.AccessKeyID, "case %s", tt.name)
+		assert.Equal(t, -1, stepIndex(old.Plan, "get-access-key-last-used --access-key-id "+k2), "case %s: the key being retired is the replacement:\n%s", tt.name, planText(old.Plan))
+		create, del := stepIndex(old.Plan, "create-access-key"), stepIndex(old.Plan, "delete-access-key --user-name job --access-key-id "+k1)
+		if tt.rotate {
+			slot, confirm := stepIndex(old.Plan, "length(AccessKeyMetadata)"), stepIndex(old.Plan, "get-access-key-last-used --access-key-id "+NewKeyID)
+			assert.True(t, slot > 0 && create > slot && confirm > create && del > confirm, "case %s: want slot check, create, confirm the new key, delete the old:\n%s", tt.name, planText(old.Plan))
+		}
+		if tt.keeps {
+			assert.Equal(t, -1, del, "case %s: the key in use is deleted:\n%s", tt.name, planText(old.Plan))
+			assert.Equal(t, -1, create, "case %s", tt.name)
+			assert.Contains(t, old.Summary, "Keep this key", "case %s", tt.name)
+		}
+	}
+}
+
+// Issue 19 observation 8: whois raised key-foreign-account on a role's
+// unique ID, and key-long-term on any key ID given as an argument, though
+// nothing stored it.
+func TestWhoisMisfires(t *testing.T) {
+	e := env()
+	e.Audited = map[string]bool{"123456789012": true}
+	res := Evaluate(e, nil, []inventory.Sighting{
+		{AccessKeyID: "AROAAAAAAAAAAAAAAAA1", Kind: inventory.KindRole, OwnerAccount: "210987654321", Source: "argument 1", Error: "not an access key"},
+		{AccessKeyID: k1, Kind: inventory.KindLongTerm, OwnerAccount: "123456789012", Audited: true, Principal: "ci", Source: "argument 2"},
+		{AccessKeyID: k2, Kind: inventory.KindLongTerm, OwnerAccount: "123456789012", Audited: true, Principal: "ci", Source: "~/.aws/credentials [prod] line 2", Profile: "prod"},
+	})
+	var got []string
+	for _, f := range res.Findings {
+		got = append(got, f.Rule+" "+f.AccessKeyID)
+	}
+	assert.Equal(t, []string{"key-long-term " + k2}, got, "only the stored key is long-term; a role ID is no foreign key")
 }

@@ -38,6 +38,24 @@ func rootAccessKey(env Env, a *inventory.Account) []Finding {
 	return out
 }
 
+// rootKeySighting: a key ID given to whois (or found in a file) that IAM
+// says is the root user's is a root access key, whatever else it is.
+func rootKeySighting(env Env, s *inventory.Sighting) []Finding {
+	if s.Principal != inventory.RootName || s.Key == nil {
+		return nil
+	}
+	f := sightingFinding(env, s)
+	state := "active"
+	if s.Key.StatusUnknown {
+		state = "status unknown, counted as active"
+	} else if !s.Key.Active {
+		f.Severity, state = High, "inactive"
+	}
+	f.Message = fmt.Sprintf("the root user's access key (%s), found in %s", state, s.Source)
+	f.Recommendation = "Delete the root user's access key: nothing should act as root from code. Move whatever uses it to an IAM role, then delete the key (from the management account with centralized root access, or signed in as root)."
+	return []Finding{f}
+}
+
 // usedPhrase says when a key was last used, for messages.
 func usedPhrase(k *inventory.Key) string {
 	switch lu := k.LastUsed; {

@@ -19,8 +19,9 @@ type Env struct {
 	Audited map[string]bool
 }
 
-// Rule is one check of the catalogue. Exactly one of Check and
-// CheckSighting is set. Checks return findings without rule id, CIS ids
+// Rule is one check of the catalogue: Check judges audited accounts,
+// CheckSighting keys found elsewhere (whois, local files); a rule may have
+// both. Checks return findings without rule id, CIS ids
 // or (unless they differ from the rule's) severity: Evaluate stamps those
 // from the rule it ran.
 type Rule struct {
@@ -40,7 +41,7 @@ type Rule struct {
 func Catalogue() []Rule {
 	return []Rule{
 		{ID: "root-access-key", Severity: Critical, CIS: cis("1.4", "1.3", "2.3"),
-			Description: "the root user has an access key (active: critical, inactive: high): delete it", Check: rootAccessKey},
+			Description: "the root user has an access key (active: critical, inactive: high): delete it", Check: rootAccessKey, CheckSighting: rootKeySighting},
 		{ID: "key-rotation", Severity: Medium, CIS: cis("1.14", "1.13", "2.13"), Threshold: "max_key_age_days",
 			Description: "an active IAM user key is older than the limit: rotate it", Check: keyRotation},
 		{ID: "key-unused", Severity: Medium, CIS: cis("1.12", "1.11", "2.11"), Threshold: "unused_days", NeedsLastUse: true,

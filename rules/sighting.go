@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
 )
@@ -9,7 +10,7 @@ import (
 // sightingFinding starts a finding about a key found outside IAM.
 func sightingFinding(env Env, s *inventory.Sighting) Finding {
 	a := &inventory.Account{ID: s.OwnerAccount, Name: s.OwnerName}
-	u := &inventory.User{Name: sightingPrincipal(s), ARN: s.PrincipalARN}
+	u := sightingUser(s)
 	k := s.Key
 	if k == nil {
 		k = &inventory.Key{ID: s.AccessKeyID, Active: true}
@@ -30,11 +31,24 @@ func sightingPrincipal(s *inventory.Sighting) string {
 	return s.Principal
 }
 
-// keyLongTerm: a long-term key in a file or list is a secret that never
-// expires, readable by anything that can read the file. A leaked key gets
-// key-leaked instead: its answer is to deactivate it now, not to migrate.
+// sightingUser is the principal a sighting names, as a plan sees it.
+func sightingUser(s *inventory.Sighting) *inventory.User {
+	return &inventory.User{Name: sightingPrincipal(s), ARN: s.PrincipalARN, Root: s.Principal == inventory.RootName}
+}
+
+// stored: the key was found where it is kept for use (a credentials file
+// profile or the environment), not merely named to whois.
+func stored(s *inventory.Sighting) bool {
+	return s.Profile != "" || strings.HasPrefix(s.Source, "environment")
+}
+
+// keyLongTerm: a long-term key in a file or the environment is a secret
+// that never expires, readable by anything that can read the file. A key
+// ID given to whois was stored nowhere keyaudit saw. A leaked key gets
+// key-leaked instead (deactivate now, not migrate), a root key
+// root-access-key.
 func keyLongTerm(env Env, s *inventory.Sighting) []Finding {
-	if s.Kind != inventory.KindLongTerm || s.Leaked {
+	if s.Kind != inventory.KindLongTerm || s.Leaked || !stored(s) || s.Principal == inventory.RootName {
 		return nil
 	}
 	f := sightingFinding(env, s)
@@ -45,8 +59,10 @@ func keyLongTerm(env Env, s *inventory.Sighting) []Finding {
 
 // keyForeignAccount: a key of an account outside the audited set, found in
 // use here, is either a vendor's or somebody's mistake; both need an owner.
+// Only an access key (AKIA, ASIA) is one: a role's or user's unique ID
+// decodes to an account too, but nobody holds it as a credential.
 func keyForeignAccount(env Env, s *inventory.Sighting) []Finding {
-	if s.OwnerAccount == "" || env.Audited[s.OwnerAccount] {
+	if s.Kind != inventory.KindLongTerm && s.Kind != inventory.KindTemporary || s.OwnerAccount == "" || env.Audited[s.OwnerAccount] {
 		return nil
 	}
 	f := sightingFinding(env, s)

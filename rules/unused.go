@@ -14,20 +14,13 @@ import (
 func keyUnused(env Env, a *inventory.Account) []Finding {
 	limit := env.Config.Thresholds.UnusedDays
 	return eachUserKey(a, func(u *inventory.User, k *inventory.Key) *Finding {
-		lu := k.LastUsed
-		if !k.Active || !lu.Known {
+		idle, never, ok := idleSince(env, k)
+		if !k.Active || !ok || idle < limit {
 			return nil
 		}
-		ref, what := lu.At, "last used"
-		if lu.Never {
-			ref, what = k.CreatedAt, "never used since it was created"
-		}
-		if ref.IsZero() {
-			return nil
-		}
-		idle := days(env.Now, ref)
-		if idle < limit {
-			return nil
+		what := "last used"
+		if never {
+			what = "never used since it was created"
 		}
 		f := newFinding(env, a, u, k)
 		f.Details.ThresholdDays = ptr(limit)
@@ -35,6 +28,28 @@ func keyUnused(env Env, a *inventory.Account) []Finding {
 		f.Recommendation = "Nothing has needed this key for a long time: deactivate it, wait, and delete it. No new key is needed."
 		return &f
 	})
+}
+
+// idleSince is how many days ago a key was last used or, never used,
+// created; ok is false when that is unknown.
+func idleSince(env Env, k *inventory.Key) (idle int, never, ok bool) {
+	lu := k.LastUsed
+	ref := lu.At
+	if lu.Never {
+		ref = k.CreatedAt
+	}
+	if !lu.Known || ref.IsZero() {
+		return 0, false, false
+	}
+	return days(env.Now, ref), lu.Never, true
+}
+
+// inUse: an active key used within unused_days. A key whose last use is
+// unknown may be in use, so it counts as in use: plans never bet on
+// idleness. A key never used has nothing to move.
+func inUse(env Env, k *inventory.Key) bool {
+	idle, never, ok := idleSince(env, k)
+	return k.Active && (!ok || !never && idle < env.Config.Thresholds.UnusedDays)
 }
 
 // setupWindow is how close to the user's creation a key must have been

@@ -34,7 +34,7 @@ func (c Class) Rank() int {
 
 // PermissionsScope says what the classification does not cover, for every
 // output that shows a class.
-const PermissionsScope = "identity policies only: service control policies and resource policies are out of scope; conditions are not evaluated (a statement with a condition counts as granted); Deny statements are subtracted only when unconditional on \"*\""
+const PermissionsScope = "identity policies only, within the permissions boundary: service control policies and resource policies are out of scope; conditions are not evaluated (a statement with a condition counts as granted); Deny statements are subtracted only when unconditional on \"*\""
 
 // Permissions is an IAM user's blast radius, from the identity policies
 // attached to it and to its groups (GetAccountAuthorizationDetails).
@@ -164,39 +164,52 @@ func (g grant) allows(action string, broad bool) bool {
 
 // escalation lists the published privilege-escalation actions (Rhino
 // Security Labs' list, as Pacu and PMapper test them).
+// The sources are cited with their cases in policy_test.go; code run on
+// an instance or in a function as its role counts too (lambda, glue, ssm,
+// EC2 Instance Connect).
 var escalation = []string{
 	"iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile",
 	"iam:AttachUserPolicy", "iam:AttachGroupPolicy", "iam:AttachRolePolicy",
 	"iam:PutUserPolicy", "iam:PutGroupPolicy", "iam:PutRolePolicy",
 	"iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion",
 	"iam:AddUserToGroup", "iam:UpdateAssumeRolePolicy",
+	"lambda:UpdateFunctionCode", "glue:UpdateDevEndpoint", "ssm:SendCommand", "ec2-instance-connect:SendSSHPublicKey",
 }
 
 // compute are the actions that, with iam:PassRole, run code as a role.
-var compute = []string{"ec2:RunInstances", "lambda:CreateFunction", "cloudformation:CreateStack", "glue:CreateDevEndpoint"}
+var compute = []string{"ec2:RunInstances", "lambda:CreateFunction", "cloudformation:CreateStack", "glue:CreateDevEndpoint",
+	"datapipeline:CreatePipeline", "codebuild:CreateProject", "sagemaker:CreateNotebookInstance", "ecs:RunTask"}
 
 // dataActions read data across the account when granted on every resource.
-var dataActions = []string{"s3:GetObject", "kms:Decrypt", "secretsmanager:GetSecretValue"}
+var dataActions = []string{"s3:GetObject", "kms:Decrypt", "secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"}
 
 // ClassifyPolicies computes a user's class from the policies that reach it
 // (directly and through groups) and its permissions boundary (nil: none).
-// Malformed documents count as unread.
+// The boundary intersects: an action counts only if the boundary allows it
+// too. Malformed documents count as unread.
 func ClassifyPolicies(policies []Policy, boundary *Policy) Permissions {
 	p, grants := collect(policies)
-	p.Class, p.Grants = classify(grants)
-	if p.Class.Rank() > ClassNone.Rank() {
-		direct := slices.DeleteFunc(slices.Clone(grants), func(g grant) bool { return g.policy.Via != "" })
-		c, _ := classify(direct)
-		p.FromGroups = c.Rank() < p.Class.Rank()
-	}
+	var bound []grant
 	if boundary != nil {
 		p.Boundary = boundary.ARN
 		b, bgrants := collect([]Policy{*boundary})
-		capClass, _ := classify(bgrants)
-		if len(b.Unread) == 0 && capClass.Rank() < p.Class.Rank() {
-			p.Class, p.BoundaryCapped = capClass, true
-			p.Grants = append(p.Grants, "capped by permissions boundary "+boundary.Name)
+		// An unread boundary limits nothing that can be shown; an admin
+		// boundary limits nothing at all.
+		if c, _ := classify(bgrants, nil); len(b.Unread) == 0 && c != ClassAdmin {
+			bound = bgrants
 		}
+	}
+	p.Class, p.Grants = classify(grants, bound)
+	if bound != nil {
+		if c, _ := classify(grants, nil); p.Class.Rank() < c.Rank() {
+			p.BoundaryCapped = true
+			p.Grants = append(p.Grants, "within permissions boundary "+boundary.Name)
+		}
+	}
+	if p.Class.Rank() > ClassNone.Rank() {
+		direct := slices.DeleteFunc(slices.Clone(grants), func(g grant) bool { return g.policy.Via != "" })
+		c, _ := classify(direct, bound)
+		p.FromGroups = c.Rank() < p.Class.Rank()
 	}
 	return p
 }
@@ -238,22 +251,29 @@ func collect(policies []Policy) (Permissions, []grant) {
 	return p, allows
 }
 
-// classify returns the worst class the grants give and what gave it.
-func classify(grants []grant) (Class, []string) {
+// classify returns the worst class the grants give within the boundary's
+// grants (nil: no boundary), and what gave it.
+func classify(grants, bound []grant) (Class, []string) {
+	within := func(action string, broad bool) bool {
+		return bound == nil || slices.ContainsFunc(bound, func(b grant) bool { return b.allows(action, broad) })
+	}
 	var why []string
 	found := func(action string, broad bool) bool {
 		n := len(why)
 		for _, g := range grants {
-			if g.allows(action, broad) {
+			if g.allows(action, broad) && within(action, broad) {
 				why = append(why, action+" via "+g.policy.label())
 				break
 			}
 		}
 		return len(why) > n
 	}
-	for _, g := range grants {
-		if len(g.denied) == 0 && len(g.st.NotAction) == 0 && slices.ContainsFunc(g.st.Action, func(a string) bool { return a == "*" || a == "*:*" }) && g.allows("*", true) {
-			return ClassAdmin, []string{"\"*\" on \"*\" via " + g.policy.label()}
+	if bound == nil {
+		for _, g := range grants {
+			if len(g.denied) == 0 && len(g.st.NotAction) == 0 && slices.ContainsFunc(g.st.Action, func(a string) bool { return a == "*" || a == "*:*" }) &&
+				(len(g.st.NotResource) > 0 || slices.Contains(g.st.Resource, "*")) {
+				return ClassAdmin, []string{"\"*\" on \"*\" via " + g.policy.label()}
+			}
 		}
 	}
 	for _, a := range escalation {
@@ -262,7 +282,7 @@ func classify(grants []grant) (Class, []string) {
 	if found("sts:AssumeRole", true) {
 		why[len(why)-1] = "sts:AssumeRole on \"*\"" + strings.TrimPrefix(why[len(why)-1], "sts:AssumeRole")
 	}
-	passes := slices.ContainsFunc(grants, func(g grant) bool { return g.allows("iam:PassRole", false) })
+	passes := within("iam:PassRole", false) && slices.ContainsFunc(grants, func(g grant) bool { return g.allows("iam:PassRole", false) })
 	if passes {
 		for _, c := range compute {
 			if found(c, false) {
@@ -284,12 +304,14 @@ func classify(grants []grant) (Class, []string) {
 		return ClassData, why
 	}
 	for _, g := range grants {
-		if w := writeAction(g.st); w != "" {
+		if w := writeAction(g, bound); w != "" {
 			return ClassWrite, []string{w + " via " + g.policy.label()}
 		}
 	}
-	if len(grants) > 0 {
-		return ClassReadOnly, []string{"read actions via " + grants[0].policy.label()}
+	for _, g := range grants {
+		if len(effective(g, bound)) > 0 {
+			return ClassReadOnly, []string{"read actions via " + g.policy.label()}
+		}
 	}
 	return ClassNone, nil
 }
@@ -297,13 +319,51 @@ func classify(grants []grant) (Class, []string) {
 // readVerbs begin the names of actions that only read.
 var readVerbs = []string{"Get", "List", "Describe", "Head", "Lookup", "Search", "Select", "Scan", "Query", "BatchGet", "View", "Filter", "Check"}
 
-// writeAction returns an action pattern of the statement that may write,
-// or "". NotAction grants everything not listed: that includes writes.
-func writeAction(st statement) string {
-	if len(st.NotAction) > 0 {
-		return "NotAction " + strings.Join(st.NotAction, ",")
+// effective are the action patterns a grant allows that no unconditional
+// Deny covers, narrowed to the boundary's patterns where the boundary is
+// narrower ("*" within a boundary of "s3:GetObject" is "s3:GetObject").
+// NotAction grants everything not listed: it stands as "*".
+func effective(g grant, bound []grant) []string {
+	actions := g.st.Action
+	if len(g.st.NotAction) > 0 {
+		actions = []string{"*"}
 	}
-	for _, a := range st.Action {
+	var out []string
+	for _, a := range actions {
+		cands := []string{a}
+		if bound != nil {
+			cands = nil
+			for _, b := range bound {
+				if len(b.st.NotAction) > 0 {
+					cands = append(cands, a) // judged as allowed: conservative
+					continue
+				}
+				for _, ba := range b.st.Action {
+					switch {
+					case wildcard(ba, a):
+						cands = append(cands, a)
+					case wildcard(a, ba):
+						cands = append(cands, ba)
+					}
+				}
+			}
+		}
+		for _, c := range cands {
+			if !matchAny(g.denied, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// writeAction returns an effective action pattern of the grant that may
+// write, or "".
+func writeAction(g grant, bound []grant) string {
+	if len(g.st.NotAction) > 0 && bound == nil && len(g.denied) == 0 {
+		return "NotAction " + strings.Join(g.st.NotAction, ",")
+	}
+	for _, a := range effective(g, bound) {
 		_, name, ok := strings.Cut(a, ":")
 		if !ok || !slices.ContainsFunc(readVerbs, func(v string) bool { return len(name) >= len(v) && strings.EqualFold(name[:len(v)], v) }) {
 			return a

@@ -64,7 +64,8 @@ func TestClassifyPolicies(t *testing.T) {
 			policies: []inventory.Policy{{Name: "PowerUserAccess", Document: inventory.ManagedPolicies["arn:aws:iam::aws:policy/PowerUserAccess"]}},
 			check: func(t *testing.T, p inventory.Permissions) {
 				assert.Equal(t, 1, p.NotActions, "case NotAction: counted")
-				assert.Equal(t, []string{`sts:AssumeRole on "*" via PowerUserAccess`}, p.Grants, "case NotAction: grants")
+				assert.Equal(t, []string{"lambda:UpdateFunctionCode via PowerUserAccess", "glue:UpdateDevEndpoint via PowerUserAccess", "ssm:SendCommand via PowerUserAccess",
+					"ec2-instance-connect:SendSSHPublicKey via PowerUserAccess", `sts:AssumeRole on "*" via PowerUserAccess`}, p.Grants, "case NotAction: grants")
 			}},
 		{name: "not resource is broad", want: inventory.ClassData,
 			policies: []inventory.Policy{{Name: "p", Document: doc(`{"Effect":"Allow","Action":"kms:Decrypt","NotResource":"arn:aws:kms:eu-west-1:111111111111:key/one"}`)}}},
@@ -82,13 +83,47 @@ func TestClassifyPolicies(t *testing.T) {
 			}},
 		{name: "read verbs only", want: inventory.ClassReadOnly,
 			policies: []inventory.Policy{{Name: "ViewOnlyAccess", Document: inventory.ManagedPolicies["arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"]}}},
-		{name: "a boundary caps the class", want: inventory.ClassReadOnly,
+		{name: "a boundary lowers the class", want: inventory.ClassReadOnly,
 			policies: []inventory.Policy{{Name: "AdministratorAccess", Document: admin}},
 			boundary: &inventory.Policy{Name: "readers", ARN: "arn:aws:iam::111111111111:policy/readers", Document: doc(`{"Effect":"Allow","Action":["ec2:Describe*"],"Resource":"*"}`)},
 			check: func(t *testing.T, p inventory.Permissions) {
 				assert.True(t, p.BoundaryCapped, "case boundary: capped")
 				assert.Equal(t, "arn:aws:iam::111111111111:policy/readers", p.Boundary, "case boundary: noted")
 			}},
+		// Issue 19 observation 5.
+		{name: "star-colon-star on star is admin", want: inventory.ClassAdmin,
+			policies: []inventory.Policy{{Name: "p", Document: doc(`{"Effect":"Allow","Action":"*:*","Resource":"*"}`)}}},
+		{name: "allow star minus an unconditional deny star is none", want: inventory.ClassNone,
+			policies: []inventory.Policy{{Name: "p", Document: admin}, {Name: "d", Document: doc(`{"Effect":"Deny","Action":"*","Resource":"*"}`)}}},
+		{name: "a boundary intersects: what it does not allow is not granted", want: inventory.ClassNone,
+			policies: []inventory.Policy{{Name: "p", Document: doc(`{"Effect":"Allow","Action":"iam:CreateAccessKey","Resource":"*"}`)}},
+			boundary: &inventory.Policy{Name: "s3-only", ARN: "arn:aws:iam::111111111111:policy/s3-only", Document: doc(`{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}`)}},
+		{name: "a boundary intersects: what both allow stays", want: inventory.ClassData,
+			policies: []inventory.Policy{{Name: "p", Document: admin}},
+			boundary: &inventory.Policy{Name: "s3-only", ARN: "arn:aws:iam::111111111111:policy/s3-only", Document: doc(`{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}`)}},
+		// Escalation paths in Rhino Security Labs' list
+		// (rhinosecuritylabs.com/aws/aws-privilege-escalation-methods-mitigation),
+		// cloudsplaining's PRIVILEGE_ESCALATION_METHODS and pmapper's edge
+		// checkers (lambda, glue, ssm, ec2-instance-connect, datapipeline,
+		// codebuild, sagemaker, ecs).
+		{name: "lambda update function code escalates", want: inventory.ClassEscalation,
+			policies: []inventory.Policy{{Name: "p", Document: doc(`{"Effect":"Allow","Action":"lambda:UpdateFunctionCode","Resource":"*"}`)}}},
+		{name: "glue update dev endpoint escalates", want: inventory.ClassEscalation,
+			policies: []inventory.Policy{{Name: "p", Document: doc(`{"Effect":"Allow","Action":"glue:UpdateDevEndpoint","Resource":"*"}`)}}},
+		{name: "ssm send command escalates", want: inventory.ClassEscalation,
+			policies: []inventory.Policy{{Name: "p", Document: doc(`{"Effect":"Allow","Action":"ssm:SendCommand","Resource":"*"}`)}}},
+		{name: "ec2 instance connect escalates", want: inventory.ClassEscalation,
+			policies: []inventory.Policy{{Name: "p", Document: doc(`{"Effect":"Allow","Action":"ec2-instance-connect:SendSSHPublicKey","Resource":"*"}`)}}},
+		{name: "pass role with datapipeline escalates", want: inventory.ClassEscalation,
+			policies: []inventory.Policy{{Name: "p", Document: doc(`{"Effect":"Allow","Action":["iam:PassRole","datapipeline:CreatePipeline"],"Resource":"*"}`)}}},
+		{name: "pass role with codebuild escalates", want: inventory.ClassEscalation,
+			policies: []inventory.Policy{{Name: "p", Document: doc(`{"Effect":"Allow","Action":["iam:PassRole","codebuild:CreateProject"],"Resource":"*"}`)}}},
+		{name: "pass role with sagemaker escalates", want: inventory.ClassEscalation,
+			policies: []inventory.Policy{{Name: "p", Document: doc(`{"Effect":"Allow","Action":["iam:PassRole","sagemaker:CreateNotebookInstance"],"Resource":"*"}`)}}},
+		{name: "pass role with ecs escalates", want: inventory.ClassEscalation,
+			policies: []inventory.Policy{{Name: "p", Document: doc(`{"Effect":"Allow","Action":["iam:PassRole","ecs:RunTask"],"Resource":"*"}`)}}},
+		{name: "ssm parameters everywhere are data", want: inventory.ClassData,
+			policies: []inventory.Policy{{Name: "p", Document: doc(`{"Effect":"Allow","Action":"ssm:GetParameter*","Resource":"*"}`)}}},
 		{name: "an unreadable policy is named", want: inventory.ClassNone,
 			policies: []inventory.Policy{{Name: "vendor", ARN: "arn:aws:iam::aws:policy/Vendor"}, {Name: "broken", Document: "{"}},
 			check: func(t *testing.T, p inventory.Permissions) {

@@ -24,7 +24,7 @@ func TestWildcard(t *testing.T) {
 	} {
 		assert.Equal(t, tt.want, wildcard(tt.pattern, tt.action), "%q against %q", tt.pattern, tt.action)
 	}
-	assert.Equal(t, "", writeAction(statement{Action: []string{"s3:getobject", "EC2:DESCRIBEINSTANCES"}}), "reads in any case")
-	assert.Equal(t, "s3:PutObject", writeAction(statement{Action: []string{"s3:GetObject", "s3:PutObject"}}), "a write")
-	assert.Equal(t, "s3:Ge", writeAction(statement{Action: []string{"s3:Ge"}}), "shorter than a read verb")
+	assert.Equal(t, "", writeAction(grant{st: statement{Action: []string{"s3:getobject", "EC2:DESCRIBEINSTANCES"}}}, nil), "reads in any case")
+	assert.Equal(t, "s3:PutObject", writeAction(grant{st: statement{Action: []string{"s3:GetObject", "s3:PutObject"}}}, nil), "a write")
+	assert.Equal(t, "s3:Ge", writeAction(grant{st: statement{Action: []string{"s3:Ge"}}}, nil), "shorter than a read verb")
 }

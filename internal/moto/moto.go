@@ -22,6 +22,7 @@ package moto
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
 	"net"
 	"net/http"
@@ -62,7 +63,17 @@ type Server struct {
 	// Endpoint is its base URL, for AWS_ENDPOINT_URL and SDK overrides.
 	Endpoint string
 	pgid     int // the process group the cleanup ends
+	// clockFile holds IAM's clock offset in seconds (StartWithClock); empty
+	// for a server on the real clock.
+	clockFile string
+	mu        sync.Mutex
+	offset    time.Duration
 }
+
+// clockScript is the wrapper StartWithClock runs in place of moto_server.
+//
+//go:embed clock.py
+var clockScript []byte
 
 // Require skips the test when one of the tools is not on PATH, or fails it
 // when CI=true: in CI the oracle is not optional.
@@ -84,10 +95,26 @@ func Require(t testing.TB, tools ...string) {
 // Start one per package and share it: it takes about a second.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	Require(t, "moto_server", "aws")
+	return startServer(t, "")
+}
+
+// StartWithClock is Start with IAM's clock under the test's control
+// (SetClock): keys created and used after a move carry the moved time,
+// as creation and last-use dates.
+func StartWithClock(t testing.TB) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	script := dir + "/clock.py"
+	require.NoError(t, os.WriteFile(script, clockScript, 0o600), "write the moto clock wrapper")
+	return startServer(t, script)
+}
+
+func startServer(t testing.TB, script string) *Server {
+	t.Helper()
+	Require(t, "moto_server", "aws", "python3")
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		srv, err := start(t)
+		srv, err := start(t, script)
 		if err == nil {
 			return srv
 		}
@@ -97,14 +124,21 @@ func Start(t testing.TB) *Server {
 	return nil
 }
 
-func start(t testing.TB) (*Server, error) {
+func start(t testing.TB, script string) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	logs := &syncBuffer{}
-	cmd := exec.Command("moto_server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	args := []string{"-H", "127.0.0.1", "-p", strconv.Itoa(port)}
+	cmd := exec.Command("moto_server", args...)
 	cmd.Env = append(cleanEnv(), "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
+	clock := ""
+	if script != "" {
+		clock = script + ".offset"
+		cmd = exec.Command("python3", append([]string{script}, args...)...)
+		cmd.Env = append(cmd.Env, "MOTO_CLOCK_FILE="+clock)
+	}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	// Its own process group: moto_server is a pyenv shim that execs Python,
 	// and the cleanup must reach every process it started.
@@ -123,7 +157,7 @@ func start(t testing.TB) (*Server, error) {
 			<-exited
 		}
 	}
-	srv := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), pgid: cmd.Process.Pid}
+	srv := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), pgid: cmd.Process.Pid, clockFile: clock}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
@@ -162,6 +196,36 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// SetClock puts IAM's clock offset after the real time (negative: before),
+// for the requests that follow. Only a server from StartWithClock has one.
+func (s *Server) SetClock(t testing.TB, offset time.Duration) {
+	t.Helper()
+	require.NotEmpty(t, s.clockFile, "SetClock needs a server from StartWithClock")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Written whole and renamed, so the server never reads half a number.
+	tmp := s.clockFile + ".tmp"
+	require.NoError(t, os.WriteFile(tmp, []byte(strconv.FormatFloat(offset.Seconds(), 'f', 3, 64)), 0o600), "write the clock offset")
+	require.NoError(t, os.Rename(tmp, s.clockFile), "move the clock")
+	s.offset = offset
+}
+
+// Advance moves IAM's clock forward by d.
+func (s *Server) Advance(t testing.TB, d time.Duration) {
+	t.Helper()
+	s.mu.Lock()
+	offset := s.offset
+	s.mu.Unlock()
+	s.SetClock(t, offset+d)
+}
+
+// Now is the time on IAM's clock.
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Now().Add(s.offset)
 }
 
 // EnforceIAM turns moto's evaluation of IAM policies on or off (it starts

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -63,4 +64,43 @@ func TestServer(t *testing.T) {
 	})
 	require.NotZero(t, pgid, "the server started")
 	assert.ErrorIs(t, syscall.Kill(-pgid, 0), syscall.ESRCH, "no moto_server process is left after the test")
+}
+
+// TestClock: keys created and used on a moved clock carry the moved time,
+// and a signed call with a key sets its LastUsedDate, so plans that wait
+// and confirm idleness can be executed by moving the clock.
+func TestClock(t *testing.T) {
+	ctx := context.Background()
+	srv := StartWithClock(t)
+	admin := iam.NewFromConfig(srv.Config(Management))
+	day := 24 * time.Hour
+	srv.SetClock(t, -200*day)
+	_, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("old")})
+	require.NoError(t, err, "create user")
+	key, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("old")})
+	require.NoError(t, err, "create key")
+	id := aws.ToString(key.AccessKey.AccessKeyId)
+	near := func(want, got time.Time, what string) {
+		t.Helper()
+		assert.WithinDuration(t, want, got, time.Minute, what)
+	}
+	near(time.Now().Add(-200*day), aws.ToTime(key.AccessKey.CreateDate), "the key is created 200 days ago")
+
+	lastUsed := func() time.Time {
+		t.Helper()
+		out, err := admin.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(id)})
+		require.NoError(t, err, "get last used")
+		return aws.ToTime(out.AccessKeyLastUsed.LastUsedDate)
+	}
+	use := func() {
+		t.Helper()
+		_, err := iam.NewFromConfig(srv.Config(aws.Credentials{AccessKeyID: id, SecretAccessKey: "x"})).ListUsers(ctx, &iam.ListUsersInput{})
+		require.NoError(t, err, "use the key")
+	}
+	use()
+	near(time.Now().Add(-200*day), lastUsed(), "used on the moved clock")
+	srv.Advance(t, 199*day)
+	assert.WithinDuration(t, time.Now().Add(-day), srv.Now(), time.Minute, "Now follows the offset")
+	use()
+	near(time.Now().Add(-day), lastUsed(), "used again a day ago")
 }

@@ -120,11 +120,15 @@ func run(ctx context.Context, t *testing.T, srv *moto.Server, creds aws.Credenti
 			ex.skipped = append(ex.skipped, fmt.Sprintf("%s step %d (%s): %q: %s", a.label, i+1, why, cmd, s.Action))
 			continue
 		}
-		if newKeyPlaceholder.MatchString(cmd) {
+		if !creates(cmd) && newKeyPlaceholder.MatchString(cmd) {
 			if !assert.Len(t, ex.created, 1, "%s step %d refers to the new key before exactly one was created: %s", a.label, i+1, cmd) {
 				return ex
 			}
-			cmd = newKeyPlaceholder.ReplaceAllString(cmd, ex.created[0])
+		}
+		if len(ex.created) > 0 {
+			cmd = withNewKey(cmd, ex.created[0])
+		} else {
+			cmd = withNewKey(cmd, "")
 		}
 		if p := placeholder.FindString(cmd); p != "" {
 			assert.Fail(t, "plan step is not executable as written", "%s step %d leaves %s to fill in: %s", a.label, i+1, p, cmd)
@@ -136,7 +140,7 @@ func run(ctx context.Context, t *testing.T, srv *moto.Server, creds aws.Credenti
 			a.label, i+1, s.Action, cmd, redact(res.Stdout), redact(res.Stderr)) {
 			return ex
 		}
-		if strings.Contains(cmd, "create-access-key") {
+		if creates(cmd) {
 			id := keyIDPattern.FindString(res.Stdout)
 			if !assert.NotEmpty(t, id, "%s step %d created a key but printed no key ID: %s", a.label, i+1, redact(res.Stdout)) {
 				return ex
@@ -163,6 +167,19 @@ func checkedBeforeChange(t *testing.T, a action) {
 			assert.True(t, checked[m[2]], "%s step %d changes key %s, which no earlier step checked idle: %s", a.label, i+1, m[2], s.Command)
 		}
 	}
+}
+
+// creates: the command makes a key, keeping its ID in NEW_KEY_ID.
+func creates(cmd string) bool { return strings.Contains(cmd, "create-access-key") }
+
+// withNewKey is a command as the oracle runs it: the new key's ID in place
+// of "$NEW_KEY_ID" (each step runs in its own shell, not in one as a
+// person's would), and a create step printing the ID it kept.
+func withNewKey(cmd, id string) string {
+	if creates(cmd) {
+		return cmd + ` && printf '%s\n' "$NEW_KEY_ID"`
+	}
+	return newKeyPlaceholder.ReplaceAllString(cmd, id)
 }
 
 func redact(s string) string {
