@@ -64,16 +64,18 @@ func TestSettingsFromEnv(t *testing.T) {
 	env := map[string]string{"KEYAUDIT_BUCKET": "b", "KEYAUDIT_ACCOUNTS": "111111111111, 222222222222", "KEYAUDIT_CONCURRENCY": "5"}
 	s, err := settingsFromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err, "settings from a valid environment")
-	assert.False(t, s.Org, "listed accounts turn organization discovery off")
-	assert.Len(t, s.Accounts, 2, "accounts")
-	assert.Equal(t, 5, s.Concurrency, "concurrency")
-	assert.Equal(t, "KeyAuditRole", s.Role.Name, "default role name")
-	assert.True(t, s.Role.InCaller, "the function's own account is audited through the member role")
-	assert.False(t, s.AllKeyIDs, "keys named only where something is said about them, by default")
+	run := s.Run
+	require.NoError(t, run.Validate(), "the run's settings from a valid environment")
+	assert.False(t, run.Org, "listed accounts turn organization discovery off")
+	assert.Len(t, run.Selection().Accounts, 2, "accounts")
+	assert.Equal(t, 5, run.Concurrency, "concurrency")
+	assert.Equal(t, "KeyAuditRole", run.Role.Name, "default role name")
+	assert.True(t, run.Role.InCaller, "the function's own account is audited through the member role")
+	assert.False(t, run.AllKeyIDs, "keys named only where something is said about them, by default")
 	env["KEYAUDIT_ALL_KEY_IDS"] = "true"
 	s, err = settingsFromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err, "settings with KEYAUDIT_ALL_KEY_IDS")
-	assert.True(t, s.AllKeyIDs, "KEYAUDIT_ALL_KEY_IDS=true names every key")
+	assert.True(t, s.Run.AllKeyIDs, "KEYAUDIT_ALL_KEY_IDS=true names every key")
 	for k, v := range map[string]string{"KEYAUDIT_BUCKET": "", "KEYAUDIT_ACCOUNTS": "12", "KEYAUDIT_CONCURRENCY": "lots"} {
 		bad := map[string]string{"KEYAUDIT_BUCKET": "b"}
 		bad[k] = v

@@ -51,11 +51,9 @@ func main() {
 // settings are read once, at cold start, from the function's environment.
 type settings struct {
 	Bucket, Prefix string
-	Org            bool
-	Accounts       []audit.Target
-	Exclude        []string
-	Role           audit.RoleSpec
-	Concurrency    int
+	// Run is the run's settings the environment gives: the accounts, the
+	// role, the concurrency; each invocation adds its run and its event's.
+	Run pipeline.Settings
 	// ConfigSource is where thresholds and suppressions live:
 	// s3://bucket/key or ssm:/parameter/name; empty for the defaults.
 	ConfigSource string
@@ -71,54 +69,51 @@ type settings struct {
 	SecurityHubRegion string
 	// Reserve is kept back from the invocation deadline to write reports.
 	Reserve time.Duration
-	// AllKeyIDs names every key (ListAccessKeys for every user with one),
-	// not only those a finding or the ranking's CloudTrail budget is about.
-	AllKeyIDs bool
 }
 
+// lambdaNames name the run's settings as the function's environment.
+var lambdaNames = pipeline.Names{Accounts: "KEYAUDIT_ACCOUNTS", Exclude: "KEYAUDIT_EXCLUDE_ACCOUNTS", Concurrency: "KEYAUDIT_CONCURRENCY",
+	ExternalID: "KEYAUDIT_EXTERNAL_ID"}
+
+// settingsFromEnv translates the environment into the function's settings,
+// and validates the run's part of them as every invocation will.
 func settingsFromEnv(getenv func(string) string) (settings, error) {
 	s := settings{
 		Bucket:            getenv("KEYAUDIT_BUCKET"),
 		Prefix:            strings.Trim(getenv("KEYAUDIT_PREFIX"), "/"),
-		Org:               getenv("KEYAUDIT_ACCOUNTS") == "",
 		ConfigSource:      getenv("KEYAUDIT_CONFIG"),
 		SlackSecretARN:    getenv("KEYAUDIT_SLACK_SECRET_ARN"),
 		SlackChannel:      getenv("KEYAUDIT_SLACK_CHANNEL"),
 		SlackOnlyNew:      getenv("KEYAUDIT_SLACK_ONLY_CHANGES") == "true",
 		SlackAPIURL:       getenv("KEYAUDIT_SLACK_API_URL"),
 		SecurityHub:       getenv("KEYAUDIT_SECURITY_HUB") == "true",
-		AllKeyIDs:         getenv("KEYAUDIT_ALL_KEY_IDS") == "true",
 		SecurityHubRegion: getenv("KEYAUDIT_SECURITY_HUB_REGION"),
-		Role: audit.RoleSpec{
-			Name:       or(getenv("KEYAUDIT_ROLE_NAME"), "KeyAuditRole"),
-			Path:       or(getenv("KEYAUDIT_ROLE_PATH"), "/"),
-			ExternalID: getenv("KEYAUDIT_EXTERNAL_ID"),
-			// The function's own account is audited through the member
-			// role too, so the function role needs no IAM read access.
-			InCaller: true,
+		Reserve:           30 * time.Second,
+		Run: pipeline.Settings{
+			Names:     lambdaNames,
+			Org:       getenv("KEYAUDIT_ACCOUNTS") == "",
+			Accounts:  []string{getenv("KEYAUDIT_ACCOUNTS")},
+			Exclude:   []string{getenv("KEYAUDIT_EXCLUDE_ACCOUNTS")},
+			AllKeyIDs: getenv("KEYAUDIT_ALL_KEY_IDS") == "true",
+			Role: audit.RoleSpec{
+				Name:       getenv("KEYAUDIT_ROLE_NAME"),
+				Path:       getenv("KEYAUDIT_ROLE_PATH"),
+				ExternalID: getenv("KEYAUDIT_EXTERNAL_ID"),
+				// The function's own account is audited through the member
+				// role too, so the function role needs no IAM read access.
+				InCaller: true,
+			},
 		},
-		// 0 derives the accounts audited at once from their number and
-		// the invocation's time left (audit.AutoConcurrency).
-		Concurrency: 0,
-		Reserve:     30 * time.Second,
 	}
 	if s.Bucket == "" {
 		return s, errors.New("KEYAUDIT_BUCKET is not set: name the S3 bucket for reports")
 	}
-	ids, err := audit.ParseAccountList("KEYAUDIT_ACCOUNTS", getenv("KEYAUDIT_ACCOUNTS"))
-	if err != nil {
-		return s, err
-	}
-	for _, id := range ids {
-		s.Accounts = append(s.Accounts, audit.Target{AccountID: id})
-	}
-	if s.Exclude, err = audit.ParseAccountList("KEYAUDIT_EXCLUDE_ACCOUNTS", getenv("KEYAUDIT_EXCLUDE_ACCOUNTS")); err != nil {
-		return s, err
-	}
 	if v := getenv("KEYAUDIT_CONCURRENCY"); v != "" {
-		if s.Concurrency, err = strconv.Atoi(v); err != nil || s.Concurrency < 0 || s.Concurrency > audit.MaxConcurrency {
-			return s, fmt.Errorf("KEYAUDIT_CONCURRENCY must be a whole number from 1 to %d, or 0 (the default) to derive it from the accounts and the time left, got %q", audit.MaxConcurrency, v)
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return s, fmt.Errorf("KEYAUDIT_CONCURRENCY must be a whole number from 1 to %d, or 0 (the default) to derive it from the accounts and the time left, got %q", pipeline.MaxConcurrency, v)
 		}
+		s.Run.Concurrency = n
 	}
 	if v := getenv("KEYAUDIT_RESERVE_SECONDS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -127,14 +122,8 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 		}
 		s.Reserve = time.Duration(n) * time.Second
 	}
-	return s, nil
-}
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
+	check := s.Run
+	return s, check.Validate()
 }
 
 // input is what a schedule may pass: EventBridge's Scheduled Event
@@ -195,12 +184,11 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (any, error) 
 
 // single audits every account in this one invocation.
 func (h *handler) single(ctx context.Context, in input) (Summary, error) {
-	rn := newRun(ctx, in.AsOf)
-	inv, err := h.begin(ctx, rn)
+	inv, err := h.begin(ctx, newRun(ctx, in.AsOf), "event accounts", in.Accounts)
 	if err != nil {
 		return Summary{}, err
 	}
-	conn, err := h.dial(ctx, inv, in.Accounts)
+	conn, err := inv.dial(ctx)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -232,68 +220,62 @@ func newRun(ctx context.Context, asOf *time.Time) run {
 	return rn
 }
 
-// invocation is what every step needs: the run, AWS, the rules' config and
-// a logger naming the run.
+// invocation is what every step needs: the run, its validated settings,
+// AWS, and a logger naming the run.
 type invocation struct {
-	run   run
-	cfg   aws.Config
-	rules rules.Config
-	log   *slog.Logger
-	s     *settings
-	s3    *s3.Client
+	run      run
+	settings pipeline.Settings
+	cfg      aws.Config
+	log      *slog.Logger
+	s3       *s3.Client
 }
 
-// begin loads AWS and the rules' config for a step of run rn.
-func (h *handler) begin(ctx context.Context, rn run) (*invocation, error) {
+// begin loads AWS and the rules' config for a step of run rn, and
+// validates the run's settings: the environment's, with the accounts the
+// event names (where, in errors), when it names some, instead of the
+// configured ones or the organization's.
+func (h *handler) begin(ctx context.Context, rn run, where string, accounts []string) (*invocation, error) {
+	s := h.settings.Run
+	s.RunID, s.Started, s.Now = rn.ID, rn.Started, rn.AsOf
+	if len(accounts) > 0 {
+		s.Names.Accounts = where
+		s.Org, s.Accounts = false, accounts
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
 	log := h.log.With("run_id", rn.ID)
 	// Retries that take a while are logged as warnings.
 	cfg, err := pipeline.LoadAWS(ctx, log, nil)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	rulesCfg, err := loadRulesConfig(ctx, cfg, h.settings.ConfigSource)
-	if err != nil {
+	if s.Config, err = loadRulesConfig(ctx, cfg, h.settings.ConfigSource); err != nil {
 		return nil, err
 	}
-	return &invocation{run: rn, cfg: cfg, rules: rulesCfg, log: log, s: &h.settings, s3: s3.NewFromConfig(cfg)}, nil
+	return &invocation{run: rn, settings: s, cfg: cfg, log: log, s3: s3.NewFromConfig(cfg)}, nil
 }
 
-// dial resolves the accounts to audit: those of the event when it names
-// some, else the configured ones or the organization's.
-func (h *handler) dial(ctx context.Context, inv *invocation, accounts []string) (*pipeline.Conn, error) {
-	sel := pipeline.Selection{Org: h.settings.Org, Accounts: h.settings.Accounts, Exclude: h.settings.Exclude}
-	if len(accounts) > 0 {
-		ids, err := audit.ParseAccountList("event accounts", strings.Join(accounts, ","))
-		if err != nil {
-			return nil, err
-		}
-		sel.Org, sel.Accounts = false, nil
-		for _, id := range ids {
-			sel.Accounts = append(sel.Accounts, audit.Target{AccountID: id})
-		}
-	}
-	conn, err := inv.connect(ctx, sel)
+// dial resolves the accounts to audit.
+func (inv *invocation) dial(ctx context.Context) (*pipeline.Conn, error) {
+	conn, err := pipeline.Dial(ctx, inv.cfg, inv.settings.Selection())
 	if errors.Is(err, pipeline.ErrNoTargets) {
 		return nil, fmt.Errorf("%w: check KEYAUDIT_EXCLUDE_ACCOUNTS", err)
 	}
 	return conn, err
 }
 
-// connect dials sel with the run's member-role session name.
-func (inv *invocation) connect(ctx context.Context, sel pipeline.Selection) (*pipeline.Conn, error) {
-	sel.Role = inv.s.Role
-	sel.Role.SessionName = "keyaudit-" + inv.run.ID
+// connect reaches the given targets, as the run's settings say, without
+// listing or excluding any.
+func (inv *invocation) connect(ctx context.Context, targets []audit.Target) (*pipeline.Conn, error) {
+	sel := inv.settings.Selection()
+	sel.Org, sel.Accounts, sel.Exclude = false, targets, nil
 	return pipeline.Dial(ctx, inv.cfg, sel)
 }
 
 // options are the pipeline options of every step of the run.
 func (inv *invocation) options(conn *pipeline.Conn) pipeline.Options {
-	return pipeline.Options{RunID: inv.run.ID, Now: inv.run.AsOf, Started: inv.run.Started, Config: inv.rules, Logger: inv.log,
-		Concurrency: inv.s.Concurrency,
-		RiskTracer:  conn.Tracers(30),
-		Connect:     conn.IAM,
-		AllKeyIDs:   inv.s.AllKeyIDs,
-		Hint:        pipeline.Hints{ExternalID: "KEYAUDIT_EXTERNAL_ID", Concurrency: "KEYAUDIT_CONCURRENCY"}.Hint}
+	return pipeline.Options{Settings: inv.settings, Deps: conn.Deps(&inv.settings, inv.log)}
 }
 
 // auditContext stops auditing early enough to write the results before

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/spf13/cobra"
 )
@@ -44,25 +43,27 @@ func (o *localOptions) run(cmd *cobra.Command, e *env) error {
 	if err := o.common.startLog(e); err != nil {
 		return err
 	}
-	if o.timeout < 0 {
-		return badInput("--timeout must not be negative, got %s", o.timeout)
-	}
-	opts, err := o.common.options(e)
+	opts, err := o.common.options()
 	if err != nil {
 		return err
 	}
-	files := sharedFiles(e.getenv)
-	found, err := audit.ScanLocal(files.Credentials, files.Config, e.getenv)
+	opts.Timeout = o.timeout
+	if err := opts.Validate(); err != nil {
+		return usageErr(err)
+	}
+	if err := o.common.checkSinks(e); err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	r, unanswered, err := pipeline.Local(ctx, opts, sharedFiles(e.getenv), e.getenv, o.check)
 	if err != nil {
 		return usageErr(err)
 	}
-	ctx := cmd.Context()
-	if o.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.timeout)
-		defer cancel()
-	}
-	r, unanswered := pipeline.Local(ctx, opts, files, found, o.check)
 	return worst(o.output.deliver(cmd.Context(), e, r, ""), answers(unanswered), o.output.verdict(r))
 }
 

@@ -74,7 +74,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"bad account", []string{"scan", "--accounts", "12345"}, `"12345" is not an AWS account ID`},
 		{"bad accounts file", []string{"scan", "--accounts-file", accountsFile}, "accounts.txt:2"},
 		{"bad role name", []string{"scan", "--role-name", "bad role"}, `role name "bad role"`},
-		{"bad concurrency", []string{"scan", "--concurrency", "0"}, "--concurrency"},
+		{"bad concurrency", []string{"scan", "--concurrency", "201"}, "--concurrency must be from 1 to 200"},
 		{"bad trail days", []string{"scan", "--trail-days", "91"}, "--trail-days"},
 		{"reports and org", []string{"scan", "--credential-report", realistic(), "--org"}, "--org has no meaning for an offline audit"},
 		{"stray argument", []string{"scan", "extra"}, `unexpected argument "extra"`},

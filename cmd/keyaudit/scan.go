@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/spf13/cobra"
@@ -48,7 +47,7 @@ func newScan(e *env) *cobra.Command {
 	o.live.register(fs, true)
 	fs.StringArrayVar(&o.reports, "credential-report", nil, "audit this downloaded credential report offline (repeatable)")
 	inGroup(fs, groupSelection, "credential-report")
-	fs.IntVar(&o.concurrency, "concurrency", 0, "accounts audited at once, 1-200 (default: derived from the number of accounts and the time left, --timeout or else 15m)")
+	fs.IntVar(&o.concurrency, "concurrency", 0, fmt.Sprintf("accounts audited at once, 1-%d; 0, the default, derives it from the number of accounts and the time left (--timeout, else 15m)", pipeline.MaxConcurrency))
 	inGroup(fs, groupAWS, "concurrency")
 	o.common.register(fs, "no progress bar, banner or report locations: only errors on standard error", true)
 	o.slack.register(fs)
@@ -69,17 +68,18 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 				return badInput("--%s has no meaning for an offline audit of --credential-report files: drop one of them", name)
 			}
 		}
-	} else {
-		// Left out, it is 0: derived from the accounts and the time left.
-		if cmd.Flags().Changed("concurrency") && (o.concurrency < 1 || o.concurrency > audit.MaxConcurrency) {
-			return badInput("--concurrency must be from 1 to %d, got %d (leave it out to derive it from the accounts and the time left)", audit.MaxConcurrency, o.concurrency)
-		}
-		if err := o.live.validate(); err != nil {
+	}
+	opts, err := o.common.options()
+	if err != nil {
+		return err
+	}
+	if len(o.reports) == 0 {
+		opts.Concurrency, opts.AllKeyIDs = o.concurrency, o.allKeyIDs
+		if err := o.live.settings(&opts.Settings); err != nil {
 			return err
 		}
 	}
-	opts, err := o.common.options(e)
-	if err != nil {
+	if err := o.common.checkSinks(e); err != nil {
 		return err
 	}
 	if err := o.hub.validate(); err != nil {
@@ -100,18 +100,18 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 		}
 		return o.deliver(ctx, e, notifier, nil, prev, r, "")
 	}
-	opts.AllKeyIDs = o.allKeyIDs
-	ctx, conn, cleanup, err := o.live.connect(ctx, e, &o.common, &opts)
+	ctx, conn, deps, cleanup, err := o.live.connect(ctx, e, &o.common, opts)
 	defer cleanup()
 	if err != nil {
 		return err
 	}
+	opts.Deps = deps
 	var hub *report.SecurityHub
 	if o.hub.on {
 		hub = conn.SecurityHub(o.hub.region)
 	}
 	prog := newProgress(e, o.quiet)
-	opts.Concurrency, opts.Progress, opts.Listed = o.concurrency, prog.done, prog.listed
+	opts.Progress, opts.Listed = prog.done, prog.listed
 	// Derived (and logged by Live): say so above the progress bar too,
 	// unless there is one account.
 	opts.Planned = func(n int, why string) {
@@ -119,8 +119,6 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 			prog.plan(fmt.Sprintf("%d at once: %s (--concurrency sets it)", n, why))
 		}
 	}
-	// The kill-first ranking profiles its budget of keys in CloudTrail.
-	opts.RiskTracer = conn.Tracers(o.trailDays)
 	r := pipeline.Live(ctx, opts, conn.Targets, conn.IAM)
 	prog.finish()
 	defaultFormat := ""
