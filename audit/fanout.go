@@ -51,9 +51,9 @@ func (s *Scheduler[R]) Run(ctx context.Context, pages iter.Seq[[]Target], audit 
 		wg       sync.WaitGroup
 		mu       sync.Mutex // guards the plan: the counts below and workers
 		doneMu   sync.Mutex // one Done at a time
-		listed   int // targets the pages held so far
-		done     int // audited ok
-		finished int // ok, error or skipped
+		listed   int        // targets the pages held so far
+		done     int        // audited ok
+		finished int        // ok, error or skipped
 		elapsed  time.Duration
 		workers  int
 		work     func()

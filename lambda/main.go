@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -22,12 +21,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/internal/deliver"
 	"github.com/keyaudit/keyaudit/internal/memlimit"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
-	"github.com/keyaudit/keyaudit/rules"
 )
 
 func main() {
@@ -250,7 +248,7 @@ func (h *handler) begin(ctx context.Context, rn run, where string, accounts []st
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	if s.Config, err = loadRulesConfig(ctx, cfg, h.settings.ConfigSource); err != nil {
+	if s.Config, err = pipeline.LoadConfig(ctx, cfg, h.settings.ConfigSource); err != nil {
 		return nil, err
 	}
 	return &invocation{run: rn, settings: s, cfg: cfg, log: log, s3: s3.NewFromConfig(cfg)}, nil
@@ -287,161 +285,55 @@ func (h *handler) auditContext(ctx context.Context) (context.Context, context.Ca
 	return context.WithCancel(ctx)
 }
 
-// finish delivers the run's report and returns the run's summary.
+// finish delivers the run's report and returns the run's summary. The
+// reports are written before anything is sent, so a failing import or
+// post never loses one; the run still fails then, so the error alarm
+// fires. When S3 fails, the summary and the findings go to the log.
 func (h *handler) finish(ctx context.Context, inv *invocation, conn *pipeline.Conn, r *report.Report) (Summary, error) {
 	sum := Summary{RunID: inv.run.ID, Accounts: r.Summary.Accounts, Findings: r.Summary.Findings, BySeverity: r.Summary.BySeverity, Incomplete: r.Incomplete}
-	var hub *report.SecurityHub
+	sink := &deliver.S3Sink{Client: inv.s3, Bucket: h.settings.Bucket, Prefix: h.settings.Prefix}
+	d := deliver.Delivery{Writer: sink, History: sink, Budget: deliver.Budget, WriteReserve: min(logReserve, h.settings.Reserve/2)}
 	if h.settings.SecurityHub {
-		hub = conn.SecurityHub(h.settings.SecurityHubRegion)
+		d.SecurityHub = conn.SecurityHub(h.settings.SecurityHubRegion)
 	}
-	err := h.deliver(ctx, inv.cfg, hub, r, &sum, inv.log)
-	inv.log.Info("run complete", "accounts", sum.Accounts, "findings", sum.Findings, "report", sum.Report, "slack", sum.Slack, "security_hub", sum.SecurityHub)
-	return sum, err
-}
-
-// deliver stores the reports, then imports into Security Hub and tells
-// Slack what changed. The reports are written before anything is sent, so
-// a failing import or post never loses one; the run still fails then, so
-// the error alarm fires.
-func (h *handler) deliver(ctx context.Context, cfg aws.Config, hub *report.SecurityHub, r *report.Report, sum *Summary, log *slog.Logger) error {
-	sink := &report.S3Sink{Client: s3.NewFromConfig(cfg), Bucket: h.settings.Bucket, Prefix: h.settings.Prefix}
-	// Security Hub archives what the last run found and this one did not:
-	// read latest.json before this run replaces it.
-	var prev *report.Report
-	var prevErr error
-	if hub != nil {
-		prev, prevErr = sink.Latest(ctx)
+	var slackErr error
+	if h.settings.SlackSecretARN != "" {
+		d.Slack, slackErr = deliver.SlackFromSecret(ctx, secretsmanager.NewFromConfig(inv.cfg), h.settings.SlackSecretARN, h.settings.SlackChannel, "KEYAUDIT_SLACK_CHANNEL")
+		if d.Slack != nil {
+			d.Slack.OnlyChanges, d.Slack.APIURL = h.settings.SlackOnlyNew, h.settings.SlackAPIURL
+		}
 	}
-	if err := h.write(ctx, sink, r, sum, log); err != nil {
-		return err
-	}
-	imported := h.importFindings(ctx, hub, prev, prevErr, r, sum)
-	return errors.Join(imported, h.announce(ctx, cfg, sink, r, sum, log))
-}
-
-// write stores the reports in S3, stopping early enough before the
-// invocation's deadline to put the summary and the findings in the log
-// when S3 fails: the night's findings are never lost, and the invocation
-// fails so the alarm fires.
-func (h *handler) write(ctx context.Context, sink *report.S3Sink, r *report.Report, sum *Summary, log *slog.Logger) error {
-	wctx := ctx
-	if deadline, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		wctx, cancel = context.WithDeadline(ctx, deadline.Add(-min(logReserve, h.settings.Reserve/2)))
-		defer cancel()
-	}
-	var err error
-	if sum.Report, err = sink.Write(wctx, r, report.Formats); err != nil {
-		log.Error("reports not written to S3: the summary and the findings follow", "error", err.Error(),
+	out := d.Deliver(ctx, r)
+	sum.Report = out.Location
+	if out.Written != nil {
+		inv.log.Error("reports not written to S3: the summary and the findings follow", "error", out.Written.Error(),
 			"summary", r.Summary, "accounts", r.Accounts, "findings", r.Findings)
-		return fmt.Errorf("reports not written to S3 (the findings are in the log): %w", err)
+		return sum, fmt.Errorf("reports not written to S3 (the findings are in the log): %w", out.Written)
 	}
-	return nil
+	sum.SecurityHub = outcome(d.SecurityHub != nil, out.Imported, "imported")
+	if out.Changes.Refused != nil {
+		inv.log.Warn("previous announced run not compared: everything open is posted", "error", out.Changes.Refused)
+	}
+	sent := "nothing new"
+	if out.Sent {
+		sent = fmt.Sprintf("sent: %d new, %d resolved, %d suppressed", len(out.Changes.Added), len(out.Changes.Resolved), len(out.Changes.Suppressed))
+	}
+	sum.Slack = outcome(h.settings.SlackSecretARN != "", errors.Join(slackErr, out.Announced), sent)
+	inv.log.Info("run complete", "accounts", sum.Accounts, "findings", sum.Findings, "report", sum.Report, "slack", sum.Slack, "security_hub", sum.SecurityHub)
+	return sum, errors.Join(out.Imported, slackErr, out.Announced)
+}
+
+// outcome is a step's word in the summary: "not configured", "failed" or done.
+func outcome(configured bool, err error, done string) string {
+	switch {
+	case !configured:
+		return "not configured"
+	case err != nil:
+		return "failed"
+	}
+	return done
 }
 
 // logReserve is kept back from the deadline (at most half of the
 // reserve for writing) to log the findings when S3 fails.
 const logReserve = 5 * time.Second
-
-// importFindings imports into Security Hub, when configured.
-func (h *handler) importFindings(ctx context.Context, hub *report.SecurityHub, prev *report.Report, prevErr error, r *report.Report, sum *Summary) error {
-	sum.SecurityHub = "not configured"
-	if hub == nil {
-		return nil
-	}
-	sum.SecurityHub = "failed"
-	if prevErr != nil {
-		return fmt.Errorf("import into Security Hub: read the last run, to archive what it found and this one did not: %w", prevErr)
-	}
-	if err := hub.Import(ctx, r, prev, sum.Report); err != nil {
-		return fmt.Errorf("import into Security Hub %s in %s: %w", hub.Account, hub.Region, err)
-	}
-	sum.SecurityHub = "imported"
-	return nil
-}
-
-// announce tells Slack what changed since the last announced run.
-func (h *handler) announce(ctx context.Context, cfg aws.Config, sink *report.S3Sink, r *report.Report, sum *Summary, log *slog.Logger) error {
-	if h.settings.SlackSecretARN == "" {
-		sum.Slack = "not configured"
-		return nil
-	}
-	slackCfg, err := h.slack(ctx, cfg)
-	if err != nil {
-		sum.Slack = "failed"
-		return err
-	}
-	// Slack diffs against the last run it announced (announced.json), so a
-	// night whose post failed has its news posted the next night.
-	ch, sent, err := slackCfg.Announce(ctx, sink, r, sum.Report)
-	if ch.Refused != nil {
-		log.Warn("previous announced run not compared: everything open is posted", "error", ch.Refused)
-	}
-	switch {
-	case err != nil:
-		sum.Slack = "failed"
-		return err
-	case sent:
-		sum.Slack = fmt.Sprintf("sent: %d new, %d resolved, %d suppressed", len(ch.Added), len(ch.Resolved), len(ch.Suppressed))
-	default:
-		sum.Slack = "nothing new"
-	}
-	return nil
-}
-
-// slack reads the Slack secret: a webhook URL, or a bot token used with
-// KEYAUDIT_SLACK_CHANNEL. The value never leaves this function's result.
-func (h *handler) slack(ctx context.Context, cfg aws.Config) (*report.Slack, error) {
-	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(h.settings.SlackSecretARN)})
-	if err != nil {
-		return nil, fmt.Errorf("read the Slack secret %s: %w", h.settings.SlackSecretARN, audit.Explain(err))
-	}
-	secret := strings.TrimSpace(aws.ToString(out.SecretString))
-	s := &report.Slack{OnlyChanges: h.settings.SlackOnlyNew, APIURL: h.settings.SlackAPIURL}
-	switch {
-	case strings.HasPrefix(secret, "https://"):
-		s.WebhookURL = secret
-	case strings.HasPrefix(secret, "xox"):
-		if h.settings.SlackChannel == "" {
-			return nil, errors.New("the Slack secret holds a bot token: set KEYAUDIT_SLACK_CHANNEL to the channel to post to")
-		}
-		s.Token, s.Channel = secret, h.settings.SlackChannel
-	default:
-		return nil, fmt.Errorf("the Slack secret %s holds neither a webhook URL (https://hooks.slack.com/...) nor a bot token (xoxb-...)", h.settings.SlackSecretARN)
-	}
-	return s, nil
-}
-
-// loadRulesConfig reads thresholds and suppressions from S3
-// (s3://bucket/key) or SSM Parameter Store (ssm:/name), or returns the
-// defaults.
-func loadRulesConfig(ctx context.Context, cfg aws.Config, source string) (rules.Config, error) {
-	var data []byte
-	switch {
-	case source == "":
-		return rules.Defaults(), nil
-	case strings.HasPrefix(source, "s3://"):
-		bucket, key, err := report.ParseS3URL(source)
-		if err != nil {
-			return rules.Config{}, fmt.Errorf("KEYAUDIT_CONFIG: %w", err)
-		}
-		out, err := s3.NewFromConfig(cfg).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-		if err != nil {
-			return rules.Config{}, fmt.Errorf("read the config %s: %w", source, err)
-		}
-		defer out.Body.Close()
-		if data, err = io.ReadAll(out.Body); err != nil {
-			return rules.Config{}, fmt.Errorf("read the config %s: %w", source, err)
-		}
-	case strings.HasPrefix(source, "ssm:"):
-		name := strings.TrimPrefix(source, "ssm:")
-		out, err := ssm.NewFromConfig(cfg).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
-		if err != nil {
-			return rules.Config{}, fmt.Errorf("read the config parameter %s: %w", name, audit.Explain(err))
-		}
-		data = []byte(aws.ToString(out.Parameter.Value))
-	default:
-		return rules.Config{}, fmt.Errorf("KEYAUDIT_CONFIG %q: use s3://bucket/key or ssm:/parameter/name", source)
-	}
-	return rules.ParseConfig(source, data)
-}

@@ -64,7 +64,8 @@ func (o *localOptions) run(cmd *cobra.Command, e *env) error {
 	if err != nil {
 		return usageErr(err)
 	}
-	return worst(o.output.deliver(cmd.Context(), e, r, ""), answers(unanswered), o.output.verdict(r))
+	_, delivered := o.output.deliver(cmd.Context(), e, r, "")
+	return worst(delivered, answers(unanswered), o.output.verdict(r))
 }
 
 // sharedFiles are the AWS shared files, where the SDK would look.

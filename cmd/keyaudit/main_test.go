@@ -535,7 +535,7 @@ func TestVersionFromBuildInfo(t *testing.T) {
 
 // Flags that scan and whois share mean the same in both, defaults included.
 func TestSharedFlagsAgree(t *testing.T) {
-	root := newRoot(&env{ctx: context.Background(), getenv: os.Getenv, stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}})
+	root := newRoot(&env{ctx: context.Background(), getenv: os.Getenv, stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}, nil)
 	scan, _, err := root.Find([]string{"scan"})
 	require.NoError(t, err, "find scan")
 	whois, _, err := root.Find([]string{"whois"})

@@ -73,7 +73,8 @@ func (o *whoisOptions) run(cmd *cobra.Command, e *env, args []string) error {
 	if err != nil {
 		return dialErr(ctx, err)
 	}
-	return worst(o.output.deliver(cmd.Context(), e, r, ""), answers(unanswered), o.output.verdict(r))
+	_, delivered := o.output.deliver(cmd.Context(), e, r, "")
+	return worst(delivered, answers(unanswered), o.output.verdict(r))
 }
 
 // keyIDs reads the IDs to look up from the arguments or, without any, from

@@ -402,7 +402,7 @@ func meanConcurrency(plans []planned, end time.Time) (float64, int) {
 func notOK(accounts []report.Account) []report.Account {
 	var out []report.Account
 	for _, a := range accounts {
-		if a.Status != string(inventory.StatusOK) {
+		if a.Status != inventory.StatusOK {
 			out = append(out, a)
 		}
 	}

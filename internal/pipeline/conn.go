@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keyaudit/keyaudit/audit"
-	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/internal/deliver"
 )
 
 // ErrNoTargets: the exclusions left no account to audit.
@@ -144,12 +144,12 @@ func (c *Conn) IAM(ctx context.Context, accountID string) (audit.IAM, error) {
 
 // SecurityHub is the Security Hub sink of the caller's account in region,
 // or in the run's region when region is empty.
-func (c *Conn) SecurityHub(region string) *report.SecurityHub {
+func (c *Conn) SecurityHub(region string) *deliver.SecurityHub {
 	cfg := c.cfg.Copy()
 	if region != "" {
 		cfg.Region = region
 	}
-	return &report.SecurityHub{Client: securityhub.NewFromConfig(cfg), Partition: c.Partition, Region: cfg.Region, Account: c.Caller}
+	return &deliver.SecurityHub{Client: securityhub.NewFromConfig(cfg), Partition: c.Partition, Region: cfg.Region, Account: c.Caller}
 }
 
 // Deps are what a run of s depends on through c: IAM in each account,

@@ -1,7 +1,8 @@
-// Package pipeline is the audit pipeline both entrypoints share: targets →
-// credentials → collect → inventory → rules → findings → report, and the
-// whois and local answers. The CLI and the Lambda only turn flags or an
-// event into Options and a Selection, and deliver the report.
+// Package pipeline is the audit pipeline both entrypoints share: settings
+// → targets → credentials → collect → inventory → rules → findings →
+// report, and the whois and local answers (docs/design.md). The CLI and
+// the Lambda only translate flags or an environment and event into
+// Settings, and hand the report to internal/deliver.
 package pipeline
 
 import (
@@ -12,8 +13,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/keyaudit/keyaudit/audit"
@@ -146,23 +145,18 @@ func Build(opts Options, accounts []inventory.Account, sightings []inventory.Sig
 	return assemble(opts, lines, res, ranked, riskNotes(ranked, opts.Config.Risk, "this run read no CloudTrail"))
 }
 
-// riskNotes are rules.RiskNotes, the usage note replaced by why nothing
-// was profiled when unprofiled says why; none when nothing was ranked.
+// riskNotes are rules.RiskNotes; when unprofiled says why no key was
+// profiled, its usage note is that reason instead. Nothing is noted when
+// nothing was ranked.
 func riskNotes(ranked []rules.Risk, rc rules.RiskConfig, unprofiled string) []string {
-	if len(ranked) == 0 {
+	switch {
+	case len(ranked) == 0:
 		return nil
+	case unprofiled == "":
+		return rules.RiskNotes(ranked, rc)
 	}
-	notes := rules.RiskNotes(ranked, rc)
-	if unprofiled == "" {
-		return notes
-	}
-	out := notes[:0]
-	for _, n := range notes {
-		if !strings.HasPrefix(n, "Usage:") {
-			out = append(out, n)
-		}
-	}
-	return append(out, "Usage: no key was profiled in CloudTrail: "+unprofiled+".")
+	// Of no ranking, RiskNotes notes the blast radius alone.
+	return append(rules.RiskNotes(nil, rc), "Usage: no key was profiled in CloudTrail: "+unprofiled+".")
 }
 
 // line is an account's line in the report: its counts, warnings and the
@@ -174,7 +168,7 @@ type line struct {
 }
 
 func lineOf(now time.Time, a *inventory.Account) line {
-	l := line{account: report.Account{ID: a.ID, Name: a.Name, Status: string(a.Status), Error: a.Error}, warnings: a.Warnings}
+	l := line{account: report.Account{ID: a.ID, Name: a.Name, Status: a.Status, Error: a.Error}, warnings: a.Warnings}
 	for _, u := range a.Principals() {
 		if !u.Root {
 			l.account.Users++
@@ -219,8 +213,8 @@ func assemble(opts Options, lines []line, res rules.Result, ranked []rules.Risk,
 			r.Warnings = append(r.Warnings, fmt.Sprintf("account %s: %s", l.account.ID, w))
 		}
 	}
-	sort.SliceStable(r.Accounts, func(i, j int) bool { return r.Accounts[i].ID < r.Accounts[j].ID })
-	sort.Ints(r.KeyAges)
+	slices.SortStableFunc(r.Accounts, func(a, b report.Account) int { return cmp.Compare(a.ID, b.ID) })
+	slices.Sort(r.KeyAges)
 	r.Summary = report.Summarize(r.Findings, r.Accounts)
 	return r
 }
