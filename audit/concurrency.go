@@ -25,7 +25,7 @@ const (
 	// and fast accounts in flight past about 25 per CPU queue behind each
 	// other (make bench, 2 CPUs: 89 at once took 0.80 s each, 50 took
 	// 0.68 s). Accounts that prove slower, waiting on AWS, get more workers
-	// (Scheduler.Grow), up to MaxConcurrency.
+	// as the Scheduler measures them (regrow), up to MaxConcurrency.
 	PerCPU = 25
 	// AccountTime is the time one account is expected to take: a
 	// credential report generated and read, its key listings, its

@@ -77,7 +77,7 @@ func numbered(n int) []Target {
 func TestSchedulerDerivesConcurrency(t *testing.T) {
 	targets := numbered(40)
 	audit, peak := inFlight(20 * time.Millisecond)
-	(&Scheduler{}).Run(context.Background(), slices.Values([][]Target{targets}), audit)
+	(&Scheduler[struct{}]{}).Run(context.Background(), slices.Values([][]Target{targets}), audit)
 	want, _ := AutoConcurrency(context.Background(), len(targets), 0)
 	assert.Equal(t, MinConcurrency, want, "40 accounts without a deadline: the floor")
 	assert.Equal(t, want, peak(), "accounts audited at once by a scheduler with Concurrency 0")
@@ -85,10 +85,10 @@ func TestSchedulerDerivesConcurrency(t *testing.T) {
 
 // inFlight is an audit taking d per account, and the most accounts it
 // had in flight at once.
-func inFlight(d time.Duration) (AuditFunc, func() int) {
+func inFlight(d time.Duration) (AuditFunc[struct{}], func() int) {
 	var mu sync.Mutex
 	running, peak := 0, 0
-	return func(_ context.Context, t Target) inventory.Account {
+	return func(_ context.Context, t Target) (inventory.Account, struct{}) {
 			mu.Lock()
 			running++
 			peak = max(peak, running)
@@ -97,7 +97,7 @@ func inFlight(d time.Duration) (AuditFunc, func() int) {
 			mu.Lock()
 			running--
 			mu.Unlock()
-			return inventory.Account{ID: t.AccountID, Status: inventory.StatusOK}
+			return inventory.Account{ID: t.AccountID, Status: inventory.StatusOK}, struct{}{}
 		}, func() int {
 			mu.Lock()
 			defer mu.Unlock()
@@ -115,7 +115,7 @@ func TestSchedulerGrowsForSlowAccounts(t *testing.T) {
 	var planned []int // Planned is called one at a time
 	// Planned for 1 ms each: the floor of 10 at once. At 300 ms each, 60
 	// accounts fit a quarter of 4 s only with about 18.
-	s := &Scheduler{MinTime: time.Millisecond, Planned: func(n int, _ string) { planned = append(planned, n) }}
+	s := &Scheduler[struct{}]{MinTime: time.Millisecond, Planned: func(n int, _ string) { planned = append(planned, n) }}
 	audit, peak := inFlight(300 * time.Millisecond)
 	s.Run(ctx, slices.Values([][]Target{targets}), audit)
 	if assert.NotEmpty(t, planned, "the scheduler said what it planned") {
@@ -131,7 +131,7 @@ func TestSchedulerKeepsASetConcurrency(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	planned := 0
-	s := &Scheduler{Concurrency: 2, MinTime: time.Millisecond, Planned: func(int, string) { planned++ }}
+	s := &Scheduler[struct{}]{Concurrency: 2, MinTime: time.Millisecond, Planned: func(int, string) { planned++ }}
 	audit, peak := inFlight(50 * time.Millisecond)
 	s.Run(ctx, slices.Values([][]Target{targets}), audit)
 	assert.Equal(t, 2, peak(), "accounts in flight: as set")
@@ -161,15 +161,15 @@ func TestSchedulerAuditsPagesAsTheyArrive(t *testing.T) {
 		}
 	}
 	var once sync.Once
-	audit := func(_ context.Context, t Target) inventory.Account {
+	audit := func(_ context.Context, t Target) (inventory.Account, struct{}) {
 		once.Do(func() { close(firstDone) })
-		return inventory.Account{ID: t.AccountID, Status: inventory.StatusOK}
+		return inventory.Account{ID: t.AccountID, Status: inventory.StatusOK}, struct{}{}
 	}
 	var planned []int // Planned and Done are called one at a time
 	var whys []string
 	seen := map[string]int{}
-	s := &Scheduler{MinTime: time.Hour, Planned: func(n int, why string) { planned, whys = append(planned, n), append(whys, why) },
-		Done: func(a inventory.Account) { seen[a.ID]++ }}
+	s := &Scheduler[struct{}]{MinTime: time.Hour, Planned: func(n int, why string) { planned, whys = append(planned, n), append(whys, why) },
+		Done: func(a inventory.Account, _ struct{}) { seen[a.ID]++ }}
 	s.Run(context.Background(), pages, audit)
 	assert.Len(t, seen, len(all), "accounts done")
 	for id, n := range seen {
@@ -187,10 +187,37 @@ func TestSchedulerAuditsPagesAsTheyArrive(t *testing.T) {
 // A scheduler given no page audits nothing and returns.
 func TestSchedulerWithoutPages(t *testing.T) {
 	done := 0
-	s := &Scheduler{Done: func(inventory.Account) { done++ }}
-	s.Run(context.Background(), slices.Values([][]Target{}), func(context.Context, Target) inventory.Account {
+	s := &Scheduler[struct{}]{Done: func(inventory.Account, struct{}) { done++ }}
+	s.Run(context.Background(), slices.Values([][]Target{}), func(context.Context, Target) (inventory.Account, struct{}) {
 		t.Error("audited without a target")
-		return inventory.Account{}
+		return inventory.Account{}, struct{}{}
 	})
 	assert.Zero(t, done, "accounts done")
+}
+
+// An account whose audit panics is that account's error, with its result
+// zero; the other accounts are audited and report their own results.
+func TestSchedulerSurvivesAPanic(t *testing.T) {
+	targets := numbered(5)
+	done := map[string]inventory.Account{} // Done is called one at a time
+	results := map[string]int{}
+	s := &Scheduler[int]{Concurrency: 2, Done: func(a inventory.Account, n int) { done[a.ID], results[a.ID] = a, n }}
+	s.Run(context.Background(), slices.Values([][]Target{targets}), func(_ context.Context, t Target) (inventory.Account, int) {
+		if t.AccountID == targets[2].AccountID {
+			panic("a bug in one account's audit")
+		}
+		return inventory.Account{ID: t.AccountID, Status: inventory.StatusOK}, 7
+	})
+	assert.Len(t, done, len(targets), "every account is done, the one that panicked too")
+	for _, tg := range targets {
+		a := done[tg.AccountID]
+		if tg.AccountID == targets[2].AccountID {
+			assert.Equal(t, inventory.StatusError, a.Status, "the account whose audit panicked: status")
+			assert.Contains(t, a.Error, "internal error while auditing (please report this): a bug in one account's audit", "the account whose audit panicked: error")
+			assert.Zero(t, results[tg.AccountID], "the account whose audit panicked: no result")
+			continue
+		}
+		assert.Equal(t, inventory.StatusOK, a.Status, "account %s: status", tg.AccountID)
+		assert.Equal(t, 7, results[tg.AccountID], "account %s: its audit's result reaches Done", tg.AccountID)
+	}
 }

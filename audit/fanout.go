@@ -11,8 +11,9 @@ import (
 )
 
 // Scheduler audits many accounts at once, with a bound, and accounts for
-// every target: each comes back ok, error or skipped.
-type Scheduler struct {
+// every target: each comes back ok, error or skipped, with R, what else
+// auditing it yields (the zero R when it failed or was skipped).
+type Scheduler[R any] struct {
 	// Concurrency bounds the accounts audited at once. 0 derives it from
 	// the accounts listed and the time left (AutoConcurrency, with
 	// MinTime), again as pages of accounts arrive, and adds workers, up to
@@ -28,28 +29,31 @@ type Scheduler struct {
 	// as pages of accounts arrive or the accounts' pace calls for it; one
 	// call at a time.
 	Planned func(n int, why string)
-	// Done is called after each account, one call at a time. Run keeps no
-	// account: an organization's inventory need not fit in memory at once.
-	Done func(inventory.Account)
+	// Done is called after each account with its whole result, one call
+	// at a time, outside the lock that guards the scheduler's plan (a slow
+	// Done holds back no worker's start). Run keeps no account: an
+	// organization's inventory need not fit in memory at once.
+	Done func(inventory.Account, R)
 }
 
 // AuditFunc audits one target. It reports failure in the Account it
-// returns (Status error with a reason), never by panicking.
-type AuditFunc func(ctx context.Context, t Target) inventory.Account
+// returns (Status error with a reason); a panic is the account's error too.
+type AuditFunc[R any] func(ctx context.Context, t Target) (inventory.Account, R)
 
 // Run audits every target of pages, starting on a page's targets as soon
 // as the page arrives: an organization is listed 20 accounts a call, and
 // waiting for the last page would leave the first accounts idle. Pages are
 // read as fast as they come, whatever the audit's pace, so the plan knows
 // the accounts early.
-func (s *Scheduler) Run(ctx context.Context, pages iter.Seq[[]Target], audit AuditFunc) {
+func (s *Scheduler[R]) Run(ctx context.Context, pages iter.Seq[[]Target], audit AuditFunc[R]) {
 	jobs := make(chan Target)
 	var (
 		wg       sync.WaitGroup
-		mu       sync.Mutex
-		listed   int // targets the pages held so far
-		done     int // audited ok
-		finished int // ok, error or skipped
+		mu       sync.Mutex // guards the plan: the counts below and workers
+		doneMu   sync.Mutex // one Done at a time
+		listed   int        // targets the pages held so far
+		done     int        // audited ok
+		finished int        // ok, error or skipped
 		elapsed  time.Duration
 		workers  int
 		work     func()
@@ -69,9 +73,8 @@ func (s *Scheduler) Run(ctx context.Context, pages iter.Seq[[]Target], audit Aud
 			s.Planned(n, why)
 		}
 	}
-	finish := func(a inventory.Account, took time.Duration) {
+	finish := func(a inventory.Account, r R, took time.Duration) {
 		mu.Lock()
-		defer mu.Unlock()
 		finished++
 		if a.Status == inventory.StatusOK {
 			done++
@@ -81,10 +84,14 @@ func (s *Scheduler) Run(ctx context.Context, pages iter.Seq[[]Target], audit Aud
 		if derived && a.Status == inventory.StatusOK && done >= 3 {
 			grow(regrow(ctx, listed-finished, elapsed/time.Duration(done)))
 		}
+		mu.Unlock()
 		if s.Done != nil {
-			s.Done(a)
+			doneMu.Lock()
+			defer doneMu.Unlock()
+			s.Done(a, r)
 		}
 	}
+	var none R // the result of an account failed or skipped
 	enough := func() (bool, time.Duration) {
 		deadline, ok := ctx.Deadline()
 		if !ok {
@@ -103,19 +110,19 @@ func (s *Scheduler) Run(ctx context.Context, pages iter.Seq[[]Target], audit Aud
 		defer wg.Done()
 		for t := range jobs {
 			if err := ctx.Err(); err != nil {
-				finish(skipped(t, "not started: the run was stopped before this account's turn ("+err.Error()+")"), 0)
+				finish(skipped(t, "not started: the run was stopped before this account's turn ("+err.Error()+")"), none, 0)
 				continue
 			}
 			if ok, left := enough(); !ok {
-				finish(skipped(t, fmt.Sprintf("not started: only %s was left before the run's deadline; give the run more time or split the accounts", left.Round(time.Second))), 0)
+				finish(skipped(t, fmt.Sprintf("not started: only %s was left before the run's deadline; give the run more time or split the accounts", left.Round(time.Second))), none, 0)
 				continue
 			}
 			start := time.Now()
-			a := safely(ctx, t, audit)
+			a, r := safely(ctx, t, audit)
 			if a.Status == inventory.StatusError && ctx.Err() != nil {
-				a = skipped(t, "cut short by the run's deadline before this account was done ("+a.Error+")")
+				a, r = skipped(t, "cut short by the run's deadline before this account was done ("+a.Error+")"), none
 			}
-			finish(a, time.Since(start))
+			finish(a, r, time.Since(start))
 		}
 	}
 	feed := make(chan []Target)
@@ -159,10 +166,11 @@ func (s *Scheduler) Run(ctx context.Context, pages iter.Seq[[]Target], audit Aud
 
 // safely turns a panic while auditing one account into that account's
 // error, so the other accounts and the report survive it.
-func safely(ctx context.Context, t Target, audit AuditFunc) (a inventory.Account) {
+func safely[R any](ctx context.Context, t Target, audit AuditFunc[R]) (a inventory.Account, r R) {
 	defer func() {
-		if r := recover(); r != nil {
-			a = Failed(t, fmt.Errorf("internal error while auditing (please report this): %v", r))
+		if p := recover(); p != nil {
+			var none R
+			a, r = Failed(t, fmt.Errorf("internal error while auditing (please report this): %v", p)), none
 		}
 	}()
 	return audit(ctx, t)

@@ -14,7 +14,7 @@ func TestSettingsConcurrency(t *testing.T) {
 		env := map[string]string{"KEYAUDIT_BUCKET": "b", "KEYAUDIT_CONCURRENCY": v}
 		s, err := settingsFromEnv(func(k string) string { return env[k] })
 		require.NoError(t, err, "KEYAUDIT_CONCURRENCY=%q", v)
-		assert.Equal(t, want, s.Concurrency, "KEYAUDIT_CONCURRENCY=%q", v)
+		assert.Equal(t, want, s.Run.Concurrency, "KEYAUDIT_CONCURRENCY=%q", v)
 	}
 	for _, v := range []string{"-1", "201", "auto"} {
 		env := map[string]string{"KEYAUDIT_BUCKET": "b", "KEYAUDIT_CONCURRENCY": v}

@@ -11,13 +11,14 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/keyaudit/keyaudit/internal/awssim"
+	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 const configYAML = "thresholds:\n  max_key_age_days: 60\nsuppressions:\n  - rule: key-rotation\n    principal: ci-deploy\n    reason: INC-7\n"
 
-func TestLoadRulesConfig(t *testing.T) {
+func TestLoadConfig(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	w := newWorld(t, func(w *awssim.World) {
 		w.Management().Parameters = map[string]string{"/keyaudit/config": configYAML, "/keyaudit/broken": "thresholds:\n  max_key_age_days: 0\n"}
@@ -42,7 +43,7 @@ func TestLoadRulesConfig(t *testing.T) {
 		source string
 	}{"ssm": {cfg, "ssm:/keyaudit/config"}, "s3": {s3cfg, "s3://cfg/keyaudit.yaml"}} {
 		t.Run(name, func(t *testing.T) {
-			got, err := loadRulesConfig(ctx, tt.cfg, tt.source)
+			got, err := pipeline.LoadConfig(ctx, tt.cfg, tt.source)
 			require.NoError(t, err, "load the config from %s", name)
 			assert.Equal(t, 60, got.Thresholds.MaxKeyAgeDays, "max_key_age_days from %s", name)
 			assert.Len(t, got.Suppressions, 1, "suppressions from %s", name)
@@ -53,7 +54,7 @@ func TestLoadRulesConfig(t *testing.T) {
 		"ssm:/keyaudit/missing": "read the config parameter /keyaudit/missing",
 		"ftp://x":               "use s3://bucket/key or ssm:/parameter/name",
 	} {
-		_, err := loadRulesConfig(ctx, cfg, source)
+		_, err := pipeline.LoadConfig(ctx, cfg, source)
 		if assert.Error(t, err, "config source %s", source) {
 			assert.Contains(t, err.Error(), want, "error for config source %s", source)
 		}
@@ -64,16 +65,18 @@ func TestSettingsFromEnv(t *testing.T) {
 	env := map[string]string{"KEYAUDIT_BUCKET": "b", "KEYAUDIT_ACCOUNTS": "111111111111, 222222222222", "KEYAUDIT_CONCURRENCY": "5"}
 	s, err := settingsFromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err, "settings from a valid environment")
-	assert.False(t, s.Org, "listed accounts turn organization discovery off")
-	assert.Len(t, s.Accounts, 2, "accounts")
-	assert.Equal(t, 5, s.Concurrency, "concurrency")
-	assert.Equal(t, "KeyAuditRole", s.Role.Name, "default role name")
-	assert.True(t, s.Role.InCaller, "the function's own account is audited through the member role")
-	assert.False(t, s.AllKeyIDs, "keys named only where something is said about them, by default")
+	run := s.Run
+	require.NoError(t, run.Validate(), "the run's settings from a valid environment")
+	assert.False(t, run.Org, "listed accounts turn organization discovery off")
+	assert.Len(t, run.Selection().Accounts, 2, "accounts")
+	assert.Equal(t, 5, run.Concurrency, "concurrency")
+	assert.Equal(t, "KeyAuditRole", run.Role.Name, "default role name")
+	assert.True(t, run.Role.InCaller, "the function's own account is audited through the member role")
+	assert.False(t, run.AllKeyIDs, "keys named only where something is said about them, by default")
 	env["KEYAUDIT_ALL_KEY_IDS"] = "true"
 	s, err = settingsFromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err, "settings with KEYAUDIT_ALL_KEY_IDS")
-	assert.True(t, s.AllKeyIDs, "KEYAUDIT_ALL_KEY_IDS=true names every key")
+	assert.True(t, s.Run.AllKeyIDs, "KEYAUDIT_ALL_KEY_IDS=true names every key")
 	for k, v := range map[string]string{"KEYAUDIT_BUCKET": "", "KEYAUDIT_ACCOUNTS": "12", "KEYAUDIT_CONCURRENCY": "lots"} {
 		bad := map[string]string{"KEYAUDIT_BUCKET": "b"}
 		bad[k] = v

@@ -14,6 +14,7 @@ package main
 //	                     invocations that failed, and why
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -90,11 +91,11 @@ func (h *handler) discover(ctx context.Context, in input) (discovered, error) {
 	if in.Input != nil {
 		in.Accounts, in.AsOf = in.Input.Accounts, in.Input.AsOf
 	}
-	inv, err := h.begin(ctx, newRun(ctx, in.AsOf))
+	inv, err := h.begin(ctx, newRun(ctx, in.AsOf), "event accounts", in.Accounts)
 	if err != nil {
 		return discovered{}, err
 	}
-	conn, err := h.dial(ctx, inv, in.Accounts)
+	conn, err := inv.dial(ctx)
 	if err != nil {
 		return discovered{}, err
 	}
@@ -126,20 +127,17 @@ func (h *handler) account(ctx context.Context, in input) (audited, error) {
 	if in.Target == nil {
 		return audited{}, errors.New("read the event: an account step needs its target account (the state machine's ItemSelector passes it)")
 	}
-	if _, err := audit.ParseAccountList("event target", in.Target.AccountID); err != nil {
-		return audited{}, err
-	}
 	t := audit.Target{AccountID: in.Target.AccountID, Name: in.Target.Name}
 	// Without AWS or the rules' config nothing can be stored: the Map
 	// records the failure, and merge reports the account with its cause.
-	inv, err := h.begin(ctx, rn)
+	inv, err := h.begin(ctx, rn, "event target", []string{t.AccountID})
 	if err != nil {
 		return audited{}, err
 	}
 	var res pipeline.AccountResult
-	conn, err := inv.connect(ctx, pipeline.Selection{Accounts: []audit.Target{t}})
+	conn, err := inv.connect(ctx, []audit.Target{t})
 	if err != nil {
-		res.Account = audit.Failed(t, err)
+		res = pipeline.Failed(t, err)
 	} else {
 		auditCtx, cancel := h.auditContext(ctx)
 		defer cancel()
@@ -161,7 +159,7 @@ func (h *handler) merge(ctx context.Context, in input) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	inv, err := h.begin(ctx, rn)
+	inv, err := h.begin(ctx, rn, "", nil)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -178,7 +176,7 @@ func (h *handler) merge(ctx context.Context, in input) (Summary, error) {
 	for i, it := range items {
 		targets[i] = audit.Target{AccountID: it.AccountID, Name: it.Name}
 	}
-	conn, err := inv.connect(ctx, pipeline.Selection{Accounts: targets})
+	conn, err := inv.connect(ctx, targets)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -195,7 +193,7 @@ func (h *handler) merge(ctx context.Context, in input) (Summary, error) {
 				return err
 			}
 			if !found {
-				r = pipeline.AccountResult{Account: audit.Failed(t, missing(failures[t.AccountID]))}
+				r = pipeline.Failed(t, missing(failures[t.AccountID]))
 			}
 			merger.Add(r)
 			return nil
@@ -267,11 +265,11 @@ func (e childExecution) reason() string {
 	if json.Unmarshal([]byte(cause), &lambdaErr) == nil && lambdaErr.ErrorMessage != "" {
 		cause = lambdaErr.ErrorMessage
 	}
-	const max = 500
-	if len(cause) > max {
-		cause = cause[:max] + "…"
+	const most = 500
+	if len(cause) > most {
+		cause = cause[:most] + "…"
 	}
-	return strings.TrimSuffix(fmt.Sprintf("%s (%s): %s", or(e.Error, "error"), or(e.Status, "FAILED"), cause), ": ")
+	return strings.TrimSuffix(fmt.Sprintf("%s (%s): %s", cmp.Or(e.Error, "error"), cmp.Or(e.Status, "FAILED"), cause), ": ")
 }
 
 // putJSON stores v as JSON in the reports bucket.

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -22,12 +21,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/internal/deliver"
 	"github.com/keyaudit/keyaudit/internal/memlimit"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
-	"github.com/keyaudit/keyaudit/rules"
 )
 
 func main() {
@@ -51,11 +49,9 @@ func main() {
 // settings are read once, at cold start, from the function's environment.
 type settings struct {
 	Bucket, Prefix string
-	Org            bool
-	Accounts       []audit.Target
-	Exclude        []string
-	Role           audit.RoleSpec
-	Concurrency    int
+	// Run is the run's settings the environment gives: the accounts, the
+	// role, the concurrency; each invocation adds its run and its event's.
+	Run pipeline.Settings
 	// ConfigSource is where thresholds and suppressions live:
 	// s3://bucket/key or ssm:/parameter/name; empty for the defaults.
 	ConfigSource string
@@ -71,54 +67,51 @@ type settings struct {
 	SecurityHubRegion string
 	// Reserve is kept back from the invocation deadline to write reports.
 	Reserve time.Duration
-	// AllKeyIDs names every key (ListAccessKeys for every user with one),
-	// not only those a finding or the ranking's CloudTrail budget is about.
-	AllKeyIDs bool
 }
 
+// lambdaNames name the run's settings as the function's environment.
+var lambdaNames = pipeline.Names{Accounts: "KEYAUDIT_ACCOUNTS", Exclude: "KEYAUDIT_EXCLUDE_ACCOUNTS", Concurrency: "KEYAUDIT_CONCURRENCY",
+	ExternalID: "KEYAUDIT_EXTERNAL_ID"}
+
+// settingsFromEnv translates the environment into the function's settings,
+// and validates the run's part of them as every invocation will.
 func settingsFromEnv(getenv func(string) string) (settings, error) {
 	s := settings{
 		Bucket:            getenv("KEYAUDIT_BUCKET"),
 		Prefix:            strings.Trim(getenv("KEYAUDIT_PREFIX"), "/"),
-		Org:               getenv("KEYAUDIT_ACCOUNTS") == "",
 		ConfigSource:      getenv("KEYAUDIT_CONFIG"),
 		SlackSecretARN:    getenv("KEYAUDIT_SLACK_SECRET_ARN"),
 		SlackChannel:      getenv("KEYAUDIT_SLACK_CHANNEL"),
 		SlackOnlyNew:      getenv("KEYAUDIT_SLACK_ONLY_CHANGES") == "true",
 		SlackAPIURL:       getenv("KEYAUDIT_SLACK_API_URL"),
 		SecurityHub:       getenv("KEYAUDIT_SECURITY_HUB") == "true",
-		AllKeyIDs:         getenv("KEYAUDIT_ALL_KEY_IDS") == "true",
 		SecurityHubRegion: getenv("KEYAUDIT_SECURITY_HUB_REGION"),
-		Role: audit.RoleSpec{
-			Name:       or(getenv("KEYAUDIT_ROLE_NAME"), "KeyAuditRole"),
-			Path:       or(getenv("KEYAUDIT_ROLE_PATH"), "/"),
-			ExternalID: getenv("KEYAUDIT_EXTERNAL_ID"),
-			// The function's own account is audited through the member
-			// role too, so the function role needs no IAM read access.
-			InCaller: true,
+		Reserve:           30 * time.Second,
+		Run: pipeline.Settings{
+			Names:     lambdaNames,
+			Org:       getenv("KEYAUDIT_ACCOUNTS") == "",
+			Accounts:  []string{getenv("KEYAUDIT_ACCOUNTS")},
+			Exclude:   []string{getenv("KEYAUDIT_EXCLUDE_ACCOUNTS")},
+			AllKeyIDs: getenv("KEYAUDIT_ALL_KEY_IDS") == "true",
+			Role: audit.RoleSpec{
+				Name:       getenv("KEYAUDIT_ROLE_NAME"),
+				Path:       getenv("KEYAUDIT_ROLE_PATH"),
+				ExternalID: getenv("KEYAUDIT_EXTERNAL_ID"),
+				// The function's own account is audited through the member
+				// role too, so the function role needs no IAM read access.
+				InCaller: true,
+			},
 		},
-		// 0 derives the accounts audited at once from their number and
-		// the invocation's time left (audit.AutoConcurrency).
-		Concurrency: 0,
-		Reserve:     30 * time.Second,
 	}
 	if s.Bucket == "" {
 		return s, errors.New("KEYAUDIT_BUCKET is not set: name the S3 bucket for reports")
 	}
-	ids, err := audit.ParseAccountList("KEYAUDIT_ACCOUNTS", getenv("KEYAUDIT_ACCOUNTS"))
-	if err != nil {
-		return s, err
-	}
-	for _, id := range ids {
-		s.Accounts = append(s.Accounts, audit.Target{AccountID: id})
-	}
-	if s.Exclude, err = audit.ParseAccountList("KEYAUDIT_EXCLUDE_ACCOUNTS", getenv("KEYAUDIT_EXCLUDE_ACCOUNTS")); err != nil {
-		return s, err
-	}
 	if v := getenv("KEYAUDIT_CONCURRENCY"); v != "" {
-		if s.Concurrency, err = strconv.Atoi(v); err != nil || s.Concurrency < 0 || s.Concurrency > audit.MaxConcurrency {
-			return s, fmt.Errorf("KEYAUDIT_CONCURRENCY must be a whole number from 1 to %d, or 0 (the default) to derive it from the accounts and the time left, got %q", audit.MaxConcurrency, v)
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return s, fmt.Errorf("KEYAUDIT_CONCURRENCY must be a whole number from 1 to %d, or 0 (the default) to derive it from the accounts and the time left, got %q", pipeline.MaxConcurrency, v)
 		}
+		s.Run.Concurrency = n
 	}
 	if v := getenv("KEYAUDIT_RESERVE_SECONDS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -127,14 +120,8 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 		}
 		s.Reserve = time.Duration(n) * time.Second
 	}
-	return s, nil
-}
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
+	check := s.Run
+	return s, check.Validate()
 }
 
 // input is what a schedule may pass: EventBridge's Scheduled Event
@@ -195,12 +182,11 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (any, error) 
 
 // single audits every account in this one invocation.
 func (h *handler) single(ctx context.Context, in input) (Summary, error) {
-	rn := newRun(ctx, in.AsOf)
-	inv, err := h.begin(ctx, rn)
+	inv, err := h.begin(ctx, newRun(ctx, in.AsOf), "event accounts", in.Accounts)
 	if err != nil {
 		return Summary{}, err
 	}
-	conn, err := h.dial(ctx, inv, in.Accounts)
+	conn, err := inv.dial(ctx)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -232,68 +218,62 @@ func newRun(ctx context.Context, asOf *time.Time) run {
 	return rn
 }
 
-// invocation is what every step needs: the run, AWS, the rules' config and
-// a logger naming the run.
+// invocation is what every step needs: the run, its validated settings,
+// AWS, and a logger naming the run.
 type invocation struct {
-	run   run
-	cfg   aws.Config
-	rules rules.Config
-	log   *slog.Logger
-	s     *settings
-	s3    *s3.Client
+	run      run
+	settings pipeline.Settings
+	cfg      aws.Config
+	log      *slog.Logger
+	s3       *s3.Client
 }
 
-// begin loads AWS and the rules' config for a step of run rn.
-func (h *handler) begin(ctx context.Context, rn run) (*invocation, error) {
+// begin loads AWS and the rules' config for a step of run rn, and
+// validates the run's settings: the environment's, with the accounts the
+// event names (where, in errors), when it names some, instead of the
+// configured ones or the organization's.
+func (h *handler) begin(ctx context.Context, rn run, where string, accounts []string) (*invocation, error) {
+	s := h.settings.Run
+	s.RunID, s.Started, s.Now = rn.ID, rn.Started, rn.AsOf
+	if len(accounts) > 0 {
+		s.Names.Accounts = where
+		s.Org, s.Accounts = false, accounts
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
 	log := h.log.With("run_id", rn.ID)
 	// Retries that take a while are logged as warnings.
 	cfg, err := pipeline.LoadAWS(ctx, log, nil)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	rulesCfg, err := loadRulesConfig(ctx, cfg, h.settings.ConfigSource)
-	if err != nil {
+	if s.Config, err = pipeline.LoadConfig(ctx, cfg, h.settings.ConfigSource); err != nil {
 		return nil, err
 	}
-	return &invocation{run: rn, cfg: cfg, rules: rulesCfg, log: log, s: &h.settings, s3: s3.NewFromConfig(cfg)}, nil
+	return &invocation{run: rn, settings: s, cfg: cfg, log: log, s3: s3.NewFromConfig(cfg)}, nil
 }
 
-// dial resolves the accounts to audit: those of the event when it names
-// some, else the configured ones or the organization's.
-func (h *handler) dial(ctx context.Context, inv *invocation, accounts []string) (*pipeline.Conn, error) {
-	sel := pipeline.Selection{Org: h.settings.Org, Accounts: h.settings.Accounts, Exclude: h.settings.Exclude}
-	if len(accounts) > 0 {
-		ids, err := audit.ParseAccountList("event accounts", strings.Join(accounts, ","))
-		if err != nil {
-			return nil, err
-		}
-		sel.Org, sel.Accounts = false, nil
-		for _, id := range ids {
-			sel.Accounts = append(sel.Accounts, audit.Target{AccountID: id})
-		}
-	}
-	conn, err := inv.connect(ctx, sel)
+// dial resolves the accounts to audit.
+func (inv *invocation) dial(ctx context.Context) (*pipeline.Conn, error) {
+	conn, err := pipeline.Dial(ctx, inv.cfg, inv.settings.Selection())
 	if errors.Is(err, pipeline.ErrNoTargets) {
 		return nil, fmt.Errorf("%w: check KEYAUDIT_EXCLUDE_ACCOUNTS", err)
 	}
 	return conn, err
 }
 
-// connect dials sel with the run's member-role session name.
-func (inv *invocation) connect(ctx context.Context, sel pipeline.Selection) (*pipeline.Conn, error) {
-	sel.Role = inv.s.Role
-	sel.Role.SessionName = "keyaudit-" + inv.run.ID
+// connect reaches the given targets, as the run's settings say, without
+// listing or excluding any.
+func (inv *invocation) connect(ctx context.Context, targets []audit.Target) (*pipeline.Conn, error) {
+	sel := inv.settings.Selection()
+	sel.Org, sel.Accounts, sel.Exclude = false, targets, nil
 	return pipeline.Dial(ctx, inv.cfg, sel)
 }
 
 // options are the pipeline options of every step of the run.
 func (inv *invocation) options(conn *pipeline.Conn) pipeline.Options {
-	return pipeline.Options{RunID: inv.run.ID, Now: inv.run.AsOf, Started: inv.run.Started, Config: inv.rules, Logger: inv.log,
-		Concurrency: inv.s.Concurrency,
-		RiskTracer:  conn.Tracers(30),
-		Connect:     conn.IAM,
-		AllKeyIDs:   inv.s.AllKeyIDs,
-		Hint:        pipeline.Hints{ExternalID: "KEYAUDIT_EXTERNAL_ID", Concurrency: "KEYAUDIT_CONCURRENCY"}.Hint}
+	return pipeline.Options{Settings: inv.settings, Deps: conn.Deps(&inv.settings, inv.log)}
 }
 
 // auditContext stops auditing early enough to write the results before
@@ -305,161 +285,55 @@ func (h *handler) auditContext(ctx context.Context) (context.Context, context.Ca
 	return context.WithCancel(ctx)
 }
 
-// finish delivers the run's report and returns the run's summary.
+// finish delivers the run's report and returns the run's summary. The
+// reports are written before anything is sent, so a failing import or
+// post never loses one; the run still fails then, so the error alarm
+// fires. When S3 fails, the summary and the findings go to the log.
 func (h *handler) finish(ctx context.Context, inv *invocation, conn *pipeline.Conn, r *report.Report) (Summary, error) {
 	sum := Summary{RunID: inv.run.ID, Accounts: r.Summary.Accounts, Findings: r.Summary.Findings, BySeverity: r.Summary.BySeverity, Incomplete: r.Incomplete}
-	var hub *report.SecurityHub
+	sink := &deliver.S3Sink{Client: inv.s3, Bucket: h.settings.Bucket, Prefix: h.settings.Prefix}
+	d := deliver.Delivery{Writer: sink, History: sink, Budget: deliver.Budget, WriteReserve: min(logReserve, h.settings.Reserve/2)}
 	if h.settings.SecurityHub {
-		hub = conn.SecurityHub(h.settings.SecurityHubRegion)
+		d.SecurityHub = conn.SecurityHub(h.settings.SecurityHubRegion)
 	}
-	err := h.deliver(ctx, inv.cfg, hub, r, &sum, inv.log)
-	inv.log.Info("run complete", "accounts", sum.Accounts, "findings", sum.Findings, "report", sum.Report, "slack", sum.Slack, "security_hub", sum.SecurityHub)
-	return sum, err
-}
-
-// deliver stores the reports, then imports into Security Hub and tells
-// Slack what changed. The reports are written before anything is sent, so
-// a failing import or post never loses one; the run still fails then, so
-// the error alarm fires.
-func (h *handler) deliver(ctx context.Context, cfg aws.Config, hub *report.SecurityHub, r *report.Report, sum *Summary, log *slog.Logger) error {
-	sink := &report.S3Sink{Client: s3.NewFromConfig(cfg), Bucket: h.settings.Bucket, Prefix: h.settings.Prefix}
-	// Security Hub archives what the last run found and this one did not:
-	// read latest.json before this run replaces it.
-	var prev *report.Report
-	var prevErr error
-	if hub != nil {
-		prev, prevErr = sink.Latest(ctx)
+	var slackErr error
+	if h.settings.SlackSecretARN != "" {
+		d.Slack, slackErr = deliver.SlackFromSecret(ctx, secretsmanager.NewFromConfig(inv.cfg), h.settings.SlackSecretARN, h.settings.SlackChannel, "KEYAUDIT_SLACK_CHANNEL")
+		if d.Slack != nil {
+			d.Slack.OnlyChanges, d.Slack.APIURL = h.settings.SlackOnlyNew, h.settings.SlackAPIURL
+		}
 	}
-	if err := h.write(ctx, sink, r, sum, log); err != nil {
-		return err
-	}
-	imported := h.importFindings(ctx, hub, prev, prevErr, r, sum)
-	return errors.Join(imported, h.announce(ctx, cfg, sink, r, sum, log))
-}
-
-// write stores the reports in S3, stopping early enough before the
-// invocation's deadline to put the summary and the findings in the log
-// when S3 fails: the night's findings are never lost, and the invocation
-// fails so the alarm fires.
-func (h *handler) write(ctx context.Context, sink *report.S3Sink, r *report.Report, sum *Summary, log *slog.Logger) error {
-	wctx := ctx
-	if deadline, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		wctx, cancel = context.WithDeadline(ctx, deadline.Add(-min(logReserve, h.settings.Reserve/2)))
-		defer cancel()
-	}
-	var err error
-	if sum.Report, err = sink.Write(wctx, r, report.Formats); err != nil {
-		log.Error("reports not written to S3: the summary and the findings follow", "error", err.Error(),
+	out := d.Deliver(ctx, r)
+	sum.Report = out.Location
+	if out.Written != nil {
+		inv.log.Error("reports not written to S3: the summary and the findings follow", "error", out.Written.Error(),
 			"summary", r.Summary, "accounts", r.Accounts, "findings", r.Findings)
-		return fmt.Errorf("reports not written to S3 (the findings are in the log): %w", err)
+		return sum, fmt.Errorf("reports not written to S3 (the findings are in the log): %w", out.Written)
 	}
-	return nil
+	sum.SecurityHub = outcome(d.SecurityHub != nil, out.Imported, "imported")
+	if out.Changes.Refused != nil {
+		inv.log.Warn("previous announced run not compared: everything open is posted", "error", out.Changes.Refused)
+	}
+	sent := "nothing new"
+	if out.Sent {
+		sent = fmt.Sprintf("sent: %d new, %d resolved, %d suppressed", len(out.Changes.Added), len(out.Changes.Resolved), len(out.Changes.Suppressed))
+	}
+	sum.Slack = outcome(h.settings.SlackSecretARN != "", errors.Join(slackErr, out.Announced), sent)
+	inv.log.Info("run complete", "accounts", sum.Accounts, "findings", sum.Findings, "report", sum.Report, "slack", sum.Slack, "security_hub", sum.SecurityHub)
+	return sum, errors.Join(out.Imported, slackErr, out.Announced)
+}
+
+// outcome is a step's word in the summary: "not configured", "failed" or done.
+func outcome(configured bool, err error, done string) string {
+	switch {
+	case !configured:
+		return "not configured"
+	case err != nil:
+		return "failed"
+	}
+	return done
 }
 
 // logReserve is kept back from the deadline (at most half of the
 // reserve for writing) to log the findings when S3 fails.
 const logReserve = 5 * time.Second
-
-// importFindings imports into Security Hub, when configured.
-func (h *handler) importFindings(ctx context.Context, hub *report.SecurityHub, prev *report.Report, prevErr error, r *report.Report, sum *Summary) error {
-	sum.SecurityHub = "not configured"
-	if hub == nil {
-		return nil
-	}
-	sum.SecurityHub = "failed"
-	if prevErr != nil {
-		return fmt.Errorf("import into Security Hub: read the last run, to archive what it found and this one did not: %w", prevErr)
-	}
-	if err := hub.Import(ctx, r, prev, sum.Report); err != nil {
-		return fmt.Errorf("import into Security Hub %s in %s: %w", hub.Account, hub.Region, err)
-	}
-	sum.SecurityHub = "imported"
-	return nil
-}
-
-// announce tells Slack what changed since the last announced run.
-func (h *handler) announce(ctx context.Context, cfg aws.Config, sink *report.S3Sink, r *report.Report, sum *Summary, log *slog.Logger) error {
-	if h.settings.SlackSecretARN == "" {
-		sum.Slack = "not configured"
-		return nil
-	}
-	slackCfg, err := h.slack(ctx, cfg)
-	if err != nil {
-		sum.Slack = "failed"
-		return err
-	}
-	// Slack diffs against the last run it announced (announced.json), so a
-	// night whose post failed has its news posted the next night.
-	ch, sent, err := slackCfg.Announce(ctx, sink, r, sum.Report)
-	if ch.Refused != nil {
-		log.Warn("previous announced run not compared: everything open is posted", "error", ch.Refused)
-	}
-	switch {
-	case err != nil:
-		sum.Slack = "failed"
-		return err
-	case sent:
-		sum.Slack = fmt.Sprintf("sent: %d new, %d resolved, %d suppressed", len(ch.Added), len(ch.Resolved), len(ch.Suppressed))
-	default:
-		sum.Slack = "nothing new"
-	}
-	return nil
-}
-
-// slack reads the Slack secret: a webhook URL, or a bot token used with
-// KEYAUDIT_SLACK_CHANNEL. The value never leaves this function's result.
-func (h *handler) slack(ctx context.Context, cfg aws.Config) (*report.Slack, error) {
-	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(h.settings.SlackSecretARN)})
-	if err != nil {
-		return nil, fmt.Errorf("read the Slack secret %s: %w", h.settings.SlackSecretARN, audit.Explain(err))
-	}
-	secret := strings.TrimSpace(aws.ToString(out.SecretString))
-	s := &report.Slack{OnlyChanges: h.settings.SlackOnlyNew, APIURL: h.settings.SlackAPIURL}
-	switch {
-	case strings.HasPrefix(secret, "https://"):
-		s.WebhookURL = secret
-	case strings.HasPrefix(secret, "xox"):
-		if h.settings.SlackChannel == "" {
-			return nil, errors.New("the Slack secret holds a bot token: set KEYAUDIT_SLACK_CHANNEL to the channel to post to")
-		}
-		s.Token, s.Channel = secret, h.settings.SlackChannel
-	default:
-		return nil, fmt.Errorf("the Slack secret %s holds neither a webhook URL (https://hooks.slack.com/...) nor a bot token (xoxb-...)", h.settings.SlackSecretARN)
-	}
-	return s, nil
-}
-
-// loadRulesConfig reads thresholds and suppressions from S3
-// (s3://bucket/key) or SSM Parameter Store (ssm:/name), or returns the
-// defaults.
-func loadRulesConfig(ctx context.Context, cfg aws.Config, source string) (rules.Config, error) {
-	var data []byte
-	switch {
-	case source == "":
-		return rules.Defaults(), nil
-	case strings.HasPrefix(source, "s3://"):
-		bucket, key, err := report.ParseS3URL(source)
-		if err != nil {
-			return rules.Config{}, fmt.Errorf("KEYAUDIT_CONFIG: %w", err)
-		}
-		out, err := s3.NewFromConfig(cfg).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-		if err != nil {
-			return rules.Config{}, fmt.Errorf("read the config %s: %w", source, err)
-		}
-		defer out.Body.Close()
-		if data, err = io.ReadAll(out.Body); err != nil {
-			return rules.Config{}, fmt.Errorf("read the config %s: %w", source, err)
-		}
-	case strings.HasPrefix(source, "ssm:"):
-		name := strings.TrimPrefix(source, "ssm:")
-		out, err := ssm.NewFromConfig(cfg).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
-		if err != nil {
-			return rules.Config{}, fmt.Errorf("read the config parameter %s: %w", name, audit.Explain(err))
-		}
-		data = []byte(aws.ToString(out.Parameter.Value))
-	default:
-		return rules.Config{}, fmt.Errorf("KEYAUDIT_CONFIG %q: use s3://bucket/key or ssm:/parameter/name", source)
-	}
-	return rules.ParseConfig(source, data)
-}

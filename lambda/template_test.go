@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/internal/deliver"
 	"github.com/keyaudit/keyaudit/internal/moto"
-	"github.com/keyaudit/keyaudit/report"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
@@ -151,7 +151,7 @@ func TestTemplateGrantsExactlyTheActionsTheCodeCalls(t *testing.T) {
 	fnStatements := functionStatements(tpl)
 	want := slices.Clone(audit.AuditorActions)
 	// Granted only with SecurityHub=Enabled: see TestTemplateSecurityHub.
-	want = append(want, report.SecurityHubActions...)
+	want = append(want, deliver.SecurityHubActions...)
 	for a := range impliedActions {
 		want = append(want, a)
 	}
@@ -508,7 +508,7 @@ func TestTemplateSecurityHub(t *testing.T) {
 			}
 		}
 	}
-	sameSet(t, "the function role with SecurityHub=Enabled", granted, report.SecurityHubActions)
+	sameSet(t, "the function role with SecurityHub=Enabled", granted, deliver.SecurityHubActions)
 }
 
 // substitutions are the values the tests give the references in the state

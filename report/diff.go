@@ -1,14 +1,16 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/rules"
 )
 
@@ -75,12 +77,12 @@ func Diff(prev, cur *Report) Changes {
 		switch {
 		case f.Suppressed != nil && openBefore[f.Fingerprint]:
 			ch.Suppressed = append(ch.Suppressed, f)
-		case f.Suppressed == nil && !openBefore[f.Fingerprint] && (!listed || status == "ok"):
+		case f.Suppressed == nil && !openBefore[f.Fingerprint] && (!listed || status == inventory.StatusOK):
 			ch.Added = append(ch.Added, f)
 		}
 	}
 	for _, f := range prev.Findings {
-		if f.Suppressed == nil && !present[f.Fingerprint] && now[f.AccountID] == "ok" {
+		if f.Suppressed == nil && !present[f.Fingerprint] && now[f.AccountID] == inventory.StatusOK {
 			ch.Resolved = append(ch.Resolved, f)
 		}
 	}
@@ -101,38 +103,38 @@ func Baseline(base, cur *Report) *Report {
 	out := &Report{SchemaVersion: cur.SchemaVersion, RunID: cur.RunID, GeneratedAt: cur.GeneratedAt, AsOf: cur.AsOf, Demo: cur.Demo,
 		Accounts: []Account{}, Findings: []rules.Finding{}}
 	for _, a := range cur.Accounts {
-		if a.Status == "ok" {
+		if a.Status == inventory.StatusOK {
 			out.Accounts = append(out.Accounts, a)
 		}
 	}
 	// Findings of no listed account (keys found in files) belong to the run.
 	for _, f := range cur.Findings {
-		if s, listed := now[f.AccountID]; s == "ok" || !listed {
+		if s, listed := now[f.AccountID]; s == inventory.StatusOK || !listed {
 			out.Findings = append(out.Findings, f)
 		}
 	}
 	if base != nil {
 		for _, a := range base.Accounts {
-			if now[a.ID] != "ok" {
+			if now[a.ID] != inventory.StatusOK {
 				out.Accounts = append(out.Accounts, a)
 			}
 		}
 		listed := accountStatus(base)
 		for _, f := range base.Findings {
-			if _, ok := listed[f.AccountID]; ok && now[f.AccountID] != "ok" {
+			if _, ok := listed[f.AccountID]; ok && now[f.AccountID] != inventory.StatusOK {
 				out.Findings = append(out.Findings, f)
 			}
 		}
 	}
-	sort.SliceStable(out.Accounts, func(i, j int) bool { return out.Accounts[i].ID < out.Accounts[j].ID })
-	sort.SliceStable(out.Findings, func(i, j int) bool { return out.Findings[i].AccountID < out.Findings[j].AccountID })
+	slices.SortStableFunc(out.Accounts, func(a, b Account) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortStableFunc(out.Findings, func(a, b rules.Finding) int { return cmp.Compare(a.AccountID, b.AccountID) })
 	out.Summary = Summarize(out.Findings, out.Accounts)
 	return out
 }
 
 // accountStatus maps each account a report lists to its status.
-func accountStatus(r *Report) map[string]string {
-	m := make(map[string]string, len(r.Accounts))
+func accountStatus(r *Report) map[string]inventory.Status {
+	m := make(map[string]inventory.Status, len(r.Accounts))
 	for _, a := range r.Accounts {
 		m[a.ID] = a.Status
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
@@ -24,7 +25,7 @@ func runOf(accounts map[string]string, findings ...rules.Finding) *report.Report
 	r := &report.Report{SchemaVersion: report.SchemaVersion, GeneratedAt: asOf, AsOf: asOf, Findings: findings}
 	for _, id := range []string{"111111111111", "222222222222", "333333333333"} {
 		if status, ok := accounts[id]; ok {
-			r.Accounts = append(r.Accounts, report.Account{ID: id, Status: status})
+			r.Accounts = append(r.Accounts, report.Account{ID: id, Status: inventory.Status(status)})
 		}
 	}
 	r.Summary = report.Summarize(r.Findings, r.Accounts)

@@ -20,65 +20,44 @@ const (
 // Formats are every format, in the order --out writes them.
 var Formats = []Format{FormatJSON, FormatCSV, FormatTable, FormatHTML, FormatMarkdown, FormatOCSF}
 
+// formats is what each format is: its writer, the file it is written to
+// with --out or in S3, and its media type there.
+var formats = map[Format]struct {
+	writer      Writer
+	file        string
+	contentType string
+}{
+	FormatTable:    {TableWriter{}, "report.txt", "text/plain; charset=utf-8"},
+	FormatJSON:     {JSONWriter{}, "report.json", "application/json"},
+	FormatCSV:      {CSVWriter{}, "findings.csv", "text/csv; charset=utf-8"},
+	FormatHTML:     {HTMLWriter{}, "report.html", "text/html; charset=utf-8"},
+	FormatMarkdown: {MarkdownWriter{}, "report.md", "text/markdown; charset=utf-8"},
+	FormatOCSF:     {OCSFWriter{}, "findings.ocsf.json", "application/json"},
+}
+
 // ParseFormat reads a --format value.
 func ParseFormat(s string) (Format, error) {
 	f := Format(strings.ToLower(strings.TrimSpace(s)))
-	for _, known := range Formats {
-		if f == known {
-			return f, nil
-		}
-	}
 	if f == "md" {
 		return FormatMarkdown, nil
 	}
-	return "", fmt.Errorf("unknown format %q: use table, json, csv, html, markdown or ocsf", s)
+	if _, ok := formats[f]; !ok {
+		return "", fmt.Errorf("unknown format %q: use table, json, csv, html, markdown or ocsf", s)
+	}
+	return f, nil
 }
 
 // WriterFor returns the writer of a format.
 func WriterFor(f Format) (Writer, error) {
-	switch f {
-	case FormatTable:
-		return TableWriter{}, nil
-	case FormatJSON:
-		return JSONWriter{}, nil
-	case FormatCSV:
-		return CSVWriter{}, nil
-	case FormatHTML:
-		return HTMLWriter{}, nil
-	case FormatMarkdown:
-		return MarkdownWriter{}, nil
-	case FormatOCSF:
-		return OCSFWriter{}, nil
+	def, ok := formats[f]
+	if !ok {
+		return nil, fmt.Errorf("unknown format %q", f)
 	}
-	return nil, fmt.Errorf("unknown format %q", f)
+	return def.writer, nil
 }
 
 // FileName is the file a format is written to with --out or in S3.
-func (f Format) FileName() string {
-	switch f {
-	case FormatCSV:
-		return "findings.csv"
-	case FormatTable:
-		return "report.txt"
-	case FormatMarkdown:
-		return "report.md"
-	case FormatOCSF:
-		return "findings.ocsf.json"
-	}
-	return "report." + string(f)
-}
+func (f Format) FileName() string { return formats[f].file }
 
 // ContentType is the format's media type, for S3.
-func (f Format) ContentType() string {
-	switch f {
-	case FormatJSON, FormatOCSF:
-		return "application/json"
-	case FormatCSV:
-		return "text/csv; charset=utf-8"
-	case FormatHTML:
-		return "text/html; charset=utf-8"
-	case FormatMarkdown:
-		return "text/markdown; charset=utf-8"
-	}
-	return "text/plain; charset=utf-8"
-}
+func (f Format) ContentType() string { return formats[f].contentType }

@@ -155,11 +155,11 @@ func newOCSFEvent(r *Report, f *rules.Finding, a *rules.Action) ocsfEvent {
 	}
 	status, statusID, detail := "New", 1, ""
 	if f.Suppressed != nil {
-		status, statusID, detail = "Suppressed", 3, suppressionText(f.Suppressed)
+		status, statusID, detail = "Suppressed", 3, SuppressionText(f.Suppressed)
 	}
 	asOf := r.AsOf.UnixMilli()
 	account := ocsfAccount{UID: f.AccountID, Name: f.AccountName, TypeID: 10, Type: "AWS Account"}
-	partition := partitionOf(f.PrincipalARN)
+	partition := PartitionOf(f.PrincipalARN)
 	user := ocsfResource{Type: "AwsIamUser", UID: f.PrincipalARN, Name: f.Principal, Partition: partition}
 	resources := []ocsfResource{user}
 	if f.AccessKeyID != "" {
@@ -189,8 +189,8 @@ func newOCSFEvent(r *Report, f *rules.Finding, a *rules.Action) ocsfEvent {
 		Metadata: ocsfMetadata{Version: OCSFVersion, Profiles: []string{"cloud"}, EventCode: f.Rule, CorrelationUID: r.RunID,
 			Product: ocsfProduct{Name: "keyaudit", UID: "keyaudit", VendorName: "keyaudit"}},
 		Cloud: ocsfCloud{Provider: "AWS", Partition: partition, Account: account},
-		FindingInfo: ocsfFindingInfo{UID: findingUID(f), Title: ruleTitle(f.Rule), Desc: f.Message,
-			Types: findingTypes(f), CreatedTime: asOf,
+		FindingInfo: ocsfFindingInfo{UID: FindingUID(f), Title: RuleTitle(f.Rule), Desc: f.Message,
+			Types: FindingTypes(f), CreatedTime: asOf,
 			Analytic: ocsfAnalytic{UID: f.Rule, Name: f.Rule, TypeID: 1, Type: "Rule"}},
 		Resources:   resources,
 		Remediation: ocsfRemediation{Desc: remediationText(f, a)},
@@ -205,7 +205,7 @@ func keyData(f *rules.Finding) map[string]any {
 		d["key_slot"] = f.KeySlot
 	}
 	if f.Details.KeyActive != nil {
-		d["status"] = keyStatus(*f.Details.KeyActive)
+		d["status"] = KeyStatus(*f.Details.KeyActive)
 	}
 	if len(d) == 0 {
 		return nil
@@ -213,14 +213,16 @@ func keyData(f *rules.Finding) map[string]any {
 	return d
 }
 
-func keyStatus(active bool) string {
+// KeyStatus is a key's status as IAM words it.
+func KeyStatus(active bool) string {
 	if active {
 		return "Active"
 	}
 	return "Inactive"
 }
 
-func suppressionText(s *rules.Suppress) string {
+// SuppressionText says why and until when a finding is suppressed.
+func SuppressionText(s *rules.Suppress) string {
 	text := "suppressed: " + s.Reason
 	if !s.Expires.IsZero() {
 		text += " (until " + s.Expires.UTC().Format(time.DateOnly) + ")"
@@ -228,9 +230,9 @@ func suppressionText(s *rules.Suppress) string {
 	return text
 }
 
-// findingUID identifies a finding in OCSF and Security Hub: stable across
+// FindingUID identifies a finding in OCSF and Security Hub: stable across
 // runs because the fingerprint is.
-func findingUID(f *rules.Finding) string { return "keyaudit-" + f.Fingerprint }
+func FindingUID(f *rules.Finding) string { return "keyaudit-" + f.Fingerprint }
 
 // Finding types in the ASFF taxonomy (namespace/category), which OCSF
 // finding_info.types reuses as Prowler's does.
@@ -239,16 +241,17 @@ const (
 	typeCIS           = "Industry and Regulatory Standards/CIS AWS Foundations Benchmark"
 )
 
-func findingTypes(f *rules.Finding) []string {
+// FindingTypes are a finding's ASFF types (also OCSF's).
+func FindingTypes(f *rules.Finding) []string {
 	if len(f.CIS) == 0 {
 		return []string{typeBestPractices}
 	}
 	return []string{typeBestPractices, typeCIS}
 }
 
-// ruleTitle is the rule's one-line description from the catalogue, as a
+// RuleTitle is the rule's one-line description from the catalogue, as a
 // title: "An active IAM user key is older than the limit: rotate it".
-func ruleTitle(id string) string {
+func RuleTitle(id string) string {
 	for _, rule := range rules.Catalogue() {
 		if rule.ID == id && rule.Description != "" {
 			return strings.ToUpper(rule.Description[:1]) + rule.Description[1:]
@@ -259,15 +262,15 @@ func ruleTitle(id string) string {
 
 // remediationText is the recommendation followed by the key's plan.
 func remediationText(f *rules.Finding, a *rules.Action) string {
-	if plan := planText(a); plan != "" {
+	if plan := PlanText(a); plan != "" {
 		return f.Recommendation + "\n\n" + plan
 	}
 	return f.Recommendation
 }
 
-// planText is the action's summary and its plan, one numbered step a line
+// PlanText is the action's summary and its plan, one numbered step a line
 // with its command below.
-func planText(a *rules.Action) string {
+func PlanText(a *rules.Action) string {
 	var b strings.Builder
 	b.WriteString(a.Summary)
 	for i, s := range a.Plan {
@@ -279,8 +282,8 @@ func planText(a *rules.Action) string {
 	return strings.TrimSpace(b.String())
 }
 
-// partitionOf reads the partition from an ARN ("aws" when there is none).
-func partitionOf(arn string) string {
+// PartitionOf reads the partition from an ARN ("aws" when there is none).
+func PartitionOf(arn string) string {
 	if parts := strings.SplitN(arn, ":", 3); len(parts) == 3 && parts[0] == "arn" && parts[1] != "" {
 		return parts[1]
 	}

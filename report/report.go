@@ -1,7 +1,8 @@
-// Package report turns the findings of one run into the formats people and
-// machines read (JSON, CSV, the terminal table) and delivers them (Slack, S3).
-// Writers know only findings and actions; they own nothing: callers open
-// and close.
+// Package report is the report of one run (its model and how two runs
+// differ) and the formats people and machines read it in (JSON, CSV, the
+// terminal table, HTML, Markdown, OCSF). Writers know only findings and
+// actions; they own nothing: callers open and close. Sending a report
+// anywhere is internal/deliver's.
 package report
 
 import (
@@ -60,12 +61,12 @@ func (r *Report) cisVersion() rules.CISVersion {
 // Account is one audited target's coverage: ok, error (with an actionable
 // reason) or skipped.
 type Account struct {
-	ID     string `json:"account_id"`
-	Name   string `json:"account_name,omitempty"`
-	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
-	Users  int    `json:"users"`
-	Keys   int    `json:"keys"`
+	ID     string           `json:"account_id"`
+	Name   string           `json:"account_name,omitempty"`
+	Status inventory.Status `json:"status"`
+	Error  string           `json:"error,omitempty"`
+	Users  int              `json:"users"`
+	Keys   int              `json:"keys"`
 }
 
 // Summary counts findings that are not suppressed, and accounts by status.

@@ -38,7 +38,7 @@ func build(cfg rules.Config, inv []inventory.Account, sightings []inventory.Sigh
 	var accounts []report.Account
 	for _, a := range inv {
 		audited[a.ID] = true
-		ra := report.Account{ID: a.ID, Name: a.Name, Status: string(a.Status), Error: a.Error}
+		ra := report.Account{ID: a.ID, Name: a.Name, Status: a.Status, Error: a.Error}
 		for _, u := range a.Principals() {
 			if !u.Root {
 				ra.Users++

@@ -1,11 +1,15 @@
 package report
 
-import "github.com/keyaudit/keyaudit/rules"
+import (
+	"github.com/keyaudit/keyaudit/audit/inventory"
+	"github.com/keyaudit/keyaudit/rules"
+)
 
 // Summarize counts the findings that are not suppressed, by severity (all
 // four always present) and rule, and the accounts by status.
 func Summarize(findings []rules.Finding, accounts []Account) Summary {
-	s := Summary{BySeverity: map[string]int{}, ByRule: map[string]int{}, Accounts: map[string]int{"ok": 0, "error": 0, "skipped": 0}}
+	s := Summary{BySeverity: map[string]int{}, ByRule: map[string]int{},
+		Accounts: map[string]int{string(inventory.StatusOK): 0, string(inventory.StatusError): 0, string(inventory.StatusSkipped): 0}}
 	for _, sev := range rules.Severities {
 		s.BySeverity[string(sev)] = 0
 	}
@@ -19,7 +23,7 @@ func Summarize(findings []rules.Finding, accounts []Account) Summary {
 		s.ByRule[f.Rule]++
 	}
 	for _, a := range accounts {
-		s.Accounts[a.Status]++
+		s.Accounts[string(a.Status)]++
 	}
 	return s
 }
@@ -37,7 +41,7 @@ func (r *Report) Worst() rules.Severity {
 
 // Complete reports whether every target account was audited.
 func (r *Report) Complete() bool {
-	return r.Incomplete == "" && r.Summary.Accounts["error"]+r.Summary.Accounts["skipped"] == 0
+	return r.Incomplete == "" && r.Summary.Accounts[string(inventory.StatusError)]+r.Summary.Accounts[string(inventory.StatusSkipped)] == 0
 }
 
 // SetIncomplete records why the report lacks targets it cannot name, and

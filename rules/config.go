@@ -70,7 +70,7 @@ type Config struct {
 	Risk RiskConfig
 }
 
-// Defaults are the thresholds of DESIGN.md (CIS where CIS sets one: no
+// Defaults are the thresholds of docs/design.md (CIS where CIS sets one: no
 // grace for two active keys).
 func Defaults() Config {
 	return Config{Thresholds: Thresholds{MaxKeyAgeDays: 90, UnusedDays: 45, RotationOverlapDays: 0, InactiveDays: 30}, CISVersion: DefaultCISVersion, Risk: DefaultRisk()}

@@ -37,7 +37,7 @@ type Rule struct {
 	CheckSighting func(env Env, s *inventory.Sighting) []Finding
 }
 
-// Catalogue returns every rule, in the order of DESIGN.md.
+// Catalogue returns every rule, in the order of docs/design.md.
 func Catalogue() []Rule {
 	return []Rule{
 		{ID: "root-access-key", Severity: Critical, CIS: cis("1.4", "1.3", "2.3"),

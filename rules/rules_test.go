@@ -324,7 +324,7 @@ func TestEvaluateStampsFromTheRule(t *testing.T) {
 	}
 }
 
-// CIS ids per benchmark version, as DESIGN.md maps them (checked against
+// CIS ids per benchmark version, as docs/design.md maps them (checked against
 // Prowler's cis_5.0_aws.json and cis_6.0_aws.json).
 func TestCISMapping(t *testing.T) {
 	want := map[string]CISRefs{

@@ -26,6 +26,7 @@ import (
 	"github.com/keyaudit/keyaudit/internal/moto"
 	"github.com/keyaudit/keyaudit/rules"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -124,6 +125,17 @@ func TestBinaryPerCommandFlags(t *testing.T) {
 
 func TestBinaryOfflineRejectsLiveFlags(t *testing.T) {
 	t.Parallel()
+	// Every flag of the live scan that the offline one lacks: read off the
+	// two flag sets, no list kept in the code.
+	e := &env{ctx: context.Background(), getenv: os.Getenv, stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	offline := newOfflineScan(e).Flags()
+	var liveOnly []string
+	newScan(e).Flags().VisitAll(func(f *pflag.Flag) {
+		if offline.Lookup(f.Name) == nil {
+			liveOnly = append(liveOnly, f.Name)
+		}
+	})
+	require.Subset(t, liveOnly, []string{"exclude-accounts", "org", "accounts", "profile", "concurrency", "security-hub", "trail"}, "live-only flags")
 	values := map[string]string{"accounts": "111111111111", "accounts-file": "accounts.txt", "exclude-accounts": "111111111111",
 		"profile": "prod", "region": "eu-west-1", "role-name": "Audit", "role-path": "/x/", "external-id": "xyz", "session-name": "me",
 		"timeout": "1m", "trail-days": "7", "concurrency": "0", "security-hub-region": "eu-west-1"}
@@ -137,6 +149,16 @@ func TestBinaryOfflineRejectsLiveFlags(t *testing.T) {
 		assert.Empty(t, stdout, "no report with %s", arg)
 		assert.Equal(t, "keyaudit scan: --"+flag+" has no meaning for an offline audit of --credential-report files: drop one of them\n", stderr, "stderr with %s", arg)
 	}
+}
+
+// A live-only flag given apart from its value, after the files, is as
+// unknown offline as any other.
+func TestBinaryOfflineExcludeAccounts(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := exe(t, nil, "scan", "--credential-report", realistic(), "--exclude-accounts", "111111111111")
+	assert.Equal(t, exitUsage, code, "exit code; stderr: %s", stderr)
+	assert.Empty(t, stdout, "no report")
+	assert.Contains(t, stderr, "--exclude-accounts has no meaning for an offline audit", "stderr")
 }
 
 func TestBinaryColor(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 )
@@ -26,8 +25,7 @@ func startDemo(ctx context.Context, log *slog.Logger, say func(string)) (*awsEnv
 		srv.Close()
 		return nil, err
 	}
-	cfg.Retryer = audit.Retryer
-	cfg.Logger = pipeline.SDKLogger(log)
+	cfg = pipeline.Configure(cfg, log)
 	if say != nil {
 		say(fmt.Sprintf("DEMO: auditing a simulated organization served at %s (no AWS account is used)", srv.URL))
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"os"
 	"runtime/debug"
 	"time"
 
@@ -75,14 +74,13 @@ func (c *common) startLog(e *env) error {
 	return nil
 }
 
-// options validates the common flags and returns the run's options; the
-// logger is startLog's.
-func (c *common) options(e *env) (pipeline.Options, error) {
-	started, id, log := c.started, c.runID, c.output.log
+// options parses the common flags into the run's options; the logger is
+// startLog's.
+func (c *common) options() (pipeline.Options, error) {
 	if err := c.output.validate(); err != nil {
 		return pipeline.Options{}, err
 	}
-	now, err := parseAsOf(c.asOf, started)
+	now, err := parseAsOf(c.asOf, c.started)
 	if err != nil {
 		return pipeline.Options{}, err
 	}
@@ -90,15 +88,18 @@ func (c *common) options(e *env) (pipeline.Options, error) {
 	if err != nil {
 		return pipeline.Options{}, err
 	}
-	// Sinks are checked before any audit work: a long run is never lost
-	// to a typo, a permission or an unreachable bucket.
+	return pipeline.Options{Settings: pipeline.Settings{Names: cliNames, RunID: c.runID, Started: c.started, Now: now, Config: cfg},
+		Deps: pipeline.Deps{Logger: c.output.log}}, nil
+}
+
+// checkSinks makes sure the report can be delivered before any audit
+// work: a long run is never lost to a typo, a permission or an
+// unreachable bucket.
+func (c *common) checkSinks(e *env) error {
 	if err := c.output.checkDir(); err != nil {
-		return pipeline.Options{}, err
+		return err
 	}
-	if err := c.output.checkS3(e.ctx); err != nil {
-		return pipeline.Options{}, err
-	}
-	return pipeline.Options{RunID: id, Now: now, Started: started, Config: cfg, Logger: log}, nil
+	return c.output.checkS3(e.ctx)
 }
 
 // parseAsOf reads --as-of; empty means now.
@@ -158,7 +159,8 @@ func newLogger(w io.Writer, format string, quiet, verbose bool) (*slog.Logger, e
 	return nil, badInput("--log-format %q: use text or json", format)
 }
 
-// live are the flags that say which accounts to reach and how.
+// live are the flags that say which accounts to reach and how; they only
+// bind values, which settings translates into the run's settings.
 type live struct {
 	demo         bool
 	profile      string
@@ -172,6 +174,11 @@ type live struct {
 	trail        bool
 	trailDays    int
 }
+
+// cliNames name the run's settings as the CLI's flags.
+var cliNames = pipeline.Names{Accounts: "--accounts", AccountsFile: "--accounts-file", Exclude: "--exclude-accounts", Org: "--org",
+	Concurrency: "--concurrency", ExternalID: "--external-id", TrailDays: "--trail-days", Timeout: "--timeout",
+	Profile: "AWS_PROFILE or --profile"}
 
 // register adds the live flags; exclude says whether the command audits
 // accounts (scan) rather than only knowing which are audited (whois).
@@ -187,132 +194,71 @@ func (l *live) register(fs *pflag.FlagSet, exclude bool) {
 	}
 	fs.StringVar(&l.profile, "profile", "", "AWS profile to use (default: the standard credential chain)")
 	fs.StringVar(&l.region, "region", "", "AWS region for API calls (default: from the profile, else us-east-1)")
-	fs.StringVar(&l.role.Name, "role-name", "KeyAuditRole", "role to assume in each account")
-	fs.StringVar(&l.role.Path, "role-path", "/", "path of that role")
+	fs.StringVar(&l.role.Name, "role-name", pipeline.DefaultRoleName, "role to assume in each account")
+	fs.StringVar(&l.role.Path, "role-path", pipeline.DefaultRolePath, "path of that role")
 	fs.StringVar(&l.role.ExternalID, "external-id", "", "external ID the role expects")
 	fs.StringVar(&l.role.SessionName, "session-name", "", "role session name, visible in CloudTrail (default: keyaudit-RUNID)")
 	fs.BoolVar(&l.role.InCaller, "assume-role-in-caller-account", false, "assume the role in the caller's own account too")
 	fs.DurationVar(&l.timeout, "timeout", 0, "finish within this long (e.g. 10m): what is not reached in time is reported as missing")
 	fs.BoolVar(&l.trail, "trail", false, "read CloudTrail event history for who uses each key (and, for a temporary key, who issued it)")
-	fs.IntVar(&l.trailDays, "trail-days", 30, "how many days of CloudTrail event history --trail reads (at most 90)")
+	fs.IntVar(&l.trailDays, "trail-days", pipeline.DefaultTrailDays, fmt.Sprintf("how many days of CloudTrail event history --trail reads (at most %d)", pipeline.MaxTrailDays))
 	inGroup(fs, groupAWS, "profile", "region", "role-name", "role-path", "external-id", "session-name", "assume-role-in-caller-account", "timeout", "trail", "trail-days")
 }
 
-// validate checks the live flags that need no AWS.
-func (l *live) validate() error {
-	if l.trailDays < 1 || l.trailDays > 90 {
-		// CloudTrail event history keeps 90 days.
-		return badInput("--trail-days must be from 1 to 90 (what CloudTrail event history keeps), got %d", l.trailDays)
+// settings translates the live flags into s and validates it.
+func (l *live) settings(s *pipeline.Settings) error {
+	if l.demo && (l.profile != "" || l.accounts != "" || l.accountsFile != "") {
+		return badInput("--demo uses its own simulated organization: drop --profile, --accounts and --accounts-file")
 	}
-	if l.timeout < 0 {
-		return badInput("--timeout must not be negative, got %s", l.timeout)
+	s.Names = cliNames
+	s.Demo, s.Org = l.demo, l.org || l.demo
+	s.Accounts, s.AccountsFile, s.Exclude = []string{l.accounts}, l.accountsFile, []string{l.exclude}
+	s.Role = l.role
+	s.Timeout, s.Trail, s.TrailDays = l.timeout, l.trail, l.trailDays
+	if err := s.Validate(); err != nil {
+		return usageErr(err)
 	}
 	return nil
 }
 
-// connect validates the flags, loads credentials (or starts the demo) and
-// resolves the targets. The returned context carries --timeout; cleanup
-// is always safe to call.
-func (l *live) connect(ctx context.Context, e *env, c *common, opts *pipeline.Options) (context.Context, *pipeline.Conn, func(), error) {
+// connect loads credentials (or starts the demo), resolves the targets of
+// the validated opts and returns the run's dependencies on AWS. The
+// returned context carries --timeout; cleanup is always safe to call.
+func (l *live) connect(ctx context.Context, e *env, c *common, opts pipeline.Options) (context.Context, *pipeline.Conn, pipeline.Deps, func(), error) {
 	noop := func() {}
-	if l.role.SessionName == "" {
-		l.role.SessionName = "keyaudit-" + opts.RunID
-	}
-	if err := l.role.Validate(); err != nil {
-		return ctx, nil, noop, usageErr(err)
-	}
-	exclude, err := audit.ParseAccountList("--exclude-accounts", l.exclude)
-	if err != nil {
-		return ctx, nil, noop, usageErr(err)
-	}
-	explicit, err := l.explicitTargets()
-	if err != nil {
-		return ctx, nil, noop, err
-	}
-	if l.org && len(explicit) > 0 {
-		return ctx, nil, noop, badInput("--org discovers the accounts itself: drop --accounts and --accounts-file, or drop --org")
-	}
 	var aws *awsEnv
+	var err error
 	if l.demo {
-		if l.profile != "" || len(explicit) > 0 {
-			return ctx, nil, noop, badInput("--demo uses its own simulated organization: drop --profile, --accounts and --accounts-file")
-		}
-		if aws, err = startDemo(ctx, opts.Logger, c.say); err != nil {
-			return ctx, nil, noop, err
-		}
-		l.org = true
-	} else if aws, err = loadAWS(ctx, opts.Logger, c.say, l.profile, l.region, e); err != nil {
-		return ctx, nil, noop, err
+		aws, err = startDemo(ctx, opts.Logger, c.say)
+	} else {
+		aws, err = loadAWS(ctx, opts.Logger, c.say, l.profile, l.region, e)
 	}
-	opts.Demo = l.demo
-	opts.Hint = pipeline.Hints{ExternalID: "--external-id", Concurrency: "--concurrency"}.Hint
+	if err != nil {
+		return ctx, nil, pipeline.Deps{}, noop, err
+	}
 	cleanup := aws.close
-	if l.timeout > 0 {
+	if opts.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, l.timeout)
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
 		cleanup = func() { cancel(); aws.close() }
 	}
-	conn, err := pipeline.Dial(ctx, aws.cfg, pipeline.Selection{Org: l.org, Accounts: explicit, Exclude: exclude, Role: l.role})
+	conn, err := pipeline.Dial(ctx, aws.cfg, opts.Selection())
 	switch {
 	case errors.Is(err, pipeline.ErrNoTargets):
-		return ctx, nil, cleanup, badInput("no accounts left to audit after --exclude-accounts")
+		return ctx, nil, pipeline.Deps{}, cleanup, badInput("no accounts left to audit after --exclude-accounts")
 	case err != nil:
-		return ctx, nil, cleanup, dialErr(ctx, err)
+		return ctx, nil, pipeline.Deps{}, cleanup, dialErr(ctx, err)
 	}
-	if l.trail {
-		opts.Tracer = conn.Tracers(l.trailDays)
-	}
-	return ctx, conn, cleanup, nil
+	return ctx, conn, conn.Deps(&opts.Settings, opts.Logger), cleanup, nil
 }
 
 // dialErr is the outcome of a run that audited nothing, with the hint its
-// error's class calls for: a network error is never told to sign in.
+// error calls for: a network error is never told to sign in.
 func dialErr(ctx context.Context, err error) error {
-	switch class := audit.Classify(err); {
-	case ctx.Err() != nil:
-		return incomplete(fmt.Errorf("nothing audited: %w", err))
-	case class == audit.ClassNetwork:
+	retry, hinted := cliNames.Unaudited(ctx, err)
+	if retry {
 		// AWS may be back tomorrow: the run is incomplete, not misconfigured.
-		return incomplete(fmt.Errorf("nothing audited: %w", err))
-	case class == audit.ClassThrottled:
-		return incomplete(fmt.Errorf("nothing audited: %w; run again later", err))
-	case class == audit.ClassCredentials:
-		return usageErr(fmt.Errorf("%w; check AWS_PROFILE or --profile, run aws sso login, or use aws-vault exec", err))
-	case class == audit.ClassPermission:
-		return usageErr(fmt.Errorf("%w; use credentials allowed to make this call (see the README's permissions)", err))
+		return incomplete(fmt.Errorf("nothing audited: %w", hinted))
 	}
-	return usageErr(err)
-}
-
-// explicitTargets reads --accounts and --accounts-file.
-func (l *live) explicitTargets() ([]audit.Target, error) {
-	ids, err := audit.ParseAccountList("--accounts", l.accounts)
-	if err != nil {
-		return nil, usageErr(err)
-	}
-	var targets []audit.Target
-	for _, id := range ids {
-		targets = append(targets, audit.Target{AccountID: id})
-	}
-	if l.accountsFile != "" {
-		file, err := os.Open(l.accountsFile)
-		if err != nil {
-			return nil, badInput("--accounts-file: %v", err)
-		}
-		defer file.Close()
-		more, err := audit.ReadAccountsFile(l.accountsFile, file)
-		if err != nil {
-			return nil, usageErr(err)
-		}
-		targets = append(targets, more...)
-	}
-	seen := map[string]bool{}
-	out := targets[:0]
-	for _, t := range targets {
-		if !seen[t.AccountID] {
-			seen[t.AccountID] = true
-			out = append(out, t)
-		}
-	}
-	return out, nil
+	return usageErr(hinted)
 }

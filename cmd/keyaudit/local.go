@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/spf13/cobra"
 )
@@ -50,37 +50,40 @@ func (o *localOptions) run(cmd *cobra.Command, e *env) error {
 	if err := o.common.startLog(e); err != nil {
 		return err
 	}
-	if o.timeout < 0 {
-		return badInput("--timeout must not be negative, got %s", o.timeout)
-	}
-	opts, err := o.common.options(e)
+	opts, err := o.common.options()
 	if err != nil {
 		return err
 	}
-	files := sharedFiles(e.getenv)
-	found, err := audit.ScanLocal(files.Credentials, files.Config, e.getenv)
+	opts.Timeout = o.timeout
+	if err := opts.Validate(); err != nil {
+		return usageErr(err)
+	}
+	if err := o.common.checkSinks(e); err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	r, unanswered, err := pipeline.Local(ctx, opts, sharedFiles(e.getenv), e.getenv, o.check)
 	if err != nil {
 		return usageErr(err)
 	}
-	ctx := cmd.Context()
-	if o.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.timeout)
-		defer cancel()
-	}
-	r, unanswered := pipeline.Local(ctx, opts, files, found, o.check)
 	var notKeys error
 	if unanswered.Invalid > 0 {
-		notKeys, unanswered.Invalid = invalidValues(found), 0
+		notKeys, unanswered.Invalid = invalidValues(r.Keys), 0
 	}
-	return worst(o.output.deliver(cmd.Context(), e, r, ""), notKeys, answers(unanswered), o.output.verdict(r))
+	_, delivered := o.output.deliver(cmd.Context(), e, r, "")
+	return worst(delivered, notKeys, answers(unanswered), o.output.verdict(r))
 }
 
 // invalidValues names where each value that is not an access key ID
 // stands, never the value: it may be a secret pasted in the wrong field.
-func invalidValues(found *audit.Local) error {
+func invalidValues(keys []inventory.Sighting) error {
 	var where []string
-	for _, s := range found.Sightings {
+	for _, s := range keys {
 		if s.AccessKeyID == "" {
 			where = append(where, s.Source)
 		}

@@ -29,7 +29,7 @@ func main() {
 	os.Exit(code)
 }
 
-// Exit codes are a contract (DESIGN.md). When several apply, the highest
+// Exit codes are a contract (docs/design.md). When several apply, the highest
 // wins in the order usage, incomplete, findings.
 const (
 	exitOK         = 0 // the audit is complete and nothing reached --fail-on
@@ -107,7 +107,7 @@ func worst(errs ...error) error {
 // run is the whole program; main only maps it to the process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	root := newRoot(e)
+	root := newRoot(e, args)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	return exitCode(cmd.CommandPath(), err, stderr, e.jsonLog)

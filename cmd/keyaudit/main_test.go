@@ -74,7 +74,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"bad account", []string{"scan", "--accounts", "12345"}, `"12345" is not an AWS account ID`},
 		{"bad accounts file", []string{"scan", "--accounts-file", accountsFile}, "accounts.txt:2"},
 		{"bad role name", []string{"scan", "--role-name", "bad role"}, `role name "bad role"`},
-		{"bad concurrency", []string{"scan", "--concurrency", "0"}, "--concurrency"},
+		{"bad concurrency", []string{"scan", "--concurrency", "201"}, "--concurrency must be from 1 to 200"},
 		{"bad trail days", []string{"scan", "--trail-days", "91"}, "--trail-days"},
 		{"reports and org", []string{"scan", "--credential-report", realistic(), "--org"}, "--org has no meaning for an offline audit"},
 		{"stray argument", []string{"scan", "extra"}, `unexpected argument "extra"`},
@@ -535,7 +535,7 @@ func TestVersionFromBuildInfo(t *testing.T) {
 
 // Flags that scan and whois share mean the same in both, defaults included.
 func TestSharedFlagsAgree(t *testing.T) {
-	root := newRoot(&env{ctx: context.Background(), getenv: os.Getenv, stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}})
+	root := newRoot(&env{ctx: context.Background(), getenv: os.Getenv, stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}, nil)
 	scan, _, err := root.Find([]string{"scan"})
 	require.NoError(t, err, "find scan")
 	whois, _, err := root.Find([]string{"whois"})

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/keyaudit/keyaudit/internal/deliver"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
@@ -29,7 +30,7 @@ type output struct {
 	// with --quiet, and log through log with --log-format json.
 	say, note func(string)
 	// sink is where --out s3:// writes, checked before the audit.
-	sink *report.S3Sink
+	sink *deliver.S3Sink
 }
 
 func (o *output) register(fs *pflag.FlagSet) {
@@ -41,7 +42,7 @@ func (o *output) register(fs *pflag.FlagSet) {
 
 func (o *output) validate() error {
 	if strings.HasPrefix(o.out, "s3://") {
-		if _, _, err := report.ParseS3URL(o.out); err != nil {
+		if _, _, err := deliver.ParseS3URL(o.out); err != nil {
 			return usageErr(fmt.Errorf("--out: %w", err))
 		}
 	}
@@ -77,28 +78,31 @@ func (o *output) checkDir() error {
 	return os.Remove(probe.Name())
 }
 
-// deliver writes the report where the flags say; an error means the report
-// was not delivered (exit 3).
-func (o *output) deliver(ctx context.Context, e *env, r *report.Report, defaultFormat string) error {
+// deliver writes the report where the flags say and returns where (""
+// for standard output); an error means the report was not delivered
+// (exit 3).
+func (o *output) deliver(ctx context.Context, e *env, r *report.Report, defaultFormat string) (string, error) {
 	switch {
 	case strings.HasPrefix(o.out, "s3://"):
-		where, err := o.sink.Write(ctx, r, o.formats())
+		where, err := o.sink.Write(ctx, r)
 		if err != nil {
-			return incomplete(err)
+			return "", incomplete(err)
 		}
 		if o.note != nil {
 			o.note("report written to " + where)
 		}
+		return where, nil
 	case o.out != "":
 		written, err := o.writeDir(r)
 		if err != nil {
-			return incomplete(err)
+			return "", incomplete(err)
 		}
 		if o.note != nil {
 			for _, path := range written {
 				o.note("wrote " + path)
 			}
 		}
+		return o.out, nil
 	default:
 		name := o.format
 		if name == "" {
@@ -112,13 +116,13 @@ func (o *output) deliver(ctx context.Context, e *env, r *report.Report, defaultF
 		}
 		w, err := writerFor(name, e.color(), e.width())
 		if err != nil {
-			return usageErr(err)
+			return "", usageErr(err)
 		}
 		if err := w.Write(e.stdout, r); err != nil {
-			return incomplete(fmt.Errorf("write report: %w", err))
+			return "", incomplete(fmt.Errorf("write report: %w", err))
 		}
 	}
-	return nil
+	return "", nil
 }
 
 // verdict is the outcome a delivered report earns: incomplete when an
@@ -184,19 +188,19 @@ func (o *output) checkS3(ctx context.Context) error {
 	if !strings.HasPrefix(o.out, "s3://") {
 		return nil
 	}
-	bucket, prefix, _ := report.ParseS3URL(o.out)
+	bucket, prefix, _ := deliver.ParseS3URL(o.out)
 	cfg, err := pipeline.LoadAWS(ctx, o.log, o.say)
 	if err != nil {
 		return badInput("--out %s: load AWS configuration: %v", o.out, err)
 	}
-	region, err := report.BucketRegion(ctx, s3.NewFromConfig(cfg), bucket)
+	region, err := deliver.BucketRegion(ctx, s3.NewFromConfig(cfg), bucket)
 	if err != nil {
 		return badInput("--out %s: %v", o.out, err)
 	}
 	if region != "" {
 		cfg.Region = region
 	}
-	o.sink = &report.S3Sink{Client: s3.NewFromConfig(cfg), Bucket: bucket, Prefix: prefix}
+	o.sink = &deliver.S3Sink{Client: s3.NewFromConfig(cfg), Bucket: bucket, Prefix: prefix, Formats: o.formats()}
 	return nil
 }
 

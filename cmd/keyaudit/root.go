@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -65,7 +66,9 @@ func isTerminal(v any) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func newRoot(e *env) *cobra.Command {
+// newRoot builds the command tree for args: scan's flags are those of its
+// mode, live or offline (--credential-report).
+func newRoot(e *env, args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "keyaudit",
 		Short: "Find the AWS access keys that put your accounts at risk",
@@ -90,12 +93,36 @@ report not delivered). When several apply, the first in the order 2, 3, 1 wins.`
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
+	offline := offlineScan(args)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// The flags are not all read: --log-format json, if given, is
+		// honoured for this line too.
+		if jsonLogAsked(args) {
+			e.jsonLog = slog.New(slog.NewJSONHandler(e.stderr, nil))
+		}
+		var unknown *pflag.NotExistError
+		if offline && c.Name() == "scan" && errors.As(err, &unknown) && newScan(e).Flags().Lookup(unknown.GetSpecifiedName()) != nil {
+			return badInput("--%s has no meaning for an offline audit of --%s files: drop one of them", unknown.GetSpecifiedName(), offlineFlag)
+		}
 		return badInput("%v (see %s --help)", err, c.CommandPath())
 	})
 	root.SetUsageFunc(usage)
-	root.AddCommand(newScan(e), newWhois(e), newLocal(e), newRules(e), newRisk(e))
+	scan := newScan(e)
+	if offline {
+		scan = newOfflineScan(e)
+	}
+	root.AddCommand(scan, newWhois(e), newLocal(e), newRules(e), newRisk(e))
 	return root
+}
+
+// jsonLogAsked reports whether args ask for --log-format json.
+func jsonLogAsked(args []string) bool {
+	for i, a := range args {
+		if a == "--log-format=json" || a == "--log-format" && i+1 < len(args) && args[i+1] == "json" {
+			return true
+		}
+	}
+	return false
 }
 
 // noArgs rejects stray arguments as a usage error.

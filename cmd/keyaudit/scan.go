@@ -4,26 +4,45 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/internal/deliver"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/spf13/cobra"
 )
 
-// liveOnly are the scan flags that mean nothing to an offline audit of
-// credential reports.
-var liveOnly = []string{"demo", "org", "accounts", "accounts-file", "exclude-accounts", "profile", "region",
-	"role-name", "role-path", "external-id", "session-name", "assume-role-in-caller-account", "timeout", "trail", "trail-days", "concurrency",
-	"security-hub", "security-hub-region", "all-key-ids"}
+const scanExample = `  keyaudit scan                                   the account of your current credentials
+  keyaudit scan --profile prod --region eu-west-1 a named profile (SSO, role_arn + mfa_serial, ...)
+  keyaudit scan --org                             every active account of the organization
+  keyaudit scan --accounts 111111111111,222222222222
+  keyaudit scan --credential-report report.csv    offline, from downloaded credential reports
+  keyaudit scan --demo                            a simulated organization, no AWS needed`
+
+// offlineFlag selects scan's offline mode, which has flags of its own: a
+// flag of the live audit means nothing there, and is unknown.
+const offlineFlag = "credential-report"
+
+// offlineScan reports whether args run scan in its offline mode.
+func offlineScan(args []string) bool {
+	if len(args) == 0 || args[0] != "scan" {
+		return false
+	}
+	for _, a := range args[1:] {
+		if a == "--" {
+			return false
+		}
+		if a == "--"+offlineFlag || strings.HasPrefix(a, "--"+offlineFlag+"=") {
+			return true
+		}
+	}
+	return false
+}
 
 type scanOptions struct {
 	common
 	live
 	slack       slackFlags
 	hub         hubFlags
-	reports     []string
 	concurrency int
 	allKeyIDs   bool
 }
@@ -33,22 +52,18 @@ func newScan(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scan [flags]",
 		Short: "Audit the access keys of an account, a list of accounts or the organization",
-		Long:  "Audits access keys and prints findings with rotation plans.",
-		Example: `  keyaudit scan                                   the account of your current credentials
-  keyaudit scan --profile prod --region eu-west-1 a named profile (SSO, role_arn + mfa_serial, ...)
-  keyaudit scan --org                             every active account of the organization
-  keyaudit scan --accounts 111111111111,222222222222
-  keyaudit scan --credential-report report.csv    offline, from downloaded credential reports
-  keyaudit scan --demo                            a simulated organization, no AWS needed`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, e) },
+		Long: `Audits access keys and prints findings with rotation plans.
+
+With --credential-report FILE, scan audits downloaded credential reports offline,
+with flags of its own (keyaudit scan --credential-report FILE --help).`,
+		Example: scanExample,
+		Args:    noArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return o.run(cmd, e) },
 	}
 	fs := cmd.Flags()
 	fs.SortFlags = false
 	o.live.register(fs, true)
-	fs.StringArrayVar(&o.reports, "credential-report", nil, "audit this downloaded credential report offline (repeatable)")
-	inGroup(fs, groupSelection, "credential-report")
-	fs.IntVar(&o.concurrency, "concurrency", 0, "accounts audited at once, 1-200 (default: derived from the number of accounts and the time left, --timeout or else 15m)")
+	fs.IntVar(&o.concurrency, "concurrency", 0, fmt.Sprintf("accounts audited at once, 1-%d; 0, the default, derives it from the number of accounts and the time left (--timeout, else 15m)", pipeline.MaxConcurrency))
 	inGroup(fs, groupAWS, "concurrency")
 	o.common.register(fs, "no progress bar, banner or report locations: only errors on standard error", true)
 	o.slack.register(fs)
@@ -62,56 +77,35 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 	if err := o.common.startLog(e); err != nil {
 		return err
 	}
-	ctx := cmd.Context()
-	if len(o.reports) > 0 {
-		for _, name := range liveOnly {
-			if cmd.Flags().Changed(name) {
-				return badInput("--%s has no meaning for an offline audit of --credential-report files: drop one of them", name)
-			}
-		}
-	} else {
-		// Left out, it is 0: derived from the accounts and the time left.
-		if cmd.Flags().Changed("concurrency") && (o.concurrency < 1 || o.concurrency > audit.MaxConcurrency) {
-			return badInput("--concurrency must be from 1 to %d, got %d (leave it out to derive it from the accounts and the time left)", audit.MaxConcurrency, o.concurrency)
-		}
-		if err := o.live.validate(); err != nil {
-			return err
-		}
-	}
-	opts, err := o.common.options(e)
+	opts, err := o.common.options()
 	if err != nil {
+		return err
+	}
+	opts.Concurrency, opts.AllKeyIDs = o.concurrency, o.allKeyIDs
+	if err := o.live.settings(&opts.Settings); err != nil {
+		return err
+	}
+	if err := o.common.checkSinks(e); err != nil {
 		return err
 	}
 	if err := o.hub.validate(); err != nil {
 		return err
 	}
-	notifier, err := o.slack.notifier(e.getenv, o.hub.on)
+	d, err := o.slack.delivery(e.getenv, o.hub.on, &o.output)
 	if err != nil {
 		return err
 	}
-	prev, err := o.slack.readPrevious()
-	if err != nil {
-		return err
-	}
-	if len(o.reports) > 0 {
-		r, err := pipeline.Offline(opts, o.reports)
-		if err != nil {
-			return usageErr(err)
-		}
-		return o.deliver(ctx, e, notifier, nil, prev, r, "")
-	}
-	opts.AllKeyIDs = o.allKeyIDs
-	ctx, conn, cleanup, err := o.live.connect(ctx, e, &o.common, &opts)
+	ctx, conn, deps, cleanup, err := o.live.connect(cmd.Context(), e, &o.common, opts)
 	defer cleanup()
 	if err != nil {
 		return err
 	}
-	var hub *report.SecurityHub
+	opts.Deps = deps
 	if o.hub.on {
-		hub = conn.SecurityHub(o.hub.region)
+		d.SecurityHub = conn.SecurityHub(o.hub.region)
 	}
 	prog := newProgress(e, o.quiet)
-	opts.Concurrency, opts.Progress, opts.Listed = o.concurrency, prog.done, prog.listed
+	opts.Progress, opts.Listed = prog.done, prog.listed
 	// Derived (and logged by Live): say so above the progress bar too,
 	// unless there is one account.
 	opts.Planned = func(n int, why string) {
@@ -119,42 +113,103 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 			prog.plan(fmt.Sprintf("%d at once: %s (--concurrency sets it)", n, why))
 		}
 	}
-	// The kill-first ranking profiles its budget of keys in CloudTrail.
-	opts.RiskTracer = conn.Tracers(o.trailDays)
 	r := pipeline.Live(ctx, opts, conn.Targets, conn.IAM)
 	prog.finish()
 	defaultFormat := ""
 	if o.demo {
 		defaultFormat = "table"
 	}
-	// Delivery gets its own time budget from the parent context: a
-	// --timeout that stopped the audit must not also stop the report of
-	// what was audited.
-	dctx, cancel := context.WithTimeout(cmd.Context(), deliveryBudget)
-	defer cancel()
-	return o.deliver(dctx, e, notifier, hub, prev, r, defaultFormat)
+	// Delivery has its own time budget (deliver.Budget) from the command's
+	// context, not the audit's: a --timeout that stopped the audit must not
+	// also stop the report of what was audited.
+	return o.common.deliver(cmd.Context(), e, d, r, defaultFormat)
 }
 
-// deliveryBudget bounds writing, alerting and importing after the audit.
-const deliveryBudget = 3 * time.Minute
+// offlineOptions are scan's offline mode: downloaded credential reports
+// in, the report out, and Slack told.
+type offlineOptions struct {
+	common
+	slack   slackFlags
+	reports []string
+}
 
-// deliver writes the report, then alerts and imports into Security Hub;
-// the outcome is the worst of delivery, alerting, importing and what the
-// report earns.
-func (o *scanOptions) deliver(ctx context.Context, e *env, notifier *report.Slack, hub *report.SecurityHub, prev, r *report.Report, defaultFormat string) error {
-	// Security Hub archives what the previous run found and this one did
-	// not; in S3 that is latest.json, which the write below replaces.
-	hubPrev, prevErr := prev, error(nil)
-	if hub != nil && prev == nil && strings.HasPrefix(o.out, "s3://") {
-		hubPrev, prevErr = o.output.sink.Latest(ctx)
+func newOfflineScan(e *env) *cobra.Command {
+	var o offlineOptions
+	cmd := &cobra.Command{
+		Use:     "scan --credential-report FILE... [flags]",
+		Short:   "Audit the access keys of an account, a list of accounts or the organization",
+		Long:    "Audits downloaded credential reports offline (aws iam get-credential-report), and prints findings with rotation plans.",
+		Example: scanExample,
+		Args:    noArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return o.run(cmd, e) },
 	}
-	delivered := o.output.deliver(ctx, e, r, defaultFormat)
-	var notified, imported error
-	if delivered == nil && notifier != nil {
-		notified = notify(ctx, notifier, &o.output, prev, r)
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.StringArrayVar(&o.reports, offlineFlag, nil, "audit this downloaded credential report offline (repeatable)")
+	inGroup(fs, groupSelection, offlineFlag)
+	o.common.register(fs, "no banner or report locations: only errors on standard error", true)
+	o.slack.register(fs)
+	return cmd
+}
+
+func (o *offlineOptions) run(cmd *cobra.Command, e *env) error {
+	if err := o.common.startLog(e); err != nil {
+		return err
 	}
-	if delivered == nil && hub != nil {
-		imported = importFindings(ctx, hub, &o.output, hubPrev, prevErr, r)
+	opts, err := o.common.options()
+	if err != nil {
+		return err
 	}
-	return worst(delivered, notified, imported, o.output.verdict(r))
+	if err := o.common.checkSinks(e); err != nil {
+		return err
+	}
+	d, err := o.slack.delivery(e.getenv, false, &o.output)
+	if err != nil {
+		return err
+	}
+	r, err := pipeline.Offline(opts, o.reports)
+	if err != nil {
+		return usageErr(err)
+	}
+	return o.common.deliver(cmd.Context(), e, d, r, "")
+}
+
+// reportWriter writes the report where the output flags say: the
+// delivery's Writer.
+type reportWriter struct {
+	o             *output
+	e             *env
+	defaultFormat string
+}
+
+func (w reportWriter) Write(ctx context.Context, r *report.Report) (string, error) {
+	return w.o.deliver(ctx, w.e, r, w.defaultFormat)
+}
+
+// deliver writes the report, imports into Security Hub and alerts, then
+// says what was done; the outcome is the worst of delivery, importing,
+// alerting and what the report earns.
+func (c *common) deliver(ctx context.Context, e *env, d deliver.Delivery, r *report.Report, defaultFormat string) error {
+	d.Writer, d.Budget = reportWriter{o: &c.output, e: e, defaultFormat: defaultFormat}, deliver.Budget
+	out := d.Deliver(ctx, r)
+	if out.Written != nil {
+		return worst(out.Written, c.output.verdict(r))
+	}
+	var imported, notified error
+	switch {
+	case out.Imported != nil:
+		imported = incomplete(out.Imported)
+	case d.SecurityHub != nil && c.note != nil:
+		c.note(fmt.Sprintf("imported %d findings into Security Hub %s in %s", len(r.Findings), d.SecurityHub.Account, d.SecurityHub.Region))
+	}
+	if out.Changes.Refused != nil && c.say != nil {
+		c.say(fmt.Sprintf("warning: the previous report was not compared: %v", out.Changes.Refused))
+	}
+	switch {
+	case out.Announced != nil:
+		notified = incomplete(fmt.Errorf("post to Slack: %w", out.Announced))
+	case out.Sent && c.note != nil:
+		c.note(fmt.Sprintf("posted to Slack: %d new, %d resolved, %d suppressed", len(out.Changes.Added), len(out.Changes.Resolved), len(out.Changes.Suppressed)))
+	}
+	return worst(notified, imported, c.output.verdict(r))
 }

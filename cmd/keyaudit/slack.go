@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"fmt"
 	"os"
-	"strings"
 
+	"github.com/keyaudit/keyaudit/internal/deliver"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/spf13/pflag"
 )
@@ -29,28 +27,37 @@ func (s *slackFlags) register(fs *pflag.FlagSet) {
 	inGroup(fs, groupAlerts, "slack", "slack-channel", "slack-only-changes", "previous")
 }
 
-// notifier checks the settings before the audit starts, so a missing
-// secret is a usage error and not a surprise after a long run.
-// hub says whether --security-hub, which reads --previous too, is on.
-func (s *slackFlags) notifier(getenv func(string) string, hub bool) (*report.Slack, error) {
+// delivery checks the alert flags before the audit starts, so a missing
+// secret or a wrong --previous is a usage error and not a surprise after
+// a long run, and returns the delivery they ask for. hub says whether
+// --security-hub, which reads --previous too, is on; an --out s3:// sink
+// keeps the runs Slack and Security Hub compare with.
+func (s *slackFlags) delivery(getenv func(string) string, hub bool, o *output) (deliver.Delivery, error) {
+	var d deliver.Delivery
+	if o.sink != nil {
+		d.History = o.sink
+	}
 	if !s.on {
 		if s.channel != "" || s.onlyChanges {
-			return nil, badInput("--slack-channel and --slack-only-changes need --slack")
+			return d, badInput("--slack-channel and --slack-only-changes need --slack")
 		}
 		if s.previous != "" && !hub {
-			return nil, badInput("--previous needs --slack or --security-hub")
+			return d, badInput("--previous needs --slack or --security-hub")
 		}
-		return nil, nil
+	} else {
+		n := &deliver.Slack{WebhookURL: getenv("KEYAUDIT_SLACK_WEBHOOK_URL"), Token: getenv("KEYAUDIT_SLACK_TOKEN"), Channel: s.channel,
+			OnlyChanges: s.onlyChanges, APIURL: getenv("KEYAUDIT_SLACK_API_URL")}
+		switch {
+		case n.WebhookURL == "" && n.Token == "":
+			return d, badInput("--slack needs KEYAUDIT_SLACK_WEBHOOK_URL, or KEYAUDIT_SLACK_TOKEN with --slack-channel, in the environment")
+		case n.WebhookURL == "" && n.Channel == "":
+			return d, badInput("a Slack bot token needs --slack-channel")
+		}
+		d.Slack = n
 	}
-	n := &report.Slack{WebhookURL: getenv("KEYAUDIT_SLACK_WEBHOOK_URL"), Token: getenv("KEYAUDIT_SLACK_TOKEN"), Channel: s.channel,
-		OnlyChanges: s.onlyChanges, APIURL: getenv("KEYAUDIT_SLACK_API_URL")}
-	switch {
-	case n.WebhookURL == "" && n.Token == "":
-		return nil, badInput("--slack needs KEYAUDIT_SLACK_WEBHOOK_URL, or KEYAUDIT_SLACK_TOKEN with --slack-channel, in the environment")
-	case n.WebhookURL == "" && n.Channel == "":
-		return nil, badInput("a Slack bot token needs --slack-channel")
-	}
-	return n, nil
+	var err error
+	d.Previous, err = s.readPrevious()
+	return d, err
 }
 
 // readPrevious reads --previous before the audit, so a wrong path stops
@@ -70,34 +77,6 @@ func (s *slackFlags) readPrevious() (*report.Report, error) {
 	return r, nil
 }
 
-// notify posts the summary after the report was delivered; an error means
-// the alert was not delivered (exit 3). With --previous it diffs against
-// that file; with --out s3:// against the last run announced there, so news
-// a failed post missed is posted next time; else everything open is news.
-func notify(ctx context.Context, n *report.Slack, o *output, prev, r *report.Report) error {
-	var (
-		ch   report.Changes
-		sent bool
-		err  error
-	)
-	if prev == nil && strings.HasPrefix(o.out, "s3://") {
-		ch, sent, err = n.Announce(ctx, o.sink, r, o.out)
-	} else {
-		ch = report.Diff(prev, r)
-		sent, err = n.Notify(ctx, r, ch, o.out)
-	}
-	if ch.Refused != nil && o.say != nil {
-		o.say(fmt.Sprintf("warning: the previous report was not compared: %v", ch.Refused))
-	}
-	if err != nil {
-		return incomplete(fmt.Errorf("post to Slack: %w", err))
-	}
-	if sent && o.note != nil {
-		o.note(fmt.Sprintf("posted to Slack: %d new, %d resolved, %d suppressed", len(ch.Added), len(ch.Resolved), len(ch.Suppressed)))
-	}
-	return nil
-}
-
 // hubFlags import a scan's findings into AWS Security Hub.
 type hubFlags struct {
 	on     bool
@@ -113,26 +92,6 @@ func (h *hubFlags) register(fs *pflag.FlagSet) {
 func (h *hubFlags) validate() error {
 	if h.region != "" && !h.on {
 		return badInput("--security-hub-region needs --security-hub")
-	}
-	return nil
-}
-
-// importFindings sends the findings to Security Hub after the report was
-// delivered, archiving what prev found and r no longer does; an error means
-// the findings did not all arrive (exit 3), the report is written anyway.
-func importFindings(ctx context.Context, hub *report.SecurityHub, o *output, prev *report.Report, prevErr error, r *report.Report) error {
-	if prevErr != nil {
-		return incomplete(fmt.Errorf("import into Security Hub: read the previous run, to archive what it found and this one did not: %w", prevErr))
-	}
-	reportURL := ""
-	if strings.HasPrefix(o.out, "s3://") {
-		reportURL = o.out
-	}
-	if err := hub.Import(ctx, r, prev, reportURL); err != nil {
-		return incomplete(fmt.Errorf("import into Security Hub %s in %s: %w", hub.Account, hub.Region, err))
-	}
-	if o.note != nil {
-		o.note(fmt.Sprintf("imported %d findings into Security Hub %s in %s", len(r.Findings), hub.Account, hub.Region))
 	}
 	return nil
 }

@@ -46,7 +46,11 @@ func (o *whoisOptions) run(cmd *cobra.Command, e *env, args []string) error {
 	if err := o.common.startLog(e); err != nil {
 		return err
 	}
-	if err := o.live.validate(); err != nil {
+	opts, err := o.common.options()
+	if err != nil {
+		return err
+	}
+	if err := o.live.settings(&opts.Settings); err != nil {
 		return err
 	}
 	keys, err := keyIDs(args, e.stdin)
@@ -56,20 +60,21 @@ func (o *whoisOptions) run(cmd *cobra.Command, e *env, args []string) error {
 	for i := range keys {
 		keys[i].Leaked = o.leaked
 	}
-	opts, err := o.common.options(e)
-	if err != nil {
+	if err := o.common.checkSinks(e); err != nil {
 		return err
 	}
-	ctx, conn, cleanup, err := o.live.connect(cmd.Context(), e, &o.common, &opts)
+	ctx, conn, deps, cleanup, err := o.live.connect(cmd.Context(), e, &o.common, opts)
 	defer cleanup()
 	if err != nil {
 		return err
 	}
+	opts.Deps = deps
 	r, unanswered, err := pipeline.Whois(ctx, opts, conn, keys)
 	if err != nil {
 		return dialErr(ctx, err)
 	}
-	return worst(o.output.deliver(cmd.Context(), e, r, ""), answers(unanswered), o.output.verdict(r))
+	_, delivered := o.output.deliver(cmd.Context(), e, r, "")
+	return worst(delivered, answers(unanswered), o.output.verdict(r))
 }
 
 // keyIDs reads the IDs to look up from the arguments or, without any, from

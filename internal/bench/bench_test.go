@@ -289,11 +289,12 @@ func measure(b *testing.B, accounts, fixed int, limit int64) result {
 	if fixed > 0 {
 		plans = append(plans, planned{start, fixed})
 	}
-	opts := pipeline.Options{Now: time.Now(), Started: time.Now(), Config: rules.Defaults(), Concurrency: fixed, Collector: collector,
-		RiskTracer: conn.Tracers(30), Planned: func(n int, why string) {
+	opts := pipeline.Options{Settings: pipeline.Settings{Now: time.Now(), Started: time.Now(), Config: rules.Defaults(), Concurrency: fixed},
+		Deps: pipeline.Deps{Collector: collector, RiskTracer: conn.Tracers(30)},
+		Hooks: pipeline.Hooks{Planned: func(n int, why string) {
 			plans = append(plans, planned{time.Now(), n})
 			res.why = why
-		}}
+		}}}
 	var audited time.Time // when the last account was audited; Progress is called one at a time
 	opts.Progress = func(inventory.Account, int) { audited = time.Now() }
 	opts.Listed = func(_ int, more bool) {
@@ -401,7 +402,7 @@ func meanConcurrency(plans []planned, end time.Time) (float64, int) {
 func notOK(accounts []report.Account) []report.Account {
 	var out []report.Account
 	for _, a := range accounts {
-		if a.Status != string(inventory.StatusOK) {
+		if a.Status != inventory.StatusOK {
 			out = append(out, a)
 		}
 	}

@@ -51,7 +51,7 @@ func demoReport(t *testing.T) *report.Report {
 	require.NoError(t, err, "simulator config")
 	conn, err := pipeline.Dial(ctx, cfg, pipeline.Selection{Org: true, Role: audit.RoleSpec{Name: "KeyAuditRole", Path: "/", SessionName: "keyaudit-browser"}})
 	require.NoError(t, err, "dial the demo organization")
-	opts := pipeline.Options{RunID: "20261124T060000Z", Now: now, Started: now, Config: rules.Defaults(), Demo: true, Concurrency: 4}
+	opts := pipeline.Options{Settings: pipeline.Settings{RunID: "20261124T060000Z", Now: now, Started: now, Config: rules.Defaults(), Demo: true, Concurrency: 4}}
 	return pipeline.Live(ctx, opts, conn.Targets, conn.IAM)
 }
 

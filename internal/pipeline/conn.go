@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"log/slog"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keyaudit/keyaudit/audit"
-	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/internal/deliver"
 )
 
 // ErrNoTargets: the exclusions left no account to audit.
@@ -143,12 +144,23 @@ func (c *Conn) IAM(ctx context.Context, accountID string) (audit.IAM, error) {
 
 // SecurityHub is the Security Hub sink of the caller's account in region,
 // or in the run's region when region is empty.
-func (c *Conn) SecurityHub(region string) *report.SecurityHub {
+func (c *Conn) SecurityHub(region string) *deliver.SecurityHub {
 	cfg := c.cfg.Copy()
 	if region != "" {
 		cfg.Region = region
 	}
-	return &report.SecurityHub{Client: securityhub.NewFromConfig(cfg), Partition: c.Partition, Region: cfg.Region, Account: c.Caller}
+	return &deliver.SecurityHub{Client: securityhub.NewFromConfig(cfg), Partition: c.Partition, Region: cfg.Region, Account: c.Caller}
+}
+
+// Deps are what a run of s depends on through c: IAM in each account,
+// and CloudTrail for the kill-first ranking and, when s.Trail, for the
+// plans; log is the run's logger.
+func (c *Conn) Deps(s *Settings, log *slog.Logger) Deps {
+	d := Deps{Logger: log, Connect: c.IAM, RiskTracer: c.Tracers(s.TrailDays)}
+	if s.Trail {
+		d.Tracer = d.RiskTracer
+	}
+	return d
 }
 
 // Tracers returns a TracerFunc reading days of CloudTrail event history.
@@ -177,23 +189,22 @@ func (c *Conn) Tracers(days int) TracerFunc {
 	}
 }
 
-// Hints names, for one entrypoint, the settings a person would change when
-// an account's error calls for it: the flags of the CLI, the environment
-// variables of the Lambda. audit's own errors name no setting.
-type Hints struct {
-	ExternalID  string // e.g. "--external-id"
-	Concurrency string // e.g. "--concurrency"
-}
-
-// Hint adds to err the setting to try, where one helps.
-func (h Hints) Hint(err error) error {
-	switch {
-	case errors.Is(err, audit.ErrDenied) && h.ExternalID != "":
-		return fmt.Errorf("%w (if the role requires an external ID, set %s)", err, h.ExternalID)
-	case throttled(err) && h.Concurrency != "":
-		return fmt.Errorf("%w (lower %s, or run again later)", err, h.Concurrency)
+// Unaudited says what err, the failure of a run that audited nothing,
+// means: retry when the run may succeed as it is, later (AWS could not be
+// reached or throttled it, or the run was stopped), else the person's
+// configuration or credentials are wrong; hinted is err with what to try.
+func (n Names) Unaudited(ctx context.Context, err error) (retry bool, hinted error) {
+	switch class := audit.Classify(err); {
+	case ctx.Err() != nil, class == audit.ClassNetwork:
+		return true, err
+	case class == audit.ClassThrottled:
+		return true, fmt.Errorf("%w; run again later", err)
+	case class == audit.ClassCredentials && n.Profile != "":
+		return false, fmt.Errorf("%w; check %s, run aws sso login, or use aws-vault exec", err, n.Profile)
+	case class == audit.ClassPermission:
+		return false, fmt.Errorf("%w; use credentials allowed to make this call (see the README's permissions)", err)
 	}
-	return err
+	return false, err
 }
 
 // throttled reports whether AWS still refused err for its request rate

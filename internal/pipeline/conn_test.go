@@ -52,8 +52,8 @@ func TestDialNothingLeft(t *testing.T) {
 	assert.ErrorIs(t, err, pipeline.ErrNoTargets, "excluding the only account")
 }
 
-func TestHints(t *testing.T) {
-	h := pipeline.Hints{ExternalID: "--external-id", Concurrency: "--concurrency"}
+func TestNamesHint(t *testing.T) {
+	h := pipeline.Names{ExternalID: "--external-id", Concurrency: "--concurrency"}
 	denied := fmt.Errorf("cannot assume role: %w", audit.ErrDenied)
 	throttled := &smithy.OperationError{ServiceID: "IAM", OperationName: "ListAccessKeys", Err: &smithy.GenericAPIError{Code: "Throttling", Message: "Rate exceeded"}}
 	other := &smithy.OperationError{ServiceID: "IAM", OperationName: "ListAccessKeys", Err: &iamtypes.NoSuchEntityException{}}
@@ -63,7 +63,7 @@ func TestHints(t *testing.T) {
 	assert.NotContains(t, audit.Explain(throttled).Error(), "--", "audit names no flag: the entrypoint's hint does")
 	assert.Contains(t, h.Hint(audit.Explain(throttled)).Error(), "--concurrency", "hint for an explained throttling error")
 	assert.Equal(t, other, h.Hint(other), "no hint for other errors")
-	assert.Equal(t, denied, pipeline.Hints{}.Hint(denied), "no names, no hint")
+	assert.Equal(t, denied, pipeline.Names{}.Hint(denied), "no names, no hint")
 	var nf *iamtypes.NoSuchEntityException
 	assert.True(t, errors.As(h.Hint(other), &nf), "other errors unchanged")
 	_ = iam.ListAccessKeysInput{}

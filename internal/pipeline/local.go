@@ -20,14 +20,20 @@ type Files struct {
 	Credentials, Config string
 }
 
-// Local audits the keys found on this machine. With check, each long-term
-// key is asked (through the SDK, which alone handles its secret) whose it
-// is, how old and when last used, several at once. A value that is not a
-// key ID is Invalid; a key that could not be asked, or is shadowed by
-// another key of its profile, is Failed.
-func Local(ctx context.Context, opts Options, files Files, found *audit.Local, check bool) (*report.Report, Unanswered) {
+// Local audits the keys found on this machine: in files and, through
+// getenv, the environment. With check, each long-term key is asked
+// (through the SDK, which alone handles its secret) whose it is, how old
+// and when last used, several at once. A value that is not a key ID is
+// Invalid; a key that could not be asked, or is shadowed by another key of
+// its profile, is Failed. Its error is a file that cannot be read: the
+// person's input.
+func Local(ctx context.Context, opts Options, files Files, getenv func(string) string, check bool) (*report.Report, Unanswered, error) {
+	found, err := audit.ScanLocal(files.Credentials, files.Config, getenv)
+	if err != nil {
+		return nil, Unanswered{}, err
+	}
 	u := Unanswered{Invalid: found.Invalid}
-	opts.Audited = map[string]bool{}
+	opts.audited = map[string]bool{}
 	var (
 		mu sync.Mutex
 		g  errgroup.Group
@@ -55,7 +61,7 @@ func Local(ctx context.Context, opts Options, files Files, found *audit.Local, c
 	}
 	for _, s := range found.Sightings {
 		// On one's own machine, no key is foreign: whose it is is shown.
-		opts.Audited[s.OwnerAccount] = true
+		opts.audited[s.OwnerAccount] = true
 	}
 	r := Build(opts, nil, found.Sightings)
 	r.Keys = found.Sightings
@@ -70,7 +76,7 @@ func Local(ctx context.Context, opts Options, files Files, found *audit.Local, c
 	if len(found.Sightings) == 0 && len(found.RoleWithoutMFA) == 0 {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("no access keys found in %s, %s or the environment", files.Credentials, files.Config))
 	}
-	return r, u
+	return r, u, nil
 }
 
 // askAbout uses the key itself to learn whose it is, its age and its last use.

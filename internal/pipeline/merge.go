@@ -1,11 +1,11 @@
 package pipeline
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -130,8 +130,9 @@ func (m *Merger) drop(r *record) {
 func (m *Merger) Report(ctx context.Context) *report.Report {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	sort.SliceStable(m.recs, func(i, j int) bool { return m.recs[i].acct.ID < m.recs[j].acct.ID })
-	sort.SliceStable(m.kept, func(i, j int) bool { return m.kept[i].acct.ID < m.kept[j].acct.ID })
+	byAccount := func(a, b *record) int { return cmp.Compare(a.acct.ID, b.acct.ID) }
+	slices.SortStableFunc(m.recs, byAccount)
+	slices.SortStableFunc(m.kept, byAccount)
 	ranked, notes := m.rank(ctx)
 	// One copy of the findings and actions at a time: each account's are
 	// let go as they join the report's, which is sized once.

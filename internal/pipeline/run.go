@@ -1,19 +1,18 @@
-// Package pipeline is the audit pipeline both entrypoints share: targets →
-// credentials → collect → inventory → rules → findings → report, and the
-// whois and local answers. The CLI and the Lambda only turn flags or an
-// event into Options and a Selection, and deliver the report.
+// Package pipeline is the audit pipeline both entrypoints share: settings
+// → targets → credentials → collect → inventory → rules → findings →
+// report, and the whois and local answers (docs/design.md). The CLI and
+// the Lambda only translate flags or an environment and event into
+// Settings, and hand the report to internal/deliver.
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"iter"
 	"log/slog"
 	"os"
 	"slices"
-	"sort"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/keyaudit/keyaudit/audit"
@@ -22,66 +21,62 @@ import (
 	"github.com/keyaudit/keyaudit/rules"
 )
 
-// Options configure one run.
+// Options configure one run: its settings, the hooks that hear of its
+// progress, and what it depends on.
 type Options struct {
-	RunID string
-	// Now is the clock the rules judge by: --as-of, or when the run started.
-	Now time.Time
-	// Started is when the run began (the report's generated_at).
-	Started time.Time
-	Config  rules.Config
-	Demo    bool
-	Logger  *slog.Logger
-	// Audited are the accounts of the audited set or organization; keys
+	Settings
+	Hooks
+	Deps
+	// audited, when set, are the accounts of the audited set or
+	// organization (whois and local know them before any inventory); keys
 	// found belonging to any other account are foreign. When nil, the
 	// accounts of the inventory are the set.
-	Audited map[string]bool
-	// Concurrency bounds the accounts audited at once, 0 derives it
-	// (audit.AutoConcurrency); MinTime is the least time one account is
-	// expected to take (see audit.Scheduler), audit.AccountTime when zero.
-	Concurrency int
-	MinTime     time.Duration
-	// Planned, when set, hears how many accounts are audited at once and
-	// why, when Concurrency is derived (see audit.Scheduler).
+	audited map[string]bool
+}
+
+// Hooks hear of a run as it goes; each may be nil.
+type Hooks struct {
+	// Planned hears how many accounts are audited at once and why, when
+	// Concurrency is derived (see audit.Scheduler).
 	Planned func(n int, why string)
+	// Progress hears of each account as it finishes, with the number of
+	// its findings that are not suppressed; one call at a time.
+	Progress func(a inventory.Account, findings int)
+	// Listed hears how many accounts are listed so far, and whether more
+	// may come, as a live run's pages of accounts arrive.
+	Listed func(accounts int, more bool)
+}
+
+// Deps are what a run reads AWS and logs through; each may be nil.
+type Deps struct {
+	Logger *slog.Logger
 	// Collector reads each account; nil means audit.NewCollector().
 	Collector *audit.Collector
-	// AllKeyIDs names every key (ListAccessKeys for every user with one),
-	// not only those a finding or the ranking's CloudTrail budget is about.
-	AllKeyIDs bool
 	// Connect, when set, lets the Merger name (ListAccessKeys) the keys the
 	// ranking's CloudTrail budget covers that no finding had named; Live
 	// sets it to the run's own.
 	Connect Connect
 	// Tracer, when set, traces in CloudTrail who uses each key that a
-	// finding says must be replaced or removed (scan --trail).
+	// finding says must be replaced or removed (Settings.Trail).
 	Tracer TracerFunc
 	// RiskTracer, when set, reads in CloudTrail the usage profiles of the
 	// keys the kill-first ranking's budget covers (risk.trail_keys keys,
 	// risk.trail_pages pages each). When nil, Tracer serves; with neither,
 	// the ranking goes without usage and its notes say so.
 	RiskTracer TracerFunc
-	// Progress, when set, hears of each account as it finishes, with the
-	// number of its findings that are not suppressed; one call at a time.
-	Progress func(a inventory.Account, findings int)
-	// Listed, when set, hears how many accounts are listed so far, and
-	// whether more may come, as a live run's pages of accounts arrive.
-	Listed func(accounts int, more bool)
-	// Hint rewords an error for the people of one entrypoint (a CLI flag
-	// to try, say); nil leaves errors as they are.
-	Hint func(error) error
 }
 
 // TracerFunc returns a CloudTrail tracer acting in one account.
 type TracerFunc func(ctx context.Context, accountID string) (*audit.Tracer, error)
 
 func (o *Options) env(audited map[string]bool) rules.Env {
-	if o.Audited != nil {
-		audited = o.Audited
+	if o.audited != nil {
+		audited = o.audited
 	}
 	return rules.Env{Now: o.Now, Config: o.Config, Audited: audited}
 }
 
+// collector is the run's collector, naming every key when AllKeyIDs says so.
 func (o *Options) collector() *audit.Collector {
 	c := o.Collector
 	if c == nil {
@@ -98,12 +93,7 @@ func (o *Options) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func (o *Options) hint(err error) error {
-	if o.Hint == nil {
-		return err
-	}
-	return o.Hint(err)
-}
+func (o *Options) hint(err error) error { return o.Names.Hint(err) }
 
 // Offline audits downloaded credential reports. A file that cannot be read
 // or parsed is an input error: the caller exits 2 rather than report an
@@ -155,23 +145,18 @@ func Build(opts Options, accounts []inventory.Account, sightings []inventory.Sig
 	return assemble(opts, lines, res, ranked, riskNotes(ranked, opts.Config.Risk, "this run read no CloudTrail"))
 }
 
-// riskNotes are rules.RiskNotes, the usage note replaced by why nothing
-// was profiled when unprofiled says why; none when nothing was ranked.
+// riskNotes are rules.RiskNotes; when unprofiled says why no key was
+// profiled, its usage note is that reason instead. Nothing is noted when
+// nothing was ranked.
 func riskNotes(ranked []rules.Risk, rc rules.RiskConfig, unprofiled string) []string {
-	if len(ranked) == 0 {
+	switch {
+	case len(ranked) == 0:
 		return nil
+	case unprofiled == "":
+		return rules.RiskNotes(ranked, rc)
 	}
-	notes := rules.RiskNotes(ranked, rc)
-	if unprofiled == "" {
-		return notes
-	}
-	out := notes[:0]
-	for _, n := range notes {
-		if !strings.HasPrefix(n, "Usage:") {
-			out = append(out, n)
-		}
-	}
-	return append(out, "Usage: no key was profiled in CloudTrail: "+unprofiled+".")
+	// Of no ranking, RiskNotes notes the blast radius alone.
+	return append(rules.RiskNotes(nil, rc), "Usage: no key was profiled in CloudTrail: "+unprofiled+".")
 }
 
 // line is an account's line in the report: its counts, warnings and the
@@ -183,7 +168,7 @@ type line struct {
 }
 
 func lineOf(now time.Time, a *inventory.Account) line {
-	l := line{account: report.Account{ID: a.ID, Name: a.Name, Status: string(a.Status), Error: a.Error}, warnings: a.Warnings}
+	l := line{account: report.Account{ID: a.ID, Name: a.Name, Status: a.Status, Error: a.Error}, warnings: a.Warnings}
 	for _, u := range a.Principals() {
 		if !u.Root {
 			l.account.Users++
@@ -228,8 +213,8 @@ func assemble(opts Options, lines []line, res rules.Result, ranked []rules.Risk,
 			r.Warnings = append(r.Warnings, fmt.Sprintf("account %s: %s", l.account.ID, w))
 		}
 	}
-	sort.SliceStable(r.Accounts, func(i, j int) bool { return r.Accounts[i].ID < r.Accounts[j].ID })
-	sort.Ints(r.KeyAges)
+	slices.SortStableFunc(r.Accounts, func(a, b report.Account) int { return cmp.Compare(a.ID, b.ID) })
+	slices.Sort(r.KeyAges)
 	r.Summary = report.Summarize(r.Findings, r.Accounts)
 	return r
 }
@@ -273,12 +258,7 @@ func Live(ctx context.Context, opts Options, targets Lister, connect Connect) *r
 	if opts.Connect == nil {
 		opts.Connect = connect
 	}
-	var mu sync.Mutex
-	results := map[string]rules.Result{} // of the accounts audited, until the scheduler settles their status
-	s := &audit.Scheduler{Concurrency: opts.Concurrency, MinTime: opts.MinTime}
-	if s.MinTime == 0 {
-		s.MinTime = audit.AccountTime
-	}
+	s := &audit.Scheduler[rules.Result]{Concurrency: opts.Concurrency, MinTime: cmp.Or(opts.MinTime, audit.AccountTime)}
 	s.Planned = func(n int, why string) {
 		opts.logger().Info("accounts audited at once", "concurrency", n, "why", why)
 		if opts.Planned != nil {
@@ -286,14 +266,7 @@ func Live(ctx context.Context, opts Options, targets Lister, connect Connect) *r
 		}
 	}
 	auditor, merger := NewAuditor(opts, connect), NewMerger(opts)
-	s.Done = func(a inventory.Account) {
-		mu.Lock()
-		res := results[a.ID]
-		delete(results, a.ID)
-		mu.Unlock()
-		if a.Status != inventory.StatusOK {
-			res = rules.Result{}
-		}
+	s.Done = func(a inventory.Account, res rules.Result) {
 		if opts.Progress != nil {
 			opts.Progress(a, open(res.Findings))
 		}
@@ -318,12 +291,9 @@ func Live(ctx context.Context, opts Options, targets Lister, connect Connect) *r
 			}
 		}
 	}
-	s.Run(ctx, pages, func(ctx context.Context, t audit.Target) inventory.Account {
+	s.Run(ctx, pages, func(ctx context.Context, t audit.Target) (inventory.Account, rules.Result) {
 		r := auditor.Audit(ctx, t)
-		mu.Lock()
-		results[r.Account.ID] = r.Result
-		mu.Unlock()
-		return r.Account
+		return r.Account, r.Result
 	})
 	r := merger.Report(ctx)
 	if listErr != nil {
@@ -331,6 +301,11 @@ func Live(ctx context.Context, opts Options, targets Lister, connect Connect) *r
 		r.SetIncomplete(fmt.Sprintf("listing the accounts stopped after %d: %v; the accounts not listed are not in this report", listed, opts.hint(listErr)))
 	}
 	return r
+}
+
+// Failed is the result of an account that could not be audited, and why.
+func Failed(t audit.Target, err error) AccountResult {
+	return AccountResult{Account: audit.Failed(t, err)}
 }
 
 // Audit audits one account and evaluates the rules over it. Failure is
@@ -341,7 +316,7 @@ func (a *Auditor) Audit(ctx context.Context, t audit.Target) AccountResult {
 	client, err := a.connect(ctx, t.AccountID)
 	if err != nil {
 		log.Info("account not audited", "account", t.AccountID, "error", err)
-		return AccountResult{Account: audit.Failed(t, a.opts.hint(err))}
+		return Failed(t, a.opts.hint(err))
 	}
 	// The blast radius needs nothing from the credential report: its
 	// policies are read while IAM generates the report.
@@ -360,7 +335,7 @@ func (a *Auditor) Audit(ctx context.Context, t audit.Target) AccountResult {
 	acct, err := a.collector.Collect(ctx, client, t.AccountID)
 	if err != nil {
 		log.Info("account not audited", "account", t.AccountID, "error", err)
-		return AccountResult{Account: audit.Failed(t, a.opts.hint(err))}
+		return Failed(t, a.opts.hint(err))
 	}
 	acct.Name = t.Name
 	env := a.opts.env(nil)
@@ -370,7 +345,7 @@ func (a *Auditor) Audit(ctx context.Context, t audit.Target) AccountResult {
 	if users := principals(res.Findings); len(users) > 0 {
 		if err := a.collector.ListKeys(ctx, client, acct, users); err != nil {
 			log.Info("account not audited", "account", t.AccountID, "error", err)
-			return AccountResult{Account: audit.Failed(t, a.opts.hint(err))}
+			return Failed(t, a.opts.hint(err))
 		}
 		res = rules.Evaluate(env, []inventory.Account{*acct}, nil)
 	}

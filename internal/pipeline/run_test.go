@@ -87,7 +87,8 @@ func accounts(ids ...string) pipeline.Selection {
 func options() pipeline.Options {
 	c := audit.NewCollector()
 	c.ReportPoll = 10 * time.Millisecond
-	return pipeline.Options{RunID: "test", Now: asOf, Started: asOf, Config: rules.Defaults(), Concurrency: 1, Collector: c}
+	return pipeline.Options{Settings: pipeline.Settings{RunID: "test", Now: asOf, Started: asOf, Config: rules.Defaults(), Concurrency: 1},
+		Deps: pipeline.Deps{Collector: c}}
 }
 
 func TestLiveOrganization(t *testing.T) {

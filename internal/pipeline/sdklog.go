@@ -128,6 +128,15 @@ func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {
 	l.log.Log(context.Background(), level, fmt.Sprintf(format, v...), "source", "aws-sdk")
 }
 
+// Configure gives a config built by hand (the demo's) what LoadAWS gives
+// the standard chain's: the retry policy by error class, and the SDK's own
+// log lines sent through log.
+func Configure(cfg aws.Config, log *slog.Logger) aws.Config {
+	cfg.Retryer = audit.Retryer
+	cfg.Logger = SDKLogger(log)
+	return cfg
+}
+
 // SDKLogger is the SDK logger of LoadAWS, for a config built by hand.
 func SDKLogger(log *slog.Logger) logging.Logger {
 	if log == nil {

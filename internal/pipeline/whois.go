@@ -40,10 +40,10 @@ func Whois(ctx context.Context, opts Options, c *Conn, keys []inventory.Sighting
 	if err != nil {
 		return nil, Unanswered{}, err
 	}
-	opts.Audited = make(map[string]bool, len(targets))
+	opts.audited = make(map[string]bool, len(targets))
 	names := make(map[string]string, len(targets))
 	for _, t := range targets {
-		opts.Audited[t.AccountID] = true
+		opts.audited[t.AccountID] = true
 		names[t.AccountID] = t.Name
 	}
 	keys = dedupe(keys)

@@ -1,10 +1,11 @@
-package report
+package deliver
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keyaudit/keyaudit/report"
 	"path"
 	"strings"
 
@@ -30,6 +31,8 @@ type S3Sink struct {
 	Prefix string
 	// KMSKeyID, when set, encrypts with that KMS key instead of SSE-S3.
 	KMSKeyID string
+	// Formats are those written; nil writes every format.
+	Formats []report.Format
 }
 
 // ParseS3URL splits s3://bucket/prefix.
@@ -68,13 +71,17 @@ func BucketRegion(ctx context.Context, c BucketHeader, bucket string) (string, e
 	return "", fmt.Errorf("bucket %s cannot be reached (check its name, and that these credentials may s3:ListBucket it): %w", bucket, err)
 }
 
-// Write stores the report in every format, then latest.json, and returns
+// Write stores the report in its formats, then latest.json, and returns
 // the run's folder as an s3:// URL. latest.json is written last so that it
 // only ever points at a complete set of files.
-func (s *S3Sink) Write(ctx context.Context, r *Report, formats []Format) (string, error) {
+func (s *S3Sink) Write(ctx context.Context, r *report.Report) (string, error) {
 	dir := path.Join(s.Prefix, r.GeneratedAt.UTC().Format("2006/01/02"), runFolder(r))
+	formats := s.Formats
+	if formats == nil {
+		formats = report.Formats
+	}
 	for _, f := range formats {
-		w, err := WriterFor(f)
+		w, err := report.WriterFor(f)
 		if err != nil {
 			return "", err
 		}
@@ -82,20 +89,20 @@ func (s *S3Sink) Write(ctx context.Context, r *Report, formats []Format) (string
 			return "", err
 		}
 	}
-	if err := s.put(ctx, path.Join(s.Prefix, "latest.json"), FormatJSON.ContentType(), JSONWriter{}, r); err != nil {
+	if err := s.put(ctx, path.Join(s.Prefix, "latest.json"), report.FormatJSON.ContentType(), report.JSONWriter{}, r); err != nil {
 		return "", err
 	}
 	return "s3://" + s.Bucket + "/" + dir + "/", nil
 }
 
-func runFolder(r *Report) string {
+func runFolder(r *report.Report) string {
 	if r.RunID != "" {
 		return r.RunID
 	}
 	return r.GeneratedAt.UTC().Format("20060102T150405Z")
 }
 
-func (s *S3Sink) put(ctx context.Context, key, contentType string, w Writer, r *Report) error {
+func (s *S3Sink) put(ctx context.Context, key, contentType string, w report.Writer, r *report.Report) error {
 	var buf bytes.Buffer
 	if err := w.Write(&buf, r); err != nil {
 		return fmt.Errorf("render %s: %w", key, err)
@@ -118,7 +125,7 @@ func (s *S3Sink) put(ctx context.Context, key, contentType string, w Writer, r *
 }
 
 // Latest reads the previous run's latest.json; nil when there is none yet.
-func (s *S3Sink) Latest(ctx context.Context) (*Report, error) {
+func (s *S3Sink) Latest(ctx context.Context) (*report.Report, error) {
 	return s.read(ctx, "latest.json")
 }
 
@@ -126,18 +133,18 @@ func (s *S3Sink) Latest(ctx context.Context) (*Report, error) {
 // last run announced to Slack: what the next message is compared with, so
 // that news a failed post did not deliver is posted the next time. It is
 // nil before the first announcement.
-func (s *S3Sink) ReadAnnounced(ctx context.Context) (*Report, error) {
+func (s *S3Sink) ReadAnnounced(ctx context.Context) (*report.Report, error) {
 	return s.read(ctx, "announced.json")
 }
 
 // WriteAnnounced stores the baseline of a run as announced.json. Call it
 // only once the run's news was delivered (Slack.Notify returned no error).
-func (s *S3Sink) WriteAnnounced(ctx context.Context, baseline *Report) error {
-	return s.put(ctx, path.Join(s.Prefix, "announced.json"), FormatJSON.ContentType(), JSONWriter{}, baseline)
+func (s *S3Sink) WriteAnnounced(ctx context.Context, baseline *report.Report) error {
+	return s.put(ctx, path.Join(s.Prefix, "announced.json"), report.FormatJSON.ContentType(), report.JSONWriter{}, baseline)
 }
 
 // read reads the report PREFIX/name; nil when there is none.
-func (s *S3Sink) read(ctx context.Context, name string) (*Report, error) {
+func (s *S3Sink) read(ctx context.Context, name string) (*report.Report, error) {
 	key := path.Join(s.Prefix, name)
 	out, err := s.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key)})
 	var nsk *types.NoSuchKey
@@ -149,7 +156,7 @@ func (s *S3Sink) read(ctx context.Context, name string) (*Report, error) {
 		return nil, fmt.Errorf("read s3://%s/%s (the role needs s3:GetObject on the bucket): %w", s.Bucket, key, err)
 	}
 	defer out.Body.Close()
-	r, err := ReadReport(out.Body)
+	r, err := report.ReadReport(out.Body)
 	if err != nil {
 		return nil, fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
 	}

@@ -1,4 +1,4 @@
-package report_test
+package deliver_test
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keyaudit/keyaudit/audit/inventory"
+	"github.com/keyaudit/keyaudit/internal/deliver"
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
@@ -22,7 +24,7 @@ import (
 )
 
 // localSink is an S3Sink on a local S3 (gofakes3) through the real SDK client.
-func localSink(t *testing.T) *report.S3Sink {
+func localSink(t *testing.T) *deliver.S3Sink {
 	t.Helper()
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
@@ -31,7 +33,7 @@ func localSink(t *testing.T) *report.S3Sink {
 		Credentials: credentials.NewStaticCredentialsProvider("AKIAS3TEST", "s3secret", "")})
 	_, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("reports")})
 	require.NoError(t, err, "create the local bucket")
-	return &report.S3Sink{Client: c, Bucket: "reports", Prefix: "keyaudit"}
+	return &deliver.S3Sink{Client: c, Bucket: "reports", Prefix: "keyaudit"}
 }
 
 func TestS3Announced(t *testing.T) {
@@ -42,7 +44,8 @@ func TestS3Announced(t *testing.T) {
 	assert.Nil(t, got, "nothing announced yet")
 
 	r := fixture()
-	_, err = sink.Write(ctx, r, []report.Format{report.FormatJSON})
+	sink.Formats = []report.Format{report.FormatJSON}
+	_, err = sink.Write(ctx, r)
 	require.NoError(t, err, "write the report")
 	got, err = sink.ReadAnnounced(ctx)
 	require.NoError(t, err, "read announced.json after a write")
@@ -66,10 +69,10 @@ func TestMissedNewsIsPostedNextNight(t *testing.T) {
 	sink := localSink(t)
 	srv := slackcapture.Start()
 	defer srv.Stop()
-	s := &report.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL(), Attempts: 1}
+	s := &deliver.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL(), Attempts: 1}
 
 	a1, a2 := findingIn(acctA, "a1", rules.High), findingIn(acctA, "a2", rules.Critical)
-	ok := map[string]string{acctA: "ok"}
+	ok := map[string]inventory.Status{acctA: "ok"}
 
 	ch, sent, err := s.Announce(ctx, sink, runOf(ok, a1), "")
 	require.NoError(t, err, "night 1")
@@ -106,7 +109,7 @@ func TestAnnounceOverNewerRecord(t *testing.T) {
 	require.NoError(t, err, "store the newer record")
 	srv := slackcapture.Start()
 	defer srv.Stop()
-	s := &report.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL()}
+	s := &deliver.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL()}
 
 	ch, sent, err := s.Announce(ctx, sink, fixture(), "")
 	require.NoError(t, err, "announce over a newer record")

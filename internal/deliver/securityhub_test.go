@@ -1,4 +1,4 @@
-package report_test
+package deliver_test
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/audit/inventory"
+	"github.com/keyaudit/keyaudit/internal/deliver"
 	"github.com/keyaudit/keyaudit/internal/moto"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
@@ -71,7 +73,7 @@ func (m *motoHub) BatchUpdateFindings(_ context.Context, in *securityhub.BatchUp
 
 // newMotoHub starts moto_server and returns a sink acting in its default
 // account, the client's request counter and the hub.
-func newMotoHub(t *testing.T) (*report.SecurityHub, *hubCalls, *motoHub) {
+func newMotoHub(t *testing.T) (*deliver.SecurityHub, *hubCalls, *motoHub) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	srv := moto.Start(t)
 	calls := &hubCalls{byPath: map[string]int{}}
@@ -81,7 +83,7 @@ func newMotoHub(t *testing.T) (*report.SecurityHub, *hubCalls, *motoHub) {
 	_, err := client.EnableSecurityHub(context.Background(), &securityhub.EnableSecurityHubInput{})
 	require.NoError(t, err, "enable Security Hub in moto")
 	hub := &motoHub{Client: client, updates: map[types.WorkflowStatus][]string{}}
-	return &report.SecurityHub{Client: hub, Partition: "aws", Region: moto.Region, Account: moto.ManagementAccount}, calls, hub
+	return &deliver.SecurityHub{Client: hub, Partition: "aws", Region: moto.Region, Account: moto.ManagementAccount}, calls, hub
 }
 
 // hubFindings reads every finding back with GetFindings, by Id.
@@ -214,7 +216,7 @@ func (f *failingHub) BatchUpdateFindings(context.Context, *securityhub.BatchUpda
 
 func TestSecurityHubReportsFailedFindings(t *testing.T) {
 	hub := &failingHub{}
-	sink := &report.SecurityHub{Client: hub, Partition: "aws", Region: "eu-west-1", Account: "123456789012"}
+	sink := &deliver.SecurityHub{Client: hub, Partition: "aws", Region: "eu-west-1", Account: "123456789012"}
 	err := sink.Import(context.Background(), manyFindings(150), nil, "")
 	require.Error(t, err, "failed findings are an error")
 	assert.Equal(t, "security Hub rejected 4 of 150 findings (arn:aws:securityhub:eu-west-1:123456789012:product/123456789012/default): "+
@@ -225,7 +227,7 @@ func TestSecurityHubReportsFailedFindings(t *testing.T) {
 }
 
 func TestSecurityHubActions(t *testing.T) {
-	assert.Equal(t, []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings"}, report.SecurityHubActions, "the actions the role needs")
+	assert.Equal(t, []string{"securityhub:BatchImportFindings", "securityhub:BatchUpdateFindings"}, deliver.SecurityHubActions, "the actions the role needs")
 }
 
 // recordingHub keeps what the sink sent.
@@ -253,7 +255,7 @@ func TestSecurityHubLiftedSuppressionIsNewAgain(t *testing.T) {
 	prev, cur := withActions(), withActions()
 	cur.Findings[2].Suppressed = nil // the suppression expired
 	hub := &recordingHub{}
-	sink := &report.SecurityHub{Client: hub, Partition: "aws", Region: "us-east-1", Account: "123456789012"}
+	sink := &deliver.SecurityHub{Client: hub, Partition: "aws", Region: "us-east-1", Account: "123456789012"}
 	require.NoError(t, sink.Import(context.Background(), cur, prev, ""), "import")
 	assert.Equal(t, map[types.WorkflowStatus][]string{types.WorkflowStatusNew: {fixtureID(2)}}, hub.updates,
 		"only the finding whose suppression was lifted changes workflow")
@@ -262,18 +264,18 @@ func TestSecurityHubLiftedSuppressionIsNewAgain(t *testing.T) {
 func TestSecurityHubArchivesOnlyWhatARunCouldSee(t *testing.T) {
 	prev := withActions()
 	for name, c := range map[string]struct {
-		status   string
+		status   inventory.Status
 		archived int
 	}{
-		"account audited ok": {"ok", 1},
-		"account in error":   {"error", 0},
-		"account skipped":    {"skipped", 0},
+		"account audited ok": {inventory.StatusOK, 1},
+		"account in error":   {inventory.StatusError, 0},
+		"account skipped":    {inventory.StatusSkipped, 0},
 	} {
 		cur := withActions()
 		cur.Findings = cur.Findings[:2] // the suppressed finding is gone
 		cur.Accounts[0].Status = c.status
 		hub := &recordingHub{}
-		sink := &report.SecurityHub{Client: hub, Partition: "aws", Region: "us-east-1", Account: "123456789012"}
+		sink := &deliver.SecurityHub{Client: hub, Partition: "aws", Region: "us-east-1", Account: "123456789012"}
 		require.NoError(t, sink.Import(context.Background(), cur, prev, ""), "case %s", name)
 		archived := 0
 		for _, f := range hub.imported {

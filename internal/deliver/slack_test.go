@@ -1,4 +1,4 @@
-package report_test
+package deliver_test
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keyaudit/keyaudit/audit/inventory"
+	"github.com/keyaudit/keyaudit/internal/deliver"
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
@@ -26,7 +28,7 @@ func post(t *testing.T, r *report.Report, ch report.Changes, location string) sl
 	t.Helper()
 	srv := slackcapture.Start()
 	defer srv.Stop()
-	s := &report.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL()}
+	s := &deliver.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL()}
 	sent, err := s.Notify(context.Background(), r, ch, location)
 	require.NoError(t, err, "post to the local Slack")
 	require.True(t, sent, "a message was sent")
@@ -63,7 +65,7 @@ func TestSlackRetriesRateLimit(t *testing.T) {
 	srv := slackcapture.Start()
 	defer srv.Stop()
 	srv.RateLimit = 1
-	s := &report.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL()}
+	s := &deliver.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL()}
 	sent, err := s.Notify(context.Background(), fixture(), report.Changes{}, "")
 	require.NoError(t, err, "post after a rate limit")
 	assert.True(t, sent, "sent after a rate limit")
@@ -75,7 +77,7 @@ func TestSlackQuietNight(t *testing.T) {
 	defer srv.Stop()
 	r := empty()
 	ch := report.Diff(empty(), r)
-	s := &report.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL(), OnlyChanges: true}
+	s := &deliver.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL(), OnlyChanges: true}
 	sent, err := s.Notify(context.Background(), r, ch, "")
 	require.NoError(t, err, "only-changes on a quiet night")
 	assert.False(t, sent, "only-changes on a quiet night sends nothing")
@@ -99,7 +101,7 @@ func TestSlackLimitsOnLargeReports(t *testing.T) {
 	prev.Findings = nil
 	ch := report.Diff(prev, r)
 	ch.Resolved = ch.Added
-	blocks := report.SlackBlocks(r, ch, "s3://b/p/")
+	blocks := deliver.SlackBlocks(r, ch, "s3://b/p/")
 	assert.LessOrEqual(t, len(blocks), 50, "Slack allows 50 blocks")
 	data, err := json.Marshal(blocks)
 	require.NoError(t, err)
@@ -119,18 +121,18 @@ func TestSlackWebhookAndSecretsStayOut(t *testing.T) {
 		_ = json.NewDecoder(r.Body).Decode(&got)
 	}))
 	defer hook.Close()
-	s := &report.Slack{WebhookURL: hook.URL + "/services/T000/B000/secretpath"}
+	s := &deliver.Slack{WebhookURL: hook.URL + "/services/T000/B000/secretpath"}
 	sent, err := s.Notify(context.Background(), fixture(), report.Changes{}, "")
 	require.NoError(t, err, "webhook post")
 	assert.True(t, sent, "webhook post sent")
 	assert.NotNil(t, got["blocks"], "webhook payload has blocks")
 
 	// A failing post names neither the webhook URL nor the token.
-	dead := &report.Slack{WebhookURL: "http://127.0.0.1:1/services/T000/B000/secretpath"}
+	dead := &deliver.Slack{WebhookURL: "http://127.0.0.1:1/services/T000/B000/secretpath"}
 	_, err = dead.Notify(context.Background(), fixture(), report.Changes{}, "")
 	require.Error(t, err, "webhook to a closed port")
 	assert.NotContains(t, err.Error(), "secretpath", "webhook error")
-	bot := &report.Slack{Token: token, Channel: "#x", APIURL: "http://127.0.0.1:1/api/"}
+	bot := &deliver.Slack{Token: token, Channel: "#x", APIURL: "http://127.0.0.1:1/api/"}
 	_, err = bot.Notify(context.Background(), fixture(), report.Changes{}, "")
 	require.Error(t, err, "bot post to a closed port")
 	assert.NotContains(t, err.Error(), token, "bot error")
@@ -142,7 +144,7 @@ func blockText(blocks []map[string]any) string {
 }
 
 func TestSlackShowsSuppressedApart(t *testing.T) {
-	ok := map[string]string{acctA: "ok"}
+	ok := map[string]inventory.Status{acctA: "ok"}
 	legacy := findingIn(acctA, "a1", rules.Medium)
 	muted := legacy
 	muted.Suppressed = &rules.Suppress{Reason: "mainframe retirement, INC-42", Expires: asOf.AddDate(0, 1, 0)}
@@ -155,7 +157,7 @@ func TestSlackShowsSuppressedApart(t *testing.T) {
 }
 
 func TestSlackHeadlineSaysWhatIsOpen(t *testing.T) {
-	ok := map[string]string{acctA: "ok"}
+	ok := map[string]inventory.Status{acctA: "ok"}
 	crit, high := findingIn(acctA, "a1", rules.Critical), findingIn(acctA, "a2", rules.High)
 	for _, tt := range []struct {
 		name      string
@@ -166,7 +168,7 @@ func TestSlackHeadlineSaysWhatIsOpen(t *testing.T) {
 		{"one new", runOf(ok, crit), runOf(ok, crit, high), "keyaudit: 1 new · 1 critical, 1 high open"},
 		{"one resolved, nothing open", runOf(ok, crit), runOf(ok), "keyaudit: 1 resolved · all clear"},
 		{"quiet and clear", runOf(ok), runOf(ok), "keyaudit: nothing new · all clear"},
-		{"an account not audited is not clear", runOf(ok), runOf(map[string]string{acctA: "ok", acctB: "error"}),
+		{"an account not audited is not clear", runOf(ok), runOf(map[string]inventory.Status{acctA: "ok", acctB: "error"}),
 			"keyaudit: nothing new · nothing open in the accounts audited · 1 of 2 accounts not audited"},
 		{"first report", nil, runOf(ok, high), "keyaudit: first report · 1 high open"},
 	} {
@@ -181,8 +183,8 @@ func TestSlackHeadlineSaysWhatIsOpen(t *testing.T) {
 }
 
 func TestSlackNewerSchemaPostsEverythingWithAWarning(t *testing.T) {
-	newer := readPrevious(t, "slack/previous-v10.json")
-	r := runOf(map[string]string{acctA: "ok"}, findingIn(acctA, "a1", rules.Critical), findingIn(acctA, "a2", rules.Medium))
+	newer := readReport("slack/previous-v10.json")
+	r := runOf(map[string]inventory.Status{acctA: "ok"}, findingIn(acctA, "a1", rules.Critical), findingIn(acctA, "a2", rules.Medium))
 	p := post(t, r, report.Diff(newer, r), "")
 	text := blockText(p.Blocks)
 	assert.Equal(t, "keyaudit: not compared with the last run · 1 critical, 1 medium open", p.Text, "notification text")
@@ -256,7 +258,7 @@ func TestSlackKillFirstEntrants(t *testing.T) {
 	sink := localSink(t)
 	srv := slackcapture.Start()
 	defer srv.Stop()
-	s := &report.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL()}
+	s := &deliver.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL()}
 
 	first := fixture()
 	_, _, err := s.Announce(ctx, sink, first, "")

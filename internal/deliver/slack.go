@@ -1,13 +1,15 @@
-package report
+package deliver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keyaudit/keyaudit/report"
 	"net/http"
 	"net/url"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -43,11 +45,11 @@ type Slack struct {
 
 // Notify posts the message for a run; it reports whether one was sent.
 // Without the previous ranking it lists the kill-first top 5 as they are.
-func (s *Slack) Notify(ctx context.Context, r *Report, ch Changes, location string) (bool, error) {
-	return s.notify(ctx, r, ch, TopChanges{}, location)
+func (s *Slack) Notify(ctx context.Context, r *report.Report, ch report.Changes, location string) (bool, error) {
+	return s.notify(ctx, r, ch, report.TopChanges{}, location)
 }
 
-func (s *Slack) notify(ctx context.Context, r *Report, ch Changes, top TopChanges, location string) (bool, error) {
+func (s *Slack) notify(ctx context.Context, r *report.Report, ch report.Changes, top report.TopChanges, location string) (bool, error) {
 	if s.OnlyChanges && quiet(r, ch) && len(top.Entrants) == 0 {
 		return false, nil
 	}
@@ -68,10 +70,7 @@ func (s *Slack) notify(ctx context.Context, r *Report, ch Changes, top TopChange
 		_, _, err := slack.New(s.Token, opts...).PostMessageContext(ctx, s.Channel, slack.MsgOptionText(fallback, false), slack.MsgOptionBlocks(blocks...))
 		return err
 	}
-	attempts := max(1, s.Attempts)
-	if s.Attempts == 0 {
-		attempts = 3
-	}
+	attempts := max(1, cmp.Or(s.Attempts, 3))
 	for i := 1; ; i++ {
 		err := post()
 		var limited *slack.RateLimitedError
@@ -89,58 +88,34 @@ func (s *Slack) notify(ctx context.Context, r *Report, ch Changes, top TopChange
 	}
 }
 
+// Baselines keep the baseline (report.Baseline) of the last run announced
+// to Slack; S3Sink keeps it as announced.json.
+type Baselines interface {
+	ReadAnnounced(ctx context.Context) (*report.Report, error)
+	WriteAnnounced(ctx context.Context, baseline *report.Report) error
+}
+
 // Announce tells Slack what changed since the last run it announced (the
-// sink's announced.json), then records this run as announced. A post that
+// store's baseline), then records this run as announced. A post that
 // fails leaves the record alone, so the next run posts the news this one
 // could not deliver. It reports the changes and whether a message was sent.
-func (s *Slack) Announce(ctx context.Context, sink *S3Sink, r *Report, location string) (Changes, bool, error) {
-	base, err := sink.ReadAnnounced(ctx)
+func (s *Slack) Announce(ctx context.Context, store Baselines, r *report.Report, location string) (report.Changes, bool, error) {
+	base, err := store.ReadAnnounced(ctx)
 	if err != nil {
-		return Changes{}, false, fmt.Errorf("read the last announced run, to tell Slack what changed: %w", err)
+		return report.Changes{}, false, fmt.Errorf("read the last announced run, to tell Slack what changed: %w", err)
 	}
-	ch := Diff(base, r)
-	sent, err := s.notify(ctx, r, ch, DiffTop(base, r), location)
+	ch := report.Diff(base, r)
+	sent, err := s.notify(ctx, r, ch, report.DiffTop(base, r), location)
 	if err != nil {
 		return ch, false, err
 	}
-	announced := Baseline(base, r)
+	announced := report.Baseline(base, r)
 	// The next run's top 5 is compared with this one's.
-	announced.Risk = r.Risk[:min(SlackTop, len(r.Risk))]
-	if err := sink.WriteAnnounced(ctx, announced); err != nil {
+	announced.Risk = r.Risk[:min(report.SlackTop, len(r.Risk))]
+	if err := store.WriteAnnounced(ctx, announced); err != nil {
 		return ch, sent, fmt.Errorf("record the run as announced (the next message will repeat its news): %w", err)
 	}
 	return ch, sent, nil
-}
-
-// SlackTop is how many keys of the kill-first ranking Slack watches.
-const SlackTop = 5
-
-// TopChanges is how the kill-first top 5 changed since the last announced run.
-type TopChanges struct {
-	// Compared is false when the last run had no ranking: the top 5 is
-	// then listed as it is, nothing called new.
-	Compared bool
-	// Entrants are tonight's top-5 keys that were not in the last top 5.
-	Entrants []rules.Risk
-}
-
-// DiffTop compares the top 5 of two runs' rankings by key (account,
-// principal, key ID or slot).
-func DiffTop(prev, cur *Report) TopChanges {
-	if prev == nil || len(prev.Risk) == 0 || checkSchema(prev.SchemaVersion) != nil {
-		return TopChanges{}
-	}
-	before := map[keyRef]bool{}
-	for _, k := range prev.Risk[:min(SlackTop, len(prev.Risk))] {
-		before[keyOf(k.AccountID, k.Principal, k.AccessKeyID, k.KeySlot)] = true
-	}
-	tc := TopChanges{Compared: true}
-	for _, k := range cur.Risk[:min(SlackTop, len(cur.Risk))] {
-		if !before[keyOf(k.AccountID, k.Principal, k.AccessKeyID, k.KeySlot)] {
-			tc.Entrants = append(tc.Entrants, k)
-		}
-	}
-	return tc
 }
 
 // riskLine is one ranked key for Slack, its ID masked.
@@ -149,7 +124,7 @@ func riskLine(k rules.Risk) string {
 	if k.AccessKeyID != "" {
 		key = inventory.MaskKeyID(k.AccessKeyID)
 	}
-	return fmt.Sprintf("• *#%d* (score %d) %s in %s `%s` — %s", k.Rank, k.Score, esc(k.Principal), esc(accountLabel(k.AccountID, k.AccountName, "")), key, esc(k.Reason()))
+	return fmt.Sprintf("• *#%d* (score %d) %s in %s `%s` — %s", k.Rank, k.Score, esc(k.Principal), esc(report.AccountLabel(k.AccountID, k.AccountName)), key, esc(k.Reason()))
 }
 
 // redact drops the request URL from transport errors: a webhook URL is a
@@ -162,14 +137,14 @@ func redact(err error) error {
 	return err
 }
 
-func quiet(r *Report, ch Changes) bool {
+func quiet(r *report.Report, ch report.Changes) bool {
 	return ch.Compared && len(ch.Added)+len(ch.Resolved)+len(ch.Suppressed) == 0 && r.Complete()
 }
 
 // slackTitle is the header and the notification text: what changed, then
 // what is open, so that a night with nothing new but findings open never
 // reads as all clear.
-func slackTitle(r *Report, ch Changes) string {
+func slackTitle(r *report.Report, ch report.Changes) string {
 	var news []string
 	for _, c := range []struct {
 		n    int
@@ -188,7 +163,7 @@ func slackTitle(r *Report, ch Changes) string {
 		news = []string{"nothing new"}
 	}
 	parts := []string{strings.Join(news, ", "), openText(r)}
-	if n := len(r.Accounts) - r.Summary.Accounts["ok"]; n > 0 {
+	if n := len(r.Accounts) - r.Summary.Accounts[string(inventory.StatusOK)]; n > 0 {
 		parts = append(parts, fmt.Sprintf("%d of %d accounts not audited", n, len(r.Accounts)))
 	}
 	if r.Incomplete != "" {
@@ -202,7 +177,7 @@ func slackTitle(r *Report, ch Changes) string {
 }
 
 // openText counts the open findings by severity.
-func openText(r *Report) string {
+func openText(r *report.Report) string {
 	var counts []string
 	for _, sev := range rules.Severities {
 		if n := r.Summary.BySeverity[string(sev)]; n > 0 {
@@ -226,11 +201,11 @@ func openText(r *Report) string {
 //
 // The kill-first top 5 follows: its new entrants when top compares with
 // the last announced run, else the top 5 as it is.
-func SlackBlocks(r *Report, ch Changes, location string) []slack.Block {
-	return slackBlocks(r, ch, TopChanges{}, location)
+func SlackBlocks(r *report.Report, ch report.Changes, location string) []slack.Block {
+	return slackBlocks(r, ch, report.TopChanges{}, location)
 }
 
-func slackBlocks(r *Report, ch Changes, top TopChanges, location string) []slack.Block {
+func slackBlocks(r *report.Report, ch report.Changes, top report.TopChanges, location string) []slack.Block {
 	section := func(s string) slack.Block { return slack.NewSectionBlock(mrkdwnText(fit(s, maxSectionText)), nil, nil) }
 	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, fit(slackTitle(r, ch), maxHeaderText), false, false))}
 
@@ -240,12 +215,12 @@ func slackBlocks(r *Report, ch Changes, top TopChanges, location string) []slack
 	s := r.Summary
 	blocks = append(blocks, section(fmt.Sprintf("*Open findings:* %d critical · %d high · %d medium · %d low (%d suppressed) in %d of %d accounts, as of %s",
 		s.BySeverity["critical"], s.BySeverity["high"], s.BySeverity["medium"], s.BySeverity["low"], s.Suppressed,
-		s.Accounts["ok"], len(r.Accounts), r.AsOf.UTC().Format("2006-01-02 15:04 MST"))))
+		s.Accounts[string(inventory.StatusOK)], len(r.Accounts), r.AsOf.UTC().Format("2006-01-02 15:04 MST"))))
 
 	var failed []string
 	for _, a := range r.Accounts {
-		if a.Status != "ok" {
-			failed = append(failed, fmt.Sprintf("• %s — %s: %s", esc(accountLabel(a.ID, a.Name, "")), a.Status, esc(a.Error)))
+		if a.Status != inventory.StatusOK {
+			failed = append(failed, fmt.Sprintf("• %s — %s: %s", esc(report.AccountLabel(a.ID, a.Name)), a.Status, esc(a.Error)))
 		}
 	}
 	if r.Incomplete != "" {
@@ -294,10 +269,10 @@ func slackBlocks(r *Report, ch Changes, top TopChanges, location string) []slack
 			ranked = append(ranked, riskLine(k))
 		}
 		if len(ranked) > 0 {
-			blocks = append(blocks, section(listText(fmt.Sprintf(":dart: *New in the kill-first top %d (%d):*", SlackTop, len(ranked)), ranked, "keys")))
+			blocks = append(blocks, section(listText(fmt.Sprintf(":dart: *New in the kill-first top %d (%d):*", report.SlackTop, len(ranked)), ranked, "keys")))
 		}
 	case len(r.Risk) > 0:
-		for _, k := range r.Risk[:min(SlackTop, len(r.Risk))] {
+		for _, k := range r.Risk[:min(report.SlackTop, len(r.Risk))] {
 			ranked = append(ranked, riskLine(k))
 		}
 		blocks = append(blocks, section(listText(fmt.Sprintf(":dart: *Kill first (top %d of %d keys):*", len(ranked), len(r.Risk)), ranked, "keys")))
@@ -327,7 +302,7 @@ func findingLine(f rules.Finding) string {
 }
 
 func findingOwner(f rules.Finding) string {
-	return fmt.Sprintf("%s in %s", f.Principal, accountLabel(f.AccountID, f.AccountName, ""))
+	return fmt.Sprintf("%s in %s", f.Principal, report.AccountLabel(f.AccountID, f.AccountName))
 }
 
 // listText lists the first lines under a heading, as many as fit in a
@@ -350,7 +325,7 @@ func listText(heading string, lines []string, what string) string {
 
 func bySeverity(fs []rules.Finding) []rules.Finding {
 	out := append([]rules.Finding(nil), fs...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity.Rank() > out[j].Severity.Rank() })
+	slices.SortStableFunc(out, func(a, b rules.Finding) int { return cmp.Compare(b.Severity.Rank(), a.Severity.Rank()) })
 	return out
 }
 

@@ -1,8 +1,9 @@
-package report
+package deliver
 
 import (
 	"context"
 	"fmt"
+	"github.com/keyaudit/keyaudit/report"
 	"strings"
 	"time"
 
@@ -57,8 +58,8 @@ func (s *SecurityHub) ProductARN() string {
 // BatchImportFindings ignores Workflow on a finding that already exists,
 // so the workflow changes (suppressed, resolved, suppression lifted) are
 // made with BatchUpdateFindings after the import.
-func (s *SecurityHub) Import(ctx context.Context, cur, prev *Report, reportURL string) error {
-	actions := actionsByKey(cur.Actions)
+func (s *SecurityHub) Import(ctx context.Context, cur, prev *report.Report, reportURL string) error {
+	actionOf := report.ActionIndex(cur.Actions)
 	var findings []types.AwsSecurityFinding
 	workflow := map[types.WorkflowStatus][]string{}
 	wasSuppressed := map[string]bool{}
@@ -69,7 +70,7 @@ func (s *SecurityHub) Import(ctx context.Context, cur, prev *Report, reportURL s
 	}
 	for i := range cur.Findings {
 		f := &cur.Findings[i]
-		a := actions[keyOf(f.AccountID, f.Principal, f.AccessKeyID, f.KeySlot)]
+		a := actionOf(f)
 		asff := s.finding(cur, f, &a, reportURL)
 		findings = append(findings, asff)
 		switch {
@@ -160,14 +161,14 @@ func appendReason(reasons []string, code, msg string) []string {
 // resolvedSince are the previous run's findings, suppressed or not, that
 // this run no longer has, in accounts audited ok in both runs: an account
 // that could not be audited has resolved nothing.
-func resolvedSince(prev, cur *Report) []rules.Finding {
+func resolvedSince(prev, cur *report.Report) []rules.Finding {
 	if prev == nil {
 		return nil
 	}
-	ok := func(r *Report) map[string]bool {
+	ok := func(r *report.Report) map[string]bool {
 		m := map[string]bool{}
 		for _, a := range r.Accounts {
-			m[a.ID] = a.Status == "ok"
+			m[a.ID] = a.Status == inventory.StatusOK
 		}
 		return m
 	}
@@ -192,7 +193,7 @@ var asffSeverity = map[rules.Severity]types.SeverityLabel{
 }
 
 // finding is f in ASFF, ACTIVE, with workflow NEW or SUPPRESSED.
-func (s *SecurityHub) finding(r *Report, f *rules.Finding, a *rules.Action, reportURL string) types.AwsSecurityFinding {
+func (s *SecurityHub) finding(r *report.Report, f *rules.Finding, a *rules.Action, reportURL string) types.AwsSecurityFinding {
 	observed := r.AsOf.UTC().Format(time.RFC3339)
 	updated := r.GeneratedAt
 	if updated.IsZero() {
@@ -213,9 +214,9 @@ func (s *SecurityHub) finding(r *Report, f *rules.Finding, a *rules.Action, repo
 	// ASFF's 1,024 characters allow; the link to the report has all of it.
 	description := f.Message
 	if f.Suppressed != nil {
-		description += "\n" + suppressionText(f.Suppressed)
+		description += "\n" + report.SuppressionText(f.Suppressed)
 	}
-	if plan := planText(a); plan != "" {
+	if plan := report.PlanText(a); plan != "" {
 		description += "\n\n" + plan
 	}
 	rec := &types.Recommendation{Text: aws.String(clip(f.Recommendation, 512))}
@@ -232,14 +233,14 @@ func (s *SecurityHub) finding(r *Report, f *rules.Finding, a *rules.Action, repo
 	}
 	return types.AwsSecurityFinding{
 		SchemaVersion:   aws.String("2018-10-08"),
-		Id:              aws.String(findingUID(f)),
+		Id:              aws.String(report.FindingUID(f)),
 		ProductArn:      aws.String(s.ProductARN()),
 		ProductName:     aws.String("keyaudit"),
 		CompanyName:     aws.String("keyaudit"),
 		GeneratorId:     aws.String(f.Rule),
 		AwsAccountId:    aws.String(s.Account),
 		Region:          aws.String(s.Region),
-		Types:           findingTypes(f),
+		Types:           report.FindingTypes(f),
 		CreatedAt:       aws.String(observed),
 		FirstObservedAt: aws.String(observed),
 		LastObservedAt:  aws.String(observed),
@@ -249,8 +250,8 @@ func (s *SecurityHub) finding(r *Report, f *rules.Finding, a *rules.Action, repo
 		// types from FindingProviderFields (a root key made inactive is
 		// no longer critical).
 		FindingProviderFields: &types.FindingProviderFields{Severity: &types.FindingProviderSeverity{
-			Label: severity.Label, Original: severity.Original}, Types: findingTypes(f)},
-		Title:         aws.String(clip(ruleTitle(f.Rule), 256)),
+			Label: severity.Label, Original: severity.Original}, Types: report.FindingTypes(f)},
+		Title:         aws.String(clip(report.RuleTitle(f.Rule), 256)),
 		Description:   aws.String(clip(description, 1024)),
 		Remediation:   &types.Remediation{Recommendation: rec},
 		Compliance:    &types.Compliance{Status: types.ComplianceStatusFailed, RelatedRequirements: requirements},
@@ -263,7 +264,7 @@ func (s *SecurityHub) finding(r *Report, f *rules.Finding, a *rules.Action, repo
 
 // resources are the key (when its ID is known) and its user.
 func (s *SecurityHub) resources(f *rules.Finding) []types.Resource {
-	partition := types.Partition(partitionOf(f.PrincipalARN))
+	partition := types.Partition(report.PartitionOf(f.PrincipalARN))
 	user := types.Resource{Type: aws.String("AwsIamUser"), Id: aws.String(f.PrincipalARN), Partition: partition, Region: aws.String(s.Region)}
 	if f.AccessKeyID == "" {
 		return []types.Resource{user}
@@ -275,7 +276,7 @@ func (s *SecurityHub) resources(f *rules.Finding) []types.Resource {
 		PrincipalType: aws.String(principalType(f.Principal)),
 	}
 	if f.Details.KeyActive != nil {
-		details.Status = types.AwsIamAccessKeyStatus(keyStatus(*f.Details.KeyActive))
+		details.Status = types.AwsIamAccessKeyStatus(report.KeyStatus(*f.Details.KeyActive))
 	}
 	if !f.Details.KeyCreated.IsZero() {
 		details.CreatedAt = aws.String(f.Details.KeyCreated.UTC().Format(time.RFC3339))
