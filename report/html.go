@@ -164,17 +164,14 @@ func newHTMLView(r *Report) htmlView {
 		}
 	}
 	messages := openMessages(r.Findings)
-	for _, acts := range openActionsByAccount(r.Actions) {
-		for _, a := range acts {
-			av := actionView{Action: a, Label: accountLabel(a.AccountID, a.AccountName, ""), RuleList: strings.Join(a.Rules, " "),
-				Messages: messages[keyOf(a.AccountID, a.Principal, a.AccessKeyID, a.KeySlot)]}
-			for _, id := range a.Rules {
-				av.RuleRefs = append(av.RuleRefs, ruleCount{ID: id, CIS: cis[id].In(v.CISVersion)})
-			}
-			v.Open = append(v.Open, av)
+	for _, a := range urgentFirst(r.Actions) {
+		av := actionView{Action: a, Label: accountLabel(a.AccountID, a.AccountName, ""), RuleList: strings.Join(a.Rules, " "),
+			Messages: inRuleOrder(messages[keyOf(a.AccountID, a.Principal, a.AccessKeyID, a.KeySlot)], a.Rules)}
+		for _, id := range a.Rules {
+			av.RuleRefs = append(av.RuleRefs, ruleCount{ID: id, CIS: cis[id].In(v.CISVersion)})
 		}
+		v.Open = append(v.Open, av)
 	}
-	sort.SliceStable(v.Open, func(i, j int) bool { return v.Open[i].Severity.Rank() > v.Open[j].Severity.Rank() })
 
 	counts := make([]int, len(ageBands))
 	for _, age := range r.KeyAges {
