@@ -45,3 +45,48 @@ func TestTablePairsRulesWithTheirMessages(t *testing.T) {
 		assert.Equal(t, 3, seen, "width %d: lines naming a rule:\n%s", width, out)
 	}
 }
+
+// mixedAccounts has a high finding in the first account and the root
+// user's keys, one critical and one high, in the second.
+func mixedAccounts() *report.Report {
+	alice := iamUser("alice", usedKey("AKIAAAAAAAAAAAAAAAA1", 1, 30, 1))
+	alice.PasswordEnabled = true
+	first := inventory.Account{ID: "111111111111", Name: "apps", Status: inventory.StatusOK, Users: []inventory.User{alice}}
+	inactive := usedKey("", 2, 500, 400)
+	inactive.Active = false
+	active := usedKey("", 1, 900, 3)
+	second := inventory.Account{ID: "222222222222", Name: "billing", Status: inventory.StatusOK,
+		Root: &inventory.User{Name: inventory.RootName, ARN: "arn:aws:iam::222222222222:root", Root: true, Keys: []inventory.Key{active, inactive}}}
+	return build(rules.Defaults(), []inventory.Account{first, second}, nil)
+}
+
+// Issue 22.6: the keys to act on go by severity, not by account, and the
+// root user's key comes first among equals; Markdown's plans go user by
+// user in that order.
+func TestKeysToActOnBySeverityRootFirst(t *testing.T) {
+	r := mixedAccounts()
+	order := func(out string, marks ...string) []int {
+		var at []int
+		for _, m := range marks {
+			at = append(at, strings.Index(out, m))
+		}
+		return at
+	}
+	increasing := func(name string, at []int) {
+		for i := range at {
+			require.GreaterOrEqual(t, at[i], 0, "case %s: entry %d missing", name, i)
+			if i > 0 {
+				assert.Greater(t, at[i], at[i-1], "case %s: entry %d out of order", name, i)
+			}
+		}
+	}
+	wide := string(render(t, report.TableWriter{}, r))
+	increasing("table", order(wide, "  critical  billing  <root_account>  (slot 1)", "  high      billing  <root_account>  (slot 2)", "  high      apps     alice"))
+	stacked := string(render(t, report.TableWriter{Width: 80}, r))
+	increasing("stacked", order(stacked, "  critical  <root_account> · billing (222222222222) · (slot 1)", "  high      <root_account> · billing (222222222222) · (slot 2)", "  high      alice · apps"))
+	md := string(render(t, report.MarkdownWriter{}, r))
+	increasing("markdown rows", order(md, "| critical | billing (222222222222) | \\<root\\_account\\> | slot 1", "| high | billing (222222222222) | \\<root\\_account\\> | slot 2", "| high | apps (111111111111) | alice"))
+	increasing("markdown plans", order(md, "#### 1. critical · billing (222222222222) · \\<root\\_account\\> · slot 1", "#### 2. high · billing (222222222222) · \\<root\\_account\\> · slot 2", "#### 3. high · apps (111111111111) · alice"))
+	html := string(render(t, report.HTMLWriter{}, r))
+	increasing("html rows", order(html, `<tr data-severity="critical" data-account="billing (222222222222)"`, `<tr data-severity="high" data-account="billing (222222222222)"`, `<tr data-severity="high" data-account="apps (111111111111)"`))
+}
