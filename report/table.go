@@ -103,7 +103,7 @@ func (t TableWriter) para(ew *errWriter, first, hang, s string) {
 	if t.Width > 0 {
 		width = max(minTextWidth, t.Width-max(utf8.RuneCountInString(first), utf8.RuneCountInString(hang)))
 	}
-	for i, line := range wrap(s, width) {
+	for i, line := range Wrap(s, width) {
 		if i == 0 {
 			ew.printf("%s%s\n", first, line)
 		} else {
@@ -156,7 +156,7 @@ func (t TableWriter) findings(ew *errWriter, r *Report, open []rules.Action, nam
 	for _, a := range open {
 		ew.printf("\n")
 		who := []string{clean(a.Principal), clean(accountLabel(a.AccountID, names[a.AccountID], or(a.AccountName, "unknown account"))), or(clean(actionKey(a.AccessKeyID, a.KeySlot)), "no key ID")}
-		for i, line := range wrap(strings.Join(who, " · "), t.textWidth(indent)) {
+		for i, line := range Wrap(strings.Join(who, " · "), t.textWidth(indent)) {
 			if i == 0 {
 				ew.printf("%s\n", t.colorize(fmt.Sprintf("  %-8s  %s", a.Severity, line)))
 			} else {
@@ -293,7 +293,7 @@ func (t TableWriter) layout(header []string, rows [][][]string) ([]string, bool)
 	out := []string{line(header, header[last])}
 	for _, row := range rows {
 		for _, cells := range row {
-			for i, text := range wrap(cells[last], textWidth) {
+			for i, text := range Wrap(cells[last], textWidth) {
 				if i == 0 {
 					out = append(out, line(cells, text))
 				} else {
@@ -305,9 +305,9 @@ func (t TableWriter) layout(header []string, rows [][][]string) ([]string, bool)
 	return out, true
 }
 
-// wrap breaks s into lines of at most width runes, at spaces where it can;
+// Wrap breaks s into lines of at most width runes, at spaces where it can;
 // width 0 leaves s whole.
-func wrap(s string, width int) []string {
+func Wrap(s string, width int) []string {
 	if width <= 0 || utf8.RuneCountInString(s) <= width {
 		return []string{s}
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -110,15 +109,8 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 	if o.hub.on {
 		hub = conn.SecurityHub(o.hub.region)
 	}
-	prog := newProgress(e, o.quiet)
-	opts.Concurrency, opts.Progress, opts.Listed = o.concurrency, prog.done, prog.listed
-	// Derived (and logged by Live): say so above the progress bar too,
-	// unless there is one account.
-	opts.Planned = func(n int, why string) {
-		if n > 1 {
-			prog.plan(fmt.Sprintf("%d at once: %s (--concurrency sets it)", n, why))
-		}
-	}
+	prog := newProgress(e, o.quiet, o.verbose)
+	opts.Concurrency, opts.Progress, opts.Listed, opts.Planned = o.concurrency, prog.done, prog.listed, prog.plan
 	// The kill-first ranking profiles its budget of keys in CloudTrail.
 	opts.RiskTracer = conn.Tracers(o.trailDays)
 	r := pipeline.Live(ctx, opts, conn.Targets, conn.IAM)
