@@ -196,7 +196,7 @@ func TestCSV(t *testing.T) {
 		assert.Contains(t, strings.Split(row[col["action_rules"]], ";"), row[col["rule"]], "the key's action does not list the finding's rule")
 		if row[col["rule"]] == "key-rotation" {
 			sawRotation = true
-			assert.Equal(t, []string{"1.14", "1.13", "2.13"}, []string{row[col["cis_v4.0.1"]], row[col["cis_v5.0.0"]], row[col["cis_v6.0.0"]]})
+			assert.Equal(t, []string{"CIS 1.14", "CIS 1.13", "CIS 2.13"}, []string{row[col["cis_v4.0.1"]], row[col["cis_v5.0.0"]], row[col["cis_v6.0.0"]]})
 		}
 	}
 	assert.True(t, sawRotation, "no key-rotation row")
