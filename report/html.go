@@ -71,14 +71,16 @@ type riskRow struct {
 	Reason string
 }
 
-// riskPoint is one key on the chart; Rank is shown for the top ten, its
-// label at LabelX, LabelY (the text's baseline), with a line to the dot
-// when Leader: the label had to move away from it.
+// riskPoint is one key on the chart; Rank is shown for the top ten. Label
+// holds the ranks of the top keys on this very spot ("5, 7, 8") on the
+// first of them, drawn at LabelX, LabelY (the text's baseline), with a
+// line to the dot when Leader: the label had to move away from it.
 type riskPoint struct {
 	X, Y           int
 	Rank           int
 	Top            bool
 	Title          string
+	Label          string
 	LabelX, LabelY int
 	Leader         bool
 }
@@ -89,8 +91,8 @@ type box struct{ x0, y0, x1, y1 int }
 func (a box) overlaps(b box) bool { return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1 }
 
 // labelBox is where a rank label drawn at x, y (its baseline) falls: the
-// chart's 12px text, about 7px a digit, from 10px above the baseline to 3px
-// below.
+// chart's 12px text, at most about 7px a character, from 10px above the
+// baseline to 3px below.
 func labelBox(x, y int, text string) box {
 	return box{x - 1, y - 10, x + 7*len(text) + 1, y + 3}
 }
@@ -104,10 +106,19 @@ const chartLeft, chartTop, chartRight, chartBottom = 120, 0, 600, 200
 // order, so the riskiest keys keep the nearest places.
 func placeLabels(points []riskPoint) {
 	var dots, placed []box
-	for _, p := range points {
-		if p.Top {
-			dots = append(dots, box{p.X - 6, p.Y - 6, p.X + 6, p.Y + 6})
+	first := map[[2]int]int{} // the first top point on each spot
+	for i, p := range points {
+		if !p.Top {
+			continue
 		}
+		dots = append(dots, box{p.X - 6, p.Y - 6, p.X + 6, p.Y + 6})
+		spot := [2]int{p.X, p.Y}
+		if j, ok := first[spot]; ok {
+			points[j].Label += fmt.Sprintf(", %d", p.Rank)
+			continue
+		}
+		first[spot] = i
+		points[i].Label = fmt.Sprint(p.Rank)
 	}
 	free := func(b box, avoidDots bool) bool {
 		if b.x0 < chartLeft || b.x1 > chartRight || b.y0 < chartTop || b.y1 > chartBottom {
@@ -129,10 +140,10 @@ func placeLabels(points []riskPoint) {
 	}
 	for i := range points {
 		p := &points[i]
-		if !p.Top {
+		if p.Label == "" {
 			continue
 		}
-		text := fmt.Sprint(p.Rank)
+		text := p.Label
 		w := 7 * len(text)
 		// Right above (the usual place), right below, left above, left
 		// below, above, below; then the same, further out.

@@ -73,31 +73,35 @@ func TestHTMLKillFirst(t *testing.T) {
 	assert.NotContains(t, string(render(t, report.HTMLWriter{}, empty())), "kill-first", "case no keys: no section")
 }
 
-// rankLabel is a rank label of the kill-first chart as drawn.
+// rankLabel is a rank label of the kill-first chart as drawn: the ranks
+// of the keys on one spot.
 type rankLabel struct {
-	rank, x, y int
+	text string
+	x, y int
 }
 
 func rankLabels(t *testing.T, html string) []rankLabel {
 	t.Helper()
 	var out []rankLabel
-	for _, m := range regexp.MustCompile(`<text class="rank" x="(-?\d+)" y="(-?\d+)">(\d+)</text>`).FindAllStringSubmatch(html, -1) {
+	for _, m := range regexp.MustCompile(`<text class="rank" x="(-?\d+)" y="(-?\d+)">([\d, ]+)</text>`).FindAllStringSubmatch(html, -1) {
 		x, _ := strconv.Atoi(m[1])
 		y, _ := strconv.Atoi(m[2])
-		rank, _ := strconv.Atoi(m[3])
-		out = append(out, rankLabel{rank, x, y})
+		out = append(out, rankLabel{m[3], x, y})
 	}
 	return out
 }
 
 // Issue 22.5: the kill-first chart's rank labels never overlap, however
-// close the dots: here ten keys on one spot, and clusters at the chart's
-// corners. A label's box is the chart's 12px text, 7px a digit.
+// close the dots: ten keys on one spot (one label), ten a few pixels apart,
+// and clusters at the chart's corners. A label's box is the chart's 12px text, 7px a digit.
 func TestHTMLRankLabelsDoNotOverlap(t *testing.T) {
 	stale := func(d int) *int { return &d }
 	cases := map[string][]rules.Risk{}
 	for i := range 12 {
 		cases["one spot"] = append(cases["one spot"], rules.Risk{Rank: i + 1, Principal: fmt.Sprint("u", i), Score: 90 - i, BlastRadius: inventory.ClassAdmin, StaleDays: stale(30)})
+	}
+	for i := range 10 { // a few pixels apart
+		cases["near"] = append(cases["near"], rules.Risk{Rank: i + 1, Principal: fmt.Sprint("u", i), Score: 90 - i, BlastRadius: inventory.ClassAdmin, StaleDays: stale(30 + i)})
 	}
 	classes := []inventory.Class{inventory.ClassAdmin, inventory.ClassEscalation, ""}
 	for i := range 10 {
@@ -108,17 +112,21 @@ func TestHTMLRankLabelsDoNotOverlap(t *testing.T) {
 		r := empty()
 		r.Risk = ranked
 		labels := rankLabels(t, string(render(t, report.HTMLWriter{}, r)))
-		require.Len(t, labels, 10, "case %s: a label for each of the top 10", name)
+		var ranks []string
+		for _, l := range labels {
+			ranks = append(ranks, strings.Split(l.text, ", ")...)
+		}
+		assert.ElementsMatch(t, strings.Fields("1 2 3 4 5 6 7 8 9 10"), ranks, "case %s: each of the top 10 labelled once", name)
 		box := func(l rankLabel) [4]int {
-			return [4]int{l.x - 1, l.y - 10, l.x + 7*len(strconv.Itoa(l.rank)) + 1, l.y + 3}
+			return [4]int{l.x - 1, l.y - 10, l.x + 7*len(l.text) + 1, l.y + 3}
 		}
 		for i, a := range labels {
 			ba := box(a)
-			assert.True(t, ba[0] >= 120 && ba[2] <= 600 && ba[1] >= 0 && ba[3] <= 200, "case %s: label %d outside the plot: %v", name, a.rank, ba)
+			assert.True(t, ba[0] >= 120 && ba[2] <= 600 && ba[1] >= 0 && ba[3] <= 200, "case %s: label %q outside the plot: %v", name, a.text, ba)
 			for _, b := range labels[i+1:] {
 				bb := box(b)
 				overlap := ba[0] < bb[2] && bb[0] < ba[2] && ba[1] < bb[3] && bb[1] < ba[3]
-				assert.False(t, overlap, "case %s: labels %d and %d overlap: %v %v", name, a.rank, b.rank, ba, bb)
+				assert.False(t, overlap, "case %s: labels %q and %q overlap: %v %v", name, a.text, b.text, ba, bb)
 			}
 		}
 	}
