@@ -90,3 +90,42 @@ func TestKeysToActOnBySeverityRootFirst(t *testing.T) {
 	html := string(render(t, report.HTMLWriter{}, r))
 	increasing("html rows", order(html, `<tr data-severity="critical" data-account="billing (222222222222)"`, `<tr data-severity="high" data-account="billing (222222222222)"`, `<tr data-severity="high" data-account="apps (111111111111)"`))
 }
+
+// oldFormatKey is what local reports for an old-format key ID stored in a
+// credentials file: no account audited, no owner decoded.
+func oldFormatKey() *report.Report {
+	r := build(rules.Defaults(), nil, []inventory.Sighting{{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", Source: "credentials [old] line 2", Kind: inventory.KindLongTerm}})
+	r.Keys = []inventory.Sighting{{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", Source: "credentials [old] line 2", Kind: inventory.KindLongTerm}}
+	return r
+}
+
+// Issue 22.7: a key of no known account is not under an empty account
+// header, and whois and local headers do not count the none audited.
+func TestNoEmptyAccountForAnOldFormatKey(t *testing.T) {
+	r := oldFormatKey()
+	require.NotEmpty(t, r.Actions, "key-long-term on the stored key")
+	for _, width := range []int{0, 80} {
+		out := string(render(t, report.TableWriter{Width: width}, r))
+		assert.NotContains(t, out, "\n\n\n", "width %d: an empty account header:\n%s", width, out)
+		assert.NotContains(t, out, "0 account(s)", "width %d", width)
+		assert.Contains(t, out, "AKIAIOSFODNN7EXAMPLE", "width %d", width)
+	}
+	assert.Contains(t, string(render(t, report.TableWriter{Width: 80}, r)), "unknown account", "stacked: the account named as unknown")
+	md := string(render(t, report.MarkdownWriter{}, r))
+	assert.NotContains(t, md, "0 account(s)", "markdown header")
+	assert.NotContains(t, md, "|  |", "markdown: an empty account cell")
+	assert.NotContains(t, md, " ·  · ", "markdown: an empty account in the plan's heading")
+	assert.Contains(t, md, "| medium | unknown account | unknown |", "markdown row")
+}
+
+// Issue 19.11: passwords are not judged, so a clean report says that CIS
+// 2.9 and 2.11 are checked for keys only, in the version shown.
+func TestCleanReportNotesCISCoverage(t *testing.T) {
+	r := empty()
+	for _, w := range []report.Writer{report.TableWriter{}, report.TableWriter{Width: 80}, report.MarkdownWriter{}, report.HTMLWriter{}} {
+		out := strings.Join(strings.Fields(string(render(t, w, r))), " ")
+		assert.Contains(t, out, "CIS v6.0.0 2.9 and 2.11 are checked for access keys only, not for console passwords", "%T", w)
+	}
+	r.CISVersion = rules.CISv4
+	assert.Contains(t, string(render(t, report.TableWriter{}, r)), "CIS v4.0.1 1.10 and 1.12 are checked for access keys only", "v4.0.1 ids")
+}
