@@ -41,7 +41,8 @@ func (MarkdownWriter) Write(w io.Writer, r *Report) error {
 	}
 	open := urgentFirst(r.Actions)
 	if len(open) == 0 {
-		ew.printf("No findings.\n\n%s\n", mdCell(CoverageNote(r.cisVersion())))
+		ew.printf("No findings.\n")
+		mdCoverage(ew, r)
 		mdKillFirst(ew, r)
 		return ew.err
 	}
@@ -56,7 +57,7 @@ func (MarkdownWriter) Write(w io.Writer, r *Report) error {
 		ew.printf("| %s | %s | %s | %s | %s | %s | %s |\n", a.Severity, mdAccount(a), mdCell(a.Principal),
 			mdKey(a.AccessKeyID, a.KeySlot), mdCell(strings.Join(ruleIDs, ", ")), mdCell(strings.Join(inRuleOrder(messages[keyOf(a.AccountID, a.Principal, a.AccessKeyID, a.KeySlot)], a.Rules), "; ")), mdCell(a.Summary))
 	}
-	ew.printf("\n%s\n", mdCell(CoverageNote(version)))
+	mdCoverage(ew, r)
 	mdKillFirst(ew, r)
 	ew.printf("\n### Plans\n")
 	for i, a := range planOrder(r.Actions) {
@@ -84,6 +85,14 @@ var mdReplacer = strings.NewReplacer(
 )
 
 func mdCell(s string) string { return mdReplacer.Replace(clean(s)) }
+
+// mdCoverage notes what the CIS ids do not cover, where accounts were
+// audited (whois and local judge none against CIS).
+func mdCoverage(ew *errWriter, r *Report) {
+	if len(r.Accounts) > 0 {
+		ew.printf("\n%s\n", mdCell(CoverageNote(r.cisVersion())))
+	}
+}
 
 // mdAccount names an action's account; a key whose owner is unknown (an
 // old-format key ID found by local or whois) has none.

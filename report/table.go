@@ -89,7 +89,9 @@ func (t TableWriter) Write(w io.Writer, r *Report) error {
 	}
 	ew.printf("\n")
 	t.para(ew, "", "", summaryLine(r))
-	t.para(ew, "", "", CoverageNote(r.cisVersion()))
+	if len(r.Accounts) > 0 { // whois and local judge no account against CIS
+		t.para(ew, "", "", CoverageNote(r.cisVersion()))
+	}
 	if r.Summary.Findings > 0 {
 		t.para(ew, "", "", "The plan for each key, with the exact commands, is in the JSON report's actions (--format json), in --format markdown and html, and in every file of --out DIR.")
 	}

@@ -113,6 +113,7 @@ func TestNoEmptyAccountForAnOldFormatKey(t *testing.T) {
 	assert.Contains(t, string(render(t, report.TableWriter{Width: 80}, r)), "unknown account", "stacked: the account named as unknown")
 	md := string(render(t, report.MarkdownWriter{}, r))
 	assert.NotContains(t, md, "0 account(s)", "markdown header")
+	assert.NotContains(t, md, "CIS v6.0.0 2.9", "markdown: no CIS note where no account was audited")
 	assert.NotContains(t, md, "|  |", "markdown: an empty account cell")
 	assert.NotContains(t, md, " ·  · ", "markdown: an empty account in the plan's heading")
 	assert.Contains(t, md, "| medium | unknown account | unknown |", "markdown row")
