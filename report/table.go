@@ -101,17 +101,27 @@ func (t TableWriter) Write(w io.Writer, r *Report) error {
 // para writes s wrapped to the width: the first line after first, the
 // others after hang.
 func (t TableWriter) para(ew *errWriter, first, hang, s string) {
+	for _, line := range t.indented(first, hang, s) {
+		ew.printf("%s\n", line)
+	}
+}
+
+// indented is s wrapped to the width, the first line after first, the
+// others after hang.
+func (t TableWriter) indented(first, hang, s string) []string {
 	width := 0
 	if t.Width > 0 {
 		width = max(minTextWidth, t.Width-max(utf8.RuneCountInString(first), utf8.RuneCountInString(hang)))
 	}
-	for i, line := range Wrap(s, width) {
+	lines := Wrap(s, width)
+	for i := range lines {
 		if i == 0 {
-			ew.printf("%s%s\n", first, line)
+			lines[i] = first + lines[i]
 		} else {
-			ew.printf("%s%s\n", hang, line)
+			lines[i] = hang + lines[i]
 		}
 	}
+	return lines
 }
 
 // findings writes the keys to act on: a row per key, a line per rule
@@ -158,12 +168,8 @@ func (t TableWriter) findings(ew *errWriter, r *Report, open []rules.Action, nam
 	for _, a := range open {
 		ew.printf("\n")
 		who := []string{clean(a.Principal), clean(accountLabel(a.AccountID, names[a.AccountID], or(a.AccountName, "unknown account"))), or(clean(actionKey(a.AccessKeyID, a.KeySlot)), "no key ID")}
-		for i, line := range Wrap(strings.Join(who, " · "), t.textWidth(indent)) {
-			if i == 0 {
-				ew.printf("%s\n", t.colorize(fmt.Sprintf("  %-8s  %s", a.Severity, line)))
-			} else {
-				ew.printf("%s%s\n", indent, line)
-			}
+		for _, line := range t.indented(fmt.Sprintf("  %-8s  ", a.Severity), indent, strings.Join(who, " · ")) {
+			ew.printf("%s\n", t.colorize(line))
 		}
 		byRule := messages[keyOf(a.AccountID, a.Principal, a.AccessKeyID, a.KeySlot)]
 		for _, id := range a.Rules {
@@ -177,14 +183,6 @@ func (t TableWriter) findings(ew *errWriter, r *Report, open []rules.Action, nam
 		}
 		t.para(ew, indent+"→ ", indent+"  ", clean(a.Summary))
 	}
-}
-
-// textWidth is the room left after indent; 0 (no wrapping) without a width.
-func (t TableWriter) textWidth(indent string) int {
-	if t.Width <= 0 {
-		return 0
-	}
-	return max(minTextWidth, t.Width-utf8.RuneCountInString(indent))
 }
 
 // actionKey names a key by ID, else by its slot in the credential report.
