@@ -14,6 +14,8 @@ import (
 // One CIS column per benchmark version; action is what to do about the
 // finding's key and action_rules every rule that fired on it (the same
 // for every finding on the key: its plan is in the JSON report).
+// recommendation is the action too, where the finding has one: a key has
+// one voice, not one per rule.
 var csvHeader = func() []string {
 	h := []string{"account_id", "account_name", "principal", "principal_arn", "access_key_id", "key_slot", "rule", "severity"}
 	for _, v := range rules.CISVersions {
@@ -40,10 +42,10 @@ func (CSVWriter) Write(w io.Writer, r *Report) error {
 		}
 		row := []string{f.AccountID, f.AccountName, f.Principal, f.PrincipalARN, f.AccessKeyID, itoa0(f.KeySlot), f.Rule, string(f.Severity)}
 		for _, v := range rules.CISVersions {
-			row = append(row, f.CIS.In(v))
+			row = append(row, cisText(f.CIS.In(v)))
 		}
 		action := actions[keyOf(f.AccountID, f.Principal, f.AccessKeyID, f.KeySlot)]
-		row = append(row, f.Message, f.Recommendation, action.Summary, strings.Join(action.Rules, ";"),
+		row = append(row, f.Message, or(action.Summary, f.Recommendation), action.Summary, strings.Join(action.Rules, ";"),
 			intp(f.Details.KeyAgeDays), rfc3339(f.Details.LastUsed), intp(f.Details.DaysSinceUse),
 			strconv.FormatBool(f.Suppressed != nil), reason, f.Fingerprint)
 		for i := range row {
@@ -84,6 +86,15 @@ func cell(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// cisText writes a CIS id so that a spreadsheet keeps it as text: "1.10"
+// alone would be read as the number 1.1.
+func cisText(id string) string {
+	if id == "" {
+		return ""
+	}
+	return "CIS " + id
 }
 
 func itoa0(n int) string {

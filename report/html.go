@@ -46,11 +46,15 @@ type htmlView struct {
 	// benchmark version their CIS ids are shown in.
 	Open       []actionView
 	CISVersion rules.CISVersion
+	Coverage   string // what the CIS ids shown do not cover
 	Suppressed []rules.Finding
-	Oldest     []rules.Finding
-	NeverUsed  []rules.Finding
-	Accounts   []string // for the account filter
-	RuleIDs    []string
+	// Oldest are the keys over the rotation limit and the root user's,
+	// oldest first; NeverUsed the keys never used, from the findings and
+	// the ranking (an active key that broke no rule yet is ranked).
+	Oldest    []keyRow
+	NeverUsed []keyRow
+	Accounts  []string // for the account filter
+	RuleIDs   []string
 	// Risk is the top of the kill-first ranking; RiskPoints the chart of
 	// blast radius against staleness, RiskAxis its ticks and rows.
 	Risk       []riskRow
@@ -67,12 +71,111 @@ type riskRow struct {
 	Reason string
 }
 
-// riskPoint is one key on the chart; Rank is shown for the top ten.
+// riskPoint is one key on the chart; Rank is shown for the top ten. Label
+// holds the ranks of the top keys on this very spot ("5, 7, 8") on the
+// first of them, drawn at LabelX, LabelY (the text's baseline), with a
+// line to the dot when Leader: the label had to move away from it.
 type riskPoint struct {
-	X, Y  int
-	Rank  int
-	Top   bool
-	Title string
+	X, Y           int
+	Rank           int
+	Top            bool
+	Title          string
+	Label          string
+	LabelX, LabelY int
+	Leader         bool
+}
+
+// box is a rectangle on the chart: left, top, right, bottom.
+type box struct{ x0, y0, x1, y1 int }
+
+func (a box) overlaps(b box) bool { return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1 }
+
+// labelBox is where a rank label drawn at x, y (its baseline) falls: the
+// chart's 12px text, at most about 7px a character, from 10px above the
+// baseline to 3px below.
+func labelBox(x, y int, text string) box {
+	return box{x - 1, y - 10, x + 7*len(text) + 1, y + 3}
+}
+
+// The chart's plotting area, which a label must stay inside.
+const chartLeft, chartTop, chartRight, chartBottom = 120, 0, 600, 200
+
+// placeLabels puts each top point's rank label beside its dot where it
+// overlaps no other label and, if it can, no other numbered dot: the first
+// free place of rings of candidates, nearest first. Points are in rank
+// order, so the riskiest keys keep the nearest places.
+func placeLabels(points []riskPoint) {
+	var dots, placed []box
+	first := map[[2]int]int{} // the first top point on each spot
+	for i, p := range points {
+		if !p.Top {
+			continue
+		}
+		dots = append(dots, box{p.X - 6, p.Y - 6, p.X + 6, p.Y + 6})
+		spot := [2]int{p.X, p.Y}
+		if j, ok := first[spot]; ok {
+			points[j].Label += fmt.Sprintf(", %d", p.Rank)
+			continue
+		}
+		first[spot] = i
+		points[i].Label = fmt.Sprint(p.Rank)
+	}
+	free := func(b box, avoidDots bool) bool {
+		if b.x0 < chartLeft || b.x1 > chartRight || b.y0 < chartTop || b.y1 > chartBottom {
+			return false
+		}
+		for _, o := range placed {
+			if b.overlaps(o) {
+				return false
+			}
+		}
+		if avoidDots {
+			for _, d := range dots {
+				if b.overlaps(d) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for i := range points {
+		p := &points[i]
+		if p.Label == "" {
+			continue
+		}
+		text := p.Label
+		w := 7 * len(text)
+		// Right above (the usual place), right below, left above, left
+		// below, above, below; then the same, further out.
+		offsets := [][2]int{{8, -6}, {8, 14}, {-8 - w, -6}, {-8 - w, 14}, {-w / 2, -10}, {-w / 2, 22}}
+	search:
+		for _, avoidDots := range []bool{true, false} {
+			for ring := 1; ring <= 12; ring++ {
+				for _, o := range offsets {
+					x, y := p.X+o[0]*ring, p.Y+o[1]*ring
+					if ring > 1 {
+						// Further rings step by half a label's size, not by a multiple.
+						x, y = p.X+o[0]+sign(o[0])*(ring-1)*(w/2+4), p.Y+o[1]+sign(o[1])*(ring-1)*8
+					}
+					if b := labelBox(x, y, text); free(b, avoidDots) {
+						p.LabelX, p.LabelY, p.Leader = x, y, ring > 1
+						placed = append(placed, b)
+						break search
+					}
+				}
+			}
+		}
+	}
+}
+
+func sign(n int) int {
+	switch {
+	case n < 0:
+		return -1
+	case n > 0:
+		return 1
+	}
+	return 0
 }
 
 type riskTick struct {
@@ -112,6 +215,7 @@ func riskChart(v *htmlView, ranked []rules.Risk) {
 			v.Risk = append(v.Risk, riskRow{Risk: r, Reason: r.Reason()})
 		}
 	}
+	placeLabels(v.RiskPoints)
 }
 
 type severityCount struct {
@@ -133,6 +237,38 @@ type actionView struct {
 	Messages []string
 	RuleRefs []ruleCount
 	RuleList string // the rule ids, space-separated, for the filter
+}
+
+// keyRow is one key in a short list: Days is its age, or for a key never
+// used the days since it was created.
+type keyRow struct {
+	AccountID, AccountName, Principal, AccessKeyID string
+	KeySlot, Days                                  int
+	Root                                           bool
+}
+
+// keyList collects keys once each, in the order first added.
+type keyList struct {
+	rows []keyRow
+	seen map[keyRef]bool
+}
+
+func (l *keyList) add(account, name, principal, key string, slot, days int) {
+	ref := keyOf(account, principal, key, slot)
+	if l.seen == nil {
+		l.seen = map[keyRef]bool{}
+	}
+	if l.seen[ref] {
+		return
+	}
+	l.seen[ref] = true
+	l.rows = append(l.rows, keyRow{AccountID: account, AccountName: name, Principal: principal, AccessKeyID: key, KeySlot: slot, Days: days, Root: principal == inventory.RootName})
+}
+
+// top returns the ten with the most days, most first.
+func (l *keyList) top() []keyRow {
+	sort.SliceStable(l.rows, func(i, j int) bool { return l.rows[i].Days > l.rows[j].Days })
+	return l.rows[:min(10, len(l.rows))]
 }
 
 // bar is one bar of an SVG chart; X, Y, W, H are in the chart's units.
@@ -157,6 +293,7 @@ func newHTMLView(r *Report) htmlView {
 		v.Severities = append(v.Severities, severityCount{string(s), r.Summary.BySeverity[string(s)]})
 	}
 	v.CISVersion = r.cisVersion()
+	v.Coverage = CoverageNote(v.CISVersion)
 	cis := cisByRule()
 	for _, rule := range rules.Catalogue() {
 		if n := r.Summary.ByRule[rule.ID]; n > 0 {
@@ -164,17 +301,14 @@ func newHTMLView(r *Report) htmlView {
 		}
 	}
 	messages := openMessages(r.Findings)
-	for _, acts := range openActionsByAccount(r.Actions) {
-		for _, a := range acts {
-			av := actionView{Action: a, Label: accountLabel(a.AccountID, a.AccountName, ""), RuleList: strings.Join(a.Rules, " "),
-				Messages: messages[keyOf(a.AccountID, a.Principal, a.AccessKeyID, a.KeySlot)]}
-			for _, id := range a.Rules {
-				av.RuleRefs = append(av.RuleRefs, ruleCount{ID: id, CIS: cis[id].In(v.CISVersion)})
-			}
-			v.Open = append(v.Open, av)
+	for _, a := range urgentFirst(r.Actions) {
+		av := actionView{Action: a, Label: accountLabel(a.AccountID, a.AccountName, ""), RuleList: strings.Join(a.Rules, " "),
+			Messages: inRuleOrder(messages[keyOf(a.AccountID, a.Principal, a.AccessKeyID, a.KeySlot)], a.Rules)}
+		for _, id := range a.Rules {
+			av.RuleRefs = append(av.RuleRefs, ruleCount{ID: id, CIS: cis[id].In(v.CISVersion)})
 		}
+		v.Open = append(v.Open, av)
 	}
-	sort.SliceStable(v.Open, func(i, j int) bool { return v.Open[i].Severity.Rank() > v.Open[j].Severity.Rank() })
 
 	counts := make([]int, len(ageBands))
 	for _, age := range r.KeyAges {
@@ -193,8 +327,8 @@ func newHTMLView(r *Report) htmlView {
 
 	perAccount := map[string]int{}
 	accountSet := map[string]bool{}
-	neverSeen := map[string]bool{}
 	ruleSet := map[string]bool{}
+	var oldest, never keyList
 	for _, f := range r.Findings {
 		if f.Suppressed != nil {
 			v.Suppressed = append(v.Suppressed, f)
@@ -204,19 +338,19 @@ func newHTMLView(r *Report) htmlView {
 		perAccount[label]++
 		accountSet[label] = true
 		ruleSet[f.Rule] = true
-		if f.Rule == "key-rotation" {
-			v.Oldest = append(v.Oldest, f)
+		if age := f.Details.KeyAgeDays; age != nil && (f.Rule == "key-rotation" || f.Rule == "root-access-key") {
+			oldest.add(f.AccountID, f.AccountName, f.Principal, f.AccessKeyID, f.KeySlot, *age)
 		}
-		if key := f.AccountID + f.Principal + f.AccessKeyID + fmt.Sprint(f.KeySlot); f.Details.NeverUsed && !neverSeen[key] {
-			neverSeen[key] = true
-			v.NeverUsed = append(v.NeverUsed, f)
+		if age := f.Details.KeyAgeDays; age != nil && f.Details.NeverUsed {
+			never.add(f.AccountID, f.AccountName, f.Principal, f.AccessKeyID, f.KeySlot, *age)
 		}
 	}
-	sort.SliceStable(v.Oldest, func(i, j int) bool {
-		return deref(v.Oldest[i].Details.KeyAgeDays) > deref(v.Oldest[j].Details.KeyAgeDays)
-	})
-	v.Oldest = v.Oldest[:min(10, len(v.Oldest))]
-	v.NeverUsed = v.NeverUsed[:min(10, len(v.NeverUsed))]
+	for _, k := range r.Risk {
+		if k.StaleDays != nil && slices.ContainsFunc(k.Factors, func(f rules.Factor) bool { return f.ID == rules.FactorNeverUsed }) {
+			never.add(k.AccountID, k.AccountName, k.Principal, k.AccessKeyID, k.KeySlot, *k.StaleDays)
+		}
+	}
+	v.Oldest, v.NeverUsed = oldest.top(), never.top()
 
 	for label := range accountSet {
 		v.Accounts = append(v.Accounts, label)
@@ -252,11 +386,4 @@ func maxOf(xs []int) int {
 		m = max(m, x)
 	}
 	return m
-}
-
-func deref(p *int) int {
-	if p == nil {
-		return 0
-	}
-	return *p
 }

@@ -2,10 +2,13 @@ package report_test
 
 import (
 	"encoding/xml"
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
 	"github.com/stretchr/testify/assert"
@@ -68,4 +71,99 @@ func TestHTMLKillFirst(t *testing.T) {
 	assert.Contains(t, html, "service control policies and resource policies are out of scope", "case scope note")
 	assert.Contains(t, html, "<code>blast-via-group</code> +2: administrator only through group membership", "case factors listed")
 	assert.NotContains(t, string(render(t, report.HTMLWriter{}, empty())), "kill-first", "case no keys: no section")
+}
+
+// rankLabel is a rank label of the kill-first chart as drawn: the ranks
+// of the keys on one spot.
+type rankLabel struct {
+	text string
+	x, y int
+}
+
+func rankLabels(t *testing.T, html string) []rankLabel {
+	t.Helper()
+	var out []rankLabel
+	for _, m := range regexp.MustCompile(`<text class="rank" x="(-?\d+)" y="(-?\d+)">([\d, ]+)</text>`).FindAllStringSubmatch(html, -1) {
+		x, _ := strconv.Atoi(m[1])
+		y, _ := strconv.Atoi(m[2])
+		out = append(out, rankLabel{m[3], x, y})
+	}
+	return out
+}
+
+// Issue 22.5: the kill-first chart's rank labels never overlap, however
+// close the dots: ten keys on one spot (one label), ten a few pixels apart,
+// and clusters at the chart's corners. A label's box is the chart's 12px text, 7px a digit.
+func TestHTMLRankLabelsDoNotOverlap(t *testing.T) {
+	stale := func(d int) *int { return &d }
+	cases := map[string][]rules.Risk{}
+	for i := range 12 {
+		cases["one spot"] = append(cases["one spot"], rules.Risk{Rank: i + 1, Principal: fmt.Sprint("u", i), Score: 90 - i, BlastRadius: inventory.ClassAdmin, StaleDays: stale(30)})
+	}
+	for i := range 10 { // a few pixels apart
+		cases["near"] = append(cases["near"], rules.Risk{Rank: i + 1, Principal: fmt.Sprint("u", i), Score: 90 - i, BlastRadius: inventory.ClassAdmin, StaleDays: stale(30 + i)})
+	}
+	classes := []inventory.Class{inventory.ClassAdmin, inventory.ClassEscalation, ""}
+	for i := range 10 {
+		days := []int{0, 1, 1000, 999}[i%4]
+		cases["corners"] = append(cases["corners"], rules.Risk{Rank: i + 1, Principal: fmt.Sprint("u", i), Score: 90 - i, BlastRadius: classes[i%3], StaleDays: stale(days)})
+	}
+	for name, ranked := range cases {
+		r := empty()
+		r.Risk = ranked
+		labels := rankLabels(t, string(render(t, report.HTMLWriter{}, r)))
+		var ranks []string
+		for _, l := range labels {
+			ranks = append(ranks, strings.Split(l.text, ", ")...)
+		}
+		assert.ElementsMatch(t, strings.Fields("1 2 3 4 5 6 7 8 9 10"), ranks, "case %s: each of the top 10 labelled once", name)
+		box := func(l rankLabel) [4]int {
+			return [4]int{l.x - 1, l.y - 10, l.x + 7*len(l.text) + 1, l.y + 3}
+		}
+		for i, a := range labels {
+			ba := box(a)
+			assert.True(t, ba[0] >= 120 && ba[2] <= 600 && ba[1] >= 0 && ba[3] <= 200, "case %s: label %q outside the plot: %v", name, a.text, ba)
+			for _, b := range labels[i+1:] {
+				bb := box(b)
+				overlap := ba[0] < bb[2] && bb[0] < ba[2] && ba[1] < bb[3] && bb[1] < ba[3]
+				assert.False(t, overlap, "case %s: labels %q and %q overlap: %v %v", name, a.text, b.text, ba, bb)
+			}
+		}
+	}
+}
+
+// section returns the HTML of the section whose heading has id.
+func section(t *testing.T, html, id string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)<h2 id="` + id + `">.*?</section>`).FindString(html)
+	require.NotEmpty(t, m, "section %s", id)
+	return m
+}
+
+// Issue 22.5: the panels agree with the ranking: a key never used shows
+// even when it broke no rule yet, and the root user's key is among the
+// oldest.
+func TestHTMLPanelsAreTruthful(t *testing.T) {
+	fresh := inventory.Key{ID: "AKIAAAAAAAAAAAAAAAA9", Slot: 1, Active: true, CreatedAt: asOf.AddDate(0, 0, -10), LastUsed: inventory.LastUse{Known: true, Never: true}}
+	root := inventory.Key{Slot: 1, Active: true, CreatedAt: asOf.AddDate(0, 0, -980), LastUsed: inventory.LastUse{Known: true, At: asOf.AddDate(0, 0, -3)}}
+	prod := inventory.Account{ID: "111111111111", Name: "prod", Status: inventory.StatusOK,
+		Root:  &inventory.User{Name: inventory.RootName, ARN: "arn:aws:iam::111111111111:root", Root: true, Keys: []inventory.Key{root}},
+		Users: []inventory.User{iamUser("fresh", fresh), iamUser("old", usedKey("AKIAAAAAAAAAAAAAAAA8", 1, 400, 1))}}
+	r := build(rules.Defaults(), []inventory.Account{prod}, nil)
+	for _, f := range r.Findings {
+		require.NotEqual(t, "fresh", f.Principal, "the fresh key breaks no rule (%s)", f.Rule)
+	}
+	html := string(render(t, report.HTMLWriter{}, r))
+
+	never := section(t, html, "never")
+	assert.Contains(t, never, "<td>fresh</td>", "case never used, no finding: listed")
+	assert.Contains(t, never, "10 d ago", "case never used: days since creation")
+	assert.NotContains(t, never, "No key that was never used", "case never used: the empty note")
+
+	oldest := section(t, html, "oldest")
+	rootAt, oldAt := strings.Index(oldest, "&lt;root_account&gt;"), strings.Index(oldest, "<td>old</td>")
+	require.Positive(t, rootAt, "case oldest: the root key listed:\n%s", oldest)
+	require.Positive(t, oldAt, "case oldest: the rotation finding listed")
+	assert.Less(t, rootAt, oldAt, "case oldest: 980 days before 400")
+	assert.Contains(t, oldest, "980 d", "case oldest: the root key's age")
 }

@@ -21,9 +21,12 @@ func (MarkdownWriter) Write(w io.Writer, r *Report) error {
 		ew.printf("> **Demo data**: a simulated organization, not real AWS accounts.\n\n")
 	}
 	s := r.Summary
-	ew.printf("As of %s · %d account(s): %d ok, %d error, %d skipped · **%d finding(s)**: %d critical, %d high, %d medium, %d low",
-		r.AsOf.UTC().Format("2006-01-02 15:04 MST"), len(r.Accounts), s.Accounts["ok"], s.Accounts["error"], s.Accounts["skipped"],
-		s.Findings, s.BySeverity["critical"], s.BySeverity["high"], s.BySeverity["medium"], s.BySeverity["low"])
+	ew.printf("As of %s", r.AsOf.UTC().Format("2006-01-02 15:04 MST"))
+	// whois and local audit no account: no count of none.
+	if len(r.Accounts) > 0 {
+		ew.printf(" · %d account(s): %d ok, %d error, %d skipped", len(r.Accounts), s.Accounts["ok"], s.Accounts["error"], s.Accounts["skipped"])
+	}
+	ew.printf(" · **%d finding(s)**: %d critical, %d high, %d medium, %d low", s.Findings, s.BySeverity["critical"], s.BySeverity["high"], s.BySeverity["medium"], s.BySeverity["low"])
 	if s.Suppressed > 0 {
 		ew.printf(" · %d suppressed", s.Suppressed)
 	}
@@ -36,12 +39,10 @@ func (MarkdownWriter) Write(w io.Writer, r *Report) error {
 			ew.printf("- :warning: account %s %s: %s\n", mdCell(accountLabel(a.ID, a.Name, "")), a.Status, mdCell(a.Error))
 		}
 	}
-	var open []rules.Action
-	for _, acts := range openActionsByAccount(r.Actions) {
-		open = append(open, acts...)
-	}
+	open := urgentFirst(r.Actions)
 	if len(open) == 0 {
 		ew.printf("No findings.\n")
+		mdCoverage(ew, r)
 		mdKillFirst(ew, r)
 		return ew.err
 	}
@@ -53,20 +54,14 @@ func (MarkdownWriter) Write(w io.Writer, r *Report) error {
 		for _, id := range a.Rules {
 			ruleIDs = append(ruleIDs, strings.TrimSpace(id+" "+cis[id].In(version)))
 		}
-		ew.printf("| %s | %s | %s | %s | %s | %s | %s |\n", a.Severity, mdCell(accountLabel(a.AccountID, a.AccountName, "")), mdCell(a.Principal),
-			mdKey(a.AccessKeyID, a.KeySlot), mdCell(strings.Join(ruleIDs, ", ")), mdCell(strings.Join(messages[keyOf(a.AccountID, a.Principal, a.AccessKeyID, a.KeySlot)], "; ")), mdCell(a.Summary))
+		ew.printf("| %s | %s | %s | %s | %s | %s | %s |\n", a.Severity, mdAccount(a), mdCell(a.Principal),
+			mdKey(a.AccessKeyID, a.KeySlot), mdCell(strings.Join(ruleIDs, ", ")), mdCell(strings.Join(inRuleOrder(messages[keyOf(a.AccountID, a.Principal, a.AccessKeyID, a.KeySlot)], a.Rules), "; ")), mdCell(a.Summary))
 	}
+	mdCoverage(ew, r)
 	mdKillFirst(ew, r)
-	// Plans in report order: a user's plan that frees a key slot comes
-	// before the plan that needs it.
 	ew.printf("\n### Plans\n")
-	i := 0
-	for _, a := range r.Actions {
-		if a.Suppressed {
-			continue
-		}
-		i++
-		ew.printf("\n#### %d. %s · %s · %s · %s\n\n%s\n\n", i, a.Severity, mdCell(accountLabel(a.AccountID, a.AccountName, "")), mdCell(a.Principal), mdKey(a.AccessKeyID, a.KeySlot), mdCell(a.Summary))
+	for i, a := range planOrder(r.Actions) {
+		ew.printf("\n#### %d. %s · %s · %s · %s\n\n%s\n\n", i+1, a.Severity, mdAccount(a), mdCell(a.Principal), mdKey(a.AccessKeyID, a.KeySlot), mdCell(a.Summary))
 		for n, step := range a.Plan {
 			item := fmt.Sprintf("%d. ", n+1)
 			ew.printf("%s%s\n", item, mdCell(step.Action))
@@ -90,6 +85,20 @@ var mdReplacer = strings.NewReplacer(
 )
 
 func mdCell(s string) string { return mdReplacer.Replace(clean(s)) }
+
+// mdCoverage notes what the CIS ids do not cover, where accounts were
+// audited (whois and local judge none against CIS).
+func mdCoverage(ew *errWriter, r *Report) {
+	if len(r.Accounts) > 0 {
+		ew.printf("\n%s\n", mdCell(CoverageNote(r.cisVersion())))
+	}
+}
+
+// mdAccount names an action's account; a key whose owner is unknown (an
+// old-format key ID found by local or whois) has none.
+func mdAccount(a rules.Action) string {
+	return or(mdCell(accountLabel(a.AccountID, a.AccountName, "")), "unknown account")
+}
 
 var plainKeyID = regexp.MustCompile(`^[A-Z0-9]+$`)
 

@@ -196,7 +196,7 @@ func TestCSV(t *testing.T) {
 		assert.Contains(t, strings.Split(row[col["action_rules"]], ";"), row[col["rule"]], "the key's action does not list the finding's rule")
 		if row[col["rule"]] == "key-rotation" {
 			sawRotation = true
-			assert.Equal(t, []string{"1.14", "1.13", "2.13"}, []string{row[col["cis_v4.0.1"]], row[col["cis_v5.0.0"]], row[col["cis_v6.0.0"]]})
+			assert.Equal(t, []string{"CIS 1.14", "CIS 1.13", "CIS 2.13"}, []string{row[col["cis_v4.0.1"]], row[col["cis_v5.0.0"]], row[col["cis_v6.0.0"]]})
 		}
 	}
 	assert.True(t, sawRotation, "no key-rotation row")
@@ -333,33 +333,37 @@ func TestTableColorKeepsColumnsAligned(t *testing.T) {
 	assert.True(t, sawColor, "no color in the colored table")
 }
 
+// Issue 22.3: every line fits the width; where the columns would not
+// leave the text room, each key is a block of lines.
 func TestTableFitsTheWidth(t *testing.T) {
 	r := actionsFixture()
 	r.CISVersion = rules.CISv6
+	r.Accounts = append(r.Accounts, report.Account{ID: "222222222222", Status: "error", Error: strings.Repeat("cannot assume role arn:aws:iam::222222222222:role/KeyAuditRole ", 6)})
+	r.Warnings = []string{strings.Repeat("a warning long enough to wrap ", 8)}
 	wide := string(render(t, report.TableWriter{}, r))
-	out := string(render(t, report.TableWriter{Width: 100}, r))
-	assert.NotEqual(t, wide, out, "nothing wrapped")
-	inTable := false
-	for _, line := range strings.Split(out, "\n") {
-		inTable = inTable || strings.HasPrefix(line, "  SEVERITY")
-		if strings.HasPrefix(line, "Not audited") {
-			inTable = false
+	assert.Contains(t, wide, "RULE (CIS v6.0.0)", "case no width: columns")
+	assert.Contains(t, wide, "key-two-active 2.12", "case no width: the CIS id beside the rule")
+	for _, width := range []int{60, 80, 100, 200} {
+		out := string(render(t, report.TableWriter{Width: width}, r))
+		assert.NotEqual(t, wide, out, "case width %d: nothing wrapped", width)
+		for _, line := range strings.Split(out, "\n") {
+			assert.LessOrEqual(t, utf8.RuneCountInString(line), width, "case width %d: line too wide: %q", width, line)
+			if width == 200 && strings.Contains(line, "AKIAAAAAAAAAAAAAAAA3") && !strings.Contains(line, "the newer is") {
+				assert.Equal(t, 1, strings.Count(line, "ci-deploy"), "case width %d: the user is repeated: %q", width, line)
+			}
 		}
-		if inTable {
-			assert.LessOrEqual(t, utf8.RuneCountInString(line), 100, "line too wide: %q", line)
-		}
-		if strings.Contains(line, "AKIAAAAAAAAAAAAAAAA3") {
-			assert.Equal(t, 1, strings.Count(line, "ci-deploy"), "the user is repeated: %q", line)
-			assert.Equal(t, 1, strings.Count(line, "AKIAAAAAAAAAAAAAAAA3"), "the key is repeated: %q", line)
+		assert.Contains(t, out, "The plan for each key", "case width %d", width)
+		if width < 200 {
+			assert.Contains(t, out, "key-two-active (CIS 2.12): one of two active", "case width %d: stacked", width)
+			assert.NotContains(t, out, "RULE (CIS", "case width %d: stacked", width)
+		} else {
+			assert.Contains(t, out, "RULE (CIS v6.0.0)", "case width %d: columns", width)
 		}
 	}
-	assert.Contains(t, out, "key-two-active 2.12")
-	assert.Contains(t, out, "RULE (CIS v6.0.0)")
-	assert.Contains(t, out, "The plan for each key")
-	assert.NotContains(t, out, "Each finding's rotation plan")
-
+	assert.Contains(t, string(render(t, report.TableWriter{Width: 80}, r)), "\n  medium    ci-deploy · prod (111111111111) · AKIAAAAAAAAAAAAAAAA3\n", "case width 80: the key's heading")
 	r.CISVersion = rules.CISv4
 	assert.Contains(t, string(render(t, report.TableWriter{}, r)), "key-two-active 1.13", "cis_version not honoured")
+	assert.Contains(t, string(render(t, report.TableWriter{Width: 80}, r)), "key-two-active (CIS 1.13)", "cis_version not honoured when stacked")
 }
 
 func TestTableStripsControlCharacters(t *testing.T) {

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"fmt"
+
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/rules"
 )
@@ -49,4 +51,14 @@ func (r *Report) Complete() bool {
 func (r *Report) SetIncomplete(why string) {
 	r.Incomplete = why
 	r.Warnings = append([]string{"incomplete: " + why}, r.Warnings...)
+}
+
+// CoverageNote says what the CIS ids shown do not cover: the recommendations
+// on MFA for console users and on unused credentials (2.9 and 2.11 in
+// v6.0.0) are judged here for access keys only, so a report without such
+// findings must not read as a pass.
+func CoverageNote(v rules.CISVersion) string {
+	cis := cisByRule()
+	mfa, unused := cis["key-without-mfa"].In(v), cis["key-unused"].In(v)
+	return fmt.Sprintf("CIS %s %s and %s are checked for access keys only, not for console passwords (their MFA, their last use): no finding under them does not mean they pass.", v, mfa, unused)
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -14,19 +13,21 @@ import (
 	"github.com/keyaudit/keyaudit/rules"
 )
 
-// TableWriter writes the report for people on a terminal: one row per key
-// to act on, by account and severity, with the rules that fired and what to
-// do; accounts that could not be audited with the reason; and a one-line
-// summary. Plans are in the other formats.
+// TableWriter writes the report for people on a terminal: the keys to act
+// on, most severe first, with the rules that fired and what to do; the keys
+// to kill first; accounts that could not be audited with the reason; and a
+// one-line summary. Plans are in the other formats.
 type TableWriter struct {
 	Color bool // ANSI colors for severities
-	// Width is the terminal's width: the finding text wraps to fit. 0: no wrapping.
+	// Width is the terminal's width: text wraps to fit it, and where the
+	// columns leave too little room for the text, each key is a block of
+	// lines instead. 0: columns, no wrapping.
 	Width int
 }
 
 var severityColor = map[rules.Severity]string{rules.Critical: "\033[1;31m", rules.High: "\033[31m", rules.Medium: "\033[33m", rules.Low: "\033[36m"}
 
-// colorize colors the severity that starts a table row. It runs after
+// colorize colors the severity that starts a row or a block. It runs after
 // the columns are aligned: escape codes would count as width.
 func (t TableWriter) colorize(line string) string {
 	if !t.Color {
@@ -40,19 +41,20 @@ func (t TableWriter) colorize(line string) string {
 	return line
 }
 
-// minTextWidth keeps the finding column readable on a narrow terminal.
-const minTextWidth = 30
+// minTextWidth is the least room the text column may have; with less, the
+// table is stacked: a block of lines per key.
+const minTextWidth = 36
 
 func (t TableWriter) Write(w io.Writer, r *Report) error {
 	ew := &errWriter{w: w}
 	if r.Demo {
-		ew.printf("DEMO DATA: a simulated organization, not your AWS accounts.\n")
+		t.para(ew, "", "", "DEMO DATA: a simulated organization, not your AWS accounts.")
 	}
-	ew.printf("keyaudit · as of %s", r.AsOf.UTC().Format("2006-01-02 15:04 MST"))
+	head := "keyaudit · as of " + r.AsOf.UTC().Format("2006-01-02 15:04 MST")
 	if len(r.Accounts) > 0 {
-		ew.printf(" · %d account(s): %d ok, %d error, %d skipped", len(r.Accounts), r.Summary.Accounts["ok"], r.Summary.Accounts["error"], r.Summary.Accounts["skipped"])
+		head += fmt.Sprintf(" · %d account(s): %d ok, %d error, %d skipped", len(r.Accounts), r.Summary.Accounts["ok"], r.Summary.Accounts["error"], r.Summary.Accounts["skipped"])
 	}
-	ew.printf("\n")
+	t.para(ew, "", "", head)
 
 	if len(r.Keys) > 0 {
 		t.keys(ew, r.Keys)
@@ -61,31 +63,8 @@ func (t TableWriter) Write(w io.Writer, r *Report) error {
 	for _, a := range r.Accounts {
 		names[a.ID] = a.Name
 	}
-	messages := openMessages(r.Findings)
-	version, cis := r.cisVersion(), cisByRule()
-	for _, acts := range openActionsByAccount(r.Actions) {
-		ew.printf("\n%s\n", clean(accountLabel(acts[0].AccountID, names[acts[0].AccountID], acts[0].AccountName)))
-		header := []string{"SEVERITY", "PRINCIPAL", "ACCESS KEY", "RULE (CIS " + string(version) + ")", "FINDING AND WHAT TO DO"}
-		rows := [][][]string{}
-		for _, a := range acts {
-			key := a.AccessKeyID
-			if key == "" && a.KeySlot > 0 {
-				key = fmt.Sprintf("(slot %d)", a.KeySlot)
-			}
-			var ruleLines []string
-			for _, id := range a.Rules {
-				ruleLines = append(ruleLines, strings.TrimSpace(id+" "+cis[id].In(version)))
-			}
-			var text []string
-			for _, m := range messages[keyOf(a.AccountID, a.Principal, a.AccessKeyID, a.KeySlot)] {
-				text = append(text, clean(m))
-			}
-			text = append(text, "→ "+clean(a.Summary))
-			rows = append(rows, [][]string{{string(a.Severity)}, {clean(a.Principal)}, {or(clean(key), "-")}, ruleLines, text})
-		}
-		for _, line := range t.layout(header, rows) {
-			ew.printf("%s\n", t.colorize(line))
-		}
+	if open := urgentFirst(r.Actions); len(open) > 0 {
+		t.findings(ew, r, open, names)
 	}
 	if len(r.Risk) > 0 {
 		t.killFirst(ew, r, names, KillFirstRows)
@@ -99,22 +78,119 @@ func (t TableWriter) Write(w io.Writer, r *Report) error {
 	if len(unaudited) > 0 {
 		ew.printf("\nNot audited:\n")
 		for _, a := range unaudited {
-			ew.printf("  %s: %s: %s\n", clean(accountLabel(a.ID, a.Name, "")), a.Status, clean(a.Error))
+			t.para(ew, "  ", "    ", fmt.Sprintf("%s: %s: %s", clean(accountLabel(a.ID, a.Name, "")), a.Status, clean(a.Error)))
 		}
 	}
 	if len(r.Warnings) > 0 {
 		ew.printf("\nWarnings:\n")
 		for _, w := range r.Warnings {
-			ew.printf("  - %s\n", clean(w))
+			t.para(ew, "  - ", "    ", clean(w))
 		}
 	}
-	ew.printf("\n%s\n", summaryLine(r))
+	ew.printf("\n")
+	t.para(ew, "", "", summaryLine(r))
+	if len(r.Accounts) > 0 { // whois and local judge no account against CIS
+		t.para(ew, "", "", CoverageNote(r.cisVersion()))
+	}
 	if r.Summary.Findings > 0 {
-		for _, line := range wrap("The plan for each key, with the exact commands, is in the JSON report's actions (--format json), in --format markdown and html, and in every file of --out DIR.", t.Width) {
-			ew.printf("%s\n", line)
-		}
+		t.para(ew, "", "", "The plan for each key, with the exact commands, is in the JSON report's actions (--format json), in --format markdown and html, and in every file of --out DIR.")
 	}
 	return ew.err
+}
+
+// para writes s wrapped to the width: the first line after first, the
+// others after hang.
+func (t TableWriter) para(ew *errWriter, first, hang, s string) {
+	for _, line := range t.indented(first, hang, s) {
+		ew.printf("%s\n", line)
+	}
+}
+
+// indented is s wrapped to the width, the first line after first, the
+// others after hang.
+func (t TableWriter) indented(first, hang, s string) []string {
+	width := 0
+	if t.Width > 0 {
+		width = max(minTextWidth, t.Width-max(utf8.RuneCountInString(first), utf8.RuneCountInString(hang)))
+	}
+	lines := Wrap(s, width)
+	for i := range lines {
+		if i == 0 {
+			lines[i] = first + lines[i]
+		} else {
+			lines[i] = hang + lines[i]
+		}
+	}
+	return lines
+}
+
+// findings writes the keys to act on: a row per key, a line per rule
+// beside its own message, and what to do; stacked when the columns leave
+// the text too little room.
+func (t TableWriter) findings(ew *errWriter, r *Report, open []rules.Action, names map[string]string) {
+	messages := openMessages(r.Findings)
+	version, cis := r.cisVersion(), cisByRule()
+	header := []string{"SEVERITY", "ACCOUNT", "PRINCIPAL", "ACCESS KEY", "RULE (CIS " + string(version) + ")", "FINDING AND WHAT TO DO"}
+	var rows [][][]string
+	for _, a := range open {
+		first := []string{string(a.Severity), clean(or(names[a.AccountID], or(a.AccountName, or(a.AccountID, "-")))), clean(a.Principal), or(clean(actionKey(a.AccessKeyID, a.KeySlot)), "-")}
+		var row [][]string
+		add := func(rule, text string) {
+			cells := make([]string, len(first))
+			if len(row) == 0 {
+				copy(cells, first)
+			}
+			row = append(row, append(cells, rule, text))
+		}
+		byRule := messages[keyOf(a.AccountID, a.Principal, a.AccessKeyID, a.KeySlot)]
+		for _, id := range a.Rules {
+			for i, m := range byRule[id] {
+				rule := ""
+				if i == 0 {
+					rule = strings.TrimSpace(id + " " + cis[id].In(version))
+				}
+				add(rule, clean(m))
+			}
+		}
+		add("", "→ "+clean(a.Summary))
+		rows = append(rows, row)
+	}
+	ew.printf("\n")
+	if lines, ok := t.layout(header, rows); ok {
+		for _, line := range lines {
+			ew.printf("%s\n", t.colorize(line))
+		}
+		return
+	}
+	// Stacked: a heading line per key, then its rules and what to do.
+	ew.printf("%d key(s) to act on, most severe first (CIS %s ids):\n", len(open), version)
+	indent := strings.Repeat(" ", len("  critical  "))
+	for _, a := range open {
+		ew.printf("\n")
+		who := []string{clean(a.Principal), clean(accountLabel(a.AccountID, names[a.AccountID], or(a.AccountName, "unknown account"))), or(clean(actionKey(a.AccessKeyID, a.KeySlot)), "no key ID")}
+		for _, line := range t.indented(fmt.Sprintf("  %-8s  ", a.Severity), indent, strings.Join(who, " · ")) {
+			ew.printf("%s\n", t.colorize(line))
+		}
+		byRule := messages[keyOf(a.AccountID, a.Principal, a.AccessKeyID, a.KeySlot)]
+		for _, id := range a.Rules {
+			label := id
+			if c := cis[id].In(version); c != "" {
+				label += " (CIS " + c + ")"
+			}
+			for _, m := range byRule[id] {
+				t.para(ew, indent, indent+"  ", label+": "+clean(m))
+			}
+		}
+		t.para(ew, indent+"→ ", indent+"  ", clean(a.Summary))
+	}
+}
+
+// actionKey names a key by ID, else by its slot in the credential report.
+func actionKey(id string, slot int) string {
+	if id == "" && slot > 0 {
+		return fmt.Sprintf("(slot %d)", slot)
+	}
+	return id
 }
 
 // KillFirstRows is how many keys the table and Slack's top list show.
@@ -151,46 +227,46 @@ func (k KillFirstWriter) Write(w io.Writer, r *Report) error {
 }
 
 // killFirst writes the top limit keys of the ranking, each with its
-// reason, and what the ranking does not cover.
+// reason, and what the ranking does not cover. Where the columns leave the
+// reason too little room, the key and its reason stack in one column.
 func (t TableWriter) killFirst(ew *errWriter, r *Report, names map[string]string, limit int) {
 	shown := min(limit, len(r.Risk))
-	ew.printf("\nKill first: the top %d of %d active long-term key(s) by risk score\n", shown, len(r.Risk))
-	header := []string{"RANK", "SCORE", "ACCOUNT", "PRINCIPAL", "ACCESS KEY", "WHY"}
-	var rows [][][]string
+	ew.printf("\n")
+	t.para(ew, "", "", fmt.Sprintf("Kill first: the top %d of %d active long-term key(s) by risk score", shown, len(r.Risk)))
+	var rows, stacked [][][]string
 	for _, k := range r.Risk[:shown] {
-		key := k.AccessKeyID
-		if key == "" {
-			key = fmt.Sprintf("(slot %d)", k.KeySlot)
-		}
-		rows = append(rows, [][]string{{fmt.Sprint(k.Rank)}, {fmt.Sprint(k.Score)}, {clean(or(names[k.AccountID], or(k.AccountName, k.AccountID)))},
-			{clean(k.Principal)}, {key}, {clean(k.Reason())}})
+		key := or(actionKey(k.AccessKeyID, k.KeySlot), "-")
+		account := clean(or(names[k.AccountID], or(k.AccountName, k.AccountID)))
+		rank, score := fmt.Sprint(k.Rank), fmt.Sprint(k.Score)
+		rows = append(rows, [][]string{{rank, score, account, clean(k.Principal), key, clean(k.Reason())}})
+		stacked = append(stacked, [][]string{{rank, score, clean(k.Principal) + " · " + account + " · " + key}, {"", "", clean(k.Reason())}})
 	}
-	for _, line := range t.layout(header, rows) {
+	lines, ok := t.layout([]string{"RANK", "SCORE", "ACCOUNT", "PRINCIPAL", "ACCESS KEY", "WHY"}, rows)
+	if !ok {
+		lines, _ = t.layout([]string{"RANK", "SCORE", "KEY AND WHY"}, stacked)
+	}
+	for _, line := range lines {
 		ew.printf("%s\n", line)
 	}
 	for _, n := range r.RiskNotes {
-		for i, line := range wrap(clean(n), max(0, t.Width-4)) {
-			if i == 0 {
-				ew.printf("  * %s\n", line)
-			} else {
-				ew.printf("    %s\n", line)
-			}
-		}
+		t.para(ew, "  * ", "    ", clean(n))
 	}
 }
 
-// layout aligns rows of multi-line cells in columns, two spaces apart and
-// indented by two. The last column wraps to fit t.Width.
-func (t TableWriter) layout(header []string, rows [][][]string) []string {
+// layout aligns rows in columns, two spaces apart and indented by two. A
+// row is one or more lines of cells; the last column wraps to fit t.Width.
+// It reports false when the other columns leave the last one less than
+// minTextWidth.
+func (t TableWriter) layout(header []string, rows [][][]string) ([]string, bool) {
 	last := len(header) - 1
 	widths := make([]int, len(header))
 	for i, h := range header {
 		widths[i] = utf8.RuneCountInString(h)
 	}
 	for _, row := range rows {
-		for i, c := range row[:last] {
-			for _, l := range c {
-				widths[i] = max(widths[i], utf8.RuneCountInString(l))
+		for _, cells := range row {
+			for i, c := range cells[:last] {
+				widths[i] = max(widths[i], utf8.RuneCountInString(c))
 			}
 		}
 	}
@@ -200,43 +276,38 @@ func (t TableWriter) layout(header []string, rows [][][]string) []string {
 		for _, w := range widths[:last] {
 			used += w + 2
 		}
-		textWidth = max(minTextWidth, t.Width-used)
+		if t.Width-used < minTextWidth {
+			return nil, false
+		}
+		textWidth = t.Width - used
 	}
-	line := func(cells []string) string {
+	line := func(cells []string, text string) string {
 		var b strings.Builder
 		b.WriteString("  ")
 		for i, c := range cells[:last] {
 			b.WriteString(c + strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+2))
 		}
-		return strings.TrimRight(b.String()+cells[last], " ")
+		return strings.TrimRight(b.String()+text, " ")
 	}
-	out := []string{line(header)}
+	blank := make([]string, last)
+	out := []string{line(header, header[last])}
 	for _, row := range rows {
-		var text []string
-		for _, para := range row[last] {
-			text = append(text, wrap(para, textWidth)...)
-		}
-		cols := append(append([][]string{}, row[:last]...), text)
-		height := 0
-		for _, c := range cols {
-			height = max(height, len(c))
-		}
-		for n := range height {
-			cells := make([]string, len(cols))
-			for i, c := range cols {
-				if n < len(c) {
-					cells[i] = c[n]
+		for _, cells := range row {
+			for i, text := range Wrap(cells[last], textWidth) {
+				if i == 0 {
+					out = append(out, line(cells, text))
+				} else {
+					out = append(out, line(blank, text))
 				}
 			}
-			out = append(out, line(cells))
 		}
 	}
-	return out
+	return out, true
 }
 
-// wrap breaks s into lines of at most width runes, at spaces where it can;
+// Wrap breaks s into lines of at most width runes, at spaces where it can;
 // width 0 leaves s whole.
-func wrap(s string, width int) []string {
+func Wrap(s string, width int) []string {
 	if width <= 0 || utf8.RuneCountInString(s) <= width {
 		return []string{s}
 	}
@@ -280,37 +351,76 @@ func clean(s string) string {
 	}, s)
 }
 
-// openActionsByAccount returns the actions not suppressed, grouped by
-// account in report order, most severe first within an account.
-func openActionsByAccount(actions []rules.Action) [][]rules.Action {
-	var out [][]rules.Action
-	index := map[string]int{}
+// urgentFirst returns the actions not suppressed, most severe first and,
+// among equals, the root user's first (nothing limits it), else in report
+// order.
+func urgentFirst(actions []rules.Action) []rules.Action {
+	var out []rules.Action
+	for _, a := range actions {
+		if !a.Suppressed {
+			out = append(out, a)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return moreUrgent(out[i], out[j]) })
+	return out
+}
+
+// moreUrgent: a is more severe than b or, as severe, a root key when b is not.
+func moreUrgent(a, b rules.Action) bool {
+	if a.Severity.Rank() != b.Severity.Rank() {
+		return a.Severity.Rank() > b.Severity.Rank()
+	}
+	return a.Principal == inventory.RootName && b.Principal != inventory.RootName
+}
+
+// planOrder returns the plans not suppressed, user by user: the users in
+// the order of their most urgent plan (urgentFirst), and a user's plans in
+// report order, where a plan that frees a key slot comes before the plan
+// that needs it.
+func planOrder(actions []rules.Action) []rules.Action {
+	type user struct{ account, principal string }
+	var users []user
+	plans := map[user][]rules.Action{}
 	for _, a := range actions {
 		if a.Suppressed {
 			continue
 		}
-		i, ok := index[a.AccountID]
-		if !ok {
-			i = len(out)
-			index[a.AccountID] = i
-			out = append(out, nil)
+		u := user{a.AccountID, a.Principal}
+		if plans[u] == nil {
+			users = append(users, u)
 		}
-		out[i] = append(out[i], a)
+		plans[u] = append(plans[u], a)
 	}
-	for _, acts := range out {
-		sort.SliceStable(acts, func(i, j int) bool { return acts[i].Severity.Rank() > acts[j].Severity.Rank() })
+	worst := func(u user) rules.Action { return urgentFirst(plans[u])[0] }
+	sort.SliceStable(users, func(i, j int) bool { return moreUrgent(worst(users[i]), worst(users[j])) })
+	var out []rules.Action
+	for _, u := range users {
+		out = append(out, plans[u]...)
 	}
 	return out
 }
 
-// openMessages are the messages of the findings not suppressed, by key.
-func openMessages(findings []rules.Finding) map[keyRef][]string {
-	out := map[keyRef][]string{}
+// openMessages are the messages of the findings not suppressed, by key
+// and rule, so that each message stays beside its rule.
+func openMessages(findings []rules.Finding) map[keyRef]map[string][]string {
+	out := map[keyRef]map[string][]string{}
 	for _, f := range findings {
 		if f.Suppressed == nil {
 			k := keyOf(f.AccountID, f.Principal, f.AccessKeyID, f.KeySlot)
-			out[k] = append(out[k], f.Message)
+			if out[k] == nil {
+				out[k] = map[string][]string{}
+			}
+			out[k][f.Rule] = append(out[k][f.Rule], f.Message)
 		}
+	}
+	return out
+}
+
+// inRuleOrder lists a key's messages in the order of its action's rules.
+func inRuleOrder(byRule map[string][]string, ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		out = append(out, byRule[id]...)
 	}
 	return out
 }
@@ -324,10 +434,12 @@ func cisByRule() map[string]rules.CISRefs {
 	return out
 }
 
+// keys writes the keys whois and local were asked about: a table, or a
+// block per key where the table would not fit.
 func (t TableWriter) keys(ew *errWriter, keys []inventory.Sighting) {
 	ew.printf("\n")
-	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "KEY ID\tKIND\tOWNER ACCOUNT\tAUDITED\tPRINCIPAL\tSTATUS\tCREATED\tLAST USED\tFOUND IN\n")
+	header := []string{"KEY ID", "KIND", "OWNER ACCOUNT", "AUDITED", "PRINCIPAL", "STATUS", "CREATED", "LAST USED", "FOUND IN"}
+	var rows [][][]string
 	for _, s := range keys {
 		status, created, used := "-", "-", "-"
 		if k := s.Key; k != nil {
@@ -339,25 +451,35 @@ func (t TableWriter) keys(ew *errWriter, keys []inventory.Sighting) {
 			status += " (leaked)"
 		}
 		audited := map[bool]string{true: "yes", false: "no"}[s.Audited]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(s.AccessKeyID), s.Kind, or(clean(accountLabel(s.OwnerAccount, s.OwnerName, "")), "-"),
-			audited, or(clean(s.Principal), "-"), status, created, clean(used), clean(s.Source))
+		rows = append(rows, [][]string{{clean(s.AccessKeyID), string(s.Kind), or(clean(accountLabel(s.OwnerAccount, s.OwnerName, "")), "-"),
+			audited, or(clean(s.Principal), "-"), status, created, clean(used), clean(s.Source)}})
 	}
-	tw.Flush()
+	if lines, ok := t.layout(header, rows); ok {
+		for _, line := range lines {
+			ew.printf("%s\n", line)
+		}
+	} else {
+		for _, row := range rows {
+			c := row[0]
+			ew.printf("  %s\n", c[0])
+			t.para(ew, "    ", "    ", fmt.Sprintf("%s · owner %s · audited: %s · principal %s · %s · created %s · last used %s · found in %s", c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]))
+		}
+	}
 	for _, s := range keys {
 		if s.Error != "" {
-			ew.printf("  %s: %s\n", clean(or(s.AccessKeyID, s.Source)), clean(s.Error))
+			t.para(ew, "  ", "    ", clean(or(s.AccessKeyID, s.Source))+": "+clean(s.Error))
 		}
 		if s.Issuer != nil {
-			ew.printf("  %s: issued by %s to %s on %s from %s\n", clean(s.AccessKeyID), clean(s.Issuer.EventName), clean(or(s.Issuer.Principal, s.Principal)), s.Issuer.Time.Format(time.RFC3339), or(clean(s.Issuer.SourceIP), "an unknown address"))
+			t.para(ew, "  ", "    ", fmt.Sprintf("%s: issued by %s to %s on %s from %s", clean(s.AccessKeyID), clean(s.Issuer.EventName), clean(or(s.Issuer.Principal, s.Principal)), s.Issuer.Time.Format(time.RFC3339), or(clean(s.Issuer.SourceIP), "an unknown address")))
 		}
 		if s.Key != nil && s.Key.Usage != nil {
 			u := s.Key.Usage
 			if u.Events == 0 {
-				ew.printf("  %s: no CloudTrail events since %s\n", clean(s.AccessKeyID), date(u.Since))
+				t.para(ew, "  ", "    ", fmt.Sprintf("%s: no CloudTrail events since %s", clean(s.AccessKeyID), date(u.Since)))
 				continue
 			}
-			ew.printf("  %s: used in %d CloudTrail events, %s to %s, from %s by %s (%s)\n", clean(s.AccessKeyID), u.Events, date(u.FirstSeen), date(u.LastSeen),
-				clean(strings.Join(u.SourceIPs, ", ")), clean(strings.Join(u.UserAgents, ", ")), clean(strings.Join(u.Services, ", ")))
+			t.para(ew, "  ", "    ", fmt.Sprintf("%s: used in %d CloudTrail events, %s to %s, from %s by %s (%s)", clean(s.AccessKeyID), u.Events, date(u.FirstSeen), date(u.LastSeen),
+				clean(strings.Join(u.SourceIPs, ", ")), clean(strings.Join(u.UserAgents, ", ")), clean(strings.Join(u.Services, ", "))))
 		}
 	}
 }

@@ -38,31 +38,37 @@ func TestScanConcurrency(t *testing.T) {
 	}
 }
 
-// On a terminal the choice is a line above the progress bar: the first,
-// then, while the organization is listed, only the last once it is.
+// On a terminal with --verbose the choice is a line above the progress
+// bar, in plain words: the first, then, while the organization is listed,
+// only the last once it is. Without --verbose, nothing (issue 22.3).
 func TestProgressPlan(t *testing.T) {
 	var buf bytes.Buffer
-	p := &progress{w: &buf, on: true, more: true, start: time.Now()}
+	p := &progress{w: &buf, on: true, verbose: true, more: true, start: time.Now()}
 	p.draw()
 	assert.Contains(t, buf.String(), "listing the accounts", "before the first page")
 	p.listed(20, true)
-	p.plan("10 at once: why")
-	assert.Contains(t, buf.String(), "\r\033[K10 at once: why\n", "the first plan on its own line")
+	p.plan(10, "20 accounts × 20s each to fit in a quarter of 15m0s (no deadline set); at least 10")
+	assert.Contains(t, buf.String(), "\r\033[KAuditing up to 10 accounts at a time (--concurrency sets how many).\n", "the first plan on its own line")
+	assert.NotContains(t, buf.String(), "×", "the scheduler's terms stay in the log")
 	assert.Contains(t, buf.String(), "0/20+ accounts", "the bar drawn again below it, more accounts to come")
 	buf.Reset()
-	p.plan("30 at once: more listed")
-	p.plan("50 at once: more still")
-	assert.NotContains(t, buf.String(), "at once", "plans held back while the accounts are listed")
+	p.plan(30, "more listed")
+	p.plan(50, "more still")
+	assert.NotContains(t, buf.String(), "at a time", "plans held back while the accounts are listed")
 	p.listed(1000, false)
-	assert.NotContains(t, buf.String(), "30 at once", "a plan superseded is never shown")
-	assert.Contains(t, buf.String(), "\r\033[K50 at once: more still\n", "the latest plan, once every account is listed")
+	assert.NotContains(t, buf.String(), "up to 30 ", "a plan superseded is never shown")
+	assert.Contains(t, buf.String(), "\r\033[KAuditing up to 50 accounts at a time", "the latest plan, once every account is listed")
 	assert.Contains(t, buf.String(), "0/1000 accounts", "the bar with every account")
 	buf.Reset()
-	p.plan("80 at once: slower than planned")
-	assert.Contains(t, buf.String(), "80 at once", "a plan after the listing is shown at once")
+	p.plan(80, "slower than planned")
+	assert.Contains(t, buf.String(), "up to 80 accounts", "a plan after the listing is shown at once")
 	buf.Reset()
-	(&progress{w: &buf, on: false}).plan("10 at once: why")
+	p.plan(1, "one account")
+	assert.Empty(t, buf.String(), "nothing for one account")
+	(&progress{w: &buf, on: false, verbose: true}).plan(10, "why")
 	assert.Empty(t, buf.String(), "nothing when the bar is off (not a terminal, --quiet)")
+	(&progress{w: &buf, on: true, more: true}).plan(10, "why")
+	assert.Empty(t, buf.String(), "nothing without --verbose")
 }
 
 // Without --all-key-ids, keys nothing is said about stay slots; with it,

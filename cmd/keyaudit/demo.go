@@ -27,7 +27,8 @@ func startDemo(ctx context.Context, log *slog.Logger, say func(string)) (*awsEnv
 	}
 	cfg = pipeline.Configure(cfg, log)
 	if say != nil {
-		say(fmt.Sprintf("DEMO: auditing a simulated organization served at %s (no AWS account is used)", srv.URL))
+		// Short enough for an 80-column terminal.
+		say(fmt.Sprintf("DEMO: a simulated organization at %s; no AWS account is used", srv.URL))
 	}
 	return &awsEnv{cfg: cfg, close: srv.Close}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -15,6 +16,7 @@ import (
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 )
 
 // output holds the flags every audit command shares for delivering a report.
@@ -125,6 +127,24 @@ func (o *output) deliver(ctx context.Context, e *env, r *report.Report, defaultF
 	return "", nil
 }
 
+// defaultWidth is the width the table fits when neither the terminal nor
+// COLUMNS says: the classic terminal's.
+const defaultWidth = 80
+
+// width is the width the table fits: the terminal's on standard output,
+// else COLUMNS, else defaultWidth.
+func (e *env) width() int {
+	if f, ok := e.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			return w
+		}
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(e.getenv("COLUMNS"))); err == nil && n > 0 {
+		return n
+	}
+	return defaultWidth
+}
+
 // verdict is the outcome a delivered report earns: incomplete when an
 // account could not be audited, else findings when one reaches --fail-on.
 func (o *output) verdict(r *report.Report) error {
@@ -161,7 +181,7 @@ func answers(u pipeline.Unanswered) error {
 }
 
 // writerFor picks a writer; the table is coloured only when color says and
-// fits width (0: no wrapping).
+// fits width.
 func writerFor(name string, color bool, width int) (report.Writer, error) {
 	f, err := report.ParseFormat(name)
 	if err != nil {

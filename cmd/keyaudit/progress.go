@@ -17,6 +17,7 @@ import (
 type progress struct {
 	w       io.Writer
 	on      bool
+	verbose bool // --verbose: say how many accounts are audited at once
 	total   int
 	more    bool   // more accounts may be listed
 	planned bool   // a plan was noted
@@ -28,8 +29,8 @@ type progress struct {
 	finding int
 }
 
-func newProgress(e *env, quiet bool) *progress {
-	p := &progress{w: e.stderr, on: !quiet && isTerminal(e.stderr) && e.getenv("TERM") != "dumb", more: true, start: time.Now()}
+func newProgress(e *env, quiet, verbose bool) *progress {
+	p := &progress{w: e.stderr, on: !quiet && isTerminal(e.stderr) && e.getenv("TERM") != "dumb", verbose: verbose, more: true, start: time.Now()}
 	p.draw()
 	return p
 }
@@ -49,13 +50,16 @@ func (p *progress) listed(accounts int, more bool) {
 	p.drawLocked()
 }
 
-// plan notes how many accounts are audited at once: the first plan, then,
-// while the organization is listed and each page raises it, only the
-// latest once the listing is complete.
-func (p *progress) plan(line string) {
-	if !p.on {
+// plan notes, with --verbose, how many accounts are audited at once when
+// that was derived and is more than one: the first plan, then, while the
+// organization is listed and each page raises it, only the latest once the
+// listing is complete. Why that many is in the log (--verbose), in the
+// scheduler's terms; the line says it plainly.
+func (p *progress) plan(n int, _ string) {
+	if !p.on || !p.verbose || n <= 1 {
 		return
 	}
+	line := fmt.Sprintf("Auditing up to %d accounts at a time (--concurrency sets how many).", n)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.planned && p.more {

@@ -33,20 +33,6 @@ type env struct {
 // color reports whether the table on standard output may be coloured.
 func (e *env) color() bool { return colorFor(isTerminal(e.stdout), e.getenv) }
 
-// width is the terminal's width for the table to fit; 0 (no wrapping)
-// when standard output is not a terminal.
-func (e *env) width() int {
-	f, ok := e.stdout.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return 0
-	}
-	w, _, err := term.GetSize(int(f.Fd()))
-	if err != nil {
-		return 0
-	}
-	return w
-}
-
 // colorFor: colour on a terminal, or where CLICOLOR_FORCE asks for it
 // (bixense.com/clicolors), and never with NO_COLOR set (no-color.org) or
 // on a dumb terminal.

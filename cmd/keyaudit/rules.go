@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
+	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
 	"github.com/spf13/cobra"
 )
@@ -36,7 +39,7 @@ func newRules(e *env) *cobra.Command {
 			entries := catalogue(cfg)
 			switch format {
 			case "table":
-				err = printRules(e.stdout, entries, cfg.CISVersion)
+				err = printRules(e.stdout, entries, cfg.CISVersion, e.width())
 			case "json":
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
@@ -72,9 +75,13 @@ func catalogue(cfg rules.Config) []ruleEntry {
 	return out
 }
 
-func printRules(w io.Writer, entries []ruleEntry, version rules.CISVersion) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "RULE\tSEVERITY\tCIS %s\tTHRESHOLD\tFINDS\n", version)
+// printRules writes the catalogue in columns, each description wrapped to
+// fit width; where the columns leave it too little room, each rule is a
+// heading line and its description below. The coverage note follows.
+func printRules(w io.Writer, entries []ruleEntry, version rules.CISVersion, width int) error {
+	header := []string{"RULE", "SEVERITY", "CIS " + string(version), "THRESHOLD"}
+	rows := [][]string{header}
+	var finds []string
 	for _, r := range entries {
 		threshold, cis := "-", "-"
 		if r.Value != nil {
@@ -83,7 +90,50 @@ func printRules(w io.Writer, entries []ruleEntry, version rules.CISVersion) erro
 		if id := r.CIS.In(version); id != "" {
 			cis = id
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, cis, threshold, r.Description)
+		rows = append(rows, []string{r.ID, r.Severity, cis, threshold})
+		finds = append(finds, r.Description)
 	}
-	return tw.Flush()
+	used := 0
+	for i := range header {
+		widest := 0
+		for _, row := range rows {
+			widest = max(widest, utf8.RuneCountInString(row[i]))
+		}
+		used += widest + 2
+	}
+	text := width - used
+	if text < minDescription {
+		for i, row := range rows[1:] {
+			heading := []string{row[0], row[1]}
+			if row[2] != "-" {
+				heading = append(heading, fmt.Sprintf("CIS %s %s", version, row[2]))
+			}
+			if row[3] != "-" {
+				heading = append(heading, row[3])
+			}
+			fmt.Fprintf(w, "%s\n", strings.Join(report.Wrap(strings.Join(heading, " · "), width), "\n"))
+			for _, line := range report.Wrap(finds[i], width-2) {
+				fmt.Fprintf(w, "  %s\n", line)
+			}
+		}
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "%s\tFINDS\n", strings.Join(header, "\t"))
+		for i, row := range rows[1:] {
+			for n, line := range report.Wrap(finds[i], text) {
+				if n > 0 {
+					row = make([]string, len(header))
+				}
+				fmt.Fprintf(tw, "%s\t%s\n", strings.Join(row, "\t"), line)
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(w, "\n%s\n", strings.Join(report.Wrap(report.CoverageNote(version), width), "\n"))
+	return err
 }
+
+// minDescription is the least room for a rule's description in columns.
+const minDescription = 36

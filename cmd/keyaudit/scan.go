@@ -104,15 +104,8 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 	if o.hub.on {
 		d.SecurityHub = conn.SecurityHub(o.hub.region)
 	}
-	prog := newProgress(e, o.quiet)
-	opts.Progress, opts.Listed = prog.done, prog.listed
-	// Derived (and logged by Live): say so above the progress bar too,
-	// unless there is one account.
-	opts.Planned = func(n int, why string) {
-		if n > 1 {
-			prog.plan(fmt.Sprintf("%d at once: %s (--concurrency sets it)", n, why))
-		}
-	}
+	prog := newProgress(e, o.quiet, o.verbose)
+	opts.Progress, opts.Listed, opts.Planned = prog.done, prog.listed, prog.plan
 	r := pipeline.Live(ctx, opts, conn.Targets, conn.IAM)
 	prog.finish()
 	defaultFormat := ""

@@ -229,6 +229,21 @@ func TestReportInBrowser(t *testing.T) {
 	assert.True(t, strings.HasPrefix(fmt.Sprint(count), fmt.Sprint(critical)+" of "), "filter count %q", count)
 	c.eval(t, `(() => { const s = document.getElementById("f-severity"); s.value = ""; s.dispatchEvent(new Event("change")); })()`)
 
+	// The kill-first chart's rank labels, measured as drawn: no two overlap.
+	overlaps := c.eval(t, `(() => {
+		const boxes = [...document.querySelectorAll("svg text.rank")].map(e => ({rank: e.textContent, b: e.getBBox()}));
+		const out = [];
+		boxes.forEach((a, i) => boxes.slice(i + 1).forEach(o => {
+			if (a.b.x < o.b.x + o.b.width && o.b.x < a.b.x + a.b.width && a.b.y < o.b.y + o.b.height && o.b.y < a.b.y + a.b.height) {
+				out.push(a.rank + " on " + o.rank);
+			}
+		}));
+		return boxes.length + ":" + out.join(",");
+	})()`)
+	count, pairs, _ := strings.Cut(fmt.Sprint(overlaps), ":")
+	assert.NotEqual(t, "0", count, "rank labels drawn")
+	assert.Empty(t, pairs, "overlapping rank labels in the kill-first chart")
+
 	// Give late console errors a moment to arrive.
 	drain := time.After(300 * time.Millisecond)
 	for done := false; !done; {
