@@ -131,19 +131,31 @@ func sameSet(t *testing.T, what string, got, want []string) {
 }
 
 // impliedActions are granted although the code calls no such API: S3
-// needs them to serve the calls it does make.
+// and Lambda need them to serve the calls it does make.
 var impliedActions = map[string]string{
-	"s3:ListBucket":       "GetObject on a missing latest.json answers 404, not 403 (and merge lists the Map's failures)",
-	"kms:GenerateDataKey": "PutObject into a bucket encrypted with a customer KMS key",
-	"kms:Decrypt":         "GetObject from it",
+	"s3:ListBucket":        "GetObject on a missing latest.json answers 404, not 403 (and merge lists the Map's failures)",
+	"kms:GenerateDataKey":  "PutObject into a bucket encrypted with a customer KMS key",
+	"kms:Decrypt":          "GetObject from it, and a secret or parameter under a customer key",
+	"logs:CreateLogStream": "Lambda writes the function's logs with its role",
+	"logs:PutLogEvents":    "Lambda writes the function's logs with its role",
+	"sns:Publish":          "Lambda sends a failed asynchronous invocation to the alarm topic with the function's role",
 }
 
+// functionStatements are the statements of the role both functions run as.
 func functionStatements(tpl node) []node {
-	var out []node
-	for _, p := range seq(tpl.get("Resources", "KeyAuditFunction", "Properties", "Policies")) {
-		out = append(out, seq(p.get("Statement"))...)
+	return roleStatements(tpl.get("Resources", "KeyAuditFunctionRole"))
+}
+
+// functions are the template's Lambda functions by logical ID.
+var functions = []string{"KeyAuditFunction", "AuditBatchFunction"}
+
+// functionProperty is a function's property, or the Globals' when the
+// function does not set it.
+func functionProperty(tpl node, fn string, path ...string) node {
+	if v := tpl.get(append([]string{"Resources", fn, "Properties"}, path...)...); v.Node != nil {
+		return v
 	}
-	return out
+	return tpl.get(append([]string{"Globals", "Function"}, path...)...)
 }
 
 func TestTemplateGrantsExactlyTheActionsTheCodeCalls(t *testing.T) {
@@ -178,22 +190,28 @@ func TestTemplateGrantsExactlyTheActionsTheCodeCalls(t *testing.T) {
 	}
 }
 
+// TestTemplateFunction: both functions are the one bootstrap binary, built
+// by make, run as the one role the member roles trust.
 func TestTemplateFunction(t *testing.T) {
-	fn := template(t).get("Resources", "KeyAuditFunction")
-	for path, want := range map[string]string{
-		"Properties.Runtime":                                "provided.al2023",
-		"Properties.Handler":                                "bootstrap",
-		"Metadata.BuildMethod":                              "makefile",
-		"Properties.EventInvokeConfig.MaximumRetryAttempts": "0",
-	} {
-		if got := fn.get(strings.Split(path, ".")...).str(); got != want {
-			t.Errorf("%s = %q, want %q", path, got, want)
+	tpl := template(t)
+	for _, fn := range functions {
+		for path, want := range map[string]string{
+			"Runtime": "provided.al2023",
+			"Handler": "bootstrap",
+			"CodeUri": ".",
+			"Timeout": "900",
+		} {
+			assert.Equal(t, want, functionProperty(tpl, fn, path).str(), "%s: %s", fn, path)
 		}
+		assert.Equal(t, "makefile", tpl.get("Resources", fn, "Metadata", "BuildMethod").str(), "%s is built by make build-%s", fn, fn)
+		assert.Equal(t, []string{"arm64"}, functionProperty(tpl, fn, "Architectures").strings(), "%s: architectures", fn)
+		assert.Equal(t, "KeyAuditFunctionRole.Arn", functionProperty(tpl, fn, "Role").str(), "%s runs as the role the member roles trust", fn)
+		assert.Nil(t, functionProperty(tpl, fn, "Policies").Node, "%s: no SAM-generated role, whose managed policy would grant every log group", fn)
+		assert.Equal(t, "KeyAuditLogGroup", functionProperty(tpl, fn, "LoggingConfig", "LogGroup").str(), "%s logs to the stack's log group", fn)
 	}
-	if arch := fn.get("Properties", "Architectures").strings(); !slices.Equal(arch, []string{"arm64"}) {
-		t.Errorf("architectures %v, want arm64", arch)
-	}
-	assert.Nil(t, fn.get("Properties", "Events").Node, "the schedule is a resource of its own, so that it can target the state machine instead")
+	fn := tpl.get("Resources", "KeyAuditFunction", "Properties")
+	assert.Equal(t, "0", fn.get("EventInvokeConfig", "MaximumRetryAttempts").str(), "a failed night is not retried automatically")
+	assert.Nil(t, fn.get("Events").Node, "the schedule is a resource of its own, so that it can target the state machine instead")
 }
 
 // TestTemplateSchedule: one nightly schedule starts the function, or in
@@ -224,11 +242,12 @@ func TestTemplateSchedule(t *testing.T) {
 }
 
 // TestTemplateDistributedMode: Mode=distributed adds a state machine (and
-// only then): discover, a Distributed Map reading the account list from
-// S3 with the MaxConcurrency and tolerated failures of its parameters and
-// its results in S3, then merge, also after a failed Map; its role may
-// invoke the function, run the Map's child executions and use the runs
-// prefix of the bucket, nothing more.
+// only then): a refusal to run beside another execution, discover, a
+// Distributed Map reading the account list from S3 in batches, with the
+// MaxConcurrency and tolerated failures of its parameters and its results
+// in S3, then merge, also after a failed Map, whose failure then fails the
+// execution; its role may invoke the functions, run the Map's child
+// executions and use the runs prefix of the bucket, nothing more.
 func TestTemplateDistributedMode(t *testing.T) {
 	tpl := template(t)
 	param := tpl.get("Parameters", "Mode")
@@ -239,17 +258,17 @@ func TestTemplateDistributedMode(t *testing.T) {
 	assert.Equal(t, []string{"Mode", "distributed"}, cond.strings(), "condition Distributed compares the parameter")
 
 	res := tpl.get("Resources")
-	for _, name := range []string{"AuditStateMachine", "StateMachineRole", "ExecutionFailedAlarm", "NoSuccessfulExecutionAlarm"} {
+	for _, name := range []string{"AuditStateMachine", "StateMachineRole", "ExecutionFailedAlarm", "NoSuccessfulExecutionAlarm", "AuditBatchFunction", "SlowBatchAlarm"} {
 		assert.Equal(t, "Distributed", res.get(name, "Condition").str(), "%s exists only in distributed mode", name)
 	}
-	assert.Equal(t, "Single", res.get("NoSuccessfulRunAlarm", "Condition").str(), "the function's no-run alarm only in single mode (account invocations are not runs)")
-	assert.Equal(t, []string{"Distributed", "MapConcurrency", "1"}, res.get("KeyAuditFunction", "Properties", "ReservedConcurrentExecutions").strings(),
-		"the function runs once at a time, or as many times at once as the Map")
+	assert.Equal(t, "Single", res.get("NoSuccessfulRunAlarm", "Condition").str(), "the function's no-run alarm only in single mode (discover and merge are not runs)")
 
 	def := definition(t, tpl)
 	states := field(def, "States")
-	assert.Equal(t, "Discover", field(def, "StartAt"), "the run starts with discover")
+	assert.Equal(t, "CheckNoOtherRun", field(def, "StartAt"), "the run first looks for another one running")
+	assert.Equal(t, "Discover", field(states, "OtherRunRunning", "Default"), "alone, the run discovers its accounts")
 	assert.Equal(t, "AuditAccounts", field(states, "Discover", "Next"), "discover, then the Map")
+	assert.Equal(t, "$$.Execution.Input", field(states, "Discover", "Parameters", "Payload", "input.$"), "discover gets the execution's input (accounts, as_of)")
 	m := field(states, "AuditAccounts")
 	assert.Equal(t, "Map", field(m, "Type"), "the Map's type")
 	assert.Equal(t, "DISTRIBUTED", field(m, "ItemProcessor", "ProcessorConfig", "Mode"), "a Distributed Map")
@@ -262,16 +281,54 @@ func TestTemplateDistributedMode(t *testing.T) {
 	assert.Equal(t, "$.map_prefix", field(m, "ResultWriter", "Parameters", "Prefix.$"), "under the run's prefix, where merge reads the failures")
 	assert.Equal(t, "$.map", field(m, "ResultPath"), "the Map's output does not replace the run")
 	assert.Equal(t, "Merge", field(m, "Next"), "the Map, then merge")
+
+	// Issue 21 observation 6: a batch of accounts per child execution and
+	// invocation, not one each.
+	assert.Equal(t, 25.0, field(m, "ItemBatcher", "MaxItemsPerBatch"), "batches of MapBatchSize accounts")
+	assert.Equal(t, map[string]any{"step": "accounts", "run.$": "$.run"}, field(m, "ItemBatcher", "BatchInput"), "each batch carries the step and the run")
+	assert.Nil(t, field(m, "ItemSelector"), "the items are the accounts discover listed, as they are")
+	child := field(m, "ItemProcessor", "States", field(m, "ItemProcessor", "StartAt").(string))
+	assert.Equal(t, substitutions["AuditBatchFunction.Arn"], field(child, "Parameters", "FunctionName"), "a batch is audited by the batch function, with the batch's memory")
+	assert.Equal(t, map[string]any{"step.$": "$.BatchInput.step", "run.$": "$.BatchInput.run", "targets.$": "$.Items"},
+		field(child, "Parameters", "Payload"), "the batch function gets {step: accounts, run, targets: [accounts]}")
+
+	// Issue 21 observation 6: a failed Map is merged (every account not
+	// audited is reported), then fails the execution with the Map's error.
 	catch, _ := field(m, "Catch").([]any)
 	require.Len(t, catch, 1, "the Map catches its failure")
-	assert.Equal(t, "Merge", field(catch[0], "Next"), "a failed Map (too many failed accounts) is merged too: every account not audited is reported")
+	assert.Equal(t, "Merge", field(catch[0], "Next"), "a failed Map (too many failed batches, a failed reader or writer) is merged too")
 	assert.Equal(t, []any{"States.ALL"}, field(catch[0], "ErrorEquals"), "whatever the Map's error")
-	assert.Equal(t, true, field(states, "Merge", "End"), "merge ends the run")
+	assert.Equal(t, "$.map", field(catch[0], "ResultPath"), "the error takes the Map's result's place, where merge reads it")
+	merge := field(states, "Merge")
+	assert.Equal(t, "$.map", field(merge, "Parameters", "Payload", "map.$"), "merge is told how the Map ended")
+	assert.Equal(t, "$.merged", field(merge, "ResultPath"), "merge's summary is kept beside the Map's outcome")
+	after := field(states, field(merge, "Next").(string))
+	assert.Equal(t, "Choice", field(after, "Type"), "after merge, the Map's outcome decides")
+	choices, _ := field(after, "Choices").([]any)
+	require.Len(t, choices, 1, "one choice after merge")
+	assert.Equal(t, "$.map.Error", field(choices[0], "Variable"), "the Map's error")
+	assert.Equal(t, true, field(choices[0], "IsPresent"), "when there is one")
+	failed := field(states, field(choices[0], "Next").(string))
+	assert.Equal(t, "Fail", field(failed, "Type"), "a failed Map fails the execution (ExecutionFailedAlarm)")
+	assert.Equal(t, "$.map.Error", field(failed, "ErrorPath"), "with the Map's error")
+	assert.Equal(t, "$.map.Cause", field(failed, "CausePath"), "and its cause")
+	done := field(states, field(after, "Default").(string))
+	assert.Equal(t, true, field(done, "End"), "a Map that succeeded ends the run")
+	assert.Equal(t, "$.merged.summary", field(done, "OutputPath"), "with merge's summary as the execution's output")
 
-	for name, task := range map[string]any{"Discover": field(states, "Discover"), "AuditAccount": field(m, "ItemProcessor", "States", "AuditAccount"), "Merge": field(states, "Merge")} {
-		assert.Equal(t, substitutions["KeyAuditFunction.Arn"], field(task, "Parameters", "FunctionName"), "%s invokes the function", name)
+	// Issue 21 observation 6: two executions would race on latest.json.
+	check := field(states, "CheckNoOtherRun")
+	assert.Equal(t, "arn:aws:states:::aws-sdk:sfn:listExecutions", field(check, "Resource"), "the running executions are listed")
+	assert.Equal(t, map[string]any{"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": 2.0}, field(check, "Parameters"), "of this state machine")
+	assert.Equal(t, "States.ArrayLength($.Executions)", field(check, "ResultSelector", "running.$"), "and counted")
+	assert.Equal(t, "OtherRunRunning", field(check, "Next"), "then judged")
+	refuse, _ := field(states, "OtherRunRunning", "Choices").([]any)
+	require.Len(t, refuse, 1, "one rule refuses")
+	assert.Equal(t, map[string]any{"Variable": "$.overlap.running", "NumericGreaterThan": 1.0, "Next": "RefuseOverlappingRun"}, refuse[0], "more than this execution running: refuse")
+	assert.Equal(t, "Fail", field(states, "RefuseOverlappingRun", "Type"), "a refused run fails, so the alarm says so")
+
+	for name, task := range map[string]any{"Discover": field(states, "Discover"), "AuditBatch": child, "Merge": merge} {
 		assert.Equal(t, "arn:aws:states:::lambda:invoke", field(task, "Resource"), "%s: Lambda's optimised integration", name)
-		assert.Equal(t, "$.Payload", field(task, "OutputPath"), "%s: the function's response is the state's output", name)
 		var throttling bool
 		for _, r := range field(task, "Retry").([]any) {
 			errs, _ := field(r, "ErrorEquals").([]any)
@@ -279,10 +336,19 @@ func TestTemplateDistributedMode(t *testing.T) {
 		}
 		assert.True(t, throttling, "%s retries when Lambda throttles", name)
 	}
+	for _, name := range []string{"Discover", "Merge"} {
+		assert.Equal(t, substitutions["KeyAuditFunction.Arn"], field(states, name, "Parameters", "FunctionName"), "%s runs in the function sized for the whole report", name)
+	}
+
+	// Issue 21 observation 6: merge's memory apart from the batches'.
+	assert.Equal(t, "FunctionMemory", res.get("KeyAuditFunction", "Properties", "MemorySize").str(), "discover and merge hold the report: FunctionMemory")
+	assert.Equal(t, "MapFunctionMemory", res.get("AuditBatchFunction", "Properties", "MemorySize").str(), "a batch: MapFunctionMemory")
+	assert.Equal(t, "1", res.get("KeyAuditFunction", "Properties", "ReservedConcurrentExecutions").str(), "runs, discovers and merges never overlap")
+	assert.Equal(t, "MapConcurrency", res.get("AuditBatchFunction", "Properties", "ReservedConcurrentExecutions").str(), "as many batches at once as the Map runs")
 
 	role := res.get("StateMachineRole")
 	sts := roleStatements(role)
-	sameSet(t, "the state machine role", actions(sts), []string{"lambda:InvokeFunction", "states:StartExecution", "states:DescribeExecution", "states:StopExecution",
+	sameSet(t, "the state machine role", actions(sts), []string{"lambda:InvokeFunction", "states:StartExecution", "states:ListExecutions", "states:DescribeExecution", "states:StopExecution",
 		"s3:GetObject", "s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload", "kms:GenerateDataKey", "kms:Decrypt"})
 	name := res.get("AuditStateMachine", "Properties", "StateMachineName").str()
 	require.NotEmpty(t, name, "the state machine has a name its role can grant on")
@@ -290,13 +356,13 @@ func TestTemplateDistributedMode(t *testing.T) {
 		acts, resource := st.get("Action").strings(), strings.Join(st.get("Resource").strings(), " ")
 		switch {
 		case slices.Contains(acts, "states:StartExecution"):
-			assert.True(t, strings.HasSuffix(resource, ":stateMachine:"+name), "StartExecution only on the state machine itself: %s", resource)
+			assert.True(t, strings.HasSuffix(resource, ":stateMachine:"+name), "StartExecution and ListExecutions only on the state machine itself: %s", resource)
 		case slices.Contains(acts, "states:DescribeExecution"):
 			assert.True(t, strings.HasSuffix(resource, ":execution:"+name+"/*"), "the child executions' control only on its own: %s", resource)
 		case slices.Contains(acts, "s3:PutObject"):
 			assert.Equal(t, "${ReportsBucket.Arn}/keyaudit/runs/*", resource, "S3 only under the runs prefix")
 		case slices.Contains(acts, "lambda:InvokeFunction"):
-			assert.Equal(t, "KeyAuditFunction.Arn ${KeyAuditFunction.Arn}:*", resource, "only the function (and its versions)")
+			assert.Equal(t, "KeyAuditFunction.Arn ${KeyAuditFunction.Arn}:* AuditBatchFunction.Arn ${AuditBatchFunction.Arn}:*", resource, "only the functions (and their versions)")
 		}
 	}
 
@@ -421,8 +487,7 @@ func TestTemplateOperations(t *testing.T) {
 	assert.Equal(t, "breaching", missing.get("TreatMissingData").str(), "NoSuccessfulRunAlarm: no data (no run at all) is a missing run")
 
 	fn := res.get("KeyAuditFunction", "Properties")
-	rc := fn.get("ReservedConcurrentExecutions").strings()
-	assert.True(t, len(rc) > 0 && rc[len(rc)-1] == "1", "single mode: runs never overlap (reserved concurrency %v)", rc)
+	assert.Equal(t, "1", fn.get("ReservedConcurrentExecutions").str(), "runs never overlap")
 	onFailure := fn.get("EventInvokeConfig", "DestinationConfig", "OnFailure")
 	assert.Equal(t, "SNS", onFailure.get("Type").str(), "a failed invocation goes to the topic")
 	assert.Equal(t, "AlarmTopic", onFailure.get("Destination").str(), "a failed invocation goes to the topic")
@@ -436,7 +501,7 @@ func TestTemplateOperations(t *testing.T) {
 
 	var writers node
 	for _, st := range seq(res.get("ReportsBucketPolicy", "Properties", "PolicyDocument", "Statement")) {
-		if st.get("Effect").str() == "Deny" && slices.Contains(st.get("Action").strings(), "s3:PutObject") {
+		if st.get("Effect").str() == "Deny" && slices.Contains(st.get("Action").strings(), "s3:PutObject") && st.get("Condition", "ArnNotEquals").Node != nil {
 			writers = st
 		}
 	}
@@ -483,7 +548,7 @@ func TestTemplateSecurityHub(t *testing.T) {
 	require.NotNil(t, cond.Node, "condition SecurityHubEnabled")
 	assert.Equal(t, "!Equals", cond.Tag, "SecurityHubEnabled is an equality")
 	assert.Equal(t, []string{"SecurityHub", "Enabled"}, cond.strings(), "SecurityHubEnabled compares the parameter with Enabled")
-	env := tpl.get("Resources", "KeyAuditFunction", "Properties", "Environment", "Variables", "KEYAUDIT_SECURITY_HUB")
+	env := functionProperty(tpl, "KeyAuditFunction", "Environment", "Variables", "KEYAUDIT_SECURITY_HUB")
 	assert.Equal(t, []string{"SecurityHubEnabled", "true", "false"}, env.strings(), "KEYAUDIT_SECURITY_HUB follows the condition")
 
 	resources := map[string]string{
@@ -491,8 +556,8 @@ func TestTemplateSecurityHub(t *testing.T) {
 		"securityhub:BatchUpdateFindings": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:hub/default",
 	}
 	var granted []string
-	for _, p := range seq(tpl.get("Resources", "KeyAuditFunction", "Properties", "Policies")) {
-		for _, st := range p.get("Statement").Content {
+	for _, p := range seq(tpl.get("Resources", "KeyAuditFunctionRole", "Properties", "Policies")) {
+		for _, st := range p.get("PolicyDocument", "Statement").Content {
 			conditional := st.Tag == "!If" && len(st.Content) == 3
 			if conditional {
 				st = st.Content[1]
@@ -514,7 +579,8 @@ func TestTemplateSecurityHub(t *testing.T) {
 // substitutions are the values the tests give the references in the state
 // machine's definition: the Map's parameters (numbers), a deployment's.
 var substitutions = map[string]string{
-	"MapConcurrency": "40", "MapToleratedFailurePercentage": "10",
+	"MapConcurrency": "40", "MapToleratedFailurePercentage": "10", "MapBatchSize": "25",
+	"AuditBatchFunction.Arn": "arn:aws:lambda:us-east-1:111111111111:function:keyaudit-batch",
 	"AWS::Partition": "aws", "ReportsBucket": "keyaudit-reports",
 	"KeyAuditFunction.Arn": "arn:aws:lambda:us-east-1:111111111111:function:keyaudit",
 }
