@@ -581,7 +581,7 @@ func TestTemplateSecurityHub(t *testing.T) {
 var substitutions = map[string]string{
 	"MapConcurrency": "40", "MapToleratedFailurePercentage": "10", "MapBatchSize": "25",
 	"AuditBatchFunction.Arn": "arn:aws:lambda:us-east-1:111111111111:function:keyaudit-batch",
-	"AWS::Partition": "aws", "ReportsBucket": "keyaudit-reports",
+	"AWS::Partition":         "aws", "ReportsBucket": "keyaudit-reports",
 	"KeyAuditFunction.Arn": "arn:aws:lambda:us-east-1:111111111111:function:keyaudit",
 }
 
