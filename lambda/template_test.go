@@ -579,10 +579,13 @@ func TestTemplateSecurityHub(t *testing.T) {
 // substitutions are the values the tests give the references in the state
 // machine's definition: the Map's parameters (numbers), a deployment's.
 var substitutions = map[string]string{
-	"MapConcurrency": "40", "MapToleratedFailurePercentage": "10", "MapBatchSize": "25",
-	"AuditBatchFunction.Arn": "arn:aws:lambda:us-east-1:111111111111:function:keyaudit-batch",
-	"AWS::Partition":         "aws", "ReportsBucket": "keyaudit-reports",
-	"KeyAuditFunction.Arn": "arn:aws:lambda:us-east-1:111111111111:function:keyaudit",
+	"MapConcurrency":                "40",
+	"MapToleratedFailurePercentage": "10",
+	"MapBatchSize":                  "25",
+	"AWS::Partition":                "aws",
+	"ReportsBucket":                 "keyaudit-reports",
+	"KeyAuditFunction.Arn":          "arn:aws:lambda:us-east-1:111111111111:function:keyaudit",
+	"AuditBatchFunction.Arn":        "arn:aws:lambda:us-east-1:111111111111:function:keyaudit-batch",
 }
 
 // definition renders the state machine's definition (a !Sub of JSON) with
@@ -611,4 +614,229 @@ func field(v any, keys ...string) any {
 		v = m[k]
 	}
 	return v
+}
+
+// patternCases are values each parameter's AllowedPattern must accept and
+// refuse: CloudFormation refuses a value that does not match the whole
+// pattern (for a CommaDelimitedList, each value) before creating anything.
+var patternCases = map[string]struct{ valid, invalid []string }{
+	"OrganizationRootOrOuIds": {[]string{"r-ab12", "ou-ab12-abcdefgh"}, []string{"123456789012", "r-", "ou-ab12", "r-ab12,ou-ab12-abcdefgh"}},
+	"ExternalId":              {[]string{"b1946ac92492d2347c6235b4d2611184", "a_Z9+=,.@:/-"}, []string{"has space", "quote'"}},
+	"StackSetRegion":          {[]string{"us-east-1", "us-gov-west-1", "eu-central-2", "ap-southeast-4"}, []string{"us-east", "US-EAST-1", ""}},
+	"MemberRoleName":          {[]string{"KeyAuditRole", "key.audit@x_1"}, []string{"has space", strings.Repeat("a", 65), ""}},
+	"AccountIds":              {[]string{"", "111111111111", "111111111111,222222222222", "111111111111, 222222222222"}, []string{"11111111111", "111111111111,", "prod"}},
+	"ScheduleExpression":      {[]string{"cron(0 3 * * ? *)", "rate(1 day)", "at(2026-11-24T03:00:00)"}, []string{"0 3 * * *", ""}},
+	"ScheduleTimezone":        {[]string{"UTC", "Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+5"}, []string{"", "Europe Paris"}},
+	"ConfigParameterName":     {[]string{"", "/keyaudit/config", "keyaudit-config"}, []string{"/keyaudit//config", "keyaudit config"}},
+	"SlackSecretArn":          {[]string{"", "arn:aws:secretsmanager:us-east-1:111111111111:secret:keyaudit-slack-AbCdEf"}, []string{"keyaudit-slack", "arn:aws:ssm:us-east-1:111111111111:parameter/x"}},
+	"SlackChannel":            {[]string{"", "#security", "security-alerts", "C0123ABCDEF"}, []string{"sec urity", "#"}},
+	"ReportsKmsKeyArn":        {[]string{"", "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab", "arn:aws:kms:eu-west-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab"}, []string{"alias/keyaudit", "arn:aws:kms:us-east-1:111111111111:alias/keyaudit"}},
+	"SecretsKmsKeyArn":        {[]string{"", "arn:aws-us-gov:kms:us-gov-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"}, []string{"1234abcd-12ab-34cd-56ef-1234567890ab"}},
+	"AlarmEmail":              {[]string{"", "secops@example.com"}, []string{"secops", "a b@example.com"}},
+}
+
+// Issue 21 observation 1: guided deploys and the console ask group by
+// group, every parameter says what it is, and a wrong value is refused by
+// CloudFormation before anything is created.
+func TestTemplateParametersDescribedAndConstrained(t *testing.T) {
+	tpl := template(t)
+	params := tpl.get("Parameters")
+	names := keys(params)
+	grouped := map[string]int{}
+	for _, g := range seq(tpl.get("Metadata", "AWS::CloudFormation::Interface", "ParameterGroups")) {
+		assert.NotEmpty(t, g.get("Label", "default").str(), "every parameter group has a label")
+		for _, p := range g.get("Parameters").strings() {
+			grouped[p]++
+			assert.Contains(t, names, p, "parameter group %q lists a parameter the template has", g.get("Label", "default").str())
+		}
+	}
+	for _, name := range names {
+		p := params.get(name)
+		assert.Equal(t, 1, grouped[name], "%s is in exactly one parameter group", name)
+		assert.NotEmpty(t, p.get("Description").str(), "%s has a description", name)
+		if p.get("Type").str() == "Number" {
+			// AllowedPattern applies to String and CommaDelimitedList only.
+			assert.NotEmpty(t, p.get("MinValue").str(), "%s has a MinValue", name)
+			assert.NotEmpty(t, p.get("MaxValue").str(), "%s has a MaxValue", name)
+			continue
+		}
+		if values := p.get("AllowedValues").strings(); len(values) > 0 {
+			assert.Contains(t, values, p.get("Default").str(), "%s: the default is allowed", name)
+			continue
+		}
+		pattern := p.get("AllowedPattern").str()
+		if !assert.NotEmpty(t, pattern, "%s has an AllowedPattern or AllowedValues", name) {
+			continue
+		}
+		assert.NotEmpty(t, p.get("ConstraintDescription").str(), "%s says what its pattern wants", name)
+		re, err := regexp.Compile(pattern)
+		require.NoError(t, err, "%s: the pattern compiles", name)
+		cases, ok := patternCases[name]
+		if !assert.True(t, ok, "patternCases has values for %s", name) {
+			continue
+		}
+		if d := p.get("Default"); d.Node != nil {
+			cases.valid = append(cases.valid, d.str())
+		}
+		for _, v := range cases.valid {
+			assert.True(t, re.MatchString(v), "%s accepts %q (pattern %s)", name, v, pattern)
+		}
+		for _, v := range cases.invalid {
+			assert.False(t, re.MatchString(v), "%s refuses %q (pattern %s)", name, v, pattern)
+		}
+	}
+}
+
+// keys are a mapping's keys, in order.
+func keys(n node) []string {
+	var out []string
+	if n.Node != nil {
+		for i := 0; i < len(n.Content); i += 2 {
+			out = append(out, n.Content[i].Value)
+		}
+	}
+	return out
+}
+
+// namedIAMResources are the template's IAM resources with a fixed name,
+// for which CloudFormation requires CAPABILITY_NAMED_IAM.
+func namedIAMResources(tpl node) []string {
+	nameProperty := map[string]string{
+		"AWS::IAM::Role": "RoleName", "AWS::IAM::User": "UserName", "AWS::IAM::Group": "GroupName",
+		"AWS::IAM::ManagedPolicy": "ManagedPolicyName", "AWS::IAM::InstanceProfile": "InstanceProfileName",
+	}
+	var named []string
+	res := tpl.get("Resources")
+	for _, name := range keys(res) {
+		if prop, ok := nameProperty[res.get(name, "Type").str()]; ok && res.get(name, "Properties", prop).Node != nil {
+			named = append(named, name)
+		}
+	}
+	return named
+}
+
+// samconfigCapabilities reads the capabilities samconfig.toml gives
+// sam deploy (its [default.deploy.parameters] section).
+func samconfigCapabilities(t *testing.T, data []byte) []string {
+	t.Helper()
+	var section string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			section = strings.Trim(line, "[]")
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok && section == "default.deploy.parameters" && strings.TrimSpace(k) == "capabilities" {
+			return regexp.MustCompile(`CAPABILITY_\w+`).FindAllString(v, -1)
+		}
+	}
+	return nil
+}
+
+// docCommands are the commands of docs/deploy.md's shell blocks, each with
+// its continuation lines joined.
+func docCommands(t *testing.T, doc string) []string {
+	t.Helper()
+	var out []string
+	for _, block := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(doc, -1) {
+		for _, cmd := range strings.Split(strings.ReplaceAll(block[1], "\\\n", " "), "\n") {
+			if cmd = strings.TrimSpace(cmd); cmd != "" {
+				out = append(out, cmd)
+			}
+		}
+	}
+	require.NotEmpty(t, out, "docs/deploy.md has shell blocks")
+	return out
+}
+
+func readDoc(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("../docs/deploy.md")
+	require.NoError(t, err, "read docs/deploy.md")
+	return string(data)
+}
+
+// Issue 21 observation 1: with a named IAM resource in the template, the
+// documented deploy (samconfig.toml, and every deploy command of
+// docs/deploy.md that names its capabilities) must grant
+// CAPABILITY_NAMED_IAM, or CloudFormation refuses the stack.
+func TestDeployGrantsTheCapabilitiesTheTemplateNeeds(t *testing.T) {
+	tpl := template(t)
+	named := namedIAMResources(tpl)
+	require.Contains(t, named, "ManagementAccountMemberRole", "the management account's member role has a fixed name")
+	want := []string{"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"}
+
+	samconfig, err := os.ReadFile("../samconfig.toml")
+	require.NoError(t, err, "samconfig.toml is checked in")
+	assert.Subset(t, samconfigCapabilities(t, samconfig), want, "samconfig.toml's sam deploy capabilities, with named IAM resources %v", named)
+	assert.Contains(t, string(samconfig), `stack_name = "keyaudit"`, "samconfig.toml names the stack docs/deploy.md queries")
+
+	deploys := 0
+	for _, cmd := range docCommands(t, readDoc(t)) {
+		fields := strings.Fields(cmd)
+		deploy := len(fields) > 1 && fields[0] == "sam" && fields[1] == "deploy" ||
+			len(fields) > 2 && fields[0] == "aws" && fields[1] == "cloudformation" && fields[2] == "deploy"
+		if !deploy {
+			continue
+		}
+		deploys++
+		_, caps, given := strings.Cut(cmd, "--capabilities")
+		switch {
+		case given:
+			assert.Subset(t, strings.Fields(caps), want, "docs/deploy.md: %s", cmd)
+		case fields[0] == "aws":
+			t.Errorf("docs/deploy.md: %s: aws cloudformation deploy reads no samconfig.toml: it needs --capabilities %s", cmd, strings.Join(want, " "))
+		case slices.Contains(fields, "--guided"):
+			t.Errorf("docs/deploy.md: %s: a guided deploy grants CAPABILITY_IAM only, unless told otherwise", cmd)
+		}
+	}
+	assert.GreaterOrEqual(t, deploys, 3, "docs/deploy.md shows the first deploy, a distributed one and one without SAM")
+}
+
+// Issue 21, done when: every command of the first-deploy block is correct
+// for the template: the parameters it overrides and the outputs it reads
+// exist, every parameter without a default is given, and the parameter
+// table documents every parameter and no other.
+func TestDeployDocMatchesTemplate(t *testing.T) {
+	tpl := template(t)
+	params, outputs := keys(tpl.get("Parameters")), keys(tpl.get("Outputs"))
+	doc := readDoc(t)
+	cmds := docCommands(t, doc)
+
+	first := ""
+	for _, cmd := range cmds {
+		if _, overrides, ok := strings.Cut(cmd, "--parameter-overrides"); ok {
+			if first == "" && strings.HasPrefix(cmd, "sam deploy") {
+				first = overrides
+			}
+			for _, kv := range strings.Fields(overrides) {
+				name, _, ok := strings.Cut(kv, "=")
+				require.True(t, ok, "docs/deploy.md: %q in %s is Name=Value", kv, cmd)
+				assert.Contains(t, params, name, "docs/deploy.md overrides a parameter the template has: %s", cmd)
+			}
+		}
+		for _, m := range regexp.MustCompile(`OutputKey=='(\w+)'`).FindAllStringSubmatch(cmd, -1) {
+			assert.Contains(t, outputs, m[1], "docs/deploy.md reads an output the template has: %s", cmd)
+		}
+		if strings.Contains(cmd, "--stack-name") {
+			assert.Contains(t, cmd, "--stack-name keyaudit", "docs/deploy.md uses samconfig.toml's stack name: %s", cmd)
+		}
+	}
+	require.NotEmpty(t, first, "docs/deploy.md has a first sam deploy with its parameters")
+	for _, name := range params {
+		if tpl.get("Parameters", name, "Default").Node == nil {
+			assert.Contains(t, first, name+"=", "the first deploy gives %s, which has no default", name)
+		}
+	}
+
+	_, section, ok := strings.Cut(doc, "\n## Parameters\n")
+	require.True(t, ok, "docs/deploy.md has a Parameters section")
+	section, _, _ = strings.Cut(section, "\n## ")
+	var table []string
+	for _, m := range regexp.MustCompile("(?m)^\\| (`\\w+`(?:, `\\w+`)*) \\|").FindAllStringSubmatch(section, -1) {
+		for _, name := range strings.Split(m[1], ", ") {
+			table = append(table, strings.Trim(name, "`"))
+		}
+	}
+	assert.ElementsMatch(t, params, table, "docs/deploy.md's parameter table documents every parameter of the template, and no other")
 }
