@@ -840,3 +840,277 @@ func TestDeployDocMatchesTemplate(t *testing.T) {
 	}
 	assert.ElementsMatch(t, params, table, "docs/deploy.md's parameter table documents every parameter of the template, and no other")
 }
+
+// statementsBySid are a policy document's statements by Sid; a
+// conditional statement counts as its value, under its condition.
+func statementsBySid(statements node) map[string]node {
+	out := map[string]node{}
+	for _, st := range seq(statements) {
+		out[st.get("Sid").str()] = st
+	}
+	return out
+}
+
+// conditionOf is the condition of a conditional statement
+// (!If [Cond, statement, !Ref AWS::NoValue]) with the given Sid.
+func conditionOf(statements node, sid string) string {
+	for _, st := range statements.Content {
+		if st.Tag == "!If" && len(st.Content) == 3 && (node{st.Content[1]}).get("Sid").str() == sid {
+			return st.Content[0].Value
+		}
+	}
+	return ""
+}
+
+// Issue 21 observation 4: the StackSet deploys everywhere at once, a few
+// refusing accounts do not roll back the rest, overlapping operations
+// queue, and its name follows the stack's, so a test stack can sit beside
+// production.
+func TestTemplateStackSet(t *testing.T) {
+	tpl := template(t)
+	ss := tpl.get("Resources", "MemberRoleStackSet", "Properties")
+	prefs := ss.get("OperationPreferences")
+	assert.Equal(t, "PARALLEL", prefs.get("RegionConcurrencyType").str(), "regions in parallel")
+	assert.Equal(t, "100", prefs.get("MaxConcurrentPercentage").str(), "every account at once")
+	tolerance, err := strconv.Atoi(prefs.get("FailureTolerancePercentage").str())
+	require.NoError(t, err, "a failure tolerance percentage")
+	assert.Positive(t, tolerance, "one refusing account does not roll back the others")
+	assert.Equal(t, "SOFT_FAILURE_TOLERANCE", prefs.get("ConcurrencyMode").str(), "the tolerance does not cap the concurrency")
+	assert.Equal(t, "true", ss.get("ManagedExecution", "Active").str(), "overlapping operations queue")
+
+	name := ss.get("StackSetName")
+	assert.Equal(t, "!Sub", name.Tag, "the StackSet's name is derived")
+	assert.Equal(t, "${AWS::StackName}-member-role", name.str(), "from the stack's name (keyaudit-member-role for a stack named keyaudit)")
+	assert.Contains(t, tpl.get("Outputs", "ManagementAccountRole", "Value").Content[2].Value, "--stack-set-name "+name.str(),
+		"the ManagementAccountRole output names the StackSet by the same name")
+}
+
+// Issue 21 observation 7: the bucket, the log group and the Slack secret
+// survive the stack's deletion and replacement; a multipart upload cut
+// short is cleaned up.
+func TestTemplateRetention(t *testing.T) {
+	tpl := template(t)
+	for _, name := range []string{"ReportsBucket", "KeyAuditLogGroup", "SlackSecret"} {
+		r := tpl.get("Resources", name)
+		assert.Equal(t, "Retain", r.get("DeletionPolicy").str(), "%s is kept when the stack is deleted", name)
+		assert.Equal(t, "Retain", r.get("UpdateReplacePolicy").str(), "%s is kept when an update replaces it", name)
+	}
+	var abort node
+	for _, r := range seq(tpl.get("Resources", "ReportsBucket", "Properties", "LifecycleConfiguration", "Rules")) {
+		if r.get("AbortIncompleteMultipartUpload").Node != nil {
+			abort = r
+		}
+	}
+	require.NotNil(t, abort.Node, "a lifecycle rule aborts incomplete multipart uploads")
+	assert.Equal(t, "Enabled", abort.get("Status").str(), "the abort rule is enabled")
+	assert.Nil(t, abort.get("Prefix").Node, "the abort rule covers the whole bucket")
+	assert.Nil(t, abort.get("Filter").Node, "the abort rule covers the whole bucket")
+	days, err := strconv.Atoi(abort.get("AbortIncompleteMultipartUpload", "DaysAfterInitiation").str())
+	require.NoError(t, err, "the abort rule's days")
+	assert.LessOrEqual(t, days, 7, "parts are not kept for long")
+}
+
+// Issue 21 observation 7: the role both functions run as writes only its
+// own log group, and decrypts a customer-key secret or parameter only
+// through Secrets Manager and SSM; no managed policy widens it.
+func TestTemplateFunctionRoleScope(t *testing.T) {
+	tpl := template(t)
+	role := tpl.get("Resources", "KeyAuditFunctionRole", "Properties")
+	assert.Nil(t, role.get("ManagedPolicyArns").Node, "no managed policy (AWSLambdaBasicExecutionRole grants every log group)")
+	assert.Equal(t, []string{"lambda.amazonaws.com"}, seq(role.get("AssumeRolePolicyDocument", "Statement"))[0].get("Principal", "Service").strings(), "assumed by Lambda")
+	require.Len(t, seq(role.get("Policies")), 1, "one inline policy")
+	doc := seq(role.get("Policies"))[0].get("PolicyDocument", "Statement")
+	sids := statementsBySid(doc)
+
+	logs := sids["Logs"]
+	assert.ElementsMatch(t, []string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs.get("Action").strings(), "the logs actions")
+	assert.Equal(t, "!GetAtt", logs.get("Resource").Tag, "the logs resource is an attribute")
+	assert.Equal(t, "KeyAuditLogGroup.Arn", logs.get("Resource").str(), "the function's own log group only (its ARN ends in :*, its streams)")
+	for sid, st := range sids {
+		if st.get("Resource").str() == "*" {
+			assert.Equal(t, []string{"organizations:ListAccounts"}, st.get("Action").strings(), "%s: only ListAccounts has no resource to name", sid)
+		}
+	}
+
+	kms := sids["SecretsKmsKey"]
+	assert.Equal(t, "HasSecretsKey", conditionOf(doc, "SecretsKmsKey"), "kms:Decrypt for secrets only with SecretsKmsKeyArn")
+	assert.Equal(t, []string{"kms:Decrypt"}, kms.get("Action").strings(), "decrypt only")
+	assert.Equal(t, "SecretsKmsKeyArn", kms.get("Resource").str(), "on the parameter's key")
+	assert.Equal(t, []string{"secretsmanager.${AWS::Region}.amazonaws.com", "ssm.${AWS::Region}.amazonaws.com"},
+		kms.get("Condition", "StringEquals", "kms:ViaService").strings(), "through Secrets Manager and SSM only")
+	for _, secret := range []string{"SlackSecret", "ExternalIdSecret"} {
+		kmsKey := tpl.get("Resources", secret, "Properties", "KmsKeyId").strings()
+		assert.Equal(t, []string{"HasSecretsKey", "SecretsKmsKeyArn", "AWS::NoValue"}, kmsKey, "%s is under SecretsKmsKeyArn when given", secret)
+	}
+	assert.Equal(t, "AlarmTopic", sids["OnFailureDestination"].get("Resource").str(), "sns:Publish on the alarm topic only")
+}
+
+// Issue 21 observation 7: Lambda refuses a reservation that leaves fewer
+// than 100 of the account's concurrent executions (1,000 by default)
+// unreserved; the function's own 1 counts too.
+func TestTemplateMapConcurrencyBounded(t *testing.T) {
+	tpl := template(t)
+	max, err := strconv.Atoi(tpl.get("Parameters", "MapConcurrency", "MaxValue").str())
+	require.NoError(t, err, "MapConcurrency has a MaxValue")
+	assert.LessOrEqual(t, max+1, 1000-100, "MapConcurrency at its most, with the function's 1, keeps 100 of the default 1,000 unreserved")
+	assert.Equal(t, "MapConcurrency", tpl.get("Resources", "AuditBatchFunction", "Properties", "ReservedConcurrentExecutions").str(), "the batch function reserves MapConcurrency")
+}
+
+// alarmMetrics are the (namespace, metric) pairs an alarm watches, and
+// the periods it counts by.
+func alarmMetrics(alarm node) (metrics [][2]string, periods []string) {
+	p := alarm.get("Properties")
+	if name := p.get("MetricName").str(); name != "" {
+		return [][2]string{{p.get("Namespace").str(), name}}, []string{p.get("Period").str()}
+	}
+	for _, m := range seq(p.get("Metrics")) {
+		if stat := m.get("MetricStat"); stat.Node != nil {
+			metrics = append(metrics, [2]string{stat.get("Metric", "Namespace").str(), stat.get("Metric", "MetricName").str()})
+			periods = append(periods, stat.get("Period").str())
+		}
+	}
+	return metrics, periods
+}
+
+// Issue 21 observation 5: a green run that audited little, a cut-short
+// listing and a slow run each raise an alarm, every alarm notifies the
+// topic, and none counts by the day (an alarm still in ALARM from last
+// night would not notify again).
+func TestTemplateAlarms(t *testing.T) {
+	tpl := template(t)
+	res := tpl.get("Resources")
+	var emitted []string
+	for _, v := range (runMetrics{}).values() {
+		emitted = append(emitted, v.name)
+	}
+	alarms := 0
+	for _, name := range keys(res) {
+		alarm := res.get(name)
+		if alarm.get("Type").str() != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		alarms++
+		assert.Equal(t, []string{"AlarmTopic"}, alarm.get("Properties", "AlarmActions").strings(), "%s notifies the alarm topic", name)
+		metrics, periods := alarmMetrics(alarm)
+		require.NotEmpty(t, metrics, "%s watches a metric", name)
+		for _, p := range periods {
+			assert.Equal(t, "3600", p, "%s counts per hour, so a second bad night notifies again", name)
+		}
+		for _, m := range metrics {
+			if m[0] == metricsNamespace {
+				assert.Contains(t, emitted, m[1], "%s watches a metric lambda/metrics.go emits", name)
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, alarms, 8, "the alarms of docs/deploy.md")
+
+	dimension := func(alarm string) []string {
+		var out []string
+		p := res.get(alarm, "Properties")
+		dims := seq(p.get("Dimensions"))
+		for _, m := range seq(p.get("Metrics")) {
+			dims = append(dims, seq(m.get("MetricStat", "Metric", "Dimensions"))...)
+		}
+		for _, d := range dims {
+			out = append(out, d.get("Name").str()+"="+d.get("Value").str())
+		}
+		return slices.Compact(out)
+	}
+	notAudited := res.get("AccountsNotAuditedAlarm", "Properties")
+	m, _ := alarmMetrics(res.get("AccountsNotAuditedAlarm"))
+	assert.ElementsMatch(t, [][2]string{{metricsNamespace, "AccountsError"}, {metricsNamespace, "AccountsSkipped"}}, m, "accounts in error or skipped")
+	assert.Equal(t, "NotAuditedThreshold", notAudited.get("Threshold").str(), "above the threshold parameter")
+	assert.Equal(t, "GreaterThanThreshold", notAudited.get("ComparisonOperator").str(), "more than the threshold")
+	assert.Equal(t, "0", tpl.get("Parameters", "NotAuditedThreshold", "Default").str(), "by default any account not audited")
+	assert.Equal(t, []string{metricsDimension + "=KeyAuditFunction"}, dimension("AccountsNotAuditedAlarm"), "the run's function: the single run, or merge")
+
+	m, _ = alarmMetrics(res.get("ListingIncompleteAlarm"))
+	assert.Equal(t, [][2]string{{metricsNamespace, "ListingIncomplete"}}, m, "the listing's metric")
+	assert.Equal(t, "1", res.get("ListingIncompleteAlarm", "Properties", "Threshold").str(), "an incomplete listing is 1")
+	assert.Equal(t, []string{metricsDimension + "=KeyAuditFunction"}, dimension("ListingIncompleteAlarm"), "the run's function")
+
+	timeout, err := strconv.Atoi(tpl.get("Globals", "Function", "Timeout").str())
+	require.NoError(t, err, "the functions' timeout")
+	for alarm, fn := range map[string]string{"SlowRunAlarm": "KeyAuditFunction", "SlowBatchAlarm": "AuditBatchFunction"} {
+		p := res.get(alarm, "Properties")
+		assert.Equal(t, [2]string{"AWS/Lambda", "Duration"}, [2]string{p.get("Namespace").str(), p.get("MetricName").str()}, "%s watches the duration", alarm)
+		assert.Equal(t, "Maximum", p.get("Statistic").str(), "%s: of the slowest invocation", alarm)
+		assert.Equal(t, strconv.Itoa(timeout*1000*2/3), p.get("Threshold").str(), "%s: two thirds of the timeout, in milliseconds", alarm)
+		assert.Equal(t, []string{"FunctionName=" + fn}, dimension(alarm), "%s: of %s", alarm, fn)
+	}
+}
+
+// Issue 21 observation 2: with a KMS key, the function is told the key
+// (KEYAUDIT_KMS_KEY_ARN, for SSE-KMS on every put) and the bucket refuses
+// a put that names another encryption; without one, nothing is denied.
+func TestTemplateKMSBucketPolicy(t *testing.T) {
+	tpl := template(t)
+	assert.Equal(t, "ReportsKmsKeyArn", functionProperty(tpl, "KeyAuditFunction", "Environment", "Variables", "KEYAUDIT_KMS_KEY_ARN").str(), "the function names the key on every put")
+	doc := tpl.get("Resources", "ReportsBucketPolicy", "Properties", "PolicyDocument", "Statement")
+	sids := statementsBySid(doc)
+	for sid, condition := range map[string][]string{
+		"OnlyTheConfiguredKmsKey":  {"StringNotEqualsIfExists", "s3:x-amz-server-side-encryption-aws-kms-key-id", "ReportsKmsKeyArn"},
+		"OnlyKmsEncryption":        {"StringNotEqualsIfExists", "s3:x-amz-server-side-encryption", "aws:kms"},
+		"KmsEncryptionNamesTheKey": {"Null", "s3:x-amz-server-side-encryption-aws-kms-key-id", "true"},
+	} {
+		st := sids[sid]
+		require.NotNil(t, st.Node, "statement %s", sid)
+		assert.Equal(t, "HasKmsKey", conditionOf(doc, sid), "%s only with a key", sid)
+		assert.Equal(t, "Deny", st.get("Effect").str(), "%s denies", sid)
+		assert.Equal(t, "*", st.get("Principal").str(), "%s: everyone", sid)
+		assert.Equal(t, []string{"s3:PutObject"}, st.get("Action").strings(), "%s: puts (a multipart upload's parts carry no encryption header, so IfExists lets them through)", sid)
+		assert.Equal(t, condition[2], st.get("Condition", condition[0], condition[1]).str(), "%s: %s %s", sid, condition[0], condition[1])
+	}
+	assert.Equal(t, "aws:kms", sids["KmsEncryptionNamesTheKey"].get("Condition", "StringEquals", "s3:x-amz-server-side-encryption").str(),
+		"aws:kms without a key ID is the AWS-managed key: refused")
+}
+
+// Issue 25 observation 9: nobody but the function can replicate objects
+// into the bucket (a forged announced.json would hide a finding from
+// Slack) or give the bucket a replication configuration.
+func TestTemplateReplicationDenied(t *testing.T) {
+	tpl := template(t)
+	sids := statementsBySid(tpl.get("Resources", "ReportsBucketPolicy", "Properties", "PolicyDocument", "Statement"))
+	writes := sids["OnlyTheFunctionWritesReports"]
+	for _, a := range []string{"s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"} {
+		assert.Contains(t, writes.get("Action").strings(), a, "%s is denied to all but the function", a)
+	}
+	cfg := sids["NoReplicationConfiguration"]
+	assert.Equal(t, "Deny", cfg.get("Effect").str(), "replication configuration changes are denied")
+	assert.Equal(t, "*", cfg.get("Principal").str(), "to everyone")
+	assert.Equal(t, []string{"s3:PutReplicationConfiguration"}, cfg.get("Action").strings(), "the replication configuration")
+	assert.Equal(t, "ReportsBucket.Arn", cfg.get("Resource").str(), "of the bucket")
+	assert.Equal(t, "KeyAuditFunctionRole.Arn", cfg.get("Condition", "ArnNotEquals", "aws:PrincipalArn").str(), "but the function's role")
+}
+
+// Issue 25 observation 9: the external ID (a NoEcho parameter) is not in
+// either function's environment, where anyone who may read the function's
+// configuration sees it: it is in a secret the function reads.
+func TestTemplateExternalIDNotInEnvironment(t *testing.T) {
+	tpl := template(t)
+	for _, fn := range functions {
+		env := functionProperty(tpl, fn, "Environment", "Variables")
+		require.NotNil(t, env.Node, "%s has an environment", fn)
+		assert.Nil(t, env.get("KEYAUDIT_EXTERNAL_ID").Node, "%s: no KEYAUDIT_EXTERNAL_ID", fn)
+		var refs []string
+		var walk func(n *yaml.Node)
+		walk = func(n *yaml.Node) {
+			refs = append(refs, n.Value)
+			for _, c := range n.Content {
+				walk(c)
+			}
+		}
+		walk(env.Node)
+		if own := tpl.get("Resources", fn, "Properties", "Environment"); own.Node != nil {
+			walk(own.Node)
+		}
+		assert.NotContains(t, refs, "ExternalId", "%s's environment does not reference the ExternalId parameter", fn)
+		assert.Equal(t, "ExternalIdSecret", env.get("KEYAUDIT_EXTERNAL_ID_SECRET_ARN").str(), "%s is told the secret", fn)
+	}
+	secret := tpl.get("Resources", "ExternalIdSecret")
+	assert.Equal(t, "AWS::SecretsManager::Secret", secret.get("Type").str(), "the external ID's secret")
+	assert.Equal(t, "ExternalId", secret.get("Properties", "SecretString").str(), "holds the parameter")
+	assert.Contains(t, statementsBySid(seq(tpl.get("Resources", "KeyAuditFunctionRole", "Properties", "Policies"))[0].get("PolicyDocument", "Statement"))["Secrets"].get("Resource").strings(),
+		"ExternalIdSecret", "the functions may read it")
+	assert.Equal(t, "true", tpl.get("Parameters", "ExternalId", "NoEcho").str(), "the parameter stays NoEcho")
+}
