@@ -1114,3 +1114,93 @@ func TestTemplateExternalIDNotInEnvironment(t *testing.T) {
 		"ExternalIdSecret", "the functions may read it")
 	assert.Equal(t, "true", tpl.get("Parameters", "ExternalId", "NoEcho").str(), "the parameter stays NoEcho")
 }
+
+// Issue 21, done when: the commands of docs/deploy.md run, as a person
+// pastes them, against moto. sam, make and what moto does not serve
+// (activating StackSets' trusted access, a StackSets delegated
+// administrator, invoking the function, tailing its logs, packaging and
+// deploying a template) are stubs that record their arguments; every
+// other aws command talks to moto, through a stack named keyaudit whose
+// outputs are the template's.
+func TestDeployDocCommandsAgainstMoto(t *testing.T) {
+	srv := moto.Start(t)
+	ctx := t.Context()
+	dir := t.TempDir()
+	sh := func(command string) string {
+		t.Helper()
+		res := srv.Shell(ctx, dir, moto.Management, command)
+		require.NoError(t, res.Err, "%s\nstdout: %s\nstderr: %s", command, res.Stdout, res.Stderr)
+		return strings.TrimSpace(res.Stdout)
+	}
+
+	// The organization and the stack the deploy would create: its outputs
+	// are the template's.
+	sh("aws organizations create-organization --feature-set ALL")
+	const delegate = "222233334444"
+	slackSecret := sh("aws secretsmanager create-secret --name keyaudit-slack --query ARN --output text")
+	stateMachine := sh(`aws stepfunctions create-state-machine --name keyaudit-keyaudit --role-arn arn:aws:iam::123456789012:role/sfn ` +
+		`--definition '{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}' --query stateMachineArn --output text`)
+	outputs := map[string]string{"SlackSecret": slackSecret, "StateMachineArn": stateMachine,
+		"FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:keyaudit-KeyAuditFunction", "LogGroupName": "keyaudit-KeyAuditLogGroup"}
+	stack := map[string]any{"Resources": map[string]any{"Topic": map[string]any{"Type": "AWS::SNS::Topic"}}}
+	outs := map[string]any{}
+	for _, name := range keys(template(t).get("Outputs")) {
+		outs[name] = map[string]any{"Value": or(outputs[name], "from-the-template")}
+	}
+	stack["Outputs"] = outs
+	body, err := json.Marshal(stack)
+	require.NoError(t, err, "the stack's template")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "stack.json"), body, 0o600), "write the stack's template")
+	sh("aws cloudformation create-stack --stack-name keyaudit --template-body file://stack.json")
+
+	// Stubs, first on PATH, record what they are asked.
+	bin := filepath.Join(dir, "bin")
+	require.NoError(t, os.Mkdir(bin, 0o700), "the stubs' directory")
+	realAWS, err := exec.LookPath("aws")
+	require.NoError(t, err, "the aws CLI")
+	stubs := map[string]string{
+		"sam":  `echo "sam $*" >> "$STUB_LOG"`,
+		"make": `echo "make $*" >> "$STUB_LOG"`,
+		"aws": `case "$1 $2" in
+"cloudformation activate-organizations-access"|"organizations register-delegated-administrator"|"lambda invoke"|"logs tail"|"cloudformation package"|"cloudformation deploy") echo "aws $*" >> "$STUB_LOG";;
+*) exec "` + realAWS + `" "$@";;
+esac`,
+	}
+	for name, script := range stubs {
+		require.NoError(t, os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/bash\n"+script+"\n"), 0o700), "stub %s", name)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "keyaudit.yaml"), []byte("thresholds:\n  key_age_days: 90\n"), 0o600), "a config to put")
+	// docs/deploy.md asks for the CLI v2, which passes a URL parameter as
+	// it is; the v1 on this machine would fetch it unless told not to.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "aws-config"), []byte("[default]\ncli_follow_urlparam = false\n"), 0o600), "the CLI's config")
+
+	var script strings.Builder
+	for _, block := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(readDoc(t), -1) {
+		script.WriteString(strings.ReplaceAll(block[1], "111111111111", delegate))
+	}
+	log := filepath.Join(dir, "stub.log")
+	sh("set -euo pipefail; export PATH=" + bin + ":$PATH STUB_LOG=" + log + " ARTIFACTS=artifacts; " + script.String())
+
+	data, err := os.ReadFile(log)
+	require.NoError(t, err, "the stubs' log")
+	calls := strings.Split(strings.TrimSpace(string(data)), "\n")
+	root := sh("aws organizations list-roots --query 'Roots[0].Id' --output text")
+	first := regexp.MustCompile(`^sam deploy --parameter-overrides OrganizationRootOrOuIds=(\S+) ExternalId=([0-9a-f]{48}) AlarmEmail=\S+@\S+$`)
+	var deployed []string
+	for _, c := range calls {
+		if m := first.FindStringSubmatch(c); m != nil {
+			deployed = m
+		}
+	}
+	require.NotNil(t, deployed, "the first deploy ran with the root and a fresh external ID: %q", calls)
+	assert.Equal(t, root, deployed[1], "the member role goes to the organization's root")
+	assert.Contains(t, calls, "aws cloudformation activate-organizations-access", "trusted access is activated")
+	assert.Contains(t, calls, "aws lambda invoke --function-name "+outputs["FunctionArn"]+" --invocation-type Event /dev/null", "the first run invokes the FunctionArn output")
+	assert.Contains(t, calls, "aws logs tail "+outputs["LogGroupName"]+" --follow --since 10m", "the logs are the LogGroupName output's")
+	assert.Equal(t, "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
+		sh("aws secretsmanager get-secret-value --secret-id "+slackSecret+" --query SecretString --output text"), "the webhook is in the SlackSecret output's secret")
+	assert.Equal(t, "thresholds:\n  key_age_days: 90", sh("aws ssm get-parameter --name /keyaudit/config --query Parameter.Value --output text"), "the config is in SSM")
+	assert.Contains(t, calls, "aws organizations register-delegated-administrator --account-id "+delegate+" --service-principal member.org.stacksets.cloudformation.amazonaws.com",
+		"the delegated administrator is registered for StackSets")
+	assert.Equal(t, "1", sh("aws stepfunctions list-executions --state-machine-arn "+stateMachine+" --query 'length(executions)'"), "an execution of the StateMachineArn output started")
+}
