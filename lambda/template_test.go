@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -131,19 +132,31 @@ func sameSet(t *testing.T, what string, got, want []string) {
 }
 
 // impliedActions are granted although the code calls no such API: S3
-// needs them to serve the calls it does make.
+// and Lambda need them to serve the calls it does make.
 var impliedActions = map[string]string{
-	"s3:ListBucket":       "GetObject on a missing latest.json answers 404, not 403 (and merge lists the Map's failures)",
-	"kms:GenerateDataKey": "PutObject into a bucket encrypted with a customer KMS key",
-	"kms:Decrypt":         "GetObject from it",
+	"s3:ListBucket":        "GetObject on a missing latest.json answers 404, not 403 (and merge lists the Map's failures)",
+	"kms:GenerateDataKey":  "PutObject into a bucket encrypted with a customer KMS key",
+	"kms:Decrypt":          "GetObject from it, and a secret or parameter under a customer key",
+	"logs:CreateLogStream": "Lambda writes the function's logs with its role",
+	"logs:PutLogEvents":    "Lambda writes the function's logs with its role",
+	"sns:Publish":          "Lambda sends a failed asynchronous invocation to the alarm topic with the function's role",
 }
 
+// functionStatements are the statements of the role both functions run as.
 func functionStatements(tpl node) []node {
-	var out []node
-	for _, p := range seq(tpl.get("Resources", "KeyAuditFunction", "Properties", "Policies")) {
-		out = append(out, seq(p.get("Statement"))...)
+	return roleStatements(tpl.get("Resources", "KeyAuditFunctionRole"))
+}
+
+// functions are the template's Lambda functions by logical ID.
+var functions = []string{"KeyAuditFunction", "AuditBatchFunction"}
+
+// functionProperty is a function's property, or the Globals' when the
+// function does not set it.
+func functionProperty(tpl node, fn string, path ...string) node {
+	if v := tpl.get(append([]string{"Resources", fn, "Properties"}, path...)...); v.Node != nil {
+		return v
 	}
-	return out
+	return tpl.get(append([]string{"Globals", "Function"}, path...)...)
 }
 
 func TestTemplateGrantsExactlyTheActionsTheCodeCalls(t *testing.T) {
@@ -178,22 +191,28 @@ func TestTemplateGrantsExactlyTheActionsTheCodeCalls(t *testing.T) {
 	}
 }
 
+// TestTemplateFunction: both functions are the one bootstrap binary, built
+// by make, run as the one role the member roles trust.
 func TestTemplateFunction(t *testing.T) {
-	fn := template(t).get("Resources", "KeyAuditFunction")
-	for path, want := range map[string]string{
-		"Properties.Runtime":                                "provided.al2023",
-		"Properties.Handler":                                "bootstrap",
-		"Metadata.BuildMethod":                              "makefile",
-		"Properties.EventInvokeConfig.MaximumRetryAttempts": "0",
-	} {
-		if got := fn.get(strings.Split(path, ".")...).str(); got != want {
-			t.Errorf("%s = %q, want %q", path, got, want)
+	tpl := template(t)
+	for _, fn := range functions {
+		for path, want := range map[string]string{
+			"Runtime": "provided.al2023",
+			"Handler": "bootstrap",
+			"CodeUri": ".",
+			"Timeout": "900",
+		} {
+			assert.Equal(t, want, functionProperty(tpl, fn, path).str(), "%s: %s", fn, path)
 		}
+		assert.Equal(t, "makefile", tpl.get("Resources", fn, "Metadata", "BuildMethod").str(), "%s is built by make build-%s", fn, fn)
+		assert.Equal(t, []string{"arm64"}, functionProperty(tpl, fn, "Architectures").strings(), "%s: architectures", fn)
+		assert.Equal(t, "KeyAuditFunctionRole.Arn", functionProperty(tpl, fn, "Role").str(), "%s runs as the role the member roles trust", fn)
+		assert.Nil(t, functionProperty(tpl, fn, "Policies").Node, "%s: no SAM-generated role, whose managed policy would grant every log group", fn)
+		assert.Equal(t, "KeyAuditLogGroup", functionProperty(tpl, fn, "LoggingConfig", "LogGroup").str(), "%s logs to the stack's log group", fn)
 	}
-	if arch := fn.get("Properties", "Architectures").strings(); !slices.Equal(arch, []string{"arm64"}) {
-		t.Errorf("architectures %v, want arm64", arch)
-	}
-	assert.Nil(t, fn.get("Properties", "Events").Node, "the schedule is a resource of its own, so that it can target the state machine instead")
+	fn := tpl.get("Resources", "KeyAuditFunction", "Properties")
+	assert.Equal(t, "0", fn.get("EventInvokeConfig", "MaximumRetryAttempts").str(), "a failed night is not retried automatically")
+	assert.Nil(t, fn.get("Events").Node, "the schedule is a resource of its own, so that it can target the state machine instead")
 }
 
 // TestTemplateSchedule: one nightly schedule starts the function, or in
@@ -224,11 +243,12 @@ func TestTemplateSchedule(t *testing.T) {
 }
 
 // TestTemplateDistributedMode: Mode=distributed adds a state machine (and
-// only then): discover, a Distributed Map reading the account list from
-// S3 with the MaxConcurrency and tolerated failures of its parameters and
-// its results in S3, then merge, also after a failed Map; its role may
-// invoke the function, run the Map's child executions and use the runs
-// prefix of the bucket, nothing more.
+// only then): a refusal to run beside another execution, discover, a
+// Distributed Map reading the account list from S3 in batches, with the
+// MaxConcurrency and tolerated failures of its parameters and its results
+// in S3, then merge, also after a failed Map, whose failure then fails the
+// execution; its role may invoke the functions, run the Map's child
+// executions and use the runs prefix of the bucket, nothing more.
 func TestTemplateDistributedMode(t *testing.T) {
 	tpl := template(t)
 	param := tpl.get("Parameters", "Mode")
@@ -239,17 +259,17 @@ func TestTemplateDistributedMode(t *testing.T) {
 	assert.Equal(t, []string{"Mode", "distributed"}, cond.strings(), "condition Distributed compares the parameter")
 
 	res := tpl.get("Resources")
-	for _, name := range []string{"AuditStateMachine", "StateMachineRole", "ExecutionFailedAlarm", "NoSuccessfulExecutionAlarm"} {
+	for _, name := range []string{"AuditStateMachine", "StateMachineRole", "ExecutionFailedAlarm", "NoSuccessfulExecutionAlarm", "AuditBatchFunction", "SlowBatchAlarm"} {
 		assert.Equal(t, "Distributed", res.get(name, "Condition").str(), "%s exists only in distributed mode", name)
 	}
-	assert.Equal(t, "Single", res.get("NoSuccessfulRunAlarm", "Condition").str(), "the function's no-run alarm only in single mode (account invocations are not runs)")
-	assert.Equal(t, []string{"Distributed", "MapConcurrency", "1"}, res.get("KeyAuditFunction", "Properties", "ReservedConcurrentExecutions").strings(),
-		"the function runs once at a time, or as many times at once as the Map")
+	assert.Equal(t, "Single", res.get("NoSuccessfulRunAlarm", "Condition").str(), "the function's no-run alarm only in single mode (discover and merge are not runs)")
 
 	def := definition(t, tpl)
 	states := field(def, "States")
-	assert.Equal(t, "Discover", field(def, "StartAt"), "the run starts with discover")
+	assert.Equal(t, "CheckNoOtherRun", field(def, "StartAt"), "the run first looks for another one running")
+	assert.Equal(t, "Discover", field(states, "OtherRunRunning", "Default"), "alone, the run discovers its accounts")
 	assert.Equal(t, "AuditAccounts", field(states, "Discover", "Next"), "discover, then the Map")
+	assert.Equal(t, "$$.Execution.Input", field(states, "Discover", "Parameters", "Payload", "input.$"), "discover gets the execution's input (accounts, as_of)")
 	m := field(states, "AuditAccounts")
 	assert.Equal(t, "Map", field(m, "Type"), "the Map's type")
 	assert.Equal(t, "DISTRIBUTED", field(m, "ItemProcessor", "ProcessorConfig", "Mode"), "a Distributed Map")
@@ -262,16 +282,54 @@ func TestTemplateDistributedMode(t *testing.T) {
 	assert.Equal(t, "$.map_prefix", field(m, "ResultWriter", "Parameters", "Prefix.$"), "under the run's prefix, where merge reads the failures")
 	assert.Equal(t, "$.map", field(m, "ResultPath"), "the Map's output does not replace the run")
 	assert.Equal(t, "Merge", field(m, "Next"), "the Map, then merge")
+
+	// Issue 21 observation 6: a batch of accounts per child execution and
+	// invocation, not one each.
+	assert.Equal(t, 25.0, field(m, "ItemBatcher", "MaxItemsPerBatch"), "batches of MapBatchSize accounts")
+	assert.Equal(t, map[string]any{"step": "accounts", "run.$": "$.run"}, field(m, "ItemBatcher", "BatchInput"), "each batch carries the step and the run")
+	assert.Nil(t, field(m, "ItemSelector"), "the items are the accounts discover listed, as they are")
+	child := field(m, "ItemProcessor", "States", field(m, "ItemProcessor", "StartAt").(string))
+	assert.Equal(t, substitutions["AuditBatchFunction.Arn"], field(child, "Parameters", "FunctionName"), "a batch is audited by the batch function, with the batch's memory")
+	assert.Equal(t, map[string]any{"step.$": "$.BatchInput.step", "run.$": "$.BatchInput.run", "targets.$": "$.Items"},
+		field(child, "Parameters", "Payload"), "the batch function gets {step: accounts, run, targets: [accounts]}")
+
+	// Issue 21 observation 6: a failed Map is merged (every account not
+	// audited is reported), then fails the execution with the Map's error.
 	catch, _ := field(m, "Catch").([]any)
 	require.Len(t, catch, 1, "the Map catches its failure")
-	assert.Equal(t, "Merge", field(catch[0], "Next"), "a failed Map (too many failed accounts) is merged too: every account not audited is reported")
+	assert.Equal(t, "Merge", field(catch[0], "Next"), "a failed Map (too many failed batches, a failed reader or writer) is merged too")
 	assert.Equal(t, []any{"States.ALL"}, field(catch[0], "ErrorEquals"), "whatever the Map's error")
-	assert.Equal(t, true, field(states, "Merge", "End"), "merge ends the run")
+	assert.Equal(t, "$.map", field(catch[0], "ResultPath"), "the error takes the Map's result's place, where merge reads it")
+	merge := field(states, "Merge")
+	assert.Equal(t, "$.map", field(merge, "Parameters", "Payload", "map.$"), "merge is told how the Map ended")
+	assert.Equal(t, "$.merged", field(merge, "ResultPath"), "merge's summary is kept beside the Map's outcome")
+	after := field(states, field(merge, "Next").(string))
+	assert.Equal(t, "Choice", field(after, "Type"), "after merge, the Map's outcome decides")
+	choices, _ := field(after, "Choices").([]any)
+	require.Len(t, choices, 1, "one choice after merge")
+	assert.Equal(t, "$.map.Error", field(choices[0], "Variable"), "the Map's error")
+	assert.Equal(t, true, field(choices[0], "IsPresent"), "when there is one")
+	failed := field(states, field(choices[0], "Next").(string))
+	assert.Equal(t, "Fail", field(failed, "Type"), "a failed Map fails the execution (ExecutionFailedAlarm)")
+	assert.Equal(t, "$.map.Error", field(failed, "ErrorPath"), "with the Map's error")
+	assert.Equal(t, "$.map.Cause", field(failed, "CausePath"), "and its cause")
+	done := field(states, field(after, "Default").(string))
+	assert.Equal(t, true, field(done, "End"), "a Map that succeeded ends the run")
+	assert.Equal(t, "$.merged.summary", field(done, "OutputPath"), "with merge's summary as the execution's output")
 
-	for name, task := range map[string]any{"Discover": field(states, "Discover"), "AuditAccount": field(m, "ItemProcessor", "States", "AuditAccount"), "Merge": field(states, "Merge")} {
-		assert.Equal(t, substitutions["KeyAuditFunction.Arn"], field(task, "Parameters", "FunctionName"), "%s invokes the function", name)
+	// Issue 21 observation 6: two executions would race on latest.json.
+	check := field(states, "CheckNoOtherRun")
+	assert.Equal(t, "arn:aws:states:::aws-sdk:sfn:listExecutions", field(check, "Resource"), "the running executions are listed")
+	assert.Equal(t, map[string]any{"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": 2.0}, field(check, "Parameters"), "of this state machine")
+	assert.Equal(t, "States.ArrayLength($.Executions)", field(check, "ResultSelector", "running.$"), "and counted")
+	assert.Equal(t, "OtherRunRunning", field(check, "Next"), "then judged")
+	refuse, _ := field(states, "OtherRunRunning", "Choices").([]any)
+	require.Len(t, refuse, 1, "one rule refuses")
+	assert.Equal(t, map[string]any{"Variable": "$.overlap.running", "NumericGreaterThan": 1.0, "Next": "RefuseOverlappingRun"}, refuse[0], "more than this execution running: refuse")
+	assert.Equal(t, "Fail", field(states, "RefuseOverlappingRun", "Type"), "a refused run fails, so the alarm says so")
+
+	for name, task := range map[string]any{"Discover": field(states, "Discover"), "AuditBatch": child, "Merge": merge} {
 		assert.Equal(t, "arn:aws:states:::lambda:invoke", field(task, "Resource"), "%s: Lambda's optimised integration", name)
-		assert.Equal(t, "$.Payload", field(task, "OutputPath"), "%s: the function's response is the state's output", name)
 		var throttling bool
 		for _, r := range field(task, "Retry").([]any) {
 			errs, _ := field(r, "ErrorEquals").([]any)
@@ -279,10 +337,19 @@ func TestTemplateDistributedMode(t *testing.T) {
 		}
 		assert.True(t, throttling, "%s retries when Lambda throttles", name)
 	}
+	for _, name := range []string{"Discover", "Merge"} {
+		assert.Equal(t, substitutions["KeyAuditFunction.Arn"], field(states, name, "Parameters", "FunctionName"), "%s runs in the function sized for the whole report", name)
+	}
+
+	// Issue 21 observation 6: merge's memory apart from the batches'.
+	assert.Equal(t, "FunctionMemory", res.get("KeyAuditFunction", "Properties", "MemorySize").str(), "discover and merge hold the report: FunctionMemory")
+	assert.Equal(t, "MapFunctionMemory", res.get("AuditBatchFunction", "Properties", "MemorySize").str(), "a batch: MapFunctionMemory")
+	assert.Equal(t, "1", res.get("KeyAuditFunction", "Properties", "ReservedConcurrentExecutions").str(), "runs, discovers and merges never overlap")
+	assert.Equal(t, "MapConcurrency", res.get("AuditBatchFunction", "Properties", "ReservedConcurrentExecutions").str(), "as many batches at once as the Map runs")
 
 	role := res.get("StateMachineRole")
 	sts := roleStatements(role)
-	sameSet(t, "the state machine role", actions(sts), []string{"lambda:InvokeFunction", "states:StartExecution", "states:DescribeExecution", "states:StopExecution",
+	sameSet(t, "the state machine role", actions(sts), []string{"lambda:InvokeFunction", "states:StartExecution", "states:ListExecutions", "states:DescribeExecution", "states:StopExecution",
 		"s3:GetObject", "s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload", "kms:GenerateDataKey", "kms:Decrypt"})
 	name := res.get("AuditStateMachine", "Properties", "StateMachineName").str()
 	require.NotEmpty(t, name, "the state machine has a name its role can grant on")
@@ -290,13 +357,13 @@ func TestTemplateDistributedMode(t *testing.T) {
 		acts, resource := st.get("Action").strings(), strings.Join(st.get("Resource").strings(), " ")
 		switch {
 		case slices.Contains(acts, "states:StartExecution"):
-			assert.True(t, strings.HasSuffix(resource, ":stateMachine:"+name), "StartExecution only on the state machine itself: %s", resource)
+			assert.True(t, strings.HasSuffix(resource, ":stateMachine:"+name), "StartExecution and ListExecutions only on the state machine itself: %s", resource)
 		case slices.Contains(acts, "states:DescribeExecution"):
 			assert.True(t, strings.HasSuffix(resource, ":execution:"+name+"/*"), "the child executions' control only on its own: %s", resource)
 		case slices.Contains(acts, "s3:PutObject"):
 			assert.Equal(t, "${ReportsBucket.Arn}/keyaudit/runs/*", resource, "S3 only under the runs prefix")
 		case slices.Contains(acts, "lambda:InvokeFunction"):
-			assert.Equal(t, "KeyAuditFunction.Arn ${KeyAuditFunction.Arn}:*", resource, "only the function (and its versions)")
+			assert.Equal(t, "KeyAuditFunction.Arn ${KeyAuditFunction.Arn}:* AuditBatchFunction.Arn ${AuditBatchFunction.Arn}:*", resource, "only the functions (and their versions)")
 		}
 	}
 
@@ -421,8 +488,7 @@ func TestTemplateOperations(t *testing.T) {
 	assert.Equal(t, "breaching", missing.get("TreatMissingData").str(), "NoSuccessfulRunAlarm: no data (no run at all) is a missing run")
 
 	fn := res.get("KeyAuditFunction", "Properties")
-	rc := fn.get("ReservedConcurrentExecutions").strings()
-	assert.True(t, len(rc) > 0 && rc[len(rc)-1] == "1", "single mode: runs never overlap (reserved concurrency %v)", rc)
+	assert.Equal(t, "1", fn.get("ReservedConcurrentExecutions").str(), "runs never overlap")
 	onFailure := fn.get("EventInvokeConfig", "DestinationConfig", "OnFailure")
 	assert.Equal(t, "SNS", onFailure.get("Type").str(), "a failed invocation goes to the topic")
 	assert.Equal(t, "AlarmTopic", onFailure.get("Destination").str(), "a failed invocation goes to the topic")
@@ -436,7 +502,7 @@ func TestTemplateOperations(t *testing.T) {
 
 	var writers node
 	for _, st := range seq(res.get("ReportsBucketPolicy", "Properties", "PolicyDocument", "Statement")) {
-		if st.get("Effect").str() == "Deny" && slices.Contains(st.get("Action").strings(), "s3:PutObject") {
+		if st.get("Effect").str() == "Deny" && slices.Contains(st.get("Action").strings(), "s3:PutObject") && st.get("Condition", "ArnNotEquals").Node != nil {
 			writers = st
 		}
 	}
@@ -483,7 +549,7 @@ func TestTemplateSecurityHub(t *testing.T) {
 	require.NotNil(t, cond.Node, "condition SecurityHubEnabled")
 	assert.Equal(t, "!Equals", cond.Tag, "SecurityHubEnabled is an equality")
 	assert.Equal(t, []string{"SecurityHub", "Enabled"}, cond.strings(), "SecurityHubEnabled compares the parameter with Enabled")
-	env := tpl.get("Resources", "KeyAuditFunction", "Properties", "Environment", "Variables", "KEYAUDIT_SECURITY_HUB")
+	env := functionProperty(tpl, "KeyAuditFunction", "Environment", "Variables", "KEYAUDIT_SECURITY_HUB")
 	assert.Equal(t, []string{"SecurityHubEnabled", "true", "false"}, env.strings(), "KEYAUDIT_SECURITY_HUB follows the condition")
 
 	resources := map[string]string{
@@ -491,8 +557,8 @@ func TestTemplateSecurityHub(t *testing.T) {
 		"securityhub:BatchUpdateFindings": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:hub/default",
 	}
 	var granted []string
-	for _, p := range seq(tpl.get("Resources", "KeyAuditFunction", "Properties", "Policies")) {
-		for _, st := range p.get("Statement").Content {
+	for _, p := range seq(tpl.get("Resources", "KeyAuditFunctionRole", "Properties", "Policies")) {
+		for _, st := range p.get("PolicyDocument", "Statement").Content {
 			conditional := st.Tag == "!If" && len(st.Content) == 3
 			if conditional {
 				st = st.Content[1]
@@ -514,9 +580,13 @@ func TestTemplateSecurityHub(t *testing.T) {
 // substitutions are the values the tests give the references in the state
 // machine's definition: the Map's parameters (numbers), a deployment's.
 var substitutions = map[string]string{
-	"MapConcurrency": "40", "MapToleratedFailurePercentage": "10",
-	"AWS::Partition": "aws", "ReportsBucket": "keyaudit-reports",
-	"KeyAuditFunction.Arn": "arn:aws:lambda:us-east-1:111111111111:function:keyaudit",
+	"MapConcurrency":                "40",
+	"MapToleratedFailurePercentage": "10",
+	"MapBatchSize":                  "25",
+	"AWS::Partition":                "aws",
+	"ReportsBucket":                 "keyaudit-reports",
+	"KeyAuditFunction.Arn":          "arn:aws:lambda:us-east-1:111111111111:function:keyaudit",
+	"AuditBatchFunction.Arn":        "arn:aws:lambda:us-east-1:111111111111:function:keyaudit-batch",
 }
 
 // definition renders the state machine's definition (a !Sub of JSON) with
@@ -545,4 +615,593 @@ func field(v any, keys ...string) any {
 		v = m[k]
 	}
 	return v
+}
+
+// patternCases are values each parameter's AllowedPattern must accept and
+// refuse: CloudFormation refuses a value that does not match the whole
+// pattern (for a CommaDelimitedList, each value) before creating anything.
+var patternCases = map[string]struct{ valid, invalid []string }{
+	"OrganizationRootOrOuIds": {[]string{"r-ab12", "ou-ab12-abcdefgh"}, []string{"123456789012", "r-", "ou-ab12", "r-ab12,ou-ab12-abcdefgh"}},
+	"ExternalId":              {[]string{"b1946ac92492d2347c6235b4d2611184", "a_Z9+=,.@:/-"}, []string{"has space", "quote'"}},
+	"StackSetRegion":          {[]string{"us-east-1", "us-gov-west-1", "eu-central-2", "ap-southeast-4"}, []string{"us-east", "US-EAST-1", ""}},
+	"MemberRoleName":          {[]string{"KeyAuditRole", "key.audit@x_1"}, []string{"has space", strings.Repeat("a", 65), ""}},
+	"AccountIds":              {[]string{"", "111111111111", "111111111111,222222222222", "111111111111, 222222222222"}, []string{"11111111111", "111111111111,", "prod"}},
+	"ScheduleExpression":      {[]string{"cron(0 3 * * ? *)", "rate(1 day)", "at(2026-11-24T03:00:00)"}, []string{"0 3 * * *", ""}},
+	"ScheduleTimezone":        {[]string{"UTC", "Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+5"}, []string{"", "Europe Paris"}},
+	"ConfigParameterName":     {[]string{"", "/keyaudit/config", "keyaudit-config"}, []string{"/keyaudit//config", "keyaudit config"}},
+	"SlackSecretArn":          {[]string{"", "arn:aws:secretsmanager:us-east-1:111111111111:secret:keyaudit-slack-AbCdEf"}, []string{"keyaudit-slack", "arn:aws:ssm:us-east-1:111111111111:parameter/x"}},
+	"SlackChannel":            {[]string{"", "#security", "security-alerts", "C0123ABCDEF"}, []string{"sec urity", "#"}},
+	"ReportsKmsKeyArn":        {[]string{"", "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab", "arn:aws:kms:eu-west-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab"}, []string{"alias/keyaudit", "arn:aws:kms:us-east-1:111111111111:alias/keyaudit"}},
+	"SecretsKmsKeyArn":        {[]string{"", "arn:aws-us-gov:kms:us-gov-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"}, []string{"1234abcd-12ab-34cd-56ef-1234567890ab"}},
+	"AlarmEmail":              {[]string{"", "secops@example.com"}, []string{"secops", "a b@example.com"}},
+}
+
+// Issue 21 observation 1: guided deploys and the console ask group by
+// group, every parameter says what it is, and a wrong value is refused by
+// CloudFormation before anything is created.
+func TestTemplateParametersDescribedAndConstrained(t *testing.T) {
+	tpl := template(t)
+	params := tpl.get("Parameters")
+	names := keys(params)
+	grouped := map[string]int{}
+	for _, g := range seq(tpl.get("Metadata", "AWS::CloudFormation::Interface", "ParameterGroups")) {
+		assert.NotEmpty(t, g.get("Label", "default").str(), "every parameter group has a label")
+		for _, p := range g.get("Parameters").strings() {
+			grouped[p]++
+			assert.Contains(t, names, p, "parameter group %q lists a parameter the template has", g.get("Label", "default").str())
+		}
+	}
+	for _, name := range names {
+		p := params.get(name)
+		assert.Equal(t, 1, grouped[name], "%s is in exactly one parameter group", name)
+		assert.NotEmpty(t, p.get("Description").str(), "%s has a description", name)
+		if p.get("Type").str() == "Number" {
+			// AllowedPattern applies to String and CommaDelimitedList only.
+			assert.NotEmpty(t, p.get("MinValue").str(), "%s has a MinValue", name)
+			assert.NotEmpty(t, p.get("MaxValue").str(), "%s has a MaxValue", name)
+			continue
+		}
+		if values := p.get("AllowedValues").strings(); len(values) > 0 {
+			assert.Contains(t, values, p.get("Default").str(), "%s: the default is allowed", name)
+			continue
+		}
+		pattern := p.get("AllowedPattern").str()
+		if !assert.NotEmpty(t, pattern, "%s has an AllowedPattern or AllowedValues", name) {
+			continue
+		}
+		assert.NotEmpty(t, p.get("ConstraintDescription").str(), "%s says what its pattern wants", name)
+		re, err := regexp.Compile(pattern)
+		require.NoError(t, err, "%s: the pattern compiles", name)
+		cases, ok := patternCases[name]
+		if !assert.True(t, ok, "patternCases has values for %s", name) {
+			continue
+		}
+		if d := p.get("Default"); d.Node != nil {
+			cases.valid = append(cases.valid, d.str())
+		}
+		for _, v := range cases.valid {
+			assert.True(t, re.MatchString(v), "%s accepts %q (pattern %s)", name, v, pattern)
+		}
+		for _, v := range cases.invalid {
+			assert.False(t, re.MatchString(v), "%s refuses %q (pattern %s)", name, v, pattern)
+		}
+	}
+}
+
+// keys are a mapping's keys, in order.
+func keys(n node) []string {
+	var out []string
+	if n.Node != nil {
+		for i := 0; i < len(n.Content); i += 2 {
+			out = append(out, n.Content[i].Value)
+		}
+	}
+	return out
+}
+
+// namedIAMResources are the template's IAM resources with a fixed name,
+// for which CloudFormation requires CAPABILITY_NAMED_IAM.
+func namedIAMResources(tpl node) []string {
+	nameProperty := map[string]string{
+		"AWS::IAM::Role": "RoleName", "AWS::IAM::User": "UserName", "AWS::IAM::Group": "GroupName",
+		"AWS::IAM::ManagedPolicy": "ManagedPolicyName", "AWS::IAM::InstanceProfile": "InstanceProfileName",
+	}
+	var named []string
+	res := tpl.get("Resources")
+	for _, name := range keys(res) {
+		if prop, ok := nameProperty[res.get(name, "Type").str()]; ok && res.get(name, "Properties", prop).Node != nil {
+			named = append(named, name)
+		}
+	}
+	return named
+}
+
+// samconfigCapabilities reads the capabilities samconfig.toml gives
+// sam deploy (its [default.deploy.parameters] section).
+func samconfigCapabilities(t *testing.T, data []byte) []string {
+	t.Helper()
+	var section string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			section = strings.Trim(line, "[]")
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok && section == "default.deploy.parameters" && strings.TrimSpace(k) == "capabilities" {
+			return regexp.MustCompile(`CAPABILITY_\w+`).FindAllString(v, -1)
+		}
+	}
+	return nil
+}
+
+// docCommands are the commands of docs/deploy.md's shell blocks, each with
+// its continuation lines joined.
+func docCommands(t *testing.T, doc string) []string {
+	t.Helper()
+	var out []string
+	for _, block := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(doc, -1) {
+		for _, cmd := range strings.Split(strings.ReplaceAll(block[1], "\\\n", " "), "\n") {
+			if cmd = strings.TrimSpace(cmd); cmd != "" {
+				out = append(out, cmd)
+			}
+		}
+	}
+	require.NotEmpty(t, out, "docs/deploy.md has shell blocks")
+	return out
+}
+
+func readDoc(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("../docs/deploy.md")
+	require.NoError(t, err, "read docs/deploy.md")
+	return string(data)
+}
+
+// Issue 21 observation 1: with a named IAM resource in the template, the
+// documented deploy (samconfig.toml, and every deploy command of
+// docs/deploy.md that names its capabilities) must grant
+// CAPABILITY_NAMED_IAM, or CloudFormation refuses the stack.
+func TestDeployGrantsTheCapabilitiesTheTemplateNeeds(t *testing.T) {
+	tpl := template(t)
+	named := namedIAMResources(tpl)
+	require.Contains(t, named, "ManagementAccountMemberRole", "the management account's member role has a fixed name")
+	want := []string{"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"}
+
+	samconfig, err := os.ReadFile("../samconfig.toml")
+	require.NoError(t, err, "samconfig.toml is checked in")
+	assert.Subset(t, samconfigCapabilities(t, samconfig), want, "samconfig.toml's sam deploy capabilities, with named IAM resources %v", named)
+	assert.Contains(t, string(samconfig), `stack_name = "keyaudit"`, "samconfig.toml names the stack docs/deploy.md queries")
+
+	deploys := 0
+	for _, cmd := range docCommands(t, readDoc(t)) {
+		fields := strings.Fields(cmd)
+		deploy := len(fields) > 1 && fields[0] == "sam" && fields[1] == "deploy" ||
+			len(fields) > 2 && fields[0] == "aws" && fields[1] == "cloudformation" && fields[2] == "deploy"
+		if !deploy {
+			continue
+		}
+		deploys++
+		_, caps, given := strings.Cut(cmd, "--capabilities")
+		switch {
+		case given:
+			assert.Subset(t, strings.Fields(caps), want, "docs/deploy.md: %s", cmd)
+		case fields[0] == "aws":
+			t.Errorf("docs/deploy.md: %s: aws cloudformation deploy reads no samconfig.toml: it needs --capabilities %s", cmd, strings.Join(want, " "))
+		case slices.Contains(fields, "--guided"):
+			t.Errorf("docs/deploy.md: %s: a guided deploy grants CAPABILITY_IAM only, unless told otherwise", cmd)
+		}
+	}
+	assert.GreaterOrEqual(t, deploys, 3, "docs/deploy.md shows the first deploy, a distributed one and one without SAM")
+}
+
+// Issue 21, done when: every command of the first-deploy block is correct
+// for the template: the parameters it overrides and the outputs it reads
+// exist, every parameter without a default is given, and the parameter
+// table documents every parameter and no other.
+func TestDeployDocMatchesTemplate(t *testing.T) {
+	tpl := template(t)
+	params, outputs := keys(tpl.get("Parameters")), keys(tpl.get("Outputs"))
+	doc := readDoc(t)
+	cmds := docCommands(t, doc)
+
+	first := ""
+	for _, cmd := range cmds {
+		if _, overrides, ok := strings.Cut(cmd, "--parameter-overrides"); ok {
+			if first == "" && strings.HasPrefix(cmd, "sam deploy") {
+				first = overrides
+			}
+			for _, kv := range strings.Fields(overrides) {
+				name, _, ok := strings.Cut(kv, "=")
+				require.True(t, ok, "docs/deploy.md: %q in %s is Name=Value", kv, cmd)
+				assert.Contains(t, params, name, "docs/deploy.md overrides a parameter the template has: %s", cmd)
+			}
+		}
+		for _, m := range regexp.MustCompile(`OutputKey=='(\w+)'`).FindAllStringSubmatch(cmd, -1) {
+			assert.Contains(t, outputs, m[1], "docs/deploy.md reads an output the template has: %s", cmd)
+		}
+		if strings.Contains(cmd, "--stack-name") {
+			assert.Contains(t, cmd, "--stack-name keyaudit", "docs/deploy.md uses samconfig.toml's stack name: %s", cmd)
+		}
+	}
+	require.NotEmpty(t, first, "docs/deploy.md has a first sam deploy with its parameters")
+	for _, name := range params {
+		if tpl.get("Parameters", name, "Default").Node == nil {
+			assert.Contains(t, first, name+"=", "the first deploy gives %s, which has no default", name)
+		}
+	}
+
+	_, section, ok := strings.Cut(doc, "\n## Parameters\n")
+	require.True(t, ok, "docs/deploy.md has a Parameters section")
+	section, _, _ = strings.Cut(section, "\n## ")
+	var table []string
+	for _, m := range regexp.MustCompile("(?m)^\\| (`\\w+`(?:, `\\w+`)*) \\|").FindAllStringSubmatch(section, -1) {
+		for _, name := range strings.Split(m[1], ", ") {
+			table = append(table, strings.Trim(name, "`"))
+		}
+	}
+	assert.ElementsMatch(t, params, table, "docs/deploy.md's parameter table documents every parameter of the template, and no other")
+}
+
+// statementsBySid are a policy document's statements by Sid; a
+// conditional statement counts as its value, under its condition.
+func statementsBySid(statements node) map[string]node {
+	out := map[string]node{}
+	for _, st := range seq(statements) {
+		out[st.get("Sid").str()] = st
+	}
+	return out
+}
+
+// conditionOf is the condition of a conditional statement
+// (!If [Cond, statement, !Ref AWS::NoValue]) with the given Sid.
+func conditionOf(statements node, sid string) string {
+	for _, st := range statements.Content {
+		if st.Tag == "!If" && len(st.Content) == 3 && (node{st.Content[1]}).get("Sid").str() == sid {
+			return st.Content[0].Value
+		}
+	}
+	return ""
+}
+
+// Issue 21 observation 4: the StackSet deploys everywhere at once, a few
+// refusing accounts do not roll back the rest, overlapping operations
+// queue, and its name follows the stack's, so a test stack can sit beside
+// production.
+func TestTemplateStackSet(t *testing.T) {
+	tpl := template(t)
+	ss := tpl.get("Resources", "MemberRoleStackSet", "Properties")
+	prefs := ss.get("OperationPreferences")
+	assert.Equal(t, "PARALLEL", prefs.get("RegionConcurrencyType").str(), "regions in parallel")
+	assert.Equal(t, "100", prefs.get("MaxConcurrentPercentage").str(), "every account at once")
+	tolerance, err := strconv.Atoi(prefs.get("FailureTolerancePercentage").str())
+	require.NoError(t, err, "a failure tolerance percentage")
+	assert.Positive(t, tolerance, "one refusing account does not roll back the others")
+	assert.Equal(t, "SOFT_FAILURE_TOLERANCE", prefs.get("ConcurrencyMode").str(), "the tolerance does not cap the concurrency")
+	assert.Equal(t, "true", ss.get("ManagedExecution", "Active").str(), "overlapping operations queue")
+
+	name := ss.get("StackSetName")
+	assert.Equal(t, "!Sub", name.Tag, "the StackSet's name is derived")
+	assert.Equal(t, "${AWS::StackName}-member-role", name.str(), "from the stack's name (keyaudit-member-role for a stack named keyaudit)")
+	assert.Contains(t, tpl.get("Outputs", "ManagementAccountRole", "Value").Content[2].Value, "--stack-set-name "+name.str(),
+		"the ManagementAccountRole output names the StackSet by the same name")
+}
+
+// Issue 21 observation 7: the bucket, the log group and the Slack secret
+// survive the stack's deletion and replacement; a multipart upload cut
+// short is cleaned up.
+func TestTemplateRetention(t *testing.T) {
+	tpl := template(t)
+	for _, name := range []string{"ReportsBucket", "KeyAuditLogGroup", "SlackSecret"} {
+		r := tpl.get("Resources", name)
+		assert.Equal(t, "Retain", r.get("DeletionPolicy").str(), "%s is kept when the stack is deleted", name)
+		assert.Equal(t, "Retain", r.get("UpdateReplacePolicy").str(), "%s is kept when an update replaces it", name)
+	}
+	var abort node
+	for _, r := range seq(tpl.get("Resources", "ReportsBucket", "Properties", "LifecycleConfiguration", "Rules")) {
+		if r.get("AbortIncompleteMultipartUpload").Node != nil {
+			abort = r
+		}
+	}
+	require.NotNil(t, abort.Node, "a lifecycle rule aborts incomplete multipart uploads")
+	assert.Equal(t, "Enabled", abort.get("Status").str(), "the abort rule is enabled")
+	assert.Nil(t, abort.get("Prefix").Node, "the abort rule covers the whole bucket")
+	assert.Nil(t, abort.get("Filter").Node, "the abort rule covers the whole bucket")
+	days, err := strconv.Atoi(abort.get("AbortIncompleteMultipartUpload", "DaysAfterInitiation").str())
+	require.NoError(t, err, "the abort rule's days")
+	assert.LessOrEqual(t, days, 7, "parts are not kept for long")
+}
+
+// Issue 21 observation 7: the role both functions run as writes only its
+// own log group, and decrypts a customer-key secret or parameter only
+// through Secrets Manager and SSM; no managed policy widens it.
+func TestTemplateFunctionRoleScope(t *testing.T) {
+	tpl := template(t)
+	role := tpl.get("Resources", "KeyAuditFunctionRole", "Properties")
+	assert.Nil(t, role.get("ManagedPolicyArns").Node, "no managed policy (AWSLambdaBasicExecutionRole grants every log group)")
+	assert.Equal(t, []string{"lambda.amazonaws.com"}, seq(role.get("AssumeRolePolicyDocument", "Statement"))[0].get("Principal", "Service").strings(), "assumed by Lambda")
+	require.Len(t, seq(role.get("Policies")), 1, "one inline policy")
+	doc := seq(role.get("Policies"))[0].get("PolicyDocument", "Statement")
+	sids := statementsBySid(doc)
+
+	logs := sids["Logs"]
+	assert.ElementsMatch(t, []string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs.get("Action").strings(), "the logs actions")
+	assert.Equal(t, "!GetAtt", logs.get("Resource").Tag, "the logs resource is an attribute")
+	assert.Equal(t, "KeyAuditLogGroup.Arn", logs.get("Resource").str(), "the function's own log group only (its ARN ends in :*, its streams)")
+	for sid, st := range sids {
+		if st.get("Resource").str() == "*" {
+			assert.Equal(t, []string{"organizations:ListAccounts"}, st.get("Action").strings(), "%s: only ListAccounts has no resource to name", sid)
+		}
+	}
+
+	kms := sids["SecretsKmsKey"]
+	assert.Equal(t, "HasSecretsKey", conditionOf(doc, "SecretsKmsKey"), "kms:Decrypt for secrets only with SecretsKmsKeyArn")
+	assert.Equal(t, []string{"kms:Decrypt"}, kms.get("Action").strings(), "decrypt only")
+	assert.Equal(t, "SecretsKmsKeyArn", kms.get("Resource").str(), "on the parameter's key")
+	assert.Equal(t, []string{"secretsmanager.${AWS::Region}.amazonaws.com", "ssm.${AWS::Region}.amazonaws.com"},
+		kms.get("Condition", "StringEquals", "kms:ViaService").strings(), "through Secrets Manager and SSM only")
+	for _, secret := range []string{"SlackSecret", "ExternalIdSecret"} {
+		kmsKey := tpl.get("Resources", secret, "Properties", "KmsKeyId").strings()
+		assert.Equal(t, []string{"HasSecretsKey", "SecretsKmsKeyArn", "AWS::NoValue"}, kmsKey, "%s is under SecretsKmsKeyArn when given", secret)
+	}
+	assert.Equal(t, "AlarmTopic", sids["OnFailureDestination"].get("Resource").str(), "sns:Publish on the alarm topic only")
+}
+
+// Issue 21 observation 7: Lambda refuses a reservation that leaves fewer
+// than 100 of the account's concurrent executions (1,000 by default)
+// unreserved; the function's own 1 counts too.
+func TestTemplateMapConcurrencyBounded(t *testing.T) {
+	tpl := template(t)
+	max, err := strconv.Atoi(tpl.get("Parameters", "MapConcurrency", "MaxValue").str())
+	require.NoError(t, err, "MapConcurrency has a MaxValue")
+	assert.LessOrEqual(t, max+1, 1000-100, "MapConcurrency at its most, with the function's 1, keeps 100 of the default 1,000 unreserved")
+	assert.Equal(t, "MapConcurrency", tpl.get("Resources", "AuditBatchFunction", "Properties", "ReservedConcurrentExecutions").str(), "the batch function reserves MapConcurrency")
+}
+
+// alarmMetrics are the (namespace, metric) pairs an alarm watches, and
+// the periods it counts by.
+func alarmMetrics(alarm node) (metrics [][2]string, periods []string) {
+	p := alarm.get("Properties")
+	if name := p.get("MetricName").str(); name != "" {
+		return [][2]string{{p.get("Namespace").str(), name}}, []string{p.get("Period").str()}
+	}
+	for _, m := range seq(p.get("Metrics")) {
+		if stat := m.get("MetricStat"); stat.Node != nil {
+			metrics = append(metrics, [2]string{stat.get("Metric", "Namespace").str(), stat.get("Metric", "MetricName").str()})
+			periods = append(periods, stat.get("Period").str())
+		}
+	}
+	return metrics, periods
+}
+
+// Issue 21 observation 5: a green run that audited little, a cut-short
+// listing and a slow run each raise an alarm, every alarm notifies the
+// topic, and none counts by the day (an alarm still in ALARM from last
+// night would not notify again).
+func TestTemplateAlarms(t *testing.T) {
+	tpl := template(t)
+	res := tpl.get("Resources")
+	var emitted []string
+	for _, v := range (runMetrics{}).values() {
+		emitted = append(emitted, v.name)
+	}
+	alarms := 0
+	for _, name := range keys(res) {
+		alarm := res.get(name)
+		if alarm.get("Type").str() != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		alarms++
+		assert.Equal(t, []string{"AlarmTopic"}, alarm.get("Properties", "AlarmActions").strings(), "%s notifies the alarm topic", name)
+		metrics, periods := alarmMetrics(alarm)
+		require.NotEmpty(t, metrics, "%s watches a metric", name)
+		for _, p := range periods {
+			assert.Equal(t, "3600", p, "%s counts per hour, so a second bad night notifies again", name)
+		}
+		for _, m := range metrics {
+			if m[0] == metricsNamespace {
+				assert.Contains(t, emitted, m[1], "%s watches a metric lambda/metrics.go emits", name)
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, alarms, 8, "the alarms of docs/deploy.md")
+
+	dimension := func(alarm string) []string {
+		var out []string
+		p := res.get(alarm, "Properties")
+		dims := seq(p.get("Dimensions"))
+		for _, m := range seq(p.get("Metrics")) {
+			dims = append(dims, seq(m.get("MetricStat", "Metric", "Dimensions"))...)
+		}
+		for _, d := range dims {
+			out = append(out, d.get("Name").str()+"="+d.get("Value").str())
+		}
+		return slices.Compact(out)
+	}
+	notAudited := res.get("AccountsNotAuditedAlarm", "Properties")
+	m, _ := alarmMetrics(res.get("AccountsNotAuditedAlarm"))
+	assert.ElementsMatch(t, [][2]string{{metricsNamespace, "AccountsError"}, {metricsNamespace, "AccountsSkipped"}}, m, "accounts in error or skipped")
+	assert.Equal(t, "NotAuditedThreshold", notAudited.get("Threshold").str(), "above the threshold parameter")
+	assert.Equal(t, "GreaterThanThreshold", notAudited.get("ComparisonOperator").str(), "more than the threshold")
+	assert.Equal(t, "0", tpl.get("Parameters", "NotAuditedThreshold", "Default").str(), "by default any account not audited")
+	assert.Equal(t, []string{metricsDimension + "=KeyAuditFunction"}, dimension("AccountsNotAuditedAlarm"), "the run's function: the single run, or merge")
+
+	m, _ = alarmMetrics(res.get("ListingIncompleteAlarm"))
+	assert.Equal(t, [][2]string{{metricsNamespace, "ListingIncomplete"}}, m, "the listing's metric")
+	assert.Equal(t, "1", res.get("ListingIncompleteAlarm", "Properties", "Threshold").str(), "an incomplete listing is 1")
+	assert.Equal(t, []string{metricsDimension + "=KeyAuditFunction"}, dimension("ListingIncompleteAlarm"), "the run's function")
+
+	timeout, err := strconv.Atoi(tpl.get("Globals", "Function", "Timeout").str())
+	require.NoError(t, err, "the functions' timeout")
+	for alarm, fn := range map[string]string{"SlowRunAlarm": "KeyAuditFunction", "SlowBatchAlarm": "AuditBatchFunction"} {
+		p := res.get(alarm, "Properties")
+		assert.Equal(t, [2]string{"AWS/Lambda", "Duration"}, [2]string{p.get("Namespace").str(), p.get("MetricName").str()}, "%s watches the duration", alarm)
+		assert.Equal(t, "Maximum", p.get("Statistic").str(), "%s: of the slowest invocation", alarm)
+		assert.Equal(t, strconv.Itoa(timeout*1000*2/3), p.get("Threshold").str(), "%s: two thirds of the timeout, in milliseconds", alarm)
+		assert.Equal(t, []string{"FunctionName=" + fn}, dimension(alarm), "%s: of %s", alarm, fn)
+	}
+}
+
+// Issue 21 observation 2: with a KMS key, the function is told the key
+// (KEYAUDIT_KMS_KEY_ARN, for SSE-KMS on every put) and the bucket refuses
+// a put that names another encryption; without one, nothing is denied.
+func TestTemplateKMSBucketPolicy(t *testing.T) {
+	tpl := template(t)
+	assert.Equal(t, "ReportsKmsKeyArn", functionProperty(tpl, "KeyAuditFunction", "Environment", "Variables", "KEYAUDIT_KMS_KEY_ARN").str(), "the function names the key on every put")
+	doc := tpl.get("Resources", "ReportsBucketPolicy", "Properties", "PolicyDocument", "Statement")
+	sids := statementsBySid(doc)
+	for sid, condition := range map[string][]string{
+		"OnlyTheConfiguredKmsKey":  {"StringNotEqualsIfExists", "s3:x-amz-server-side-encryption-aws-kms-key-id", "ReportsKmsKeyArn"},
+		"OnlyKmsEncryption":        {"StringNotEqualsIfExists", "s3:x-amz-server-side-encryption", "aws:kms"},
+		"KmsEncryptionNamesTheKey": {"Null", "s3:x-amz-server-side-encryption-aws-kms-key-id", "true"},
+	} {
+		st := sids[sid]
+		require.NotNil(t, st.Node, "statement %s", sid)
+		assert.Equal(t, "HasKmsKey", conditionOf(doc, sid), "%s only with a key", sid)
+		assert.Equal(t, "Deny", st.get("Effect").str(), "%s denies", sid)
+		assert.Equal(t, "*", st.get("Principal").str(), "%s: everyone", sid)
+		assert.Equal(t, []string{"s3:PutObject"}, st.get("Action").strings(), "%s: puts (a multipart upload's parts carry no encryption header, so IfExists lets them through)", sid)
+		assert.Equal(t, condition[2], st.get("Condition", condition[0], condition[1]).str(), "%s: %s %s", sid, condition[0], condition[1])
+	}
+	assert.Equal(t, "aws:kms", sids["KmsEncryptionNamesTheKey"].get("Condition", "StringEquals", "s3:x-amz-server-side-encryption").str(),
+		"aws:kms without a key ID is the AWS-managed key: refused")
+}
+
+// Issue 25 observation 9: nobody but the function can replicate objects
+// into the bucket (a forged announced.json would hide a finding from
+// Slack) or give the bucket a replication configuration.
+func TestTemplateReplicationDenied(t *testing.T) {
+	tpl := template(t)
+	sids := statementsBySid(tpl.get("Resources", "ReportsBucketPolicy", "Properties", "PolicyDocument", "Statement"))
+	writes := sids["OnlyTheFunctionWritesReports"]
+	for _, a := range []string{"s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"} {
+		assert.Contains(t, writes.get("Action").strings(), a, "%s is denied to all but the function", a)
+	}
+	cfg := sids["NoReplicationConfiguration"]
+	assert.Equal(t, "Deny", cfg.get("Effect").str(), "replication configuration changes are denied")
+	assert.Equal(t, "*", cfg.get("Principal").str(), "to everyone")
+	assert.Equal(t, []string{"s3:PutReplicationConfiguration"}, cfg.get("Action").strings(), "the replication configuration")
+	assert.Equal(t, "ReportsBucket.Arn", cfg.get("Resource").str(), "of the bucket")
+	assert.Equal(t, "KeyAuditFunctionRole.Arn", cfg.get("Condition", "ArnNotEquals", "aws:PrincipalArn").str(), "but the function's role")
+}
+
+// Issue 25 observation 9: the external ID (a NoEcho parameter) is not in
+// either function's environment, where anyone who may read the function's
+// configuration sees it: it is in a secret the function reads.
+func TestTemplateExternalIDNotInEnvironment(t *testing.T) {
+	tpl := template(t)
+	for _, fn := range functions {
+		env := functionProperty(tpl, fn, "Environment", "Variables")
+		require.NotNil(t, env.Node, "%s has an environment", fn)
+		assert.Nil(t, env.get("KEYAUDIT_EXTERNAL_ID").Node, "%s: no KEYAUDIT_EXTERNAL_ID", fn)
+		var refs []string
+		var walk func(n *yaml.Node)
+		walk = func(n *yaml.Node) {
+			refs = append(refs, n.Value)
+			for _, c := range n.Content {
+				walk(c)
+			}
+		}
+		walk(env.Node)
+		if own := tpl.get("Resources", fn, "Properties", "Environment"); own.Node != nil {
+			walk(own.Node)
+		}
+		assert.NotContains(t, refs, "ExternalId", "%s's environment does not reference the ExternalId parameter", fn)
+		assert.Equal(t, "ExternalIdSecret", env.get("KEYAUDIT_EXTERNAL_ID_SECRET_ARN").str(), "%s is told the secret", fn)
+	}
+	secret := tpl.get("Resources", "ExternalIdSecret")
+	assert.Equal(t, "AWS::SecretsManager::Secret", secret.get("Type").str(), "the external ID's secret")
+	assert.Equal(t, "ExternalId", secret.get("Properties", "SecretString").str(), "holds the parameter")
+	assert.Contains(t, statementsBySid(seq(tpl.get("Resources", "KeyAuditFunctionRole", "Properties", "Policies"))[0].get("PolicyDocument", "Statement"))["Secrets"].get("Resource").strings(),
+		"ExternalIdSecret", "the functions may read it")
+	assert.Equal(t, "true", tpl.get("Parameters", "ExternalId", "NoEcho").str(), "the parameter stays NoEcho")
+}
+
+// Issue 21, done when: the commands of docs/deploy.md run, as a person
+// pastes them, against moto. sam, make and what moto does not serve
+// (activating StackSets' trusted access, a StackSets delegated
+// administrator, invoking the function, tailing its logs, packaging and
+// deploying a template) are stubs that record their arguments; every
+// other aws command talks to moto, through a stack named keyaudit whose
+// outputs are the template's.
+func TestDeployDocCommandsAgainstMoto(t *testing.T) {
+	srv := moto.Start(t)
+	ctx := t.Context()
+	dir := t.TempDir()
+	sh := func(command string) string {
+		t.Helper()
+		res := srv.Shell(ctx, dir, moto.Management, command)
+		require.NoError(t, res.Err, "%s\nstdout: %s\nstderr: %s", command, res.Stdout, res.Stderr)
+		return strings.TrimSpace(res.Stdout)
+	}
+
+	// The organization and the stack the deploy would create: its outputs
+	// are the template's.
+	sh("aws organizations create-organization --feature-set ALL")
+	const delegate = "222233334444"
+	slackSecret := sh("aws secretsmanager create-secret --name keyaudit-slack --query ARN --output text")
+	stateMachine := sh(`aws stepfunctions create-state-machine --name keyaudit-keyaudit --role-arn arn:aws:iam::123456789012:role/sfn ` +
+		`--definition '{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}' --query stateMachineArn --output text`)
+	outputs := map[string]string{"SlackSecret": slackSecret, "StateMachineArn": stateMachine,
+		"FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:keyaudit-KeyAuditFunction", "LogGroupName": "keyaudit-KeyAuditLogGroup"}
+	stack := map[string]any{"Resources": map[string]any{"Topic": map[string]any{"Type": "AWS::SNS::Topic"}}}
+	outs := map[string]any{}
+	for _, name := range keys(template(t).get("Outputs")) {
+		outs[name] = map[string]any{"Value": cmp.Or(outputs[name], "from-the-template")}
+	}
+	stack["Outputs"] = outs
+	body, err := json.Marshal(stack)
+	require.NoError(t, err, "the stack's template")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "stack.json"), body, 0o600), "write the stack's template")
+	sh("aws cloudformation create-stack --stack-name keyaudit --template-body file://stack.json")
+
+	// Stubs, first on PATH, record what they are asked.
+	bin := filepath.Join(dir, "bin")
+	require.NoError(t, os.Mkdir(bin, 0o700), "the stubs' directory")
+	realAWS, err := exec.LookPath("aws")
+	require.NoError(t, err, "the aws CLI")
+	stubs := map[string]string{
+		"sam":  `echo "sam $*" >> "$STUB_LOG"`,
+		"make": `echo "make $*" >> "$STUB_LOG"`,
+		"aws": `case "$1 $2" in
+"cloudformation activate-organizations-access"|"organizations register-delegated-administrator"|"lambda invoke"|"logs tail"|"cloudformation package"|"cloudformation deploy") echo "aws $*" >> "$STUB_LOG";;
+*) exec "` + realAWS + `" "$@";;
+esac`,
+	}
+	for name, script := range stubs {
+		require.NoError(t, os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/bash\n"+script+"\n"), 0o700), "stub %s", name)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "keyaudit.yaml"), []byte("thresholds:\n  key_age_days: 90\n"), 0o600), "a config to put")
+	// docs/deploy.md asks for the CLI v2, which passes a URL parameter as
+	// it is; the v1 on this machine would fetch it unless told not to.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "aws-config"), []byte("[default]\ncli_follow_urlparam = false\n"), 0o600), "the CLI's config")
+
+	var script strings.Builder
+	for _, block := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(readDoc(t), -1) {
+		script.WriteString(strings.ReplaceAll(block[1], "111111111111", delegate))
+	}
+	log := filepath.Join(dir, "stub.log")
+	sh("set -euo pipefail; export PATH=" + bin + ":$PATH STUB_LOG=" + log + " ARTIFACTS=artifacts; " + script.String())
+
+	data, err := os.ReadFile(log)
+	require.NoError(t, err, "the stubs' log")
+	calls := strings.Split(strings.TrimSpace(string(data)), "\n")
+	root := sh("aws organizations list-roots --query 'Roots[0].Id' --output text")
+	first := regexp.MustCompile(`^sam deploy --parameter-overrides OrganizationRootOrOuIds=(\S+) ExternalId=([0-9a-f]{48}) AlarmEmail=\S+@\S+$`)
+	var deployed []string
+	for _, c := range calls {
+		if m := first.FindStringSubmatch(c); m != nil {
+			deployed = m
+		}
+	}
+	require.NotNil(t, deployed, "the first deploy ran with the root and a fresh external ID: %q", calls)
+	assert.Equal(t, root, deployed[1], "the member role goes to the organization's root")
+	assert.Contains(t, calls, "aws cloudformation activate-organizations-access", "trusted access is activated")
+	assert.Contains(t, calls, "aws lambda invoke --function-name "+outputs["FunctionArn"]+" --invocation-type Event /dev/null", "the first run invokes the FunctionArn output")
+	assert.Contains(t, calls, "aws logs tail "+outputs["LogGroupName"]+" --follow --since 10m", "the logs are the LogGroupName output's")
+	assert.Equal(t, "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
+		sh("aws secretsmanager get-secret-value --secret-id "+slackSecret+" --query SecretString --output text"), "the webhook is in the SlackSecret output's secret")
+	assert.Equal(t, "thresholds:\n  key_age_days: 90", sh("aws ssm get-parameter --name /keyaudit/config --query Parameter.Value --output text"), "the config is in SSM")
+	assert.Contains(t, calls, "aws organizations register-delegated-administrator --account-id "+delegate+" --service-principal member.org.stacksets.cloudformation.amazonaws.com",
+		"the delegated administrator is registered for StackSets")
+	assert.Equal(t, "1", sh("aws stepfunctions list-executions --state-machine-arn "+stateMachine+" --query 'length(executions)'"), "an execution of the StateMachineArn output started")
 }
