@@ -183,15 +183,24 @@ func Rank(env Env, rc RiskConfig, accounts []inventory.Account, actions []Action
 	return out
 }
 
-// Order sorts ranked keys worst first (ties by account, principal and key)
+// Order sorts ranked keys worst first (ties: root keys first, then by
+// account, principal and key)
 // and numbers them: keys ranked account by account, merged, rank as one.
 // The order is total (a key is its account, principal, ID and slot), so an
 // unstable sort gives the one answer, and fast: a ranking of 10,000
 // accounts holds hundreds of thousands of keys.
 func Order(out []Risk) {
+	// Among equals a root key goes first: nothing limits what it can do.
+	notRoot := func(r Risk) int {
+		if r.Principal == inventory.RootName {
+			return 0
+		}
+		return 1
+	}
 	slices.SortFunc(out, func(a, b Risk) int {
 		return cmp.Or(
 			cmp.Compare(b.Score, a.Score),
+			cmp.Compare(notRoot(a), notRoot(b)),
 			strings.Compare(a.AccountID, b.AccountID),
 			strings.Compare(a.Principal, b.Principal),
 			strings.Compare(a.AccessKeyID, b.AccessKeyID),

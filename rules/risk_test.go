@@ -205,3 +205,17 @@ func TestRiskFactorsNeverNull(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, string(data), `"factors":null`, "JSON form")
 }
+
+// Issue 22 item 6: on a tie in score the root key ranks first, whatever
+// the accounts' order.
+func TestOrderRootFirstOnTies(t *testing.T) {
+	out := []Risk{
+		{Score: 70, AccountID: "111111111111", Principal: "alice", AccessKeyID: "AKIAXA4A6GUKAXPOYXNF"},
+		{Score: 70, AccountID: "222222222222", Principal: inventory.RootName, KeySlot: 1},
+		{Score: 80, AccountID: "333333333333", Principal: "bob", AccessKeyID: "AKIA2YFQQ5J5CGOMJAGK"},
+	}
+	Order(out)
+	got := []string{out[0].Principal, out[1].Principal, out[2].Principal}
+	assert.Equal(t, []string{"bob", inventory.RootName, "alice"}, got, "the higher score first, then the root key among equals")
+	assert.Equal(t, []int{1, 2, 3}, []int{out[0].Rank, out[1].Rank, out[2].Rank}, "ranks")
+}
