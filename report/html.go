@@ -338,7 +338,7 @@ func newHTMLView(r *Report) htmlView {
 		perAccount[label]++
 		accountSet[label] = true
 		ruleSet[f.Rule] = true
-		if age := f.Details.KeyAgeDays; age != nil && (f.Rule == "key-rotation" || f.Rule == "root-access-key") {
+		if age := f.Details.KeyAgeDays; age != nil && (f.Rule == rules.KeyRotation || f.Rule == rules.RootAccessKey) {
 			oldest.add(f.AccountID, f.AccountName, f.Principal, f.AccessKeyID, f.KeySlot, *age)
 		}
 		if age := f.Details.KeyAgeDays; age != nil && f.Details.NeverUsed {
