@@ -288,6 +288,14 @@ func (s *Server) handler(op operation) handler {
 		return s.getAccessKeyInfo
 	case "organizations:ListAccounts":
 		return s.listAccounts
+	case "organizations:DescribeOrganization":
+		return s.describeOrganization
+	case "organizations:ListParents":
+		return s.listParents
+	case "organizations:ListPoliciesForTarget":
+		return s.listPoliciesForTarget
+	case "organizations:DescribePolicy":
+		return s.describePolicy
 	case "cloudtrail:LookupEvents":
 		return s.lookupEvents
 	case "secretsmanager:GetSecretValue":
