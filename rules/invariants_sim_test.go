@@ -26,12 +26,12 @@ import (
 
 // simKeys is one IAM user's keys in the simulator.
 type simKeys struct {
-	t      *testing.T
-	srv    *awssim.Server
-	iam    *iam.Client
-	user   string
-	clock  *atomic.Int64 // the simulator's clock, in Unix nanoseconds
-	apps   map[string]*sts.Client // clients signing with each key, made once
+	t     *testing.T
+	srv   *awssim.Server
+	iam   *iam.Client
+	user  string
+	clock *atomic.Int64          // the simulator's clock, in Unix nanoseconds
+	apps  map[string]*sts.Client // clients signing with each key, made once
 }
 
 func (s *simKeys) at(t time.Time) { s.clock.Store(t.UnixNano()) }
