@@ -22,6 +22,12 @@ var MemberActions = []string{
 // read access itself. sts:GetCallerIdentity needs no permission.
 var AuditorActions = []string{
 	"organizations:ListAccounts",
+	// Service control policies along each account's path (SCPs); the
+	// blast radius is judged without them when these are not granted.
+	"organizations:DescribeOrganization",
+	"organizations:ListParents",
+	"organizations:ListPoliciesForTarget",
+	"organizations:DescribePolicy",
 	"sts:AssumeRole",                // on the member role only
 	"s3:GetObject",                  // the previous latest.json, and a config file in S3
 	"s3:PutObject",                  // the reports

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -24,44 +23,13 @@ type PolicyReader interface {
 // same in every account, so each is read at most once (and a read that
 // failed is tried again by the next account that needs it).
 type awsPolicies struct {
-	mu   sync.Mutex
-	docs map[string]*awsPolicy
-}
-
-type awsPolicy struct {
-	done chan struct{}
-	doc  string
-	err  error
+	docs memo[string]
 }
 
 // document returns the default version of an AWS-managed policy, reading it
 // with client if no other account has.
 func (c *awsPolicies) document(ctx context.Context, client PolicyReader, arn string) (string, error) {
-	c.mu.Lock()
-	if c.docs == nil {
-		c.docs = map[string]*awsPolicy{}
-	}
-	p, ok := c.docs[arn]
-	if !ok {
-		p = &awsPolicy{done: make(chan struct{})}
-		c.docs[arn] = p
-	}
-	c.mu.Unlock()
-	if !ok {
-		p.doc, p.err = readPolicy(ctx, client, arn)
-		if p.err != nil {
-			c.mu.Lock()
-			delete(c.docs, arn)
-			c.mu.Unlock()
-		}
-		close(p.done)
-	}
-	select {
-	case <-p.done:
-		return p.doc, p.err
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
+	return c.docs.get(ctx, arn, func(ctx context.Context, arn string) (string, error) { return readPolicy(ctx, client, arn) })
 }
 
 func readPolicy(ctx context.Context, client PolicyReader, arn string) (string, error) {
@@ -118,9 +86,18 @@ func ReadAuthorization(ctx context.Context, client iam.GetAccountAuthorizationDe
 // authorization (the root user's is everything). AWS-managed policies are
 // judged from inventory.ManagedPolicies, or read once per run with client.
 // A policy that cannot be read is named in the user's Unread and the
-// account's warnings.
+// account's warnings. When client is also an SCPReader, the service
+// control policies along the account's path cap every user; when they
+// cannot be read, the account's warnings say so and the class ignores them.
 func (c *Collector) Classify(ctx context.Context, client PolicyReader, acct *inventory.Account, auth *Authorization) {
 	users, groups, local := auth.users, auth.groups, auth.local
+	var scps []inventory.SCPLevel
+	if r, ok := client.(SCPReader); ok {
+		var err error
+		if scps, err = r.ServiceControlPolicies(ctx, acct.ID); err != nil {
+			acct.Warnings = append(acct.Warnings, fmt.Sprintf("blast radius ignores service control policies: %v", err))
+		}
+	}
 	warned := map[string]bool{}
 	resolve := func(name, arn, via string) inventory.Policy {
 		pol := inventory.Policy{Name: name, ARN: arn, Via: via}
@@ -181,7 +158,7 @@ func (c *Collector) Classify(ctx context.Context, client PolicyReader, acct *inv
 			bp := resolve(arn[strings.LastIndex(arn, "/")+1:], arn, "")
 			boundary = &bp
 		}
-		perms := inventory.ClassifyPolicies(policies, boundary)
+		perms := inventory.ClassifyPolicies(policies, boundary, scps)
 		u.Permissions = &perms
 	}
 }

@@ -68,7 +68,7 @@ func TestHTMLKillFirst(t *testing.T) {
 	assert.Equal(t, len(r.Risk), strings.Count(html, "<circle "), "case one dot per ranked key")
 	assert.Contains(t, html, `<h2 id="kill-first">Kill first</h2>`, "case section")
 	assert.Contains(t, html, "#1 &lt;root_account&gt; (prod (111111111111)): score 82", "case the top key's dot names it")
-	assert.Contains(t, html, "service control policies and resource policies are out of scope", "case scope note")
+	assert.Contains(t, html, "resource policies are out of scope", "case scope note")
 	assert.Contains(t, html, "<code>blast-via-group</code> +2: administrator only through group membership", "case factors listed")
 	assert.NotContains(t, string(render(t, report.HTMLWriter{}, empty())), "kill-first", "case no keys: no section")
 }

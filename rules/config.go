@@ -118,7 +118,7 @@ func ParseConfig(name string, data []byte) (Config, error) {
 		case "cis_version":
 			ver, err := ParseCISVersion(v.Value)
 			if v.Kind != yaml.ScalarNode || err != nil {
-				return p.errorf(v, "cis_version %s is not a CIS benchmark version: use v4.0.1, v5.0.0 or v6.0.0", describe(v))
+				return p.errorf(v, "cis_version %s is not a CIS benchmark version: use v4.0.1, v5.0.0, v6.0.0 or v7.0.0", describe(v))
 			}
 			cfg.CISVersion = ver
 			return nil

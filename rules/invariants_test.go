@@ -15,9 +15,11 @@ import (
 
 // This file proves the plan invariants of docs/advice.md by execution: for
 // every user state of a grid, it evaluates the rules, then follows every
-// plan of the user step by step, as written, against iamUser (a model of
-// IAM's access-key calls for one user, with the applications that use the
-// keys and a clock), and checks the invariants after each step.
+// plan of the user step by step, as written, against iamUser (IAM's
+// access-key calls for one user, with the applications that use the keys
+// and a clock), and checks the invariants after each step. The keys are
+// held by a model (modelKeys, here) or by the simulator, called through the
+// real SDK (invariants_sim_test.go).
 
 // simKey is one access key as IAM holds it.
 type simKey struct {
@@ -27,46 +29,99 @@ type simKey struct {
 	lastUsed time.Time // zero: never used
 }
 
+// keyStore holds one IAM user's access keys and answers IAM's key calls.
+type keyStore interface {
+	keys() []simKey // in creation order
+	create(at time.Time) (string, error)
+	update(id string, active bool, at time.Time) error
+	remove(id string) error
+	// use is a call to AWS signed with the key at the time; IAM records
+	// it as the key's last use if the key is active.
+	use(id string, at time.Time)
+}
+
+// modelKeys is a model of IAM's key calls for one user.
+type modelKeys struct {
+	list   []simKey
+	issued int
+}
+
+func (m *modelKeys) keys() []simKey { return slices.Clone(m.list) }
+
+func (m *modelKeys) index(id string) int {
+	return slices.IndexFunc(m.list, func(k simKey) bool { return k.id == id })
+}
+
+func (m *modelKeys) create(at time.Time) (string, error) {
+	if len(m.list) >= 2 {
+		return "", fmt.Errorf("LimitExceeded: cannot exceed quota for AccessKeysPerUser: 2")
+	}
+	m.issued++
+	k := simKey{id: fmt.Sprintf("AKIANEWKEY%010d", m.issued), active: true, created: at}
+	m.list = append(m.list, k)
+	return k.id, nil
+}
+
+func (m *modelKeys) update(id string, active bool, _ time.Time) error {
+	i := m.index(id)
+	if i < 0 {
+		return fmt.Errorf("NoSuchEntity: the access key %s does not exist", id)
+	}
+	m.list[i].active = active
+	return nil
+}
+
+func (m *modelKeys) remove(id string) error {
+	i := m.index(id)
+	if i < 0 {
+		return fmt.Errorf("NoSuchEntity: the access key %s does not exist", id)
+	}
+	m.list = slices.Delete(m.list, i, i+1)
+	return nil
+}
+
+func (m *modelKeys) use(id string, at time.Time) {
+	if i := m.index(id); i >= 0 && m.list[i].active {
+		m.list[i].lastUsed = at
+	}
+}
+
 // iamUser is one IAM user's keys, the applications that use them and the
 // clock. Each application calls AWS with its key whenever time passes.
 type iamUser struct {
 	account, name string
 	now           time.Time
-	keys          []*simKey
+	store         keyStore
 	apps          map[string]string // application → the key ID it uses
 	vars          map[string]string // shell variables a step set
 	movedAt       time.Time         // when applications last moved
 	created       int
-	issued        int
 }
 
-func (u *iamUser) key(id string) *simKey {
-	i := slices.IndexFunc(u.keys, func(k *simKey) bool { return k.id == id })
+func (u *iamUser) key(id string) (simKey, bool) {
+	ks := u.store.keys()
+	i := slices.IndexFunc(ks, func(k simKey) bool { return k.id == id })
 	if i < 0 {
-		return nil
+		return simKey{}, false
 	}
-	return u.keys[i]
+	return ks[i], true
 }
 
-// pass moves the clock; every application calls AWS once a day with its key.
+// pass moves the clock; every application calls AWS with its key as it
+// passes. The checks read only a key's latest use, so the calls are made
+// once, at the end.
 func (u *iamUser) pass(d time.Duration) {
-	end := u.now.Add(d)
-	for u.now.Before(end) {
-		u.now = u.now.Add(24 * time.Hour)
-		for _, id := range u.apps {
-			if k := u.key(id); k != nil && k.active {
-				k.lastUsed = u.now
-			}
-		}
+	u.now = u.now.Add(d)
+	for _, id := range u.apps {
+		u.store.use(id, u.now)
 	}
-	u.now = end
 }
 
 // broken names an application whose key is gone or inactive: a plan that
 // leaves one has deleted or deactivated a key in use.
 func (u *iamUser) broken() string {
 	for app, id := range u.apps {
-		if k := u.key(id); k == nil || !k.active {
+		if k, ok := u.key(id); !ok || !k.active {
 			return fmt.Sprintf("application %s lost its key %s", app, id)
 		}
 	}
@@ -93,7 +148,7 @@ var (
 // the IDs, tab-separated, of the keys the JMESPath filter keeps.
 func (u *iamUser) selectKeys(filter string) (string, error) {
 	var ids []string
-	for _, k := range u.keys {
+	for _, k := range u.store.keys() {
 		keep := true
 		for _, c := range strings.Split(filter, " && ") {
 			m := cmdCondition.FindStringSubmatch(c)
@@ -161,19 +216,17 @@ func (u *iamUser) run(s Step, from inventory.Key, slotIDs map[int]string) error 
 		return nil
 	}
 	if m := cmdSlot.FindStringSubmatch(c); m != nil {
-		if len(u.keys) >= 2 {
-			return fmt.Errorf("slot check: the user has %d keys", len(u.keys))
+		if n := len(u.store.keys()); n >= 2 {
+			return fmt.Errorf("slot check: the user has %d keys", n)
 		}
 		return nil
 	}
 	if m := cmdCreate.FindStringSubmatch(c); m != nil {
-		if len(u.keys) >= 2 {
-			return fmt.Errorf("LimitExceeded: cannot exceed quota for AccessKeysPerUser: 2")
+		id, err := u.store.create(u.now)
+		if err != nil {
+			return err
 		}
-		u.issued++
-		k := &simKey{id: fmt.Sprintf("AKIANEWKEY%010d", u.issued), active: true, created: u.now}
-		u.keys = append(u.keys, k)
-		u.vars["NEW_KEY_ID"] = k.id
+		u.vars["NEW_KEY_ID"] = id
 		u.created++
 		return nil
 	}
@@ -202,37 +255,35 @@ func (u *iamUser) run(s Step, from inventory.Key, slotIDs map[int]string) error 
 	if m == nil {
 		return fmt.Errorf("the model does not know the command %q", c)
 	}
-	k := u.key(id)
-	if k == nil {
-		return fmt.Errorf("NoSuchEntity: the access key %s does not exist", id)
-	}
 	switch {
 	case cmdUpdate.MatchString(c):
-		k.active = m[3] == "Active"
+		return u.store.update(id, m[3] == "Active", u.now)
 	case cmdDelete.MatchString(c):
-		u.keys = slices.DeleteFunc(u.keys, func(o *simKey) bool { return o == k })
-	default:
-		return u.check(act, k)
+		return u.store.remove(id)
 	}
-	return nil
+	if _, ok := u.key(id); !ok {
+		return fmt.Errorf("NoSuchEntity: the access key %s does not exist", id)
+	}
+	return u.check(act, id)
 }
 
 // check is a get-access-key-last-used step: what it verifies is in its
 // action, for the person reading the output.
-func (u *iamUser) check(act string, k *simKey) error {
+func (u *iamUser) check(act string, id string) error {
 	switch {
 	case strings.HasPrefix(act, "Confirm the old key is idle"):
-		before := k.lastUsed
+		before, _ := u.key(id)
 		u.pass(confirmDays * 24 * time.Hour)
-		if !k.lastUsed.Equal(before) {
-			return fmt.Errorf("idle check: key %s was used during the %d days", k.id, confirmDays)
+		if after, _ := u.key(id); !after.lastUsed.Equal(before.lastUsed) {
+			return fmt.Errorf("idle check: key %s was used during the %d days", id, confirmDays)
 		}
 	case strings.HasPrefix(act, "Confirm ") && strings.Contains(act, " is in use"):
 		u.pass(24 * time.Hour) // the person waits for the applications to run
-		if k.lastUsed.IsZero() || k.lastUsed.Before(u.movedAt) {
-			return fmt.Errorf("in-use check: key %s is not used since the applications moved", k.id)
+		if k, _ := u.key(id); k.lastUsed.IsZero() || k.lastUsed.Before(u.movedAt) {
+			return fmt.Errorf("in-use check: key %s is not used since the applications moved", id)
 		}
 	case strings.HasPrefix(act, "Check that inactive"):
+		k, _ := u.key(id)
 		last := k.created
 		if k.lastUsed.After(last) {
 			last = k.lastUsed
@@ -371,7 +422,8 @@ func userStates() []userState {
 // build makes the inventory a scan would read and the model IAM holds.
 func (s userState) build() (*inventory.Account, *iamUser, map[int]string) {
 	u := user("app")
-	sim := &iamUser{account: "123456789012", name: "app", now: now, apps: map[string]string{}, vars: map[string]string{}}
+	model := &modelKeys{}
+	sim := &iamUser{account: "123456789012", name: "app", now: now, store: model, apps: map[string]string{}, vars: map[string]string{}}
 	slotIDs := map[int]string{}
 	for i, ks := range s.keys {
 		id := fmt.Sprintf("AKIAAAAAAAAAAAAAAAA%d", i+1)
@@ -381,14 +433,14 @@ func (s userState) build() (*inventory.Account, *iamUser, map[int]string) {
 		if s.sameSecond && i > 0 {
 			k.CreatedAt = u.Keys[0].CreatedAt
 		}
-		sk := &simKey{id: id, active: ks.active, created: k.CreatedAt}
+		sk := simKey{id: id, active: ks.active, created: k.CreatedAt}
 		if ks.used >= 0 {
 			sk.lastUsed = k.LastUsed.At
 		}
 		if ks.active && (ks.used == -2 || (ks.used >= 0 && ks.used < Defaults().Thresholds.UnusedDays)) {
 			sim.apps[fmt.Sprintf("job-%d", i+1)] = id
 		}
-		sim.keys = append(sim.keys, sk)
+		model.list = append(model.list, sk)
 		slotIDs[i+1] = id
 		if s.offline {
 			k.ID = ""
@@ -413,8 +465,8 @@ func follow(sim *iamUser, acts []Action, slotIDs map[int]string) (stopped map[in
 			if b := sim.broken(); b != "" {
 				return stopped, fmt.Sprintf("plan %d (%s) step %d %q: %s", i, a.AccessKeyID, j+1, s.Action, b)
 			}
-			if len(sim.keys) > 2 {
-				return stopped, fmt.Sprintf("plan %d step %d: the user holds %d keys", i, j+1, len(sim.keys))
+			if n := len(sim.store.keys()); n > 2 {
+				return stopped, fmt.Sprintf("plan %d step %d: the user holds %d keys", i, j+1, n)
 			}
 		}
 	}
@@ -428,52 +480,60 @@ func TestPlanInvariants(t *testing.T) {
 	states := userStates()
 	require.Greater(t, len(states), 1000, "the grid covers the states")
 	for _, st := range states {
-		a, sim, slotIDs := st.build()
-		inUseBefore := len(sim.apps) > 0
-		acts := Evaluate(env(), []inventory.Account{*a}, nil).Actions
-		stopped, violation := follow(sim, acts, slotIDs)
-		if !assert.Empty(t, violation, "state %s:\n%s", st, plansText(acts)) {
-			continue
-		}
-		if st.offline && st.sameSecond {
-			// Observation 11: without IDs, keys created in the same second
-			// cannot be told apart; the plans change nothing and say how
-			// to go on.
-			_, unchanged, _ := st.build()
-			assert.Equal(t, unchanged.keys, sim.keys, "state %s: the plans change nothing:\n%s", st, plansText(acts))
-			for _, a := range acts {
-				if slices.ContainsFunc(a.Plan, func(s Step) bool { return strings.Contains(s.Command, "--access-key-id") }) {
-					assert.Contains(t, planText(a.Plan), "keyaudit scan", "state %s: a plan that cannot select its key names the way forward", st)
-				}
-			}
-			continue
-		}
-		assert.Empty(t, stopped, "state %s: every plan runs to its end in the order printed:\n%s", st, plansText(acts))
-		active := slices.ContainsFunc(sim.keys, func(k *simKey) bool { return k.active })
-		if inUseBefore {
-			assert.True(t, active, "state %s: a key was in use, so an active key remains", st)
-			assert.Empty(t, sim.broken(), "state %s", st)
-		} else {
-			assert.Zero(t, sim.created, "state %s: no key was in use, so no key is created:\n%s", st, plansText(acts))
-		}
-		for _, k := range sim.keys {
-			if k.active && !slices.Contains(mapsValues(sim.apps), k.id) && len(acts) > 0 && slices.ContainsFunc(acts, func(a Action) bool { return a.AccessKeyID == k.id }) {
-				t.Errorf("state %s: key %s had a plan, is active and unused at the end", st, k.id)
+		checkInvariants(t, st, st.build)
+	}
+}
+
+// checkInvariants follows every plan of one user state, from the keys
+// build sets up, and checks the invariants.
+func checkInvariants(t *testing.T, st userState, build func() (*inventory.Account, *iamUser, map[int]string)) {
+	t.Helper()
+	a, sim, slotIDs := build()
+	before := sim.store.keys()
+	inUseBefore := len(sim.apps) > 0
+	acts := Evaluate(env(), []inventory.Account{*a}, nil).Actions
+	stopped, violation := follow(sim, acts, slotIDs)
+	if !assert.Empty(t, violation, "state %s:\n%s", st, plansText(acts)) {
+		return
+	}
+	after := sim.store.keys()
+	if st.offline && st.sameSecond {
+		// Observation 11: without IDs, keys created in the same second
+		// cannot be told apart; the plans change nothing and say how
+		// to go on.
+		assert.Equal(t, before, after, "state %s: the plans change nothing:\n%s", st, plansText(acts))
+		for _, a := range acts {
+			if slices.ContainsFunc(a.Plan, func(s Step) bool { return strings.Contains(s.Command, "--access-key-id") }) {
+				assert.Contains(t, planText(a.Plan), "keyaudit scan", "state %s: a plan that cannot select its key names the way forward", st)
 			}
 		}
-		if len(acts) == 2 {
-			// In the other order a guard stops an out-of-order plan before
-			// it changes anything; then it runs after the other, to its end.
-			a2, sim2, slots2 := st.build()
-			rev := Evaluate(env(), []inventory.Account{*a2}, nil).Actions
-			slices.Reverse(rev)
-			stopped, violation := follow(sim2, rev, slots2)
-			assert.Empty(t, violation, "state %s, plans in reverse order:\n%s", st, plansText(rev))
-			for i, why := range stopped {
-				assert.Contains(t, why, "slot check", "state %s: only the slot guard stops a plan out of order", st)
-				_, again := follow(sim2, rev[i:i+1], slots2)
-				assert.Empty(t, again, "state %s: the stopped plan, run again", st)
-			}
+		return
+	}
+	assert.Empty(t, stopped, "state %s: every plan runs to its end in the order printed:\n%s", st, plansText(acts))
+	active := slices.ContainsFunc(after, func(k simKey) bool { return k.active })
+	if inUseBefore {
+		assert.True(t, active, "state %s: a key was in use, so an active key remains", st)
+		assert.Empty(t, sim.broken(), "state %s", st)
+	} else {
+		assert.Zero(t, sim.created, "state %s: no key was in use, so no key is created:\n%s", st, plansText(acts))
+	}
+	for _, k := range after {
+		if k.active && !slices.Contains(mapsValues(sim.apps), k.id) && len(acts) > 0 && slices.ContainsFunc(acts, func(a Action) bool { return a.AccessKeyID == k.id }) {
+			t.Errorf("state %s: key %s had a plan, is active and unused at the end", st, k.id)
+		}
+	}
+	if len(acts) == 2 {
+		// In the other order a guard stops an out-of-order plan before
+		// it changes anything; then it runs after the other, to its end.
+		a2, sim2, slots2 := build()
+		rev := Evaluate(env(), []inventory.Account{*a2}, nil).Actions
+		slices.Reverse(rev)
+		stopped, violation := follow(sim2, rev, slots2)
+		assert.Empty(t, violation, "state %s, plans in reverse order:\n%s", st, plansText(rev))
+		for i, why := range stopped {
+			assert.Contains(t, why, "slot check", "state %s: only the slot guard stops a plan out of order", st)
+			_, again := follow(sim2, rev[i:i+1], slots2)
+			assert.Empty(t, again, "state %s: the stopped plan, run again", st)
 		}
 	}
 }

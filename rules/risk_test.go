@@ -145,7 +145,8 @@ func TestProfileCandidates(t *testing.T) {
 	assert.Empty(t, ProfileCandidates(ranked, 0), "case budget 0")
 	notes := RiskNotes(ranked, DefaultRisk())
 	require.Len(t, notes, 2, "case notes")
-	assert.Contains(t, notes[0], "service control policies and resource policies are out of scope", "case scope note")
+	assert.Contains(t, notes[0], "the service control policies along the account's path", "case scope note")
+	assert.Contains(t, notes[0], "resource policies are out of scope", "case scope note")
 	assert.Contains(t, notes[1], "CloudTrail profiled 0 of 11 keys", "case budget note")
 }
 

@@ -83,7 +83,7 @@ func TestKeyRotation(t *testing.T) {
 			}
 			f := got[0]
 			assert.Equal(t, Medium, f.Severity, "case %s", tt.name)
-			assert.Equal(t, CISRefs{CISv4: "1.14", CISv5: "1.13", CISv6: "2.13"}, f.CIS, "case %s", tt.name)
+			assert.Equal(t, CISRefs{CISv4: "1.14", CISv5: "1.13", CISv6: "2.13", CISv7: "2.12"}, f.CIS, "case %s", tt.name)
 			assert.Equal(t, tt.key.Slot, f.KeySlot, "case %s", tt.name)
 			assert.Equal(t, tt.key.ID, f.AccessKeyID, "case %s", tt.name)
 			assert.Equal(t, days(now, tt.key.CreatedAt), *f.Details.KeyAgeDays, "case %s", tt.name)
@@ -324,16 +324,22 @@ func TestEvaluateStampsFromTheRule(t *testing.T) {
 	}
 }
 
-// CIS ids per benchmark version, as docs/design.md maps them (checked against
-// Prowler's cis_5.0_aws.json and cis_6.0_aws.json).
+// CIS ids per benchmark version, as docs/design.md maps them, checked against
+// Prowler's cis_5.0_aws.json, cis_6.0_aws.json and cis_7.0_aws.json
+// (prowler-cloud/prowler, prowler/compliance/aws/). v7.0.0: 2.4 "Ensure no
+// 'root' user account access key exists" (iam_no_root_access_key), 2.10
+// MFA for console users (iam_user_mfa_enabled_console_access), 2.11
+// credentials unused for 45 days (iam_user_accesskey_unused), 2.12 keys
+// rotated every 90 days (iam_rotate_access_key_90_days); it has no
+// recommendation on keys created at setup or on two active keys.
 func TestCISMapping(t *testing.T) {
 	want := map[string]CISRefs{
-		"root-access-key":  {CISv4: "1.4", CISv5: "1.3", CISv6: "2.3"},
-		"key-without-mfa":  {CISv4: "1.10", CISv5: "1.9", CISv6: "2.9"},
+		"root-access-key":  {CISv4: "1.4", CISv5: "1.3", CISv6: "2.3", CISv7: "2.4"},
+		"key-without-mfa":  {CISv4: "1.10", CISv5: "1.9", CISv6: "2.9", CISv7: "2.10"},
 		"key-setup-unused": {CISv4: "1.11", CISv5: "1.10", CISv6: "2.10"},
-		"key-unused":       {CISv4: "1.12", CISv5: "1.11", CISv6: "2.11"},
+		"key-unused":       {CISv4: "1.12", CISv5: "1.11", CISv6: "2.11", CISv7: "2.11"},
 		"key-two-active":   {CISv4: "1.13", CISv5: "1.12", CISv6: "2.12"},
-		"key-rotation":     {CISv4: "1.14", CISv5: "1.13", CISv6: "2.13"},
+		"key-rotation":     {CISv4: "1.14", CISv5: "1.13", CISv6: "2.13", CISv7: "2.12"},
 	}
 	for _, r := range Catalogue() {
 		if w, ok := want[r.ID]; ok {
@@ -345,13 +351,13 @@ func TestCISMapping(t *testing.T) {
 }
 
 func TestParseCISVersion(t *testing.T) {
-	for in, want := range map[string]CISVersion{"v6.0.0": CISv6, "6": CISv6, "V5.0.0": CISv5, "4.0.1": CISv4, "v1.4.0": CISv4, "v3.0.0": CISv4} {
+	for in, want := range map[string]CISVersion{"v7.0.0": CISv7, "7": CISv7, "v6.0.0": CISv6, "6": CISv6, "V5.0.0": CISv5, "4.0.1": CISv4, "v1.4.0": CISv4, "v3.0.0": CISv4} {
 		got, err := ParseCISVersion(in)
 		require.NoError(t, err, "case %s", in)
 		assert.Equal(t, want, got, "case %s", in)
 	}
-	_, err := ParseCISVersion("v7")
-	assert.ErrorContains(t, err, `unknown CIS benchmark version "v7"`)
+	_, err := ParseCISVersion("v8")
+	assert.ErrorContains(t, err, `unknown CIS benchmark version "v8"`)
 	assert.Equal(t, CISv6, Defaults().CISVersion)
 }
 

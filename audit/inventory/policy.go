@@ -34,7 +34,7 @@ func (c Class) Rank() int {
 
 // PermissionsScope says what the classification does not cover, for every
 // output that shows a class.
-const PermissionsScope = "identity policies only, within the permissions boundary: service control policies and resource policies are out of scope; conditions are not evaluated (a statement with a condition counts as granted); Deny statements are subtracted only when unconditional on \"*\""
+const PermissionsScope = "identity policies only, within the permissions boundary and the service control policies along the account's path (unless the account's warnings say they could not be read); resource policies are out of scope; conditions are not evaluated (a statement with a condition counts as granted); Deny statements are subtracted only when unconditional on \"*\""
 
 // Permissions is an IAM user's blast radius, from the identity policies
 // attached to it and to its groups (GetAccountAuthorizationDetails).
@@ -47,6 +47,9 @@ type Permissions struct {
 	// boundary lowered the class.
 	Boundary       string `json:"boundary,omitempty"`
 	BoundaryCapped bool   `json:"boundary_capped,omitempty"`
+	// SCPCapped says the service control policies of the account's
+	// organization lowered the class further.
+	SCPCapped bool `json:"scp_capped,omitempty"`
 	// FromGroups: the class comes only through group membership.
 	FromGroups bool `json:"from_groups,omitempty"`
 	// Conditions counts Allow statements with a Condition, counted as granted.
@@ -70,6 +73,15 @@ type Policy struct {
 	Via string
 	// Document is the policy JSON; empty when it could not be read.
 	Document string
+}
+
+// SCPLevel is one level of an account's path in its organization (the
+// root, an organizational unit, the account itself) and the service control
+// policies attached to it. An action is allowed only if every level allows
+// it; a Deny at any level subtracts it.
+type SCPLevel struct {
+	Target   string // r-…, ou-…, or the account ID
+	Policies []Policy
 }
 
 func (p Policy) label() string {
@@ -184,34 +196,57 @@ var compute = []string{"ec2:RunInstances", "lambda:CreateFunction", "cloudformat
 var dataActions = []string{"s3:GetObject", "kms:Decrypt", "secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"}
 
 // ClassifyPolicies computes a user's class from the policies that reach it
-// (directly and through groups) and its permissions boundary (nil: none).
-// The boundary intersects: an action counts only if the boundary allows it
-// too. Malformed documents count as unread.
-func ClassifyPolicies(policies []Policy, boundary *Policy) Permissions {
+// (directly and through groups), its permissions boundary (nil: none) and
+// the service control policies along its account's path (nil: none apply).
+// Each limit intersects: an action counts only if the boundary and every
+// SCP level allow it too. Malformed documents count as unread.
+func ClassifyPolicies(policies []Policy, boundary *Policy, scps []SCPLevel) Permissions {
 	p, grants := collect(policies)
-	var bound []grant
+	var limits [][]grant
 	if boundary != nil {
 		p.Boundary = boundary.ARN
-		b, bgrants := collect([]Policy{*boundary})
-		// An unread boundary limits nothing that can be shown; an admin
-		// boundary limits nothing at all.
-		if c, _ := classify(bgrants, nil); len(b.Unread) == 0 && c != ClassAdmin {
-			bound = bgrants
+		if l, ok := limit([]Policy{*boundary}); ok {
+			limits = append(limits, l)
 		}
 	}
-	p.Class, p.Grants = classify(grants, bound)
-	if bound != nil {
-		if c, _ := classify(grants, nil); p.Class.Rank() < c.Rank() {
-			p.BoundaryCapped = true
-			p.Grants = append(p.Grants, "within permissions boundary "+boundary.Name)
+	byBoundary := len(limits)
+	var scpNames []string
+	for _, level := range scps {
+		if l, ok := limit(level.Policies); ok {
+			limits = append(limits, l)
+			for _, pol := range level.Policies {
+				if _, narrows := limit([]Policy{pol}); narrows {
+					scpNames = append(scpNames, level.Target+": "+pol.Name)
+				}
+			}
 		}
+	}
+	p.Class, p.Grants = classify(grants, limits)
+	unlimited, _ := classify(grants, nil)
+	bounded, _ := classify(grants, limits[:byBoundary])
+	if byBoundary > 0 && bounded.Rank() < unlimited.Rank() {
+		p.BoundaryCapped = true
+		p.Grants = append(p.Grants, "within permissions boundary "+boundary.Name)
+	}
+	if p.Class.Rank() < bounded.Rank() {
+		p.SCPCapped = true
+		p.Grants = append(p.Grants, "within service control policies "+strings.Join(scpNames, ", "))
 	}
 	if p.Class.Rank() > ClassNone.Rank() {
 		direct := slices.DeleteFunc(slices.Clone(grants), func(g grant) bool { return g.policy.Via != "" })
-		c, _ := classify(direct, bound)
+		c, _ := classify(direct, limits)
 		p.FromGroups = c.Rank() < p.Class.Rank()
 	}
 	return p
+}
+
+// limit reads a boundary or one SCP level as a limit on a user's grants.
+// An unread limit caps nothing that can be shown, and one that allows
+// everything caps nothing at all: neither is kept.
+func limit(policies []Policy) ([]grant, bool) {
+	read, grants := collect(policies)
+	c, _ := classify(grants, nil)
+	return grants, len(read.Unread) == 0 && c != ClassAdmin
 }
 
 // collect reads the Allow statements. A Deny unconditional on "*" is
@@ -251,11 +286,16 @@ func collect(policies []Policy) (Permissions, []grant) {
 	return p, allows
 }
 
-// classify returns the worst class the grants give within the boundary's
-// grants (nil: no boundary), and what gave it.
-func classify(grants, bound []grant) (Class, []string) {
+// classify returns the worst class the grants give within every limit
+// (a boundary's or an SCP level's grants; none: no limit), and what gave it.
+func classify(grants []grant, limits [][]grant) (Class, []string) {
 	within := func(action string, broad bool) bool {
-		return bound == nil || slices.ContainsFunc(bound, func(b grant) bool { return b.allows(action, broad) })
+		for _, l := range limits {
+			if !slices.ContainsFunc(l, func(b grant) bool { return b.allows(action, broad) }) {
+				return false
+			}
+		}
+		return true
 	}
 	var why []string
 	found := func(action string, broad bool) bool {
@@ -268,7 +308,7 @@ func classify(grants, bound []grant) (Class, []string) {
 		}
 		return len(why) > n
 	}
-	if bound == nil {
+	if len(limits) == 0 {
 		for _, g := range grants {
 			if len(g.denied) == 0 && len(g.st.NotAction) == 0 && slices.ContainsFunc(g.st.Action, func(a string) bool { return a == "*" || a == "*:*" }) &&
 				(len(g.st.NotResource) > 0 || slices.Contains(g.st.Resource, "*")) {
@@ -304,12 +344,12 @@ func classify(grants, bound []grant) (Class, []string) {
 		return ClassData, why
 	}
 	for _, g := range grants {
-		if w := writeAction(g, bound); w != "" {
+		if w := writeAction(g, limits); w != "" {
 			return ClassWrite, []string{w + " via " + g.policy.label()}
 		}
 	}
 	for _, g := range grants {
-		if len(effective(g, bound)) > 0 {
+		if len(effective(g, limits)) > 0 {
 			return ClassReadOnly, []string{"read actions via " + g.policy.label()}
 		}
 	}
@@ -320,50 +360,50 @@ func classify(grants, bound []grant) (Class, []string) {
 var readVerbs = []string{"Get", "List", "Describe", "Head", "Lookup", "Search", "Select", "Scan", "Query", "BatchGet", "View", "Filter", "Check"}
 
 // effective are the action patterns a grant allows that no unconditional
-// Deny covers, narrowed to the boundary's patterns where the boundary is
-// narrower ("*" within a boundary of "s3:GetObject" is "s3:GetObject").
+// Deny covers, narrowed by each limit where the limit is narrower ("*"
+// within a boundary of "s3:GetObject" is "s3:GetObject").
 // NotAction grants everything not listed: it stands as "*".
-func effective(g grant, bound []grant) []string {
+func effective(g grant, limits [][]grant) []string {
 	actions := g.st.Action
 	if len(g.st.NotAction) > 0 {
 		actions = []string{"*"}
 	}
+	for _, l := range limits {
+		actions = narrow(actions, l)
+	}
+	return slices.DeleteFunc(actions, func(a string) bool { return matchAny(g.denied, a) })
+}
+
+// narrow returns the parts of the action patterns that some grant of a
+// limit allows, less what the limit's unconditional Denies cover.
+func narrow(actions []string, limit []grant) []string {
 	var out []string
 	for _, a := range actions {
-		cands := []string{a}
-		if bound != nil {
-			cands = nil
-			for _, b := range bound {
-				if len(b.st.NotAction) > 0 {
-					cands = append(cands, a) // judged as allowed: conservative
-					continue
-				}
-				for _, ba := range b.st.Action {
-					switch {
-					case wildcard(ba, a):
-						cands = append(cands, a)
-					case wildcard(a, ba):
-						cands = append(cands, ba)
-					}
-				}
+		for _, b := range limit {
+			if len(b.st.NotAction) > 0 {
+				out = append(out, a) // judged as allowed: conservative
+				continue
 			}
-		}
-		for _, c := range cands {
-			if !matchAny(g.denied, c) {
-				out = append(out, c)
+			for _, ba := range b.st.Action {
+				switch {
+				case wildcard(ba, a):
+					out = append(out, a)
+				case wildcard(a, ba):
+					out = append(out, ba)
+				}
 			}
 		}
 	}
-	return out
+	return slices.DeleteFunc(out, func(a string) bool { return len(limit) > 0 && matchAny(limit[0].denied, a) })
 }
 
 // writeAction returns an effective action pattern of the grant that may
 // write, or "".
-func writeAction(g grant, bound []grant) string {
-	if len(g.st.NotAction) > 0 && bound == nil && len(g.denied) == 0 {
+func writeAction(g grant, limits [][]grant) string {
+	if len(g.st.NotAction) > 0 && len(limits) == 0 && len(g.denied) == 0 {
 		return "NotAction " + strings.Join(g.st.NotAction, ",")
 	}
-	for _, a := range effective(g, bound) {
+	for _, a := range effective(g, limits) {
 		_, name, ok := strings.Cut(a, ":")
 		if !ok || !slices.ContainsFunc(readVerbs, func(v string) bool { return len(name) >= len(v) && strings.EqualFold(name[:len(v)], v) }) {
 			return a

@@ -17,6 +17,7 @@ func TestClassifyPolicies(t *testing.T) {
 		name     string
 		policies []inventory.Policy
 		boundary *inventory.Policy
+		scps     []inventory.SCPLevel
 		want     inventory.Class
 		check    func(t *testing.T, p inventory.Permissions)
 	}{
@@ -124,6 +125,42 @@ func TestClassifyPolicies(t *testing.T) {
 			policies: []inventory.Policy{{Name: "p", Document: doc(`{"Effect":"Allow","Action":["iam:PassRole","ecs:RunTask"],"Resource":"*"}`)}}},
 		{name: "ssm parameters everywhere are data", want: inventory.ClassData,
 			policies: []inventory.Policy{{Name: "p", Document: doc(`{"Effect":"Allow","Action":"ssm:GetParameter*","Resource":"*"}`)}}},
+		// Service control policies along the account's path: every level
+		// must allow an action, a Deny at any level subtracts it.
+		{name: "an SCP denying iam in an OU caps escalation", want: inventory.ClassNone,
+			policies: []inventory.Policy{{Name: "p", Document: doc(`{"Effect":"Allow","Action":"iam:*","Resource":"*"}`)}},
+			scps:     []inventory.SCPLevel{root(), denyIAM()},
+			check: func(t *testing.T, p inventory.Permissions) {
+				assert.True(t, p.SCPCapped, "case SCP deny iam: capped")
+				assert.False(t, p.BoundaryCapped, "case SCP deny iam: not the boundary")
+				assert.Equal(t, []string{"within service control policies ou-ab12-cdef3456: DenyIAM"}, p.Grants, "case SCP deny iam: grants")
+			}},
+		{name: "an SCP denying iam leaves the rest", want: inventory.ClassEscalation,
+			policies: []inventory.Policy{{Name: "AdministratorAccess", Document: admin}},
+			scps:     []inventory.SCPLevel{root(), denyIAM()},
+			check: func(t *testing.T, p inventory.Permissions) {
+				assert.True(t, p.SCPCapped, "case admin under deny iam: capped below administrator")
+				assert.NotContains(t, p.Grants, "iam:CreateAccessKey via AdministratorAccess", "case admin under deny iam: no iam action")
+				assert.Contains(t, p.Grants, "lambda:UpdateFunctionCode via AdministratorAccess", "case admin under deny iam: lambda stays")
+			}},
+		{name: "full access at every level caps nothing", want: inventory.ClassEscalation,
+			policies: []inventory.Policy{{Name: "p", Document: doc(`{"Effect":"Allow","Action":"iam:CreateAccessKey","Resource":"*"}`)}},
+			scps:     []inventory.SCPLevel{root(), {Target: "111111111111", Policies: []inventory.Policy{fullAccess()}}},
+			check: func(t *testing.T, p inventory.Permissions) {
+				assert.False(t, p.SCPCapped, "case full access: not capped")
+			}},
+		{name: "an allow-list SCP intersects", want: inventory.ClassReadOnly,
+			policies: []inventory.Policy{{Name: "AdministratorAccess", Document: admin}},
+			scps: []inventory.SCPLevel{root(), {Target: "ou-ab12-cdef3456", Policies: []inventory.Policy{
+				{Name: "ReadOnly", Document: doc(`{"Effect":"Allow","Action":["ec2:Describe*","s3:List*"],"Resource":"*"}`)}}}}},
+		{name: "the boundary and the SCPs both cap", want: inventory.ClassNone,
+			policies: []inventory.Policy{{Name: "AdministratorAccess", Document: admin}},
+			boundary: &inventory.Policy{Name: "iam-only", ARN: "arn:aws:iam::111111111111:policy/iam-only", Document: doc(`{"Effect":"Allow","Action":"iam:*","Resource":"*"}`)},
+			scps:     []inventory.SCPLevel{root(), denyIAM()},
+			check: func(t *testing.T, p inventory.Permissions) {
+				assert.True(t, p.BoundaryCapped, "case both: boundary capped")
+				assert.True(t, p.SCPCapped, "case both: SCP capped")
+			}},
 		{name: "an unreadable policy is named", want: inventory.ClassNone,
 			policies: []inventory.Policy{{Name: "vendor", ARN: "arn:aws:iam::aws:policy/Vendor"}, {Name: "broken", Document: "{"}},
 			check: func(t *testing.T, p inventory.Permissions) {
@@ -132,13 +169,27 @@ func TestClassifyPolicies(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := inventory.ClassifyPolicies(c.policies, c.boundary)
+			got := inventory.ClassifyPolicies(c.policies, c.boundary, c.scps)
 			assert.Equal(t, c.want, got.Class, "case %s: %v", c.name, got.Grants)
 			if c.check != nil {
 				c.check(t, got)
 			}
 		})
 	}
+}
+
+func fullAccess() inventory.Policy {
+	return inventory.Policy{Name: "FullAWSAccess", ARN: "arn:aws:organizations::aws:policy/service_control_policy/p-FullAWSAccess",
+		Document: doc(`{"Effect":"Allow","Action":"*","Resource":"*"}`)}
+}
+
+func root() inventory.SCPLevel {
+	return inventory.SCPLevel{Target: "r-ab12", Policies: []inventory.Policy{fullAccess()}}
+}
+
+func denyIAM() inventory.SCPLevel {
+	return inventory.SCPLevel{Target: "ou-ab12-cdef3456", Policies: []inventory.Policy{fullAccess(),
+		{Name: "DenyIAM", Document: doc(`{"Effect":"Deny","Action":"iam:*","Resource":"*"}`)}}}
 }
 
 func TestDecodeDocument(t *testing.T) {

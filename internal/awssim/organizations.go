@@ -23,12 +23,9 @@ type listAccountsOutput struct {
 }
 
 func (s *Server) listAccounts(r *request) (any, error) {
-	mgmt := s.world.Management()
-	switch {
-	case mgmt == nil:
-		return nil, newError(http.StatusBadRequest, "AWSOrganizationsNotInUseException", "Your account is not a member of an organization.")
-	case r.account.ID != mgmt.ID:
-		return nil, newError(http.StatusBadRequest, "AccessDeniedException", "You don't have permissions to access this resource.")
+	mgmt, err := s.manager(r)
+	if err != nil {
+		return nil, err
 	}
 	var in struct {
 		MaxResults *int   `json:"MaxResults"`
@@ -72,7 +69,7 @@ func (s *Server) listAccounts(r *request) (any, error) {
 	}
 	end := min(offset+size, total)
 	out := listAccountsOutput{Accounts: []orgAccount{}}
-	org := "o-" + strings.ReplaceAll(uuid("org/"+mgmt.ID), "-", "")[:10]
+	org := orgID(mgmt)
 	for _, a := range s.world.Accounts[offset:end] {
 		out.Accounts = append(out.Accounts, orgAccount{
 			Arn:             "arn:aws:organizations::" + mgmt.ID + ":account/" + org + "/" + a.ID,
@@ -93,4 +90,189 @@ func (s *Server) listAccounts(r *request) (any, error) {
 
 func invalidInput(msg string) *apiError {
 	return newError(http.StatusBadRequest, "InvalidInputException", "%s", msg)
+}
+
+// manager returns the management account, or the error Organizations
+// answers a caller that is not it.
+func (s *Server) manager(r *request) (*Account, error) {
+	mgmt := s.world.Management()
+	switch {
+	case mgmt == nil:
+		return nil, notInUse()
+	case r.account.ID != mgmt.ID:
+		return nil, newError(http.StatusBadRequest, "AccessDeniedException", "You don't have permissions to access this resource.")
+	}
+	return mgmt, nil
+}
+
+func notInUse() *apiError {
+	return newError(http.StatusBadRequest, "AWSOrganizationsNotInUseException", "Your account is not a member of an organization.")
+}
+
+// Organizations IDs, derived from names so that a world always has the
+// same ones.
+func orgID(mgmt *Account) string {
+	return "o-" + strings.ReplaceAll(uuid("org/"+mgmt.ID), "-", "")[:10]
+}
+
+func (s *Server) rootID() string {
+	return "r-" + strings.ReplaceAll(uuid("root/"+s.world.Management().ID), "-", "")[:4]
+}
+
+func (s *Server) unitID(name string) string {
+	return "ou-" + s.rootID()[2:] + "-" + strings.ReplaceAll(uuid("ou/"+name), "-", "")[:8]
+}
+
+func scpID(name string) string {
+	if name == "FullAWSAccess" {
+		return "p-FullAWSAccess"
+	}
+	return "p-" + strings.ReplaceAll(uuid("scp/"+name), "-", "")[:8]
+}
+
+type orgOrganization struct {
+	Arn                string `json:"Arn"`
+	FeatureSet         string `json:"FeatureSet"`
+	ID                 string `json:"Id"`
+	MasterAccountArn   string `json:"MasterAccountArn"`
+	MasterAccountEmail string `json:"MasterAccountEmail"`
+	MasterAccountID    string `json:"MasterAccountId"`
+}
+
+// describeOrganization answers any account of the organization, as
+// Organizations does.
+func (s *Server) describeOrganization(r *request) (any, error) {
+	mgmt := s.world.Management()
+	if mgmt == nil {
+		return nil, notInUse()
+	}
+	org := orgID(mgmt)
+	return struct {
+		Organization orgOrganization `json:"Organization"`
+	}{orgOrganization{
+		Arn:                "arn:aws:organizations::" + mgmt.ID + ":organization/" + org,
+		FeatureSet:         "ALL",
+		ID:                 org,
+		MasterAccountArn:   "arn:aws:organizations::" + mgmt.ID + ":account/" + org + "/" + mgmt.ID,
+		MasterAccountEmail: mgmt.Email,
+		MasterAccountID:    mgmt.ID,
+	}}, nil
+}
+
+type orgParent struct {
+	ID   string `json:"Id"`
+	Type string `json:"Type"`
+}
+
+func (s *Server) listParents(r *request) (any, error) {
+	if _, err := s.manager(r); err != nil {
+		return nil, err
+	}
+	var in struct {
+		ChildID string `json:"ChildId"`
+	}
+	if err := json.Unmarshal(r.body, &in); err != nil {
+		return nil, invalidInput("The request body is not valid JSON.")
+	}
+	parent := ""
+	if a := s.world.Account(in.ChildID); a != nil {
+		parent = a.Unit
+	} else if u := s.unit(in.ChildID); u != nil {
+		parent = u.Parent
+	} else {
+		return nil, newError(http.StatusBadRequest, "ChildNotFoundException", "We can't find an organizational unit (OU) or AWS account with the ChildId that you specified.")
+	}
+	p := orgParent{ID: s.rootID(), Type: "ROOT"}
+	if parent != "" {
+		p = orgParent{ID: s.unitID(parent), Type: "ORGANIZATIONAL_UNIT"}
+	}
+	return struct {
+		Parents []orgParent `json:"Parents"`
+	}{[]orgParent{p}}, nil
+}
+
+// unit returns the unit with the given ID, or nil.
+func (s *Server) unit(id string) *Unit {
+	for i := range s.world.Units {
+		if s.unitID(s.world.Units[i].Name) == id {
+			return &s.world.Units[i]
+		}
+	}
+	return nil
+}
+
+type orgPolicySummary struct {
+	Arn         string `json:"Arn"`
+	AwsManaged  bool   `json:"AwsManaged"`
+	Description string `json:"Description"`
+	ID          string `json:"Id"`
+	Name        string `json:"Name"`
+	Type        string `json:"Type"`
+}
+
+func (s *Server) policySummary(name string) orgPolicySummary {
+	id := scpID(name)
+	arn := "arn:aws:organizations::" + s.world.Management().ID + ":policy/" + orgID(s.world.Management()) + "/service_control_policy/" + id
+	if id == "p-FullAWSAccess" {
+		arn = "arn:aws:organizations::aws:policy/service_control_policy/p-FullAWSAccess"
+	}
+	return orgPolicySummary{Arn: arn, AwsManaged: id == "p-FullAWSAccess", ID: id, Name: name, Type: "SERVICE_CONTROL_POLICY"}
+}
+
+func (s *Server) listPoliciesForTarget(r *request) (any, error) {
+	if _, err := s.manager(r); err != nil {
+		return nil, err
+	}
+	var in struct {
+		TargetID string `json:"TargetId"`
+		Filter   string `json:"Filter"`
+	}
+	if err := json.Unmarshal(r.body, &in); err != nil {
+		return nil, invalidInput("The request body is not valid JSON.")
+	}
+	var names []string
+	switch a, u := s.world.Account(in.TargetID), s.unit(in.TargetID); {
+	case in.TargetID == s.rootID():
+		names = s.world.RootSCPs
+	case a != nil:
+		names = a.SCPs
+	case u != nil:
+		names = u.SCPs
+	default:
+		return nil, newError(http.StatusBadRequest, "TargetNotFoundException", "We can't find a root, OU, account, or email that you specified.")
+	}
+	out := []orgPolicySummary{}
+	if in.Filter == "SERVICE_CONTROL_POLICY" {
+		for _, n := range names {
+			out = append(out, s.policySummary(n))
+		}
+	}
+	return struct {
+		Policies []orgPolicySummary `json:"Policies"`
+	}{out}, nil
+}
+
+type orgPolicy struct {
+	Content       string           `json:"Content"`
+	PolicySummary orgPolicySummary `json:"PolicySummary"`
+}
+
+func (s *Server) describePolicy(r *request) (any, error) {
+	if _, err := s.manager(r); err != nil {
+		return nil, err
+	}
+	var in struct {
+		PolicyID string `json:"PolicyId"`
+	}
+	if err := json.Unmarshal(r.body, &in); err != nil {
+		return nil, invalidInput("The request body is not valid JSON.")
+	}
+	for _, p := range s.world.SCPs {
+		if scpID(p.Name) == in.PolicyID {
+			return struct {
+				Policy orgPolicy `json:"Policy"`
+			}{orgPolicy{Content: p.Document, PolicySummary: s.policySummary(p.Name)}}, nil
+		}
+	}
+	return nil, newError(http.StatusBadRequest, "PolicyNotFoundException", "We can't find a policy with the PolicyId that you specified.")
 }

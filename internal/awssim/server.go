@@ -74,7 +74,11 @@ type Server struct {
 	http           *httptest.Server
 	client         *http.Client
 
-	// Read-only once NewServer returns.
+	// The world's users' keys and their last use change only under state
+	// (CreateAccessKey, UpdateAccessKey, DeleteAccessKey, and a call signed
+	// with a long-term key); every other call reads them under its read
+	// lock. accounts is read-only once NewServer returns.
+	state    sync.RWMutex
 	accounts map[string]*account
 	keys     map[string]keyRef // the world's long-term keys
 
@@ -114,6 +118,7 @@ type principal struct {
 	user     *User  // set for an IAM user's long-term key
 	chained  bool   // a role session: assuming a role from it is role chaining
 	root     bool   // the account's root user, with one of its keys
+	key      *Key   // the long-term key the call was signed with
 }
 
 type session struct {
@@ -156,9 +161,7 @@ func NewServer(w *World, opts ...Option) *Server {
 		}
 		for u := range a.Users {
 			a.users[a.Users[u].Name] = &a.Users[u]
-			for k := range a.Users[u].Keys {
-				s.keys[a.Users[u].Keys[k].ID] = keyRef{account: a, user: u, key: &a.Users[u].Keys[k]}
-			}
+			s.index(a, u)
 		}
 		if a.Faults.IAMRate > 0 {
 			a.limiter = rate.NewLimiter(rate.Limit(a.Faults.IAMRate), max(1, a.Faults.IAMBurst))
@@ -284,6 +287,12 @@ func (s *Server) handler(op operation) handler {
 		return s.getPolicy
 	case "iam:GetPolicyVersion":
 		return s.getPolicyVersion
+	case "iam:CreateAccessKey":
+		return s.createAccessKey
+	case "iam:UpdateAccessKey":
+		return s.updateAccessKey
+	case "iam:DeleteAccessKey":
+		return s.deleteAccessKey
 	case "sts:GetCallerIdentity":
 		return s.getCallerIdentity
 	case "sts:AssumeRole":
@@ -292,6 +301,14 @@ func (s *Server) handler(op operation) handler {
 		return s.getAccessKeyInfo
 	case "organizations:ListAccounts":
 		return s.listAccounts
+	case "organizations:DescribeOrganization":
+		return s.describeOrganization
+	case "organizations:ListParents":
+		return s.listParents
+	case "organizations:ListPoliciesForTarget":
+		return s.listPoliciesForTarget
+	case "organizations:DescribePolicy":
+		return s.describePolicy
 	case "cloudtrail:LookupEvents":
 		return s.lookupEvents
 	case "secretsmanager:GetSecretValue":
@@ -318,9 +335,22 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request) {
 	if apiErr == nil && akid == "" {
 		apiErr = protocolError(op, http.StatusForbidden, "MissingAuthenticationToken", "MissingAuthenticationTokenException", "Request is missing Authentication Token")
 	}
+	if keyMutations[op.String()] || strings.HasPrefix(akid, "AKIA") {
+		s.state.Lock()
+		defer s.state.Unlock()
+	} else {
+		s.state.RLock()
+		defer s.state.RUnlock()
+	}
 	var caller principal
 	if apiErr == nil {
 		caller, apiErr = s.authenticate(op, akid, hr.Header.Get("X-Amz-Security-Token"))
+	}
+	if apiErr == nil && caller.key != nil {
+		// IAM records a long-term key's last use, with the service and
+		// region of the call.
+		used := s.daysAgo(s.now())
+		caller.key.LastUsedDaysAgo, caller.key.LastUsedService, caller.key.LastUsedRegion = &used, op.service, region
 	}
 	h := s.handler(op)
 	if apiErr == nil && h == nil {
@@ -419,11 +449,11 @@ func (s *Server) authenticate(op operation, akid, token string) (principal, *api
 	}
 	if ref.user < 0 {
 		arn := "arn:aws:iam::" + ref.account.ID + ":root"
-		return principal{account: ref.account.ID, arn: arn, userID: ref.account.ID, trustARN: arn, root: true}, nil
+		return principal{account: ref.account.ID, arn: arn, userID: ref.account.ID, trustARN: arn, root: true, key: ref.key}, nil
 	}
 	u := &ref.account.Users[ref.user]
 	arn := userARN(ref.account.ID, u)
-	return principal{account: ref.account.ID, arn: arn, userID: KeyID("AIDA", ref.account.ID, ref.user+1), trustARN: arn, user: u}, nil
+	return principal{account: ref.account.ID, arn: arn, userID: KeyID("AIDA", ref.account.ID, ref.user+1), trustARN: arn, user: u, key: ref.key}, nil
 }
 
 // record counts the call and returns its number among the account's calls.
@@ -492,6 +522,11 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // at resolves an age in days against the server's start.
+// daysAgo is the age of t, for the world's relative times.
+func (s *Server) daysAgo(t time.Time) Days {
+	return float64(s.epoch.Sub(t.UTC().Truncate(time.Second))) / float64(24*time.Hour)
+}
+
 func (s *Server) at(days Days) time.Time {
 	return s.epoch.Add(-time.Duration(days * float64(24*time.Hour))).Truncate(time.Second)
 }

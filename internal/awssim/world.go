@@ -25,6 +25,26 @@ type World struct {
 	// AWSPolicies are AWS-managed policy documents by ARN, the same in every
 	// account: GetPolicy and GetPolicyVersion serve them.
 	AWSPolicies map[string]string `json:"aws_policies,omitempty"`
+	// Units are the organization's organizational units, parents before
+	// children; SCPs are its service control policies, attached by name
+	// (RootSCPs to the root). A world without SCPs has them disabled.
+	Units    []Unit   `json:"units,omitempty"`
+	SCPs     []SCP    `json:"scps,omitempty"`
+	RootSCPs []string `json:"root_scps,omitempty"`
+}
+
+// Unit is an organizational unit.
+type Unit struct {
+	Name   string   `json:"name"`
+	Parent string   `json:"parent,omitempty"` // a unit's name; "" is the root
+	SCPs   []string `json:"scps,omitempty"`
+}
+
+// SCP is a service control policy. One named FullAWSAccess stands for the
+// AWS-managed policy of that name.
+type SCP struct {
+	Name     string `json:"name"`
+	Document string `json:"document"`
 }
 
 // Days is an age in days before the simulator's clock; fractions are allowed.
@@ -39,11 +59,15 @@ type Account struct {
 	State string `json:"state,omitempty"`
 	// Management marks the organization's management account: the only
 	// one that may call ListAccounts. A world without one is no organization.
-	Management     bool   `json:"management,omitempty"`
-	CreatedDaysAgo Days   `json:"created_days_ago"`
-	Root           Root   `json:"root"`
-	Users          []User `json:"users,omitempty"`
-	Roles          []Role `json:"roles,omitempty"`
+	Management bool `json:"management,omitempty"`
+	// Unit names the organizational unit the account is in ("" the root);
+	// SCPs are the service control policies attached to the account.
+	Unit           string   `json:"unit,omitempty"`
+	SCPs           []string `json:"scps,omitempty"`
+	CreatedDaysAgo Days     `json:"created_days_ago"`
+	Root           Root     `json:"root"`
+	Users          []User   `json:"users,omitempty"`
+	Roles          []Role   `json:"roles,omitempty"`
 	// Groups and Policies (customer-managed, by name) are what
 	// GetAccountAuthorizationDetails returns with the users.
 	Groups   []Group  `json:"groups,omitempty"`
@@ -388,8 +412,46 @@ func (w *World) validate() error {
 	if managers > 1 {
 		bad("%d management accounts, an organization has one", managers)
 	}
+	w.validateOrg(bad)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid world: %w", err)
 	}
 	return nil
+}
+
+// validateOrg checks that units and SCPs named exist, and that a unit's
+// parent comes before it (so the tree has no cycle).
+func (w *World) validateOrg(bad func(string, ...any)) {
+	scps := map[string]bool{}
+	for _, p := range w.SCPs {
+		if scps[p.Name] || !namePattern.MatchString(p.Name) {
+			bad("SCP %q: duplicate or not a valid policy name", p.Name)
+		}
+		scps[p.Name] = true
+	}
+	attached := func(where string, names []string) {
+		for _, n := range names {
+			if !scps[n] {
+				bad("%s: no SCP %q", where, n)
+			}
+		}
+	}
+	attached("root", w.RootSCPs)
+	units := map[string]bool{}
+	for _, u := range w.Units {
+		if units[u.Name] || !namePattern.MatchString(u.Name) {
+			bad("unit %q: duplicate or not a valid name", u.Name)
+		}
+		if u.Parent != "" && !units[u.Parent] {
+			bad("unit %q: parent %q is not a unit listed before it", u.Name, u.Parent)
+		}
+		units[u.Name] = true
+		attached(fmt.Sprintf("unit %q", u.Name), u.SCPs)
+	}
+	for _, a := range w.Accounts {
+		if a.Unit != "" && !units[a.Unit] {
+			bad("account %q: no unit %q", a.ID, a.Unit)
+		}
+		attached(fmt.Sprintf("account %q", a.ID), a.SCPs)
+	}
 }

@@ -42,6 +42,7 @@ type Conn struct {
 
 	cfg      aws.Config
 	sessions *audit.Sessions
+	scps     *audit.SCPs // read with the caller's credentials, as the organization is listed
 
 	mu      sync.Mutex
 	tracers map[string]*audit.Tracer
@@ -84,6 +85,7 @@ func Dial(ctx context.Context, cfg aws.Config, sel Selection) (*Conn, error) {
 		return nil, ErrNoTargets
 	}
 	c.sessions = audit.NewSessions(cfg, c.Caller, sel.Role)
+	c.scps = audit.NewSCPs(organizations.NewFromConfig(cfg))
 	return c, nil
 }
 
@@ -134,12 +136,21 @@ func (c *Conn) List(ctx context.Context) ([]audit.Target, error) {
 }
 
 // IAM returns the IAM client that acts in one account; it is a Connect.
+// The client is also the account's audit.SCPReader, so that its blast
+// radius is judged within the organization's service control policies.
 func (c *Conn) IAM(ctx context.Context, accountID string) (audit.IAM, error) {
 	cfg, err := c.sessions.Config(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	return iam.NewFromConfig(cfg), nil
+	return AccountClient{iam.NewFromConfig(cfg), c.scps}, nil
+}
+
+// AccountClient is an account's IAM client and the run's reader of
+// service control policies.
+type AccountClient struct {
+	*iam.Client
+	*audit.SCPs
 }
 
 // SecurityHub is the Security Hub sink of the caller's account in region,

@@ -528,7 +528,7 @@ func TestLiveReadsPoliciesDuringTheReport(t *testing.T) {
 	client, err := conn.IAM(ctx, acct.AccountID)
 	require.NoError(t, err, "connect to %s", acct.AccountID)
 	r := pipeline.NewAuditor(options(), func(context.Context, string) (audit.IAM, error) {
-		return &reportAfterPolicies{Client: client.(*iam.Client), asked: make(chan struct{})}, nil
+		return &reportAfterPolicies{Client: client.(pipeline.AccountClient).Client, asked: make(chan struct{})}, nil
 	}).Audit(ctx, acct)
 	require.Equal(t, inventory.StatusOK, r.Account.Status, "status of %s (%s)", acct.AccountID, r.Account.Error)
 	classified := 0
@@ -573,4 +573,40 @@ func TestLiveListingCutShort(t *testing.T) {
 
 	_, _, err := pipeline.Whois(context.Background(), opts, conn, []inventory.Sighting{{AccessKeyID: "AKIAIOSFODNN7EXAMPLE"}})
 	assert.ErrorContains(t, err, "list the organization's accounts", "whois without every account")
+}
+
+// A live run reads the organization's service control policies with the
+// caller's credentials: the users of an account under an SCP denying
+// everything are classed none, those elsewhere keep their class.
+func TestLiveAppliesSCPs(t *testing.T) {
+	const prod = "739104582266"
+	w := demo(t)
+	w.SCPs = []awssim.SCP{
+		{Name: "FullAWSAccess", Document: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`},
+		{Name: "DenyAll", Document: `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}`},
+	}
+	w.RootSCPs = []string{"FullAWSAccess"}
+	w.Units = []awssim.Unit{{Name: "frozen", SCPs: []string{"FullAWSAccess", "DenyAll"}}}
+	for i := range w.Accounts {
+		w.Accounts[i].SCPs = []string{"FullAWSAccess"}
+		if w.Accounts[i].ID == prod {
+			w.Accounts[i].Unit = "frozen"
+		}
+	}
+	_, conn := dial(t, w, pipeline.Selection{Org: true})
+	r := pipeline.Live(context.Background(), options(), conn.Targets, conn.IAM)
+	frozen, elsewhere := 0, 0
+	for _, k := range r.Risk {
+		switch {
+		case k.Principal == inventory.RootName:
+		case k.AccountID == prod:
+			frozen++
+			assert.Equal(t, inventory.ClassNone, k.BlastRadius, "%s in the frozen unit", k.Principal)
+		case k.BlastRadius != inventory.ClassNone:
+			elsewhere++
+		}
+	}
+	assert.Positive(t, frozen, "keys in the frozen unit ranked")
+	assert.Positive(t, elsewhere, "keys elsewhere keep a class")
+	assert.Empty(t, r.Warnings, "no account warned")
 }
