@@ -151,7 +151,8 @@ type Summary struct {
 	Incomplete string `json:"incomplete,omitempty"`
 	Report     string `json:"report"`
 	Slack      string `json:"slack"`
-	// SecurityHub is "imported", "failed" or "not configured".
+	// SecurityHub is "imported", "partly imported: …" (out of time, the
+	// rest carried to the next run), "failed" or "not configured".
 	SecurityHub string `json:"security_hub"`
 	// Warnings are what the delivery did not finish or could not read,
 	// short of failing: findings carried to the next run, a baseline read
@@ -314,7 +315,11 @@ func (h *handler) finish(ctx context.Context, inv *invocation, conn *pipeline.Co
 			"summary", r.Summary, "accounts", r.Accounts, "findings", r.Findings)
 		return sum, fmt.Errorf("reports not written to S3 (the findings are in the log): %w", out.Written)
 	}
-	sum.SecurityHub = outcome(d.SecurityHub != nil, out.Imported, "imported")
+	imported := "imported"
+	if n := out.Import.Carried; n > 0 {
+		imported = fmt.Sprintf("partly imported: %d of %d sent, the rest next run", out.Import.Imported, out.Import.Imported+n)
+	}
+	sum.SecurityHub = outcome(d.SecurityHub != nil, out.Imported, imported)
 	sum.Warnings = out.Warnings
 	for _, w := range out.Warnings {
 		inv.log.Warn(w)
