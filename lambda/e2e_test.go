@@ -490,3 +490,42 @@ func TestLambdaListingCutShort(t *testing.T) {
 	assert.Contains(t, string(msg), "account listing incomplete", "the headline")
 	assert.Contains(t, string(msg), "listing the accounts stopped after 20", "the Slack message says why")
 }
+
+// A Security Hub that throttles every call (429 forever) must not starve
+// Slack: the post goes out, the import gives up before the deadline and
+// carries its findings to the next run, and the invocation returns its
+// summary before its deadline (issue 25 obs 2).
+func TestLambdaSecurityHubThrottledForever(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the Lambda binary")
+	}
+	w := newWorld(t, nil)
+	st := startStack(t, w)
+	c := reportBucket(t, st)
+	var calls atomic.Int32
+	hub := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		rw.Header().Set("X-Amzn-Errortype", "TooManyRequestsException")
+		rw.Header().Set("Content-Type", "application/json")
+		rw.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(rw, `{"message":"Rate exceeded"}`)
+	}))
+	defer hub.Close()
+
+	_, err := bootstrap()
+	require.NoError(t, err, "build the bootstrap binary")
+	const timeout = 45 * time.Second
+	start := time.Now()
+	resp, failure, logs := invoke(t, st, w.Management().ID, `{}`, timeout,
+		"KEYAUDIT_RESERVE_SECONDS=20", "KEYAUDIT_SECURITY_HUB=true", "AWS_ENDPOINT_URL_SECURITYHUB="+hub.URL)
+	assert.Less(t, time.Since(start), timeout, "the invocation ends before its deadline")
+	sum := decodeSummary(t, resp, failure, logs, "Security Hub throttled")
+	assert.True(t, strings.HasPrefix(sum.Slack, "sent"), "Slack status %q", sum.Slack)
+	assert.Len(t, st.slack.Posts(), 1, "Slack was told")
+	assert.Equal(t, fmt.Sprintf("partly imported: 0 of %d sent, the rest next run", sum.Findings), sum.SecurityHub, "Security Hub status")
+	require.Len(t, sum.Warnings, 1, "one warning: %v", sum.Warnings)
+	assert.Contains(t, sum.Warnings[0], fmt.Sprintf("Security Hub: %d of %d findings to send were not sent", sum.Findings, sum.Findings), "the warning says what was carried")
+	assert.Contains(t, logs, "the next run sends them", "the warning is logged")
+	assert.Positive(t, calls.Load(), "Security Hub was asked")
+	assert.NotContains(t, objects(t, c), "keyaudit/securityhub.json", "nothing imported, nothing recorded")
+}

@@ -151,8 +151,13 @@ type Summary struct {
 	Incomplete string `json:"incomplete,omitempty"`
 	Report     string `json:"report"`
 	Slack      string `json:"slack"`
-	// SecurityHub is "imported", "failed" or "not configured".
+	// SecurityHub is "imported", "partly imported: …" (out of time, the
+	// rest carried to the next run), "failed" or "not configured".
 	SecurityHub string `json:"security_hub"`
+	// Warnings are what the delivery did not finish or could not read,
+	// short of failing: findings carried to the next run, a baseline read
+	// afresh.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type handler struct {
@@ -292,7 +297,7 @@ func (h *handler) auditContext(ctx context.Context) (context.Context, context.Ca
 func (h *handler) finish(ctx context.Context, inv *invocation, conn *pipeline.Conn, r *report.Report) (Summary, error) {
 	sum := Summary{RunID: inv.run.ID, Accounts: r.Summary.Accounts, Findings: r.Summary.Findings, BySeverity: r.Summary.BySeverity, Incomplete: r.Incomplete}
 	sink := &deliver.S3Sink{Client: inv.s3, Bucket: h.settings.Bucket, Prefix: h.settings.Prefix}
-	d := deliver.Delivery{Writer: sink, History: sink, Budget: deliver.Budget, WriteReserve: min(logReserve, h.settings.Reserve/2)}
+	d := deliver.Delivery{Writer: sink, History: sink, Budget: deliver.Budget, Reserve: min(logReserve, h.settings.Reserve/2)}
 	if h.settings.SecurityHub {
 		d.SecurityHub = conn.SecurityHub(h.settings.SecurityHubRegion)
 	}
@@ -310,7 +315,15 @@ func (h *handler) finish(ctx context.Context, inv *invocation, conn *pipeline.Co
 			"summary", r.Summary, "accounts", r.Accounts, "findings", r.Findings)
 		return sum, fmt.Errorf("reports not written to S3 (the findings are in the log): %w", out.Written)
 	}
-	sum.SecurityHub = outcome(d.SecurityHub != nil, out.Imported, "imported")
+	imported := "imported"
+	if n := out.Import.Carried; n > 0 {
+		imported = fmt.Sprintf("partly imported: %d of %d sent, the rest next run", out.Import.Imported, out.Import.Imported+n)
+	}
+	sum.SecurityHub = outcome(d.SecurityHub != nil, out.Imported, imported)
+	sum.Warnings = out.Warnings
+	for _, w := range out.Warnings {
+		inv.log.Warn(w)
+	}
 	if out.Changes.Refused != nil {
 		inv.log.Warn("previous announced run not compared: everything open is posted", "error", out.Changes.Refused)
 	}

@@ -193,7 +193,12 @@ func (c *common) deliver(ctx context.Context, e *env, d deliver.Delivery, r *rep
 	case out.Imported != nil:
 		imported = incomplete(out.Imported)
 	case d.SecurityHub != nil && c.note != nil:
-		c.note(fmt.Sprintf("imported %d findings into Security Hub %s in %s", len(r.Findings), d.SecurityHub.Account, d.SecurityHub.Region))
+		c.note(fmt.Sprintf("imported %d findings into Security Hub %s in %s (%d unchanged)", out.Import.Imported, d.SecurityHub.Account, d.SecurityHub.Region, out.Import.Unchanged))
+	}
+	for _, w := range out.Warnings {
+		if c.say != nil {
+			c.say("warning: " + w)
+		}
 	}
 	if out.Changes.Refused != nil && c.say != nil {
 		c.say(fmt.Sprintf("warning: the previous report was not compared: %v", out.Changes.Refused))

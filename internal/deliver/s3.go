@@ -3,11 +3,14 @@ package deliver
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/keyaudit/keyaudit/report"
+	"io"
 	"path"
 	"strings"
+
+	"github.com/keyaudit/keyaudit/report"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -143,22 +146,56 @@ func (s *S3Sink) WriteAnnounced(ctx context.Context, baseline *report.Report) er
 	return s.put(ctx, path.Join(s.Prefix, "announced.json"), report.FormatJSON.ContentType(), report.JSONWriter{}, baseline)
 }
 
+// ReadImported reads securityhub.json, the Security Hub baseline
+// (Imported); nil before the first import.
+func (s *S3Sink) ReadImported(ctx context.Context) (*Imported, error) {
+	var b *Imported
+	return b, s.get(ctx, importedName, func(rd io.Reader) error {
+		b = &Imported{}
+		if err := json.NewDecoder(rd).Decode(b); err != nil {
+			return fmt.Errorf("not a Security Hub baseline: %w", err)
+		}
+		return nil
+	})
+}
+
+// WriteImported stores the Security Hub baseline as securityhub.json. Call
+// it only with what an import returned.
+func (s *S3Sink) WriteImported(ctx context.Context, b *Imported) error {
+	return s.put(ctx, path.Join(s.Prefix, importedName), "application/json", jsonWriter{b}, nil)
+}
+
+const importedName = "securityhub.json"
+
+// jsonWriter writes v as JSON, for a store object that is not a report.
+type jsonWriter struct{ v any }
+
+func (j jsonWriter) Write(w io.Writer, _ *report.Report) error { return json.NewEncoder(w).Encode(j.v) }
+
 // read reads the report PREFIX/name; nil when there is none.
 func (s *S3Sink) read(ctx context.Context, name string) (*report.Report, error) {
+	var r *report.Report
+	return r, s.get(ctx, name, func(rd io.Reader) (err error) {
+		r, err = report.ReadReport(rd)
+		return err
+	})
+}
+
+// get reads PREFIX/name with decode; nothing happens when there is none.
+func (s *S3Sink) get(ctx context.Context, name string, decode func(io.Reader) error) error {
 	key := path.Join(s.Prefix, name)
 	out, err := s.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key)})
 	var nsk *types.NoSuchKey
 	var ae smithy.APIError
 	if errors.As(err, &nsk) || (errors.As(err, &ae) && ae.ErrorCode() == "NoSuchKey") {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read s3://%s/%s (the role needs s3:GetObject on the bucket): %w", s.Bucket, key, err)
+		return fmt.Errorf("read s3://%s/%s (the role needs s3:GetObject on the bucket): %w", s.Bucket, key, err)
 	}
 	defer out.Body.Close()
-	r, err := report.ReadReport(out.Body)
-	if err != nil {
-		return nil, fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
+	if err := decode(out.Body); err != nil {
+		return fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
 	}
-	return r, nil
+	return nil
 }

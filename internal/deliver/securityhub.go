@@ -1,9 +1,14 @@
 package deliver
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
-	"github.com/keyaudit/keyaudit/report"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
+	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
 )
 
@@ -50,76 +56,281 @@ func (s *SecurityHub) ProductARN() string {
 	return fmt.Sprintf("arn:%s:securityhub:%s:%s:product/%s/default", s.Partition, s.Region, s.Account, s.Account)
 }
 
-// Import sends the run's findings as ACTIVE, and archives (RESOLVED) the
-// previous run's findings that are gone from an account audited ok in both
-// runs. reportURL, when set, is the link each finding's remediation gives
-// to the full report with the plan. prev may be nil.
+// Imported is the Security Hub baseline: per audited account, the findings
+// Security Hub holds from keyaudit, as last imported. It is written only
+// after an import (as announced.json is after a post), so a failed or
+// partial import is retried, and a run that audits some accounts leaves
+// the others' records alone. S3Sink keeps it as securityhub.json.
+type Imported struct {
+	Accounts map[string]map[string]ImportedFinding `json:"accounts"` // account ID → fingerprint →
+}
+
+// ImportedFinding is one finding as Security Hub last received it.
+type ImportedFinding struct {
+	Finding rules.Finding `json:"finding"`
+	// Digest covers what a person acts on (severity, suppression, key
+	// status, what to do): a change of it is imported the next run; the
+	// day counts in the message are refreshed with the finding.
+	Digest    string    `json:"digest"`
+	FirstSeen time.Time `json:"first_seen"`
+	Imported  time.Time `json:"imported"`
+}
+
+// refreshAfter is how long an unchanged finding goes without an import:
+// Security Hub deletes a finding not updated for 90 days, and a month of
+// failed nights still leaves it in place.
+const refreshAfter = 60 * 24 * time.Hour
+
+// ImportResult counts what an import sent, and what it left for the next
+// run because its time ran out.
+type ImportResult struct {
+	Imported, Unchanged, Carried int
+}
+
+// hubItem is one finding to import and what the baseline records once it is.
+type hubItem struct {
+	asff                 types.AwsSecurityFinding
+	account, fingerprint string
+	record               *ImportedFinding // nil: resolved, dropped from the baseline
+	workflow             types.WorkflowStatus
+}
+
+// Import brings Security Hub up to date with cur against base, the
+// baseline of what it holds (nil: nothing yet): new and changed findings
+// are imported ACTIVE, unchanged ones only when due for a refresh, and a
+// finding of base gone from an account audited ok in cur is archived
+// (RESOLVED). reportURL, when set, is the link each finding's remediation
+// gives to the full report. It sends batches while ctx has time and
+// carries the rest to the next run; it returns the baseline of what
+// Security Hub now holds, which includes every batch that went through
+// even when err is set.
 //
 // BatchImportFindings ignores Workflow on a finding that already exists,
 // so the workflow changes (suppressed, resolved, suppression lifted) are
 // made with BatchUpdateFindings after the import.
-func (s *SecurityHub) Import(ctx context.Context, cur, prev *report.Report, reportURL string) error {
-	actionOf := report.ActionIndex(cur.Actions)
-	var findings []types.AwsSecurityFinding
-	workflow := map[types.WorkflowStatus][]string{}
-	wasSuppressed := map[string]bool{}
-	if prev != nil {
-		for _, f := range prev.Findings {
-			wasSuppressed[f.Fingerprint] = f.Suppressed != nil
+func (s *SecurityHub) Import(ctx context.Context, cur *report.Report, base *Imported, reportURL string) (*Imported, ImportResult, error) {
+	next := base.clone()
+	items, unchanged := s.plan(cur, base, reportURL)
+	res := ImportResult{Unchanged: unchanged}
+	var err error
+	var rejected []string // why, once each
+	failed := 0
+	for rest := items; len(rest) > 0 && ctx.Err() == nil && err == nil; {
+		n := min(len(rest), securityHubBatch)
+		b := s.importBatch(ctx, rest[:n])
+		rest, err = rest[n:], b.err
+		for _, it := range b.done {
+			next.set(it)
+		}
+		res.Imported += len(b.done)
+		failed += b.rejected
+		for _, r := range b.reasons {
+			rejected = appendReason(rejected, r, "")
 		}
 	}
-	for i := range cur.Findings {
-		f := &cur.Findings[i]
-		a := actionOf(f)
-		asff := s.finding(cur, f, &a, reportURL)
-		findings = append(findings, asff)
-		switch {
-		case f.Suppressed != nil:
-			workflow[types.WorkflowStatusSuppressed] = append(workflow[types.WorkflowStatusSuppressed], *asff.Id)
-		case wasSuppressed[f.Fingerprint]:
-			workflow[types.WorkflowStatusNew] = append(workflow[types.WorkflowStatusNew], *asff.Id)
-		}
-	}
-	for _, f := range resolvedSince(prev, cur) {
-		asff := s.finding(cur, &f, &rules.Action{}, reportURL)
-		asff.RecordState = types.RecordStateArchived
-		asff.Workflow = &types.Workflow{Status: types.WorkflowStatusResolved}
-		asff.Compliance.Status = types.ComplianceStatusPassed
-		asff.Description = aws.String(clip("Resolved: "+f.Message, 1024))
-		findings = append(findings, asff)
-		workflow[types.WorkflowStatusResolved] = append(workflow[types.WorkflowStatusResolved], *asff.Id)
-	}
-	if err := s.importFindings(ctx, findings); err != nil {
-		return err
-	}
-	for _, status := range []types.WorkflowStatus{types.WorkflowStatusSuppressed, types.WorkflowStatusResolved, types.WorkflowStatusNew} {
-		if err := s.setWorkflow(ctx, status, workflow[status]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *SecurityHub) importFindings(ctx context.Context, findings []types.AwsSecurityFinding) error {
-	failed, total := 0, len(findings)
-	var reasons []string
-	for len(findings) > 0 {
-		n := min(len(findings), securityHubBatch)
-		out, err := s.Client.BatchImportFindings(ctx, &securityhub.BatchImportFindingsInput{Findings: findings[:n]})
-		if err != nil {
-			return fmt.Errorf("import findings into Security Hub (%s): %w", s.ProductARN(), err)
-		}
-		findings = findings[n:]
-		failed += int(aws.ToInt32(out.FailedCount))
-		for _, e := range out.FailedFindings {
-			reasons = appendReason(reasons, aws.ToString(e.ErrorCode), aws.ToString(e.ErrorMessage))
-		}
+	res.Carried = len(items) - res.Imported - failed
+	if ctx.Err() != nil {
+		// Out of time, not failed: what is left is imported next run.
+		err = nil
 	}
 	if failed > 0 {
-		return fmt.Errorf("security Hub rejected %d of %d findings (%s): %s: check that Security Hub is enabled in %s and the role may call BatchImportFindings",
-			failed, total, s.ProductARN(), strings.Join(reasons, "; "), s.Region)
+		err = errors.Join(err, fmt.Errorf("security Hub rejected %d of %d findings (%s): %s: check that Security Hub is enabled in %s and the role may call BatchImportFindings",
+			failed, len(items), s.ProductARN(), strings.Join(rejected, "; "), s.Region))
 	}
-	return nil
+	return next, res, err
+}
+
+// plan lists what to send: new and changed findings first, then the
+// resolved, then the unchanged due for a refresh; it counts the rest.
+func (s *SecurityHub) plan(cur *report.Report, base *Imported, reportURL string) (items []hubItem, unchanged int) {
+	now := cur.GeneratedAt
+	if now.IsZero() {
+		now = cur.AsOf
+	}
+	actionOf := report.ActionIndex(cur.Actions)
+	var changed, refresh []hubItem
+	seen := map[string]bool{}
+	for i := range cur.Findings {
+		f := &cur.Findings[i]
+		seen[f.Fingerprint] = true
+		a := actionOf(f)
+		was, ok := base.lookup(f.AccountID, f.Fingerprint)
+		rec := &ImportedFinding{Finding: *f, Digest: digest(f, &a), FirstSeen: cur.AsOf, Imported: now}
+		if ok && !was.FirstSeen.IsZero() {
+			rec.FirstSeen = was.FirstSeen
+		}
+		if ok && was.Digest == rec.Digest && now.Sub(was.Imported) < refreshAfter {
+			unchanged++
+			continue
+		}
+		it := hubItem{asff: s.finding(cur, f, &a, reportURL, rec.FirstSeen), account: f.AccountID, fingerprint: f.Fingerprint, record: rec}
+		switch {
+		case f.Suppressed != nil:
+			it.workflow = types.WorkflowStatusSuppressed
+		case ok && was.Finding.Suppressed != nil:
+			it.workflow = types.WorkflowStatusNew
+		}
+		if ok && was.Digest == rec.Digest {
+			refresh = append(refresh, it)
+		} else {
+			changed = append(changed, it)
+		}
+	}
+	var resolved []hubItem
+	for _, acct := range okAccounts(cur) {
+		for _, fp := range slices.Sorted(maps.Keys(base.account(acct))) {
+			if seen[fp] {
+				continue
+			}
+			was := base.Accounts[acct][fp]
+			asff := s.finding(cur, &was.Finding, &rules.Action{}, reportURL, was.FirstSeen)
+			asff.RecordState = types.RecordStateArchived
+			asff.Workflow = &types.Workflow{Status: types.WorkflowStatusResolved}
+			asff.Compliance.Status = types.ComplianceStatusPassed
+			asff.Description = aws.String(clip("Resolved: "+was.Finding.Message, 1024))
+			asff.Remediation.Recommendation.Text = aws.String("Resolved: nothing to do.")
+			resolved = append(resolved, hubItem{asff: asff, account: acct, fingerprint: fp, workflow: types.WorkflowStatusResolved})
+		}
+	}
+	return slices.Concat(changed, resolved, refresh), unchanged
+}
+
+// okAccounts are the accounts cur audited ok: an account that could not
+// be audited has resolved nothing.
+func okAccounts(cur *report.Report) []string {
+	var ok []string
+	for _, a := range cur.Accounts {
+		if a.Status == inventory.StatusOK {
+			ok = append(ok, a.ID)
+		}
+	}
+	return ok
+}
+
+// digest sums what a person acts on in a finding: when it changes, the
+// finding is imported again.
+func digest(f *rules.Finding, a *rules.Action) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%s", f.Rule, f.Severity, f.AccountName, f.PrincipalARN, a.Summary, f.Recommendation)
+	if f.Details.KeyActive != nil {
+		fmt.Fprintf(h, "\x00active=%t", *f.Details.KeyActive)
+	}
+	if f.Suppressed != nil {
+		fmt.Fprintf(h, "\x00%s", report.SuppressionText(f.Suppressed))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// batch is what one import did: the findings that went through the
+// import and their workflow change, those rejected and why, and the error
+// that stops the import.
+type batch struct {
+	done     []hubItem
+	rejected int
+	reasons  []string
+	err      error
+}
+
+// importBatch imports items, then sets the workflow of those of them that
+// need it.
+func (s *SecurityHub) importBatch(ctx context.Context, items []hubItem) batch {
+	in := &securityhub.BatchImportFindingsInput{}
+	for _, it := range items {
+		in.Findings = append(in.Findings, it.asff)
+	}
+	out, err := s.Client.BatchImportFindings(ctx, in)
+	if err != nil {
+		return batch{err: fmt.Errorf("import findings into Security Hub (%s): %w", s.ProductARN(), err)}
+	}
+	var b batch
+	notDone := map[string]bool{}
+	for _, e := range out.FailedFindings {
+		notDone[aws.ToString(e.Id)] = true
+		b.reasons = appendReason(b.reasons, aws.ToString(e.ErrorCode), aws.ToString(e.ErrorMessage))
+	}
+	b.rejected = len(notDone)
+	byStatus := map[types.WorkflowStatus][]string{}
+	for _, it := range items {
+		if it.workflow != "" && !notDone[*it.asff.Id] {
+			byStatus[it.workflow] = append(byStatus[it.workflow], *it.asff.Id)
+		}
+	}
+	var errs []error
+	for _, status := range []types.WorkflowStatus{types.WorkflowStatusSuppressed, types.WorkflowStatusResolved, types.WorkflowStatusNew} {
+		if err := s.setWorkflow(ctx, status, byStatus[status]); err != nil {
+			errs = append(errs, err)
+			for _, id := range byStatus[status] {
+				notDone[id] = true // imported, but sent again next run for its workflow
+			}
+		}
+	}
+	for _, it := range items {
+		if !notDone[*it.asff.Id] {
+			b.done = append(b.done, it)
+		}
+	}
+	b.err = errors.Join(errs...)
+	return b
+}
+
+// clone copies b (nil: an empty baseline) for the next run's to be built on.
+func (b *Imported) clone() *Imported {
+	next := &Imported{Accounts: map[string]map[string]ImportedFinding{}}
+	if b == nil {
+		return next
+	}
+	for acct, fs := range b.Accounts {
+		next.Accounts[acct] = maps.Clone(fs)
+	}
+	return next
+}
+
+func (b *Imported) account(id string) map[string]ImportedFinding {
+	if b == nil {
+		return nil
+	}
+	return b.Accounts[id]
+}
+
+func (b *Imported) lookup(account, fingerprint string) (ImportedFinding, bool) {
+	f, ok := b.account(account)[fingerprint]
+	return f, ok
+}
+
+// set records that it went through.
+func (b *Imported) set(it hubItem) {
+	if it.record == nil {
+		delete(b.Accounts[it.account], it.fingerprint)
+		if len(b.Accounts[it.account]) == 0 {
+			delete(b.Accounts, it.account)
+		}
+		return
+	}
+	if b.Accounts[it.account] == nil {
+		b.Accounts[it.account] = map[string]ImportedFinding{}
+	}
+	b.Accounts[it.account][it.fingerprint] = *it.record
+}
+
+// ImportedFrom is the baseline a report stands for when no baseline is
+// kept (the CLI's --previous): its findings in the accounts it audited
+// ok, as if imported long ago, so that each is imported again and what
+// it found and this run does not is archived.
+func ImportedFrom(r *report.Report) *Imported {
+	if r == nil {
+		return nil
+	}
+	b := &Imported{Accounts: map[string]map[string]ImportedFinding{}}
+	ok := map[string]bool{}
+	for _, id := range okAccounts(r) {
+		ok[id] = true
+	}
+	for _, f := range r.Findings {
+		if ok[f.AccountID] {
+			b.set(hubItem{account: f.AccountID, fingerprint: f.Fingerprint, record: &ImportedFinding{Finding: f, FirstSeen: r.AsOf}})
+		}
+	}
+	return b
 }
 
 func (s *SecurityHub) setWorkflow(ctx context.Context, status types.WorkflowStatus, ids []string) error {
@@ -158,43 +369,17 @@ func appendReason(reasons []string, code, msg string) []string {
 	return append(reasons, r)
 }
 
-// resolvedSince are the previous run's findings, suppressed or not, that
-// this run no longer has, in accounts audited ok in both runs: an account
-// that could not be audited has resolved nothing.
-func resolvedSince(prev, cur *report.Report) []rules.Finding {
-	if prev == nil {
-		return nil
-	}
-	ok := func(r *report.Report) map[string]bool {
-		m := map[string]bool{}
-		for _, a := range r.Accounts {
-			m[a.ID] = a.Status == inventory.StatusOK
-		}
-		return m
-	}
-	okBefore, okNow := ok(prev), ok(cur)
-	now := map[string]bool{}
-	for _, f := range cur.Findings {
-		now[f.Fingerprint] = true
-	}
-	var gone []rules.Finding
-	for _, f := range prev.Findings {
-		if !now[f.Fingerprint] && okBefore[f.AccountID] && okNow[f.AccountID] {
-			gone = append(gone, f)
-		}
-	}
-	return gone
-}
-
 // ASFF severity labels by keyaudit severity.
 var asffSeverity = map[rules.Severity]types.SeverityLabel{
 	rules.Low: types.SeverityLabelLow, rules.Medium: types.SeverityLabelMedium,
 	rules.High: types.SeverityLabelHigh, rules.Critical: types.SeverityLabelCritical,
 }
 
-// finding is f in ASFF, ACTIVE, with workflow NEW or SUPPRESSED.
-func (s *SecurityHub) finding(r *report.Report, f *rules.Finding, a *rules.Action, reportURL string) types.AwsSecurityFinding {
+// finding is f in ASFF, ACTIVE, with workflow NEW or SUPPRESSED, first
+// seen at firstSeen.
+func (s *SecurityHub) finding(r *report.Report, f *rules.Finding, a *rules.Action, reportURL string, firstSeen time.Time) types.AwsSecurityFinding {
 	observed := r.AsOf.UTC().Format(time.RFC3339)
+	created := firstSeen.UTC().Format(time.RFC3339)
 	updated := r.GeneratedAt
 	if updated.IsZero() {
 		updated = r.AsOf
@@ -219,7 +404,8 @@ func (s *SecurityHub) finding(r *report.Report, f *rules.Finding, a *rules.Actio
 	if plan := report.PlanText(a); plan != "" {
 		description += "\n\n" + plan
 	}
-	rec := &types.Recommendation{Text: aws.String(clip(f.Recommendation, 512))}
+	// One voice per key: the key's action, as the description's plan says.
+	rec := &types.Recommendation{Text: aws.String(clip(cmp.Or(a.Summary, f.Recommendation), 512))}
 	if reportURL != "" {
 		rec.Url = aws.String(reportURL)
 	}
@@ -241,8 +427,8 @@ func (s *SecurityHub) finding(r *report.Report, f *rules.Finding, a *rules.Actio
 		AwsAccountId:    aws.String(s.Account),
 		Region:          aws.String(s.Region),
 		Types:           report.FindingTypes(f),
-		CreatedAt:       aws.String(observed),
-		FirstObservedAt: aws.String(observed),
+		CreatedAt:       aws.String(created),
+		FirstObservedAt: aws.String(created),
 		LastObservedAt:  aws.String(observed),
 		UpdatedAt:       aws.String(updated.UTC().Format(time.RFC3339)),
 		Severity:        severity,
@@ -251,7 +437,7 @@ func (s *SecurityHub) finding(r *report.Report, f *rules.Finding, a *rules.Actio
 		// no longer critical).
 		FindingProviderFields: &types.FindingProviderFields{Severity: &types.FindingProviderSeverity{
 			Label: severity.Label, Original: severity.Original}, Types: report.FindingTypes(f)},
-		Title:         aws.String(clip(report.RuleTitle(f.Rule), 256)),
+		Title:         aws.String(clip(title(f), 256)),
 		Description:   aws.String(clip(description, 1024)),
 		Remediation:   &types.Remediation{Recommendation: rec},
 		Compliance:    &types.Compliance{Status: types.ComplianceStatusFailed, RelatedRequirements: requirements},
@@ -260,6 +446,18 @@ func (s *SecurityHub) finding(r *report.Report, f *rules.Finding, a *rules.Actio
 		RecordState:   types.RecordStateActive,
 		Workflow:      &types.Workflow{Status: workflow},
 	}
+}
+
+// title names the rule and whose key, so that the findings list tells
+// one key from another: "An active IAM user key is older than the limit:
+// rotate it — alice AKIA… in prod (111111111111)".
+func title(f *rules.Finding) string {
+	key := f.AccessKeyID
+	if key == "" && f.KeySlot > 0 {
+		key = fmt.Sprintf("key %d", f.KeySlot)
+	}
+	return strings.Join(strings.Fields(fmt.Sprintf("%s — %s %s in %s", report.RuleTitle(f.Rule), f.Principal, key,
+		report.AccountLabel(f.AccountID, f.AccountName))), " ")
 }
 
 // resources are the key (when its ID is known) and its user.

@@ -108,7 +108,9 @@ func TestSecurityHubImportsAndArchives(t *testing.T) {
 	assert.Equal(t, productARN, sink.ProductARN(), "the default product of the aggregating account")
 
 	first := withActions()
-	require.NoError(t, sink.Import(ctx, first, nil, "https://example.com/report.html"), "import the first run")
+	base, res, err := sink.Import(ctx, first, nil, "https://example.com/report.html")
+	require.NoError(t, err, "import the first run")
+	assert.Equal(t, deliver.ImportResult{Imported: 3}, res, "the first run imports everything")
 	got := hubFindings(t, hub.Client)
 	require.Len(t, got, 3, "every finding imported")
 
@@ -129,7 +131,10 @@ func TestSecurityHubImportsAndArchives(t *testing.T) {
 	assert.Equal(t, rotation.Types, rotation.FindingProviderFields.Types, "provider types")
 	assert.Equal(t, types.RecordStateActive, rotation.RecordState, "active")
 	assert.Equal(t, types.WorkflowStatusNew, rotation.Workflow.Status, "new")
-	assert.Equal(t, fixture().Findings[1].Recommendation, aws.ToString(rotation.Remediation.Recommendation.Text), "recommendation")
+	// One voice: the recommendation is the key's action, as the plan in the description.
+	assert.Equal(t, "Act on the key of =cmd|calc.", aws.ToString(rotation.Remediation.Recommendation.Text), "recommendation is the action's summary")
+	assert.Contains(t, aws.ToString(rotation.Description), "\n\nAct on the key of =cmd|calc.\n1. ", "the description's plan starts with the same summary")
+	assert.Equal(t, "An active IAM user key is older than the limit: rotate it — =cmd|calc AKIAAAAAAAAAAAAAAAA7 in prod (111111111111)", aws.ToString(rotation.Title), "the title names the key")
 	assert.Equal(t, "https://example.com/report.html", aws.ToString(rotation.Remediation.Recommendation.Url), "link to the report")
 	assert.Contains(t, aws.ToString(rotation.Description), "1. Create the new key.\n   aws iam create-access-key --user-name '=cmd|calc'", "plan in the description")
 	assert.Equal(t, "2026-11-24T00:00:00Z", aws.ToString(rotation.CreatedAt), "created at as_of")
@@ -161,7 +166,11 @@ func TestSecurityHubImportsAndArchives(t *testing.T) {
 	second := withActions()
 	second.Findings = append(second.Findings[:1], second.Findings[2])
 	second.GeneratedAt = second.GeneratedAt.AddDate(0, 0, 1)
-	require.NoError(t, sink.Import(ctx, second, first, ""), "import the second run")
+	second.AsOf = second.AsOf.AddDate(0, 0, 1)
+	second.Findings[0].Severity = rules.High // changed, so imported again
+	_, res, err = sink.Import(ctx, second, base, "")
+	require.NoError(t, err, "import the second run")
+	assert.Equal(t, deliver.ImportResult{Imported: 2, Unchanged: 1}, res, "the second run imports the changed and the resolved finding")
 	got = hubFindings(t, hub.Client)
 	require.Len(t, got, 3, "the resolved finding stays, archived")
 	rotation = got[fixtureID(1)]
@@ -172,6 +181,10 @@ func TestSecurityHubImportsAndArchives(t *testing.T) {
 	for _, id := range []string{fixtureID(0), fixtureID(2)} {
 		assert.Equal(t, types.RecordStateActive, got[id].RecordState, "case %s: still active", id)
 	}
+	assert.Equal(t, types.SeverityLabelHigh, got[fixtureID(0)].Severity.Label, "the changed finding's new severity")
+	assert.Equal(t, "2026-11-24T00:00:00Z", aws.ToString(got[fixtureID(0)].CreatedAt), "first seen carried over: created at the first run")
+	assert.Equal(t, "2026-11-24T00:00:00Z", aws.ToString(got[fixtureID(0)].FirstObservedAt), "first seen carried over")
+	assert.Equal(t, "2026-11-25T00:00:00Z", aws.ToString(got[fixtureID(0)].LastObservedAt), "last observed this run")
 	assert.Equal(t, 2, calls.imports(), "one import call a run")
 }
 
@@ -179,7 +192,8 @@ func TestSecurityHubBatchesAndRetriesThrottling(t *testing.T) {
 	sink, calls, hub := newMotoHub(t)
 	r := manyFindings(250)
 	calls.throttle = 1
-	require.NoError(t, sink.Import(context.Background(), r, nil, ""), "import 250 findings, the first call throttled")
+	_, _, err := sink.Import(context.Background(), r, nil, "")
+	require.NoError(t, err, "import 250 findings, the first call throttled")
 	assert.Equal(t, 4, calls.imports(), "three batches of at most 100, one retried after throttling")
 	assert.Len(t, hubFindings(t, hub.Client), 250, "every finding arrived")
 }
@@ -217,7 +231,7 @@ func (f *failingHub) BatchUpdateFindings(context.Context, *securityhub.BatchUpda
 func TestSecurityHubReportsFailedFindings(t *testing.T) {
 	hub := &failingHub{}
 	sink := &deliver.SecurityHub{Client: hub, Partition: "aws", Region: "eu-west-1", Account: "123456789012"}
-	err := sink.Import(context.Background(), manyFindings(150), nil, "")
+	_, _, err := sink.Import(context.Background(), manyFindings(150), nil, "")
 	require.Error(t, err, "failed findings are an error")
 	assert.Equal(t, "security Hub rejected 4 of 150 findings (arn:aws:securityhub:eu-west-1:123456789012:product/123456789012/default): "+
 		"InvalidAccess Account 123456789012 is not subscribed to AWS Security Hub: check that Security Hub is enabled in eu-west-1 and the role may call BatchImportFindings",
@@ -256,7 +270,8 @@ func TestSecurityHubLiftedSuppressionIsNewAgain(t *testing.T) {
 	cur.Findings[2].Suppressed = nil // the suppression expired
 	hub := &recordingHub{}
 	sink := &deliver.SecurityHub{Client: hub, Partition: "aws", Region: "us-east-1", Account: "123456789012"}
-	require.NoError(t, sink.Import(context.Background(), cur, prev, ""), "import")
+	_, _, err := sink.Import(context.Background(), cur, deliver.ImportedFrom(prev), "")
+	require.NoError(t, err, "import")
 	assert.Equal(t, map[types.WorkflowStatus][]string{types.WorkflowStatusNew: {fixtureID(2)}}, hub.updates,
 		"only the finding whose suppression was lifted changes workflow")
 }
@@ -276,7 +291,8 @@ func TestSecurityHubArchivesOnlyWhatARunCouldSee(t *testing.T) {
 		cur.Accounts[0].Status = c.status
 		hub := &recordingHub{}
 		sink := &deliver.SecurityHub{Client: hub, Partition: "aws", Region: "us-east-1", Account: "123456789012"}
-		require.NoError(t, sink.Import(context.Background(), cur, prev, ""), "case %s", name)
+		_, _, err := sink.Import(context.Background(), cur, deliver.ImportedFrom(prev), "")
+		require.NoError(t, err, "case %s", name)
 		archived := 0
 		for _, f := range hub.imported {
 			if f.RecordState == types.RecordStateArchived {
