@@ -135,8 +135,10 @@ func redact(err error) error {
 	return err
 }
 
-func quiet(r *report.Report, ch report.Changes) bool {
-	return ch.Compared && len(ch.Added)+len(ch.Resolved)+len(ch.Suppressed) == 0 && r.Complete()
+func quiet(r *report.Report, ch report.Changes) bool { return unchanged(ch) && r.Complete() }
+
+func unchanged(ch report.Changes) bool {
+	return ch.Compared && len(ch.Added)+len(ch.Resolved)+len(ch.Suppressed) == 0
 }
 
 // Headline is a Slack message's header and notification text: what
@@ -251,8 +253,9 @@ func slackBlocks(r *report.Report, ch report.Changes, top report.TopChanges, loc
 		}
 		blocks = append(blocks, section(listText(fmt.Sprintf(":zipper_mouth_face: *Suppressed since the last run, not fixed (%d):*", len(ch.Suppressed)), lines, listedKeys, "suppressed findings")))
 	}
-	// A quiet night says so in its headline and counts, and lists nothing.
-	calm := quiet(r, ch)
+	// A night that changed nothing says so in its headline and counts
+	// (and names the accounts not audited), but lists no keys.
+	calm := unchanged(ch)
 	var open []rules.Finding
 	for _, f := range r.Findings {
 		if f.Suppressed == nil && !listed[keyOfFinding(f)] {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -364,4 +365,50 @@ func maskIn(t *testing.T, text, id string) string {
 	}
 	assert.NotContains(t, text, id, "a full key ID reached Slack")
 	return ""
+}
+
+// TestSlackRetryAfterBeyondDeadline: Slack asking to wait longer than the
+// time left fails at once, with time left to say so, not at the deadline.
+func TestSlackRetryAfterBeyondDeadline(t *testing.T) {
+	srv := slackcapture.Start()
+	defer srv.Stop()
+	srv.RateLimit, srv.RetryAfter = 1, "600"
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s := &deliver.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL()}
+	sent, err := s.Notify(ctx, fixture(), report.Changes{}, "")
+	require.Error(t, err, "a Retry-After of 600 s with 20 s left")
+	assert.False(t, sent, "nothing sent")
+	assert.NoError(t, ctx.Err(), "failed before the deadline")
+	assert.Contains(t, err.Error(), "Slack asks to wait 10m0s, more than the", "error")
+	assert.Equal(t, 1, strings.Count(err.Error(), "post to Slack"), "error says once what failed: %v", err)
+}
+
+// TestSlackQuietNightListsNothing: a night that changed nothing posts its
+// headline and counts, not the lists of the night before.
+func TestSlackQuietNightListsNothing(t *testing.T) {
+	p := post(t, demo(), report.Diff(demo(), demo()), demoLocation)
+	text := strings.Join(texts(p.Blocks), "\n")
+	assert.Equal(t, "[DEMO] keyaudit: nothing new · 1 critical, 1 high, 4 medium, 1 low open · 1 of 5 accounts not audited", p.Text, "headline")
+	for _, list := range []string{"Top findings", "Kill first", "`AKIA…"} {
+		assert.NotContains(t, text, list, "a quiet night lists nothing")
+	}
+}
+
+// TestSlackOneVoicePerKey: a key with two findings is one line, with its
+// action's summary, never the findings' recommendations that disagree
+// (legacy-backup's rotation says rotate, its action retires it).
+func TestSlackOneVoicePerKey(t *testing.T) {
+	r := demo()
+	p := post(t, r, report.Diff(nil, r), demoLocation)
+	text := strings.Join(texts(p.Blocks), "\n")
+	var lines []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, "legacy-backup") && strings.Contains(l, "key-rotation") {
+			lines = append(lines, l)
+		}
+	}
+	require.Len(t, lines, 1, "one line for legacy-backup's key among its findings:\n%s", text)
+	assert.Contains(t, lines[0], "`key-rotation` `key-unused` — Retire the key: nothing uses it.", "the key's rules and its action")
+	assert.NotContains(t, text, "Rotate the key: create a new one (or use", "a finding's recommendation that the action overrides")
 }
