@@ -130,7 +130,7 @@ func (s *Slack) Announce(ctx context.Context, store Baselines, r *report.Report,
 func redact(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return fmt.Errorf("%s request failed: %w", ue.Op, ue.Err)
+		return fmt.Errorf("%s request failed: %w", strings.ToLower(ue.Op), ue.Err)
 	}
 	return err
 }
