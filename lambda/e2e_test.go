@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -254,7 +255,7 @@ func TestLambdaNightlyRun(t *testing.T) {
 	require.Len(t, posts, 1, "Slack posts after the first run")
 	msg, err := json.Marshal(posts[0].Blocks)
 	require.NoError(t, err, "marshal the first Slack message")
-	for _, want := range []string{"could not be audited", "Open (" + strconv.Itoa(first.Summary.Findings) + ")", sum.Report} {
+	for _, want := range []string{"could not be audited", "Top findings:", consoleLink(sum.Report)} {
 		assert.Contains(t, string(msg), want, "first Slack message")
 	}
 	assert.NotContains(t, logs, slackToken, "the Slack token in the function's logs")
@@ -289,7 +290,13 @@ func TestLambdaNightlyRun(t *testing.T) {
 	assert.Contains(t, string(msg), "mallory", "second message names the new finding's user")
 	assert.Contains(t, string(msg), "Resolved since the last run (", "second message shows the resolved findings")
 	assert.Contains(t, string(msg), "legacy-backup", "second message names a resolved finding's user")
-	assert.Contains(t, string(msg), second.Report, "second message links the second report")
+	assert.Contains(t, string(msg), consoleLink(second.Report), "second message links the second report")
+}
+
+// consoleLink is the S3 console's page of a run's folder, as Slack links it.
+func consoleLink(folder string) string {
+	bucket, prefix, _ := strings.Cut(strings.TrimPrefix(folder, "s3://"), "/")
+	return "https://s3.console.aws.amazon.com/s3/buckets/" + bucket + "?prefix=" + url.QueryEscape(prefix)
 }
 
 // Slack down one night: the invocation fails, nothing is recorded as

@@ -446,7 +446,7 @@ func TestScanPostsToSlack(t *testing.T) {
 
 	code, _, stderr := keyaudit(t, "", "scan", "--credential-report", realistic(), "--as-of", asOf, "--format", "json", "--slack", "--slack-channel", "#security", "--previous", previous)
 	require.Equal(t, exitOK, code, "exit code; stderr: %s", stderr)
-	assert.Contains(t, stderr, "posted to Slack: 1 new, 0 resolved", "stderr")
+	assert.Contains(t, stderr, "posted to Slack: keyaudit: 1 new · ", "stderr")
 	posts := sl.Posts()
 	require.Len(t, posts, 1, "Slack posts")
 	assert.Equal(t, "#security", posts[0].Channel, "channel")
@@ -464,6 +464,34 @@ func TestScanPostsToSlack(t *testing.T) {
 	code, _, stderr = keyaudit(t, "", "scan", "--credential-report", realistic(), "--slack")
 	assert.Equal(t, exitUsage, code, "exit code of --slack without a secret")
 	assert.Contains(t, stderr, "KEYAUDIT_SLACK_WEBHOOK_URL", "stderr of --slack without a secret")
+}
+
+// TestScanSlackSaysWhatItDid: the line after a post says what the message
+// said; a webhook must be https; a failed post says "post to Slack" once and
+// never the webhook URL.
+func TestScanSlackSaysWhatItDid(t *testing.T) {
+	sl := slackcapture.Start()
+	defer sl.Stop()
+	t.Setenv("KEYAUDIT_SLACK_TOKEN", "xoxb-cli-secret")
+	t.Setenv("KEYAUDIT_SLACK_API_URL", sl.GetAPIURL())
+	code, _, stderr := keyaudit(t, "", "scan", "--credential-report", realistic(), "--as-of", asOf, "--format", "json", "--slack", "--slack-channel", "#security")
+	require.Equal(t, exitOK, code, "case first report: exit code; stderr: %s", stderr)
+	require.Len(t, sl.Posts(), 1, "case first report: posts")
+	assert.Contains(t, stderr, "posted to Slack: "+sl.Posts()[0].Text+"\n", "case first report: the line says what was posted")
+	assert.Contains(t, stderr, "first report", "case first report")
+	assert.NotContains(t, stderr, "0 new", "case first report")
+
+	t.Setenv("KEYAUDIT_SLACK_TOKEN", "")
+	t.Setenv("KEYAUDIT_SLACK_WEBHOOK_URL", "http://hooks.example/services/T0/B0/secretpath")
+	code, _, stderr = keyaudit(t, "", "scan", "--credential-report", realistic(), "--as-of", asOf, "--format", "json", "--slack")
+	assert.Equal(t, exitUsage, code, "case http webhook: exit code")
+	assert.Equal(t, "keyaudit scan: KEYAUDIT_SLACK_WEBHOOK_URL is not an https:// URL: use the webhook URL Slack gave, https://hooks.slack.com/...\n", stderr, "case http webhook: one line")
+
+	t.Setenv("KEYAUDIT_SLACK_WEBHOOK_URL", "https://127.0.0.1:1/services/T0/B0/secretpath")
+	code, _, stderr = keyaudit(t, "", "scan", "--credential-report", realistic(), "--as-of", asOf, "--format", "json", "--slack")
+	assert.Equal(t, exitIncomplete, code, "case closed port: exit code; stderr: %s", stderr)
+	assert.Equal(t, 1, strings.Count(stderr, "post to Slack"), "case closed port: said once: %s", stderr)
+	assert.NotContains(t, stderr, "secretpath", "case closed port: the webhook URL")
 }
 
 func TestWorstOutcomeWins(t *testing.T) {

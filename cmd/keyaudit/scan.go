@@ -205,9 +205,9 @@ func (c *common) deliver(ctx context.Context, e *env, d deliver.Delivery, r *rep
 	}
 	switch {
 	case out.Announced != nil:
-		notified = incomplete(fmt.Errorf("post to Slack: %w", out.Announced))
+		notified = incomplete(out.Announced) // it says it was Slack
 	case out.Sent && c.note != nil:
-		c.note(fmt.Sprintf("posted to Slack: %d new, %d resolved, %d suppressed", len(out.Changes.Added), len(out.Changes.Resolved), len(out.Changes.Suppressed)))
+		c.note("posted to Slack: " + deliver.Headline(r, out.Changes))
 	}
 	return worst(notified, imported, c.output.verdict(r))
 }

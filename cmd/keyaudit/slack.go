@@ -52,6 +52,9 @@ func (s *slackFlags) delivery(getenv func(string) string, hub bool, o *output) (
 			return d, badInput("--slack needs KEYAUDIT_SLACK_WEBHOOK_URL, or KEYAUDIT_SLACK_TOKEN with --slack-channel, in the environment")
 		case n.WebhookURL == "" && n.Channel == "":
 			return d, badInput("a Slack bot token needs --slack-channel")
+		case n.WebhookURL != "" && !deliver.IsWebhookURL(n.WebhookURL):
+			// The value is a credential: say what is wrong, never echo it.
+			return d, badInput("KEYAUDIT_SLACK_WEBHOOK_URL is not an https:// URL: use the webhook URL Slack gave, https://hooks.slack.com/...")
 		}
 		d.Slack = n
 	}

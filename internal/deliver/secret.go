@@ -27,7 +27,7 @@ func SlackFromSecret(ctx context.Context, client secretReader, arn, channel, cha
 	}
 	secret := strings.TrimSpace(aws.ToString(out.SecretString))
 	switch {
-	case strings.HasPrefix(secret, "https://"):
+	case IsWebhookURL(secret):
 		return &Slack{WebhookURL: secret}, nil
 	case strings.HasPrefix(secret, "xox") && channel == "":
 		return nil, fmt.Errorf("the Slack secret holds a bot token: set %s to the channel to post to", channelSetting)
@@ -36,3 +36,8 @@ func SlackFromSecret(ctx context.Context, client secretReader, arn, channel, cha
 	}
 	return nil, errors.New("the Slack secret " + arn + " holds neither a webhook URL (https://hooks.slack.com/...) nor a bot token (xoxb-...)")
 }
+
+// IsWebhookURL reports whether u may be posted to as a Slack webhook: an
+// https:// URL, as Slack's are. The URL is a credential; over http it
+// would cross the network in the clear.
+func IsWebhookURL(u string) bool { return strings.HasPrefix(u, "https://") }

@@ -3,9 +3,9 @@ package deliver
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/keyaudit/keyaudit/report"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/keyaudit/keyaudit/audit/inventory"
+	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
 	"github.com/slack-go/slack"
 )
@@ -24,7 +25,8 @@ const (
 	maxBlocks      = 50
 	maxSectionText = 3000
 	maxHeaderText  = 150
-	listedFindings = 10 // per section, before "…and N more"
+	listedLines    = 10 // accounts or ranked keys per section, before "…and N more"
+	listedKeys     = 5  // keys per section of findings
 )
 
 // Slack posts a run's summary to Slack through an incoming webhook or a
@@ -54,7 +56,7 @@ func (s *Slack) notify(ctx context.Context, r *report.Report, ch report.Changes,
 		return false, nil
 	}
 	blocks := slackBlocks(r, ch, top, location)
-	fallback := slackTitle(r, ch)
+	fallback := Headline(r, ch)
 	client := s.HTTPClient
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
@@ -79,6 +81,11 @@ func (s *Slack) notify(ctx context.Context, r *report.Report, ch report.Changes,
 		}
 		if !errors.As(err, &limited) || i == attempts {
 			return false, fmt.Errorf("post to Slack: %w", redact(err))
+		}
+		// Waiting past the deadline would only be killed there (a Lambda
+		// with no summary): fail now, while there is time to say so.
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < limited.RetryAfter {
+			return false, fmt.Errorf("post to Slack: rate limited, and Slack asks to wait %s, more than the %s left", limited.RetryAfter, time.Until(deadline).Round(time.Second))
 		}
 		select {
 		case <-ctx.Done():
@@ -118,33 +125,26 @@ func (s *Slack) Announce(ctx context.Context, store Baselines, r *report.Report,
 	return ch, sent, nil
 }
 
-// riskLine is one ranked key for Slack, its ID masked.
-func riskLine(k rules.Risk) string {
-	key := fmt.Sprintf("slot %d", k.KeySlot)
-	if k.AccessKeyID != "" {
-		key = inventory.MaskKeyID(k.AccessKeyID)
-	}
-	return fmt.Sprintf("• *#%d* (score %d) %s in %s `%s` — %s", k.Rank, k.Score, esc(k.Principal), esc(report.AccountLabel(k.AccountID, k.AccountName)), key, esc(k.Reason()))
-}
-
 // redact drops the request URL from transport errors: a webhook URL is a
 // credential.
 func redact(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return fmt.Errorf("%s request failed: %w", ue.Op, ue.Err)
+		return fmt.Errorf("%s request failed: %w", strings.ToLower(ue.Op), ue.Err)
 	}
 	return err
 }
 
-func quiet(r *report.Report, ch report.Changes) bool {
-	return ch.Compared && len(ch.Added)+len(ch.Resolved)+len(ch.Suppressed) == 0 && r.Complete()
+func quiet(r *report.Report, ch report.Changes) bool { return unchanged(ch) && r.Complete() }
+
+func unchanged(ch report.Changes) bool {
+	return ch.Compared && len(ch.Added)+len(ch.Resolved)+len(ch.Suppressed) == 0
 }
 
-// slackTitle is the header and the notification text: what changed, then
-// what is open, so that a night with nothing new but findings open never
-// reads as all clear.
-func slackTitle(r *report.Report, ch report.Changes) string {
+// Headline is a Slack message's header and notification text: what
+// changed, then what is open, so that a night with nothing new but
+// findings open never reads as all clear. The CLI says it once posted.
+func Headline(r *report.Report, ch report.Changes) string {
 	var news []string
 	for _, c := range []struct {
 		n    int
@@ -193,24 +193,29 @@ func openText(r *report.Report) string {
 	return "nothing open in the accounts audited"
 }
 
-// SlackBlocks builds the Block Kit message: header, why the run was not
-// compared (if so), counts, accounts not audited, what is new, resolved or
-// suppressed (or, not compared, everything open), the worst open findings,
-// and where the report is. It stays within Block Kit's limits by listing at most a
-// few findings per section and pointing to the report for the rest.
+// SlackBlocks builds the Block Kit message: a headline, why the run was
+// not compared (if so), the counts, accounts not audited, the keys with
+// new, resolved or suppressed findings, the worst other open keys (on a
+// first report, the worst open keys), the kill-first top 5, and a link to
+// the report. A key is one line per section, with its action's summary
+// (one voice per key), and is listed at most twice: once for its findings,
+// once in the ranking. Each section lists at most a few keys and points to
+// the report for the rest, so the message stays short and within Block
+// Kit's limits.
 //
-// The kill-first top 5 follows: its new entrants when top compares with
-// the last announced run, else the top 5 as it is.
+// The kill-first top 5 lists its new entrants when top compares with the
+// last announced run, else the top 5 as it is.
 func SlackBlocks(r *report.Report, ch report.Changes, location string) []slack.Block {
 	return slackBlocks(r, ch, report.TopChanges{}, location)
 }
 
 func slackBlocks(r *report.Report, ch report.Changes, top report.TopChanges, location string) []slack.Block {
+	m := newMessage(r, ch)
 	section := func(s string) slack.Block { return slack.NewSectionBlock(mrkdwnText(fit(s, maxSectionText)), nil, nil) }
-	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, fit(slackTitle(r, ch), maxHeaderText), false, false))}
+	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, fit(Headline(r, ch), maxHeaderText), false, false))}
 
 	if ch.Refused != nil {
-		blocks = append(blocks, section(fmt.Sprintf(":warning: *Not compared with the last run:* %s. Listed below is everything open.", esc(ch.Refused.Error()))))
+		blocks = append(blocks, section(fmt.Sprintf(":warning: *Not compared with the last run:* %s. Listed below is the worst of what is open.", m.esc(ch.Refused.Error()))))
 	}
 	s := r.Summary
 	blocks = append(blocks, section(fmt.Sprintf("*Open findings:* %d critical · %d high · %d medium · %d low (%d suppressed) in %d of %d accounts, as of %s",
@@ -220,29 +225,21 @@ func slackBlocks(r *report.Report, ch report.Changes, top report.TopChanges, loc
 	var failed []string
 	for _, a := range r.Accounts {
 		if a.Status != inventory.StatusOK {
-			failed = append(failed, fmt.Sprintf("• %s — %s: %s", esc(report.AccountLabel(a.ID, a.Name)), a.Status, esc(a.Error)))
+			failed = append(failed, fmt.Sprintf("• %s — %s: %s", m.esc(report.AccountLabel(a.ID, a.Name)), a.Status, m.esc(a.Error)))
 		}
 	}
 	if r.Incomplete != "" {
-		blocks = append(blocks, section(":warning: *Incomplete:* "+esc(r.Incomplete)))
+		blocks = append(blocks, section(":warning: *Incomplete:* "+m.esc(r.Incomplete)))
 	}
 	if len(failed) > 0 {
-		blocks = append(blocks, section(listText(fmt.Sprintf(":warning: *%d account(s) could not be audited:*", len(failed)), failed, "accounts")))
+		blocks = append(blocks, section(listText(fmt.Sprintf(":warning: *%d account(s) could not be audited:*", len(failed)), failed, listedLines, "accounts")))
 	}
-	var open []rules.Finding
-	for _, f := range r.Findings {
-		if f.Suppressed == nil {
-			open = append(open, f)
-		}
-	}
-	if !ch.Compared && len(open) > 0 {
-		blocks = append(blocks, section(listText(fmt.Sprintf("*Open (%d):*", len(open)), findingLines(bySeverity(open)), "open findings")))
-	}
+	listed := map[findingKey]bool{}
 	if len(ch.Added) > 0 {
-		blocks = append(blocks, section(listText(fmt.Sprintf(":new: *New since the last run (%d):*", len(ch.Added)), findingLines(bySeverity(ch.Added)), "new findings")))
+		blocks = append(blocks, section(m.keyList(fmt.Sprintf(":new: *New since the last run (%d):*", len(ch.Added)), ch.Added, listed, true)))
 	}
 	if len(ch.Resolved) > 0 {
-		blocks = append(blocks, section(listText(fmt.Sprintf(":white_check_mark: *Resolved since the last run (%d):*", len(ch.Resolved)), findingLines(bySeverity(ch.Resolved)), "resolved findings")))
+		blocks = append(blocks, section(m.keyList(fmt.Sprintf(":white_check_mark: *Resolved since the last run (%d):*", len(ch.Resolved)), ch.Resolved, listed, false)))
 	}
 	if len(ch.Suppressed) > 0 {
 		var lines []string
@@ -251,73 +248,201 @@ func slackBlocks(r *report.Report, ch report.Changes, top report.TopChanges, loc
 			if !f.Suppressed.Expires.IsZero() {
 				until = ", until " + f.Suppressed.Expires.UTC().Format(time.DateOnly)
 			}
-			lines = append(lines, fmt.Sprintf("%s — %s%s", findingLine(f), esc(f.Suppressed.Reason), until))
+			lines = append(lines, fmt.Sprintf("%s — %s%s", m.findingLine(f), m.esc(f.Suppressed.Reason), until))
+			listed[keyOfFinding(f)] = true
 		}
-		blocks = append(blocks, section(listText(fmt.Sprintf(":zipper_mouth_face: *Suppressed since the last run, not fixed (%d):*", len(ch.Suppressed)), lines, "suppressed findings")))
+		blocks = append(blocks, section(listText(fmt.Sprintf(":zipper_mouth_face: *Suppressed since the last run, not fixed (%d):*", len(ch.Suppressed)), lines, listedKeys, "suppressed findings")))
 	}
-	if len(open) > 0 {
-		var lines []string
-		for _, f := range bySeverity(open)[:min(5, len(open))] {
-			lines = append(lines, fmt.Sprintf("• *%s* %s — %s\n   _%s_", f.Severity, esc(findingOwner(f)), esc(f.Message), esc(f.Recommendation)))
+	// A night that changed nothing says so in its headline and counts
+	// (and names the accounts not audited), but lists no keys.
+	calm := unchanged(ch)
+	var open []rules.Finding
+	for _, f := range r.Findings {
+		if f.Suppressed == nil && !listed[keyOfFinding(f)] {
+			open = append(open, f)
 		}
-		blocks = append(blocks, slack.NewDividerBlock(), section("*Top findings:*\n"+strings.Join(lines, "\n")))
+	}
+	if len(open) > 0 && !calm {
+		heading := "*Top findings:*"
+		if len(listed) > 0 {
+			heading = "*Top findings, besides those above:*"
+		}
+		blocks = append(blocks, section(m.keyList(heading, open, listed, true)))
 	}
 	var ranked []string
 	switch {
 	case top.Compared:
 		for _, k := range top.Entrants {
-			ranked = append(ranked, riskLine(k))
+			ranked = append(ranked, m.riskLine(k))
 		}
 		if len(ranked) > 0 {
-			blocks = append(blocks, section(listText(fmt.Sprintf(":dart: *New in the kill-first top %d (%d):*", report.SlackTop, len(ranked)), ranked, "keys")))
+			blocks = append(blocks, section(listText(fmt.Sprintf(":dart: *New in the kill-first top %d (%d):*", report.SlackTop, len(ranked)), ranked, listedLines, "keys")))
 		}
-	case len(r.Risk) > 0:
+	case len(r.Risk) > 0 && !calm:
 		for _, k := range r.Risk[:min(report.SlackTop, len(r.Risk))] {
-			ranked = append(ranked, riskLine(k))
+			ranked = append(ranked, m.riskLine(k))
 		}
-		blocks = append(blocks, section(listText(fmt.Sprintf(":dart: *Kill first (top %d of %d keys):*", len(ranked), len(r.Risk)), ranked, "keys")))
+		blocks = append(blocks, section(listText(fmt.Sprintf(":dart: *Kill first (top %d of %d keys):*", len(ranked), len(r.Risk)), ranked, listedLines, "keys")))
 	}
-	where := "Report: " + esc(location)
-	if location == "" {
-		where = "Report: not stored"
-	}
-	blocks = append(blocks, slack.NewContextBlock("", mrkdwnText(fit(where+" · run "+esc(r.RunID), maxSectionText))))
+	blocks = append(blocks, slack.NewContextBlock("", mrkdwnText(fit(reportLink(location)+" · run "+m.esc(r.RunID), maxSectionText))))
 	return blocks[:min(len(blocks), maxBlocks)]
 }
 
-func findingLines(fs []rules.Finding) []string {
-	lines := make([]string, 0, len(fs))
-	for _, f := range fs {
-		lines = append(lines, findingLine(f))
+// reportLink is the footer's link to the report: the S3 console's page of
+// the run's folder, which a person signed in to the account can open (an
+// s3:// URL or a local path is no link anyone can click).
+func reportLink(location string) string {
+	bucket, prefix, err := ParseS3URL(location)
+	switch {
+	case location == "":
+		return "Report: not stored"
+	case err != nil:
+		return "Report: stored where the scan ran, not linked"
 	}
-	return lines
+	u := url.URL{Scheme: "https", Host: "s3.console.aws.amazon.com", Path: "/s3/buckets/" + bucket,
+		RawQuery: url.Values{"prefix": {prefix + "/"}}.Encode()}
+	// In a <url|text> link, | and > would end the URL: Encode escapes both.
+	return "<" + u.String() + "|Open the report in the S3 console>"
 }
 
-func findingLine(f rules.Finding) string {
-	key := ""
-	if f.AccessKeyID != "" {
-		key = " `" + inventory.MaskKeyID(f.AccessKeyID) + "`"
+// findingKey identifies the key a finding is about, as actions do.
+type findingKey struct {
+	account, principal, key string
+	slot                    int
+}
+
+func keyOfFinding(f rules.Finding) findingKey {
+	return findingKey{f.AccountID, f.Principal, f.AccessKeyID, f.KeySlot}
+}
+
+// message holds what every line of one Slack message shares.
+type message struct {
+	action func(f *rules.Finding) rules.Action
+	masks  map[string]string
+}
+
+func newMessage(r *report.Report, ch report.Changes) *message {
+	// Every key ID the message can show is in the report or the changes.
+	// A report always marshals (it is written as JSON); were it not to,
+	// the masks would fall back to the last four characters.
+	data, _ := json.Marshal([]any{r, ch.Added, ch.Resolved, ch.Suppressed})
+	return &message{action: report.ActionIndex(r.Actions), masks: uniqueMasks(keyIDs.FindAllString(string(data), -1))}
+}
+
+// mask shows a key ID as its prefix and its last characters: four, or as
+// many more as keep it apart from every other key of the message.
+func (m *message) mask(id string) string {
+	if s, ok := m.masks[id]; ok {
+		return s
 	}
-	return fmt.Sprintf("• *%s* `%s` %s%s", f.Severity, f.Rule, esc(findingOwner(f)), key)
+	return inventory.MaskKeyID(id)
+}
+
+// uniqueMasks masks each key ID with the shortest tail, at least four
+// characters, that no other key of the same prefix ends with: the demo's
+// alice and ci-deploy both end in YXNF. Sorted by prefix and reversed
+// tail, the longest tail a key shares is with a neighbour.
+func uniqueMasks(ids []string) map[string]string {
+	slices.SortFunc(ids, func(a, b string) int { return cmp.Compare(sortTail(a), sortTail(b)) })
+	ids = slices.Compact(ids)
+	out := make(map[string]string, len(ids))
+	for i, id := range ids {
+		n := 4
+		for _, j := range []int{i - 1, i + 1} {
+			if j >= 0 && j < len(ids) && ids[j][:4] == id[:4] {
+				n = max(n, sharedTail(id, ids[j])+1)
+			}
+		}
+		out[id] = id[:4] + "…" + id[len(id)-min(n, len(id)-4):]
+	}
+	return out
+}
+
+func sortTail(id string) string {
+	b := []byte(id[4:])
+	slices.Reverse(b)
+	return id[:4] + string(b)
+}
+
+func sharedTail(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[len(a)-1-n] == b[len(b)-1-n] {
+		n++
+	}
+	return n
+}
+
+// keyList lists the keys of findings, worst first, one line each: the
+// key's findings and, with summary, what its action says to do. The keys
+// listed are added to listed.
+func (m *message) keyList(heading string, fs []rules.Finding, listed map[findingKey]bool, summary bool) string {
+	var order []findingKey
+	byKey := map[findingKey][]rules.Finding{}
+	for _, f := range bySeverity(fs) {
+		k := keyOfFinding(f)
+		if byKey[k] == nil {
+			order = append(order, k)
+		}
+		byKey[k] = append(byKey[k], f)
+	}
+	lines := make([]string, 0, len(order))
+	for _, k := range order {
+		kf := byKey[k]
+		var ids []string
+		for _, f := range kf {
+			if id := "`" + f.Rule + "`"; !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+		line := fmt.Sprintf("• *%s* %s%s %s", kf[0].Severity, m.esc(findingOwner(kf[0])), m.keyText(kf[0].AccessKeyID, kf[0].KeySlot), strings.Join(ids, " "))
+		if summary {
+			line += " — " + m.esc(cmp.Or(m.action(&kf[0]).Summary, kf[0].Recommendation))
+		}
+		lines = append(lines, line)
+		listed[k] = true
+	}
+	return listText(heading, lines, listedKeys, "keys")
+}
+
+// keyText names a key in a line: its masked ID, else its slot.
+func (m *message) keyText(id string, slot int) string {
+	switch {
+	case id != "":
+		return " `" + m.mask(id) + "`"
+	case slot > 0:
+		return fmt.Sprintf(" `slot %d`", slot)
+	}
+	return ""
+}
+
+// riskLine is one ranked key for Slack, its ID masked.
+func (m *message) riskLine(k rules.Risk) string {
+	return fmt.Sprintf("• *#%d* (score %d) %s in %s%s — %s", k.Rank, k.Score, m.esc(k.Principal), m.esc(report.AccountLabel(k.AccountID, k.AccountName)), m.keyText(k.AccessKeyID, k.KeySlot), m.esc(k.Reason()))
+}
+
+func (m *message) findingLine(f rules.Finding) string {
+	return fmt.Sprintf("• *%s* `%s` %s%s", f.Severity, f.Rule, m.esc(findingOwner(f)), m.keyText(f.AccessKeyID, f.KeySlot))
 }
 
 func findingOwner(f rules.Finding) string {
 	return fmt.Sprintf("%s in %s", f.Principal, report.AccountLabel(f.AccountID, f.AccountName))
 }
 
-// listText lists the first lines under a heading, as many as fit in a
-// section, and counts the rest.
-func listText(heading string, lines []string, what string) string {
+// listText lists the first lines under a heading, at most limit and as
+// many as fit in a section, and counts the rest.
+func listText(heading string, lines []string, limit int, what string) string {
 	out := heading
 	shown := 0
 	for _, l := range lines {
-		if shown == listedFindings || len([]rune(out))+len([]rune(l))+100 > maxSectionText {
+		if shown == limit || len([]rune(out))+len([]rune(l))+100 > maxSectionText {
 			break
 		}
 		out += "\n" + l
 		shown++
 	}
-	if rest := len(lines) - shown; rest > 0 {
+	if rest := len(lines) - shown; rest == 1 {
+		out += fmt.Sprintf("\n…and 1 more %s: see the report", strings.TrimSuffix(what, "s"))
+	} else if rest > 1 {
 		out += fmt.Sprintf("\n…and %d more %s: see the report", rest, what)
 	}
 	return out
@@ -350,16 +475,28 @@ var (
 	mrkdwn = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;",
 		"*", "\u2217", "~", "\u223c", "`", "\u02cb", "[", "\uff3b", "]", "\uff3d")
 	keyIDs = regexp.MustCompile(`\bA[KS]IA[A-Z2-7]{16}\b`)
+	// What Slack's clients would show as a link: a scheme's "://", and a
+	// host name (labels joined by dots, the last starting with a letter,
+	// so that "1.14" and "e.g." are left alone).
+	schemes = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://`)
+	hosts   = regexp.MustCompile(`[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}[\p{L}\p{N}-]+`)
 )
 
 // esc prepares a value from AWS or input for Slack mrkdwn: key IDs masked
 // (Slack is not the auditors' record), &, < and > escaped so that no
-// <!channel>, <@user> or <url|text> can form, and the formatting
-// characters neutralised, control characters made spaces. An underscore inside a word stays, so that
-// svc_deploy reads as it is named: Slack italicises only at word
+// <!channel>, <@user> or <url|text> can form, the formatting characters
+// neutralised, control characters made spaces, and URLs and host names
+// defanged (hxxps://evil[.]example), since a member account's root can
+// name its account with a link. An underscore inside a word stays, so
+// that svc_deploy reads as it is named: Slack italicises only at word
 // boundaries, and there the underscore is swapped for a look-alike.
-func esc(s string) string {
-	rs := []rune(mrkdwn.Replace(keyIDs.ReplaceAllStringFunc(s, inventory.MaskKeyID)))
+func (m *message) esc(s string) string {
+	s = mrkdwn.Replace(keyIDs.ReplaceAllStringFunc(s, m.mask))
+	s = schemes.ReplaceAllStringFunc(s, func(scheme string) string {
+		return strings.Replace(strings.Replace(scheme, "tt", "xx", 1), "://", "[:]//", 1)
+	})
+	s = hosts.ReplaceAllStringFunc(s, func(host string) string { return strings.ReplaceAll(host, ".", "[.]") })
+	rs := []rune(s)
 	word := func(i int) bool {
 		return i >= 0 && i < len(rs) && (unicode.IsLetter(rs[i]) || unicode.IsDigit(rs[i]))
 	}

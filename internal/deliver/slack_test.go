@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -44,10 +45,12 @@ func TestSlackBotPostsBlocks(t *testing.T) {
 	p := post(t, r, report.Diff(prev, r), "s3://reports/keyaudit/2026/11/24/run/")
 	assert.Equal(t, "#security", p.Channel, "channel")
 	text := blockText(p.Blocks)
-	for _, want := range []string{"2 new", "1 critical", "could not be audited", "payments (222222222222)", "New since the last run", "AKIA…AAA7", "s3://reports/keyaudit/2026/11/24/run/"} {
+	for _, want := range []string{"2 new", "1 critical", "could not be audited", "payments (222222222222)", "New since the last run", "AKIA…AAA7",
+		"https://s3.console.aws.amazon.com/s3/buckets/reports?prefix=keyaudit%2F2026%2F11%2F24%2Frun%2F|Open the report in the S3 console"} {
 		assert.Contains(t, text, want, "message")
 	}
 	assert.NotContains(t, text, "AKIAAAAAAAAAAAAAAAA7", "a full key ID reached Slack")
+	assert.NotContains(t, text, "s3://", "an s3:// URL is no link")
 	blocks, err := json.MarshalIndent(p.Blocks, "", "  ")
 	require.NoError(t, err)
 	golden.Assert(t, "slack/fixture.blocks.json", append(blocks, '\n'))
@@ -57,7 +60,8 @@ func TestSlackFirstReportListsWhatIsOpen(t *testing.T) {
 	p := post(t, fixture(), report.Diff(nil, fixture()), "")
 	text := blockText(p.Blocks)
 	assert.Contains(t, text, "first report", "header")
-	assert.Contains(t, text, "Open (2)", "open findings listed")
+	assert.Contains(t, text, "Top findings:", "the worst open keys listed")
+	assert.Contains(t, text, "`root-access-key` — Delete the root user's access key", "the root key and what to do")
 	assert.NotContains(t, text, "New since the last run", "nothing is new without a previous run")
 }
 
@@ -94,7 +98,7 @@ func TestSlackLimitsOnLargeReports(t *testing.T) {
 	for i := range 500 {
 		f := r.Findings[1]
 		f.Fingerprint = fmt.Sprintf("%016x", i)
-		f.Principal = strings.Repeat("long-name-", 40)
+		f.Principal = fmt.Sprintf("%s%d", strings.Repeat("long-name-", 40), i)
 		r.Findings = append(r.Findings, f)
 	}
 	prev := fixture()
@@ -112,7 +116,7 @@ func TestSlackLimitsOnLargeReports(t *testing.T) {
 			assert.LessOrEqual(t, len([]rune(txt["text"].(string))), 3000, "a %s block: Slack allows 3000 characters", b["type"])
 		}
 	}
-	assert.Contains(t, blockText(decoded), "more new findings: see the report", "pointer to the report for the findings left out")
+	assert.Contains(t, blockText(decoded), "…and 497 more keys: see the report", "pointer to the report for the findings left out")
 }
 
 func TestSlackWebhookAndSecretsStayOut(t *testing.T) {
@@ -189,27 +193,35 @@ func TestSlackNewerSchemaPostsEverythingWithAWarning(t *testing.T) {
 	text := blockText(p.Blocks)
 	assert.Equal(t, "keyaudit: not compared with the last run · 1 critical, 1 medium open", p.Text, "notification text")
 	assert.Contains(t, text, `:warning: *Not compared with the last run:* the earlier report was written by a newer keyaudit (schema_version \"10\"; this one reads up to \"`+report.SchemaVersion+`\")`, "warning line")
-	assert.Contains(t, text, "*Open (2):*", "every open finding is listed")
+	assert.Contains(t, text, "*Top findings:*\\n• *critical* user-a1 in 111111111111 `key-rotation` — Rotate the key.\\n• *medium* user-a2", "the open findings are listed")
 	assert.NotContains(t, text, "New since the last run", "nothing is called new")
 }
 
 // TestSlackEscapesHostileValues: values from AWS or input can make no link,
-// mention, formatting or line of their own in Slack.
+// mention, formatting or line of their own in Slack; a URL or host name in
+// them is defanged, since Slack's clients link bare URLs.
 func TestSlackEscapesHostileValues(t *testing.T) {
 	const lure = "[Reset your key here](https://evil.example/login) *URGENT*"
 	r := fixture()
 	r.Accounts[1].Name = lure
 	r.Accounts[1].Error = "<!channel> ~struck~ `code` _leaning_\n• *critical* fake row"
-	r.Findings[0].AccountName = lure
-	r.Findings[1].Principal = "<!channel>"
-	r.Findings[1].Message = "user svc_deploy <https://evil.example|click> <@U123>"
+	r.Findings[0].AccountName = "Rotate at https://evil.example/login now"
+	r.Findings[1].Principal = "<!channel> svc_deploy <https://evil.example|click> <@U123>"
+	r.Risk[2].Principal = "www.evil.example.com"
 	p := post(t, r, report.Diff(nil, r), "")
 
 	all := strings.Join(texts(p.Blocks), "\n")
-	assert.Contains(t, all, "［Reset your key here］(https://evil.example/login) ∗URGENT∗", "the lure is shown, defused")
-	assert.Contains(t, all, "&lt;!channel&gt; ∼struck∼ ˋcodeˋ ˍleaningˍ • ∗critical∗ fake row", "the error is shown, defused, on one line")
-	assert.Contains(t, all, "svc_deploy &lt;https://evil.example|click&gt; &lt;@U123&gt;", "an underscore inside a word stays")
-	for _, bad := range []string{"<!channel>", "<https://", "<@U123>", "](", "*URGENT*", "~struck~", "`code`", "_leaning_", "\n• *critical* fake"} {
+	for _, want := range []string{
+		"［Reset your key here］(hxxps[:]//evil[.]example/login) ∗URGENT∗",
+		"&lt;!channel&gt; ∼struck∼ ˋcodeˋ ˍleaningˍ • ∗critical∗ fake row",
+		"Rotate at hxxps[:]//evil[.]example/login now (111111111111)",
+		"&lt;!channel&gt; svc_deploy &lt;hxxps[:]//evil[.]example|click&gt; &lt;@U123&gt;",
+		"www[.]evil[.]example[.]com in prod",
+	} {
+		assert.Contains(t, all, want, "the value is shown, defused")
+	}
+	for _, bad := range []string{"<!channel>", "<https://", "<@U123>", "](", "*URGENT*", "~struck~", "`code`", "_leaning_", "\n• *critical* fake",
+		"https://evil", "evil.example"} {
 		assert.NotContains(t, all, bad, "hostile syntax reached Slack")
 	}
 	assert.NotContains(t, p.Text, "<", "notification text")
@@ -300,4 +312,103 @@ func TestDiffTop(t *testing.T) {
 	require.True(t, tc.Compared, "case one left the top")
 	require.Len(t, tc.Entrants, 1, "case one left the top")
 	assert.Equal(t, cur.Risk[0].Principal, tc.Entrants[0].Principal, "case one left the top")
+}
+
+// demo is the report of `keyaudit scan --demo --format json`.
+func demo() *report.Report { return readReport("slack/demo.report.json") }
+
+const demoLocation = "s3://keyaudit-reports/keyaudit/2026/11/24/20261124T000000Z/"
+
+// TestSlackDemoMessage: the demo's first report is a short message a
+// person reads: a few blocks, each key masked apart from every other and
+// listed at most twice, one action per key, and a link anyone signed in
+// can click.
+func TestSlackDemoMessage(t *testing.T) {
+	r := demo()
+	p := post(t, r, report.Diff(nil, r), demoLocation)
+	text := strings.Join(texts(p.Blocks), "\n")
+	data, err := json.Marshal(p.Blocks)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, len(p.Blocks), 6, "blocks")
+	assert.LessOrEqual(t, len(data), 3600, "bytes of blocks")
+	assert.LessOrEqual(t, strings.Count(text, "\n")+1, 18, "lines")
+	assert.Regexp(t, `<https://s3\.console\.aws\.amazon\.com/s3/buckets/keyaudit-reports\?prefix=keyaudit%2F2026%2F11%2F24%2F20261124T000000Z%2F\|[^>]+>`, text, "link to the report")
+	assert.NotContains(t, text, "s3://", "an s3:// URL is no link")
+
+	masks := map[string]string{}
+	for _, k := range r.Risk {
+		if k.AccessKeyID == "" {
+			continue
+		}
+		mask := maskIn(t, text, k.AccessKeyID)
+		if mask == "" {
+			continue // not in the message
+		}
+		for id, other := range masks {
+			assert.NotEqual(t, other, mask, "keys %s and %s show the same text", id, k.AccessKeyID)
+		}
+		masks[k.AccessKeyID] = mask
+		assert.LessOrEqual(t, strings.Count(text, "`"+mask+"`"), 2, "key %s is listed more than twice", mask)
+	}
+	assert.Contains(t, masks, "AKIAXA4A6GUKAXPOYXNF", "alice's key is shown")
+	assert.Contains(t, masks, "AKIA2YFQQ5J5AXPOYXNF", "ci-deploy's key is shown")
+}
+
+// maskIn finds how the message shows a key: its prefix, an ellipsis and a
+// tail of it.
+func maskIn(t *testing.T, text, id string) string {
+	t.Helper()
+	for n := len(id) - 4; n >= 4; n-- {
+		if m := id[:4] + "…" + id[len(id)-n:]; strings.Contains(text, "`"+m+"`") {
+			return m
+		}
+	}
+	assert.NotContains(t, text, id, "a full key ID reached Slack")
+	return ""
+}
+
+// TestSlackRetryAfterBeyondDeadline: Slack asking to wait longer than the
+// time left fails at once, with time left to say so, not at the deadline.
+func TestSlackRetryAfterBeyondDeadline(t *testing.T) {
+	srv := slackcapture.Start()
+	defer srv.Stop()
+	srv.RateLimit, srv.RetryAfter = 1, "600"
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s := &deliver.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL()}
+	sent, err := s.Notify(ctx, fixture(), report.Changes{}, "")
+	require.Error(t, err, "a Retry-After of 600 s with 20 s left")
+	assert.False(t, sent, "nothing sent")
+	assert.NoError(t, ctx.Err(), "failed before the deadline")
+	assert.Contains(t, err.Error(), "Slack asks to wait 10m0s, more than the", "error")
+	assert.Equal(t, 1, strings.Count(err.Error(), "post to Slack"), "error says once what failed: %v", err)
+}
+
+// TestSlackQuietNightListsNothing: a night that changed nothing posts its
+// headline and counts, not the lists of the night before.
+func TestSlackQuietNightListsNothing(t *testing.T) {
+	p := post(t, demo(), report.Diff(demo(), demo()), demoLocation)
+	text := strings.Join(texts(p.Blocks), "\n")
+	assert.Equal(t, "[DEMO] keyaudit: nothing new · 1 critical, 1 high, 4 medium, 1 low open · 1 of 5 accounts not audited", p.Text, "headline")
+	for _, list := range []string{"Top findings", "Kill first", "`AKIA…"} {
+		assert.NotContains(t, text, list, "a quiet night lists nothing")
+	}
+}
+
+// TestSlackOneVoicePerKey: a key with two findings is one line, with its
+// action's summary, never the findings' recommendations that disagree
+// (legacy-backup's rotation says rotate, its action retires it).
+func TestSlackOneVoicePerKey(t *testing.T) {
+	r := demo()
+	p := post(t, r, report.Diff(nil, r), demoLocation)
+	text := strings.Join(texts(p.Blocks), "\n")
+	var lines []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, "legacy-backup") && strings.Contains(l, "key-rotation") {
+			lines = append(lines, l)
+		}
+	}
+	require.Len(t, lines, 1, "one line for legacy-backup's key among its findings:\n%s", text)
+	assert.Contains(t, lines[0], "`key-rotation` `key-unused` — Retire the key: nothing uses it.", "the key's rules and its action")
+	assert.NotContains(t, text, "Rotate the key: create a new one (or use", "a finding's recommendation that the action overrides")
 }

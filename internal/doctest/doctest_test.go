@@ -3,6 +3,7 @@ package doctest
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -243,7 +244,7 @@ func TestCommands(t *testing.T) {
 	}
 	envs := map[string][]string{
 		"aws":   simulator(t, home),
-		"slack": {"KEYAUDIT_SLACK_WEBHOOK_URL=" + webhook(t)},
+		"slack": webhook(t, home),
 	}
 	total := 0
 	for _, file := range docs(t) {
@@ -315,13 +316,17 @@ func run(t *testing.T, dir string, env []string, shell string) (int, string, str
 
 // webhook is a Slack incoming webhook on loopback: it answers every post
 // as Slack does.
-func webhook(t *testing.T) string {
+func webhook(t *testing.T, home string) []string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok")
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL
+	// A webhook must be https: the command trusts the local server's
+	// certificate through SSL_CERT_FILE, which Go reads on Linux.
+	cert := filepath.Join(home, "webhook.pem")
+	require.NoError(t, os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600), "write the webhook's certificate")
+	return []string{"KEYAUDIT_SLACK_WEBHOOK_URL=" + srv.URL, "SSL_CERT_FILE=" + cert}
 }
 
 // tail keeps the end of a long output for a failure message.

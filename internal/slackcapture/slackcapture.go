@@ -19,14 +19,16 @@ type Post struct {
 	Blocks  []map[string]any
 }
 
-// Server records posts. The first RateLimit posts are answered 429, the
-// first Outage posts after those 503, as Slack answers in an outage.
+// Server records posts. The first RateLimit posts are answered 429 with
+// a Retry-After of RetryAfter seconds (1 when empty), the first Outage
+// posts after those 503, as Slack answers in an outage.
 type Server struct {
 	*slacktest.Server
-	mu        sync.Mutex
-	posts     []Post
-	RateLimit int
-	Outage    int
+	mu         sync.Mutex
+	posts      []Post
+	RateLimit  int
+	RetryAfter string
+	Outage     int
 }
 
 // SetOutage makes the next n posts fail with 503, as Slack does in an outage.
@@ -55,7 +57,11 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	if s.RateLimit > 0 {
 		s.RateLimit--
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", "1")
+		retry := s.RetryAfter
+		if retry == "" {
+			retry = "1"
+		}
+		w.Header().Set("Retry-After", retry)
 		w.WriteHeader(http.StatusTooManyRequests)
 		return
 	}
