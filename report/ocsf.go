@@ -14,13 +14,20 @@ import (
 // Security Hub ingests (docs.aws.amazon.com/securityhub/latest/userguide/securityhub-ocsf.html).
 const OCSFVersion = "1.6.0"
 
-// Detection Finding (class 2004 in category 2, Findings) with activity 1,
-// Create: the class Prowler and Security Hub use for posture findings.
+// Detection Finding (class 2004 in category 2, Findings): the class
+// Prowler and Security Hub use for posture findings. Its activity is
+// Create for a finding first seen by this run, Update for one an earlier
+// run reported, Close for one the previous run had and this one no longer
+// has (Report.Resolved).
 const (
 	ocsfCategory = 2
 	ocsfClass    = 2004
 	ocsfCreate   = 1
+	ocsfUpdate   = 2
+	ocsfClose    = 3
 )
+
+var ocsfActivity = map[int]string{ocsfCreate: "Create", ocsfUpdate: "Update", ocsfClose: "Close"}
 
 // OCSFWriter writes one OCSF Detection Finding per finding, as one JSON
 // array: the form Prowler's .ocsf.json takes, which Security Lake custom
@@ -29,11 +36,14 @@ type OCSFWriter struct{}
 
 func (OCSFWriter) Write(w io.Writer, r *Report) error {
 	actions := actionsByKey(r.Actions)
-	events := make([]ocsfEvent, 0, len(r.Findings))
+	events := make([]ocsfEvent, 0, len(r.Findings)+len(r.Resolved))
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		a := actions[keyOf(f.AccountID, f.Principal, f.AccessKeyID, f.KeySlot)]
-		events = append(events, newOCSFEvent(r, f, &a))
+		events = append(events, newOCSFEvent(r, f, &a, false))
+	}
+	for i := range r.Resolved {
+		events = append(events, newOCSFEvent(r, &r.Resolved[i], &rules.Action{}, true))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -148,7 +158,9 @@ var ocsfSeverity = map[rules.Severity]struct {
 	rules.Low: {2, "Low"}, rules.Medium: {3, "Medium"}, rules.High: {4, "High"}, rules.Critical: {5, "Critical"},
 }
 
-func newOCSFEvent(r *Report, f *rules.Finding, a *rules.Action) ocsfEvent {
+// newOCSFEvent is f as a Detection Finding; closed says the finding is
+// one of the previous run's that this run no longer has.
+func newOCSFEvent(r *Report, f *rules.Finding, a *rules.Action, closed bool) ocsfEvent {
 	sev, ok := ocsfSeverity[f.Severity]
 	if !ok {
 		sev.name = "Unknown"
@@ -156,6 +168,14 @@ func newOCSFEvent(r *Report, f *rules.Finding, a *rules.Action) ocsfEvent {
 	status, statusID, detail := "New", 1, ""
 	if f.Suppressed != nil {
 		status, statusID, detail = "Suppressed", 3, SuppressionText(f.Suppressed)
+	}
+	activity, created := ocsfCreate, r.AsOf
+	switch {
+	case closed:
+		activity, status, statusID, detail = ocsfClose, "Resolved", 4, "no longer found by this run"
+		created = f.FirstSeen
+	case !f.FirstSeen.IsZero() && f.FirstSeen.Before(r.AsOf):
+		activity, created = ocsfUpdate, f.FirstSeen
 	}
 	asOf := r.AsOf.UnixMilli()
 	account := ocsfAccount{UID: f.AccountID, Name: f.AccountName, TypeID: 10, Type: "AWS Account"}
@@ -179,10 +199,10 @@ func newOCSFEvent(r *Report, f *rules.Finding, a *rules.Action) ocsfEvent {
 		}
 	}
 	return ocsfEvent{
-		ActivityID: ocsfCreate, ActivityName: "Create",
+		ActivityID: activity, ActivityName: ocsfActivity[activity],
 		CategoryUID: ocsfCategory, CategoryName: "Findings",
 		ClassUID: ocsfClass, ClassName: "Detection Finding",
-		TypeUID: ocsfClass*100 + ocsfCreate, TypeName: "Detection Finding: Create",
+		TypeUID: ocsfClass*100 + activity, TypeName: "Detection Finding: " + ocsfActivity[activity],
 		Time: asOf, Message: f.Message,
 		SeverityID: sev.id, Severity: sev.name,
 		StatusID: statusID, Status: status, StatusDetail: detail,
@@ -190,7 +210,7 @@ func newOCSFEvent(r *Report, f *rules.Finding, a *rules.Action) ocsfEvent {
 			Product: ocsfProduct{Name: "keyaudit", UID: "keyaudit", VendorName: "keyaudit"}},
 		Cloud: ocsfCloud{Provider: "AWS", Partition: partition, Account: account},
 		FindingInfo: ocsfFindingInfo{UID: FindingUID(f), Title: RuleTitle(f.Rule), Desc: f.Message,
-			Types: FindingTypes(f), CreatedTime: asOf,
+			Types: FindingTypes(f), CreatedTime: created.UnixMilli(),
 			Analytic: ocsfAnalytic{UID: f.Rule, Name: f.Rule, TypeID: 1, Type: "Rule"}},
 		Resources:   resources,
 		Remediation: ocsfRemediation{Desc: remediationText(f, a)},

@@ -45,6 +45,10 @@ type Report struct {
 	// RiskNotes say what it does not cover (rules.RiskNotes).
 	Risk      []rules.Risk `json:"risk"`
 	RiskNotes []string     `json:"risk_notes,omitempty"`
+	// Resolved are the previous run's open findings this run no longer
+	// has, in accounts audited ok in both (report.CarryOver): OCSF closes
+	// them. Not part of the JSON report, which lists what is open.
+	Resolved []rules.Finding `json:"-"`
 	// CISVersion is the benchmark version the table, HTML and Markdown
 	// show (config cis_version); JSON and CSV carry every version.
 	CISVersion rules.CISVersion `json:"-"`

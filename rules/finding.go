@@ -63,6 +63,10 @@ type Finding struct {
 	CIS            CISRefs   `json:"cis"`
 	Details        Details   `json:"details"`
 	Suppressed     *Suppress `json:"suppressed,omitempty"`
+	// FirstSeen is when a run of this series first reported the finding,
+	// carried from the previous run's report (report.CarryOver); zero when
+	// there was none to compare with.
+	FirstSeen time.Time `json:"first_seen,omitzero"`
 }
 
 // Details holds the rule-specific facts behind a finding. Fields that do not

@@ -87,11 +87,14 @@ func (d *Delivery) Deliver(ctx context.Context, r *report.Report) Outcome {
 	ctx, cancel := before(ctx, d.Reserve)
 	defer cancel()
 	var out Outcome
-	// The fallback Security Hub baseline is the latest run: read it
-	// before this run's report replaces it.
-	var latest func() (*report.Report, error)
-	if d.SecurityHub != nil {
-		latest = d.latest(ctx)
+	// The previous run: each finding keeps when it was first seen, and it
+	// is Security Hub's fallback baseline. Read it before this run's
+	// report replaces it.
+	latest := d.latest(ctx)
+	prev, prevErr := latest()
+	report.CarryOver(prev, r)
+	if prevErr != nil && d.SecurityHub == nil {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("previous run unreadable: each finding is first seen tonight: %v", prevErr))
 	}
 	if out.Location, out.Written = d.Writer.Write(ctx, r); out.Written != nil {
 		return out
@@ -113,7 +116,7 @@ func (d *Delivery) Deliver(ctx context.Context, r *report.Report) Outcome {
 		}()
 	}
 	wg.Wait()
-	out.Warnings = slices.Concat(hubWarnings, slackWarnings)
+	out.Warnings = slices.Concat(out.Warnings, hubWarnings, slackWarnings)
 	return out
 }
 

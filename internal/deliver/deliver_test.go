@@ -142,3 +142,25 @@ func TestSecurityHubCarriesWhatTimeDoesNotAllow(t *testing.T) {
 	require.NoError(t, err, "the next run")
 	assert.Equal(t, deliver.ImportResult{Imported: 150}, res, "the next run sends what was carried")
 }
+
+// TestDeliverCarriesFirstSeen: with no Security Hub, the night still reads
+// the latest run, so that each finding keeps when it was first seen and
+// the report written (latest.json, OCSF) says so (issue 19 obs 10).
+func TestDeliverCarriesFirstSeen(t *testing.T) {
+	ctx := context.Background()
+	sink := localSink(t)
+	d := deliver.Delivery{Writer: sink, History: sink}
+	first := withActions()
+	first.AsOf = first.AsOf.AddDate(0, 0, -7)
+	require.NoError(t, d.Deliver(ctx, first).Written, "the first night")
+
+	out := d.Deliver(ctx, withActions())
+	require.NoError(t, out.Written, "the next night")
+	assert.Empty(t, out.Warnings, "the latest run is read")
+	latest, err := sink.Latest(ctx)
+	require.NoError(t, err, "read latest.json")
+	require.NotEmpty(t, latest.Findings)
+	for _, f := range latest.Findings {
+		assert.Equal(t, first.AsOf, f.FirstSeen.UTC(), "finding %s is first seen on the first night", f.Fingerprint)
+	}
+}
