@@ -99,5 +99,9 @@ func (o *undoOptions) run(cmd *cobra.Command, e *env, args []string) error {
 	if err != nil {
 		return usageErr(err)
 	}
+	if len(results) == 0 {
+		say("nothing to undo: every change selected is undone already")
+		return nil
+	}
 	return o.tell(e, rem, results, false)
 }
