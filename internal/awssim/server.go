@@ -284,6 +284,10 @@ func (s *Server) handler(op operation) handler {
 		return s.getPolicy
 	case "iam:GetPolicyVersion":
 		return s.getPolicyVersion
+	case "iam:ListUserTags":
+		return s.listUserTags
+	case "iam:ListAttachedUserPolicies":
+		return s.listAttachedUserPolicies
 	case "sts:GetCallerIdentity":
 		return s.getCallerIdentity
 	case "sts:AssumeRole":
