@@ -34,3 +34,22 @@ var AuditorActions = []string{
 	"secretsmanager:GetSecretValue", // the Slack webhook URL or bot token
 	"ssm:GetParameter",              // a config in Parameter Store
 }
+
+// RemediationActions are called by keyaudit apply and undo in each account,
+// through the remediation role (template.yaml, Remediation=Enabled): the
+// changes, and the reads that decide them (the exemption tag, the key's
+// status and last use, whether the quarantine policy is attached). Attach
+// and detach are granted for AWS's quarantine policy only.
+var RemediationActions = []string{
+	"iam:ListUserTags",
+	"iam:ListAccessKeys",
+	"iam:GetAccessKeyLastUsed",
+	"iam:ListAttachedUserPolicies",
+	"iam:UpdateAccessKey",
+	"iam:AttachUserPolicy",
+	"iam:DetachUserPolicy",
+}
+
+// RemediationDeleteActions are granted to the remediation role only with
+// RemediationDeletion=Enabled: apply --delete-after.
+var RemediationDeleteActions = []string{"iam:DeleteAccessKey"}

@@ -1205,3 +1205,78 @@ esac`,
 		"the delegated administrator is registered for StackSets")
 	assert.Equal(t, "1", sh("aws stepfunctions list-executions --state-machine-arn "+stateMachine+" --query 'length(executions)'"), "an execution of the StateMachineArn output started")
 }
+
+// Issue 24: remediation acts through a role of its own, deployed only when
+// a remediation parameter is on; the member role stays read-only.
+func TestTemplateRemediationRole(t *testing.T) {
+	tpl := template(t)
+	ss := tpl.get("Resources", "RemediationRoleStackSet")
+	require.NotNil(t, ss.Node, "the remediation StackSet")
+	assert.Equal(t, "RemediationOn", ss.get("Condition").str(), "created only when remediation is on")
+	on := tpl.get("Conditions", "RemediationOn")
+	assert.Equal(t, []string{"Remediation", "Enabled"}, []string{on.Content[0].Value, on.Content[1].Value}, "RemediationOn is Remediation=Enabled")
+	for _, p := range []string{"Remediation", "RemediationDeletion"} {
+		assert.Equal(t, "Disabled", tpl.get("Parameters", p, "Default").str(), "%s is off by default", p)
+	}
+	for name, r := range mapping(tpl.get("Resources")) {
+		if name != "RemediationRoleStackSet" {
+			assert.NotContains(t, r.get("Properties", "TemplateBody").str(), "iam:UpdateAccessKey", "%s: no other resource may change keys", name)
+			assert.NotContains(t, actions(roleStatements(r)), "iam:UpdateAccessKey", "%s: no other role may change keys", name)
+		}
+	}
+
+	params := map[string]string{}
+	for _, p := range seq(ss.get("Properties", "Parameters")) {
+		params[p.get("ParameterKey").str()] = p.get("ParameterValue").str()
+	}
+	assert.Equal(t, "RemediationDeletion", params["Deletion"], "deletion follows its own parameter")
+	body := parseYAML(t, []byte(ss.get("Properties", "TemplateBody").str()))
+	role := body.get("Resources", "RemediationRole")
+	stmts := seq(role.get("Properties", "Policies"))
+	require.Len(t, stmts, 1, "one policy")
+	doc := stmts[0].get("PolicyDocument", "Statement")
+	always := statementsBySid(doc)
+	delete(always, "DeleteAfterEvidence") // conditional: below
+	var got []string
+	for _, st := range always {
+		got = append(got, st.get("Action").strings()...)
+	}
+	sameSet(t, "the remediation role, deletion off", got, audit.RemediationActions)
+	assert.Equal(t, "DeletionOn", conditionOf(doc, "DeleteAfterEvidence"), "deletion only when on")
+	var deletion node
+	for _, st := range doc.Content {
+		if st.Tag == "!If" && len(st.Content) == 3 {
+			deletion = node{st.Content[1]}
+		}
+	}
+	sameSet(t, "the remediation role, deletion on", deletion.get("Action").strings(), audit.RemediationDeleteActions)
+	assert.Equal(t, []string{"Deletion", "Enabled"}, []string{body.get("Conditions", "DeletionOn").Content[0].Value, body.get("Conditions", "DeletionOn").Content[1].Value})
+
+	q := always["QuarantineOnly"]
+	assert.Equal(t, []string{"iam:AttachUserPolicy", "iam:DetachUserPolicy"}, q.get("Action").strings(), "attach and detach")
+	assert.Equal(t, "arn:${AWS::Partition}:iam::aws:policy/AWSCompromisedKeyQuarantineV3", q.get("Condition", "ArnEquals", "iam:PolicyARN").str(),
+		"only AWS's quarantine policy")
+	for sid, st := range always {
+		assert.Equal(t, "Allow", st.get("Effect").str(), sid)
+		assert.Equal(t, "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*", st.get("Resource").str(), "%s: users of the account only", sid)
+	}
+	trust := seq(role.get("Properties", "AssumeRolePolicyDocument", "Statement"))
+	require.Len(t, trust, 1, "one trust statement")
+	assert.NotNil(t, trust[0].get("Condition", "StringEquals", "sts:ExternalId").Node, "the external ID is required")
+	assert.Equal(t, "arn:${AWS::Partition}:iam::${TrustedAccountId}:root", trust[0].get("Principal", "AWS").str(), "trusted by the deploying account's principals")
+
+	moto.Require(t, "cfn-lint")
+	file := filepath.Join(t.TempDir(), "remediation-role.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(ss.get("Properties", "TemplateBody").str()), 0o600), "extract the StackSet's template")
+	out, err := exec.Command("cfn-lint", "--format", "parseable", file).CombinedOutput()
+	assert.NoError(t, err, "cfn-lint of the remediation role's template reports:\n%s", out)
+}
+
+// mapping is a mapping's values by key.
+func mapping(n node) map[string]node {
+	out := map[string]node{}
+	for i := 0; n.Node != nil && i+1 < len(n.Content); i += 2 {
+		out[n.Content[i].Value] = node{n.Content[i+1]}
+	}
+	return out
+}

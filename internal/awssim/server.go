@@ -293,6 +293,10 @@ func (s *Server) handler(op operation) handler {
 		return s.updateAccessKey
 	case "iam:DeleteAccessKey":
 		return s.deleteAccessKey
+	case "iam:ListUserTags":
+		return s.listUserTags
+	case "iam:ListAttachedUserPolicies":
+		return s.listAttachedUserPolicies
 	case "sts:GetCallerIdentity":
 		return s.getCallerIdentity
 	case "sts:AssumeRole":
