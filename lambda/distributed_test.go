@@ -69,8 +69,9 @@ type play struct {
 	vanished []string
 	// batchSize, when set, replaces the template's MaxItemsPerBatch.
 	batchSize int
-	// beforeMerge runs between the Map and merge, given the run's ID.
-	beforeMerge func(runID string)
+	// beforeMerge runs between the Map and merge, given the run's ID and
+	// the account list the Map read.
+	beforeMerge func(runID string, items []any)
 }
 
 // distributedRun is what happened in one execution of the state machine.
@@ -193,7 +194,7 @@ func runDistributed(t *testing.T, st stack, c *s3.Client, mgmt, execInput string
 
 	if pl.beforeMerge != nil {
 		runID, _ := field(run.discovered, "run", "run_id").(string)
-		pl.beforeMerge(runID)
+		pl.beforeMerge(runID, run.items)
 	}
 	mergeInput := maps.Clone(run.discovered)
 	mergeInput["map"] = run.mapOutput
