@@ -147,8 +147,9 @@ type Summary struct {
 	Accounts   map[string]int `json:"accounts"`
 	Findings   int            `json:"findings"`
 	BySeverity map[string]int `json:"by_severity"`
-	// Incomplete says why accounts are missing that no status names: the
-	// organization's listing failed part way.
+	// Incomplete says why the report is not the whole run's: the
+	// organization's listing failed part way, or (distributed mode) the
+	// Map failed or stored results could not be used.
 	Incomplete string `json:"incomplete,omitempty"`
 	Report     string `json:"report"`
 	Slack      string `json:"slack"`
