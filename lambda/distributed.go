@@ -153,16 +153,16 @@ func (h *handler) batch(ctx context.Context, in input) (batched, error) {
 	}
 	out := batched{Accounts: map[string]int{}, Results: "s3://" + h.settings.Bucket + "/" + h.settings.runKey(inv.run.ID, "accounts") + "/"}
 	var mu sync.Mutex
-	var stored []error
+	var unstored []error
 	var g errgroup.Group
-	g.SetLimit(8)
+	g.SetLimit(8) // a few writes at once keep up with the audits
 	store := func(res pipeline.AccountResult) {
 		out.Accounts[string(res.Account.Status)]++ // one call at a time
 		out.Findings += len(res.Result.Findings)
 		g.Go(func() error {
 			if err := h.putJSON(ctx, inv, h.settings.runKey(inv.run.ID, "accounts", res.Account.ID+".json"), res); err != nil {
 				mu.Lock()
-				stored = append(stored, err)
+				unstored = append(unstored, err)
 				mu.Unlock()
 			}
 			return nil
@@ -178,8 +178,8 @@ func (h *handler) batch(ctx context.Context, in input) (batched, error) {
 		defer cancel()
 		pipeline.Batch(auditCtx, inv.options(conn), targets, conn.IAM, store)
 	}
-	_ = g.Wait() // each failure is in stored
-	if err := errors.Join(stored...); err != nil {
+	_ = g.Wait() // each failure is in unstored
+	if err := errors.Join(unstored...); err != nil {
 		return batched{}, err
 	}
 	inv.log.Info("batch audited", "accounts", out.Accounts, "findings", out.Findings, "results", out.Results)
@@ -352,7 +352,7 @@ func (e childExecution) reason() string {
 func shortened(s string) string {
 	const most = 500
 	if len(s) > most {
-		return s[:most] + "…"
+		return strings.ToValidUTF8(s[:most], "") + "…" // not half a character
 	}
 	return s
 }

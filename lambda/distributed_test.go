@@ -336,6 +336,36 @@ func TestDistributedAccountFailures(t *testing.T) {
 	assert.Equal(t, run.summary.Incomplete, r.Incomplete, "the report says what the summary says")
 }
 
+// TestDistributedBatchDeadline: a batch whose invocation runs short of
+// time stores every account, those it had no time for as skipped, and
+// still succeeds: merge reports them as a single run would.
+func TestDistributedBatchDeadline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the Lambda binary")
+	}
+	w := newWorld(t, func(w *awssim.World) {
+		for i := range w.Accounts {
+			w.Accounts[i].Faults.LatencyMS = 400
+		}
+	})
+	st := startStack(t, w)
+	c := reportBucket(t, st)
+	const runID = "20261124T030000Z-8476a536"
+	ids := []string{"111111111111", "222222222222", "555555555555"}
+	event := `{"step":"accounts","run":{"run_id":"` + runID + `","as_of":"2026-11-24T03:00:00Z","started":"2026-11-24T03:00:00Z"},` +
+		`"targets":[{"account_id":"111111111111"},{"account_id":"222222222222"},{"account_id":"555555555555"}]}`
+	resp, failure, logs := invoke(t, st, w.Management().ID, event, 5*time.Second, "KEYAUDIT_RESERVE_SECONDS=2", "KEYAUDIT_CONCURRENCY=1")
+	require.Empty(t, failure, "the batch failed; logs:\n%s", logs)
+	var b batched
+	require.NoError(t, json.Unmarshal([]byte(resp), &b), "the batch's response %s", resp)
+	assert.Positive(t, b.Accounts[string(inventory.StatusSkipped)], "accounts skipped at the deadline: %+v", b)
+	assert.Equal(t, "s3://"+bucket+"/keyaudit/runs/"+runID+"/accounts/", b.Results, "where the results are")
+	keys := objects(t, c)
+	for _, id := range ids {
+		assert.Contains(t, keys, "keyaudit/runs/"+runID+"/accounts/"+id+".json", "the result of account %s is stored", id)
+	}
+}
+
 // TestEventShapes: a step's event that cannot be right fails with one line
 // naming what is wrong, before any AWS call.
 func TestEventShapes(t *testing.T) {
