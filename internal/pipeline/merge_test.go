@@ -19,7 +19,7 @@ func TestAccountResultCheck(t *testing.T) {
 	const id = "222222222222"
 	ok := pipeline.AccountResult{
 		Account: inventory.Account{ID: id, Status: inventory.StatusOK},
-		Result: rules.Result{Findings: []rules.Finding{{AccountID: id}}, Actions: []rules.Action{{AccountID: id}}},
+		Result:  rules.Result{Findings: []rules.Finding{{AccountID: id}}, Actions: []rules.Action{{AccountID: id}}},
 	}
 	for name, tc := range map[string]struct {
 		change func(*pipeline.AccountResult)
