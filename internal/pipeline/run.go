@@ -223,7 +223,7 @@ func assemble(opts Options, lines []line, res rules.Result, ranked []rules.Risk,
 type Connect func(ctx context.Context, accountID string) (audit.IAM, error)
 
 // AccountResult is one account audited: its inventory and what the rules
-// found in it. It is what the per-account step of the Distributed Map
+// found in it. It is what the batch step of the Distributed Map
 // stores, and what a Merger assembles the report from.
 type AccountResult struct {
 	Account inventory.Account `json:"account"`
@@ -231,7 +231,7 @@ type AccountResult struct {
 }
 
 // Auditor audits one account at a time. Live runs it over many accounts at
-// once; the Distributed Map runs it once per account, in its own invocation.
+// once, and Batch a batch of the Distributed Map the same way.
 type Auditor struct {
 	opts      Options
 	connect   Connect
