@@ -2,16 +2,17 @@ package main
 
 // The Distributed Map mode (template.yaml, Mode=distributed): a Step
 // Functions state machine runs this same binary three ways. discover writes
-// the run's accounts to S3; the Map audits each one in an invocation of its
-// own and stores its result; merge assembles the report from the results
-// and delivers it as a single invocation does.
+// the run's accounts to S3; the Map cuts them into batches, each audited in
+// an invocation of its own that stores every account's result; merge
+// assembles the report from the results and delivers it as a single
+// invocation does.
 //
 // S3, under KEYAUDIT_PREFIX/runs/RUN_ID/:
 //
 //	accounts.json        the account list the Map reads (an array of items)
 //	accounts/ID.json     each account's pipeline.AccountResult
 //	map/                 the Map's ResultWriter: FAILED_*.json name the
-//	                     invocations that failed, and why
+//	                     batches that failed, and why
 
 import (
 	"cmp"
@@ -21,7 +22,9 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -36,7 +39,7 @@ import (
 // event's "step".
 const (
 	stepDiscover = "discover"
-	stepAccount  = "account"
+	stepBatch    = "accounts"
 	stepMerge    = "merge"
 )
 
@@ -55,12 +58,19 @@ type discovered struct {
 	MapPrefix   string `json:"map_prefix"`
 }
 
-// audited is what an account step returns: small, as the Map collects it.
-type audited struct {
-	AccountID string `json:"account_id"`
-	Status    string `json:"status"`
-	Findings  int    `json:"findings"`
-	Result    string `json:"result"`
+// batched is what a batch step returns: small, as the Map collects it.
+type batched struct {
+	Accounts map[string]int `json:"accounts"` // by status
+	Findings int            `json:"findings"`
+	Results  string         `json:"results"` // the folder of the run's results
+}
+
+// mapOutcome is how the Map ended, as the state machine passes it to
+// merge: the ResultWriter's output (nothing of it is read), or the Map's
+// error and cause when it failed.
+type mapOutcome struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
 }
 
 // runID is what discover's run IDs are made of (pipeline.NewID and a
@@ -116,44 +126,71 @@ func (h *handler) discover(ctx context.Context, in input) (discovered, error) {
 	return out, nil
 }
 
-// account audits one account of the run and stores its result. An account
-// that cannot be audited is stored with status error: the invocation fails
-// only when the result cannot be stored.
-func (h *handler) account(ctx context.Context, in input) (audited, error) {
+// batch audits a batch of the run's accounts, as a single invocation
+// audits its accounts, and stores each account's result as it finishes. An
+// account that cannot be audited is stored with status error (skipped,
+// when the deadline leaves it no time): the invocation fails only when a
+// result cannot be stored.
+func (h *handler) batch(ctx context.Context, in input) (batched, error) {
 	rn, err := in.run()
 	if err != nil {
-		return audited{}, err
+		return batched{}, err
 	}
-	if in.Target == nil {
-		return audited{}, errors.New("read the event: an account step needs its target account (the state machine's ItemSelector passes it)")
+	if len(in.Targets) == 0 {
+		return batched{}, errors.New("read the event: a batch step needs its target accounts (the state machine's ItemBatcher passes them as Items)")
 	}
-	t := audit.Target{AccountID: in.Target.AccountID, Name: in.Target.Name}
+	targets := make([]audit.Target, len(in.Targets))
+	ids := make([]string, len(in.Targets))
+	for i, it := range in.Targets {
+		targets[i] = audit.Target{AccountID: it.AccountID, Name: it.Name}
+		ids[i] = it.AccountID
+	}
 	// Without AWS or the rules' config nothing can be stored: the Map
-	// records the failure, and merge reports the account with its cause.
-	inv, err := h.begin(ctx, rn, "event target", []string{t.AccountID})
+	// records the failure, and merge reports the accounts with its cause.
+	inv, err := h.begin(ctx, rn, "event targets", ids)
 	if err != nil {
-		return audited{}, err
+		return batched{}, err
 	}
-	var res pipeline.AccountResult
-	conn, err := inv.connect(ctx, []audit.Target{t})
+	out := batched{Accounts: map[string]int{}, Results: "s3://" + h.settings.Bucket + "/" + h.settings.runKey(inv.run.ID, "accounts") + "/"}
+	var mu sync.Mutex
+	var unstored []error
+	var g errgroup.Group
+	g.SetLimit(8) // a few writes at once keep up with the audits
+	store := func(res pipeline.AccountResult) {
+		out.Accounts[string(res.Account.Status)]++ // one call at a time
+		out.Findings += len(res.Result.Findings)
+		g.Go(func() error {
+			if err := h.putJSON(ctx, inv, h.settings.runKey(inv.run.ID, "accounts", res.Account.ID+".json"), res); err != nil {
+				mu.Lock()
+				unstored = append(unstored, err)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	conn, err := inv.connect(ctx, targets)
 	if err != nil {
-		res = pipeline.Failed(t, err)
+		for _, t := range targets {
+			store(pipeline.Failed(t, err))
+		}
 	} else {
 		auditCtx, cancel := h.auditContext(ctx)
 		defer cancel()
-		res = pipeline.NewAuditor(inv.options(conn), conn.IAM).Audit(auditCtx, t)
+		pipeline.Batch(auditCtx, inv.options(conn), targets, conn.IAM, store)
 	}
-	key := h.settings.runKey(inv.run.ID, "accounts", t.AccountID+".json")
-	if err := h.putJSON(ctx, inv, key, res); err != nil {
-		return audited{}, err
+	_ = g.Wait() // each failure is in unstored
+	if err := errors.Join(unstored...); err != nil {
+		return batched{}, err
 	}
-	return audited{AccountID: t.AccountID, Status: string(res.Account.Status), Findings: len(res.Result.Findings),
-		Result: "s3://" + h.settings.Bucket + "/" + key}, nil
+	inv.log.Info("batch audited", "accounts", out.Accounts, "findings", out.Findings, "results", out.Results)
+	return out, nil
 }
 
 // merge assembles the run's report from the stored results and delivers
-// it. An account without a result is reported as an error, with the cause
-// the Map recorded when there is one.
+// it. Each account stands alone: one without a result, or whose result
+// cannot be used, is reported as an error with the reason, and the others
+// as they were audited. The report is written whatever the Map did; a
+// failed Map or an unusable result makes it incomplete.
 func (h *handler) merge(ctx context.Context, in input) (Summary, error) {
 	rn, err := in.run()
 	if err != nil {
@@ -168,13 +205,14 @@ func (h *handler) merge(ctx context.Context, in input) (Summary, error) {
 	if found, err := h.getJSON(ctx, inv, listKey, &items); err != nil || !found {
 		return Summary{}, errors.Join(fmt.Errorf("read the run's account list s3://%s/%s: is the run ID right, and did discover succeed?", h.settings.Bucket, listKey), err)
 	}
-	failures, err := h.mapFailures(ctx, inv)
-	if err != nil {
-		return Summary{}, err
-	}
-	targets := make([]audit.Target, len(items))
-	for i, it := range items {
-		targets[i] = audit.Target{AccountID: it.AccountID, Name: it.Name}
+	failures, warnings := h.mapFailures(ctx, inv)
+	var targets []audit.Target
+	seen := map[string]bool{}
+	for _, it := range items {
+		if !seen[it.AccountID] {
+			seen[it.AccountID] = true
+			targets = append(targets, audit.Target{AccountID: it.AccountID, Name: it.Name})
+		}
 	}
 	conn, err := inv.connect(ctx, targets)
 	if err != nil {
@@ -183,48 +221,84 @@ func (h *handler) merge(ctx context.Context, in input) (Summary, error) {
 	// Each result goes to the Merger as it is read, which keeps of it what
 	// the report needs: the run's inventories are never all in memory.
 	merger := pipeline.NewMerger(inv.options(conn))
+	var mu sync.Mutex
+	var unusable []string
 	var g errgroup.Group
 	g.SetLimit(32)
 	for _, t := range targets {
 		g.Go(func() error {
-			var r pipeline.AccountResult
-			found, err := h.getJSON(ctx, inv, h.settings.runKey(inv.run.ID, "accounts", t.AccountID+".json"), &r)
+			r, err := h.result(ctx, inv, t, failures[t.AccountID])
 			if err != nil {
-				return err
-			}
-			if !found {
-				r = pipeline.Failed(t, missing(failures[t.AccountID]))
+				inv.log.Warn("stored result not used", "account", t.AccountID, "error", err)
+				r = pipeline.Failed(t, err)
+				mu.Lock()
+				unusable = append(unusable, t.AccountID)
+				mu.Unlock()
 			}
 			merger.Add(r)
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return Summary{}, err
-	}
+	_ = g.Wait() // every error is an account's
 	auditCtx, cancel := h.auditContext(ctx)
 	defer cancel()
-	return h.finish(ctx, inv, conn, merger.Report(auditCtx))
+	r := merger.Report(auditCtx)
+	var why []string
+	if in.Map != nil && in.Map.Error != "" {
+		why = append(why, fmt.Sprintf("the Distributed Map failed (%s): the accounts it did not audit are errors", shortened(strings.TrimSuffix(in.Map.Error+": "+in.Map.Cause, ": "))))
+	}
+	if len(unusable) > 0 {
+		slices.Sort(unusable)
+		why = append(why, fmt.Sprintf("the stored results of %d accounts could not be used, so they are errors: %s", len(unusable), strings.Join(unusable, ", ")))
+	}
+	if len(why) > 0 {
+		r.SetIncomplete(strings.Join(why, "; "))
+	}
+	r.Warnings = append(r.Warnings, warnings...)
+	return h.finish(ctx, inv, conn, r)
+}
+
+// result reads the stored result of account t: one that is not stored is
+// the account's error with the Map's recorded failure, when there is one;
+// an error means a stored result that cannot be used, and why.
+func (h *handler) result(ctx context.Context, inv *invocation, t audit.Target, failure string) (pipeline.AccountResult, error) {
+	var r pipeline.AccountResult
+	found, err := h.getJSON(ctx, inv, h.settings.runKey(inv.run.ID, "accounts", t.AccountID+".json"), &r)
+	switch {
+	case err != nil:
+		return r, fmt.Errorf("result unreadable: %w", err)
+	case !found:
+		return pipeline.Failed(t, missing(failure)), nil
+	}
+	return r, r.Check(t.AccountID)
 }
 
 // missing says why an account has no result.
 func missing(failure string) error {
 	if failure == "" {
-		return errors.New("no result was stored: its invocation in the Distributed Map crashed, timed out or never ran (see the Map Run of the state machine's execution)")
+		return errors.New("no result was stored: its batch in the Distributed Map crashed, timed out or never ran (see the Map Run of the state machine's execution)")
 	}
 	return fmt.Errorf("its invocation in the Distributed Map failed: %s", failure)
 }
 
 // mapFailures reads the Map's ResultWriter files of failed child
-// executions: the error and cause of each account's failure.
-func (h *handler) mapFailures(ctx context.Context, inv *invocation) (map[string]string, error) {
+// executions: the error and cause of each account's failure, by account.
+// What cannot be read is a warning: the accounts concerned are still
+// reported, without the cause.
+func (h *handler) mapFailures(ctx context.Context, inv *invocation) (map[string]string, []string) {
 	prefix := h.settings.runKey(inv.run.ID, "map") + "/"
 	out := map[string]string{}
+	var warnings []string
+	warn := func(w string) {
+		inv.log.Warn("Map failures not read", "error", w)
+		warnings = append(warnings, w)
+	}
 	pages := s3.NewListObjectsV2Paginator(inv.s3, &s3.ListObjectsV2Input{Bucket: aws.String(h.settings.Bucket), Prefix: aws.String(prefix)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list the Map's results under s3://%s/%s (the role needs s3:ListBucket): %w", h.settings.Bucket, prefix, err)
+			warn(fmt.Sprintf("the Map's failed batches not read: list s3://%s/%s (the role needs s3:ListBucket): %v", h.settings.Bucket, prefix, err))
+			break
 		}
 		for _, o := range page.Contents {
 			key := aws.ToString(o.Key)
@@ -233,21 +307,27 @@ func (h *handler) mapFailures(ctx context.Context, inv *invocation) (map[string]
 			}
 			var execs []childExecution
 			if _, err := h.getJSON(ctx, inv, key, &execs); err != nil {
-				return nil, err
+				warn(fmt.Sprintf("the Map's failed batches not read, their accounts are reported without the cause: %v", err))
+				continue
 			}
 			for _, e := range execs {
-				var ev input
-				if json.Unmarshal([]byte(e.Input), &ev) == nil && ev.Target != nil {
-					out[ev.Target.AccountID] = e.reason()
+				// A batch's input, as the ItemBatcher builds it.
+				var batch struct {
+					Items []item `json:"Items"`
+				}
+				_ = json.Unmarshal([]byte(e.Input), &batch) // an entry naming no account is no account's cause
+				for _, it := range batch.Items {
+					out[it.AccountID] = e.reason()
 				}
 			}
 		}
 	}
-	return out, nil
+	return out, warnings
 }
 
 // childExecution is one entry of a ResultWriter file: a child execution
-// of the Map, its input (the account step's event) and how it ended.
+// of the Map, its input (the batch: {"BatchInput": …, "Items": […]}) and
+// how it ended.
 type childExecution struct {
 	Input  string `json:"Input"`
 	Status string `json:"Status"`
@@ -265,11 +345,16 @@ func (e childExecution) reason() string {
 	if json.Unmarshal([]byte(cause), &lambdaErr) == nil && lambdaErr.ErrorMessage != "" {
 		cause = lambdaErr.ErrorMessage
 	}
+	return strings.TrimSuffix(fmt.Sprintf("%s (%s): %s", cmp.Or(e.Error, "error"), cmp.Or(e.Status, "FAILED"), shortened(cause)), ": ")
+}
+
+// shortened keeps a cause from AWS short enough for a report's line.
+func shortened(s string) string {
 	const most = 500
-	if len(cause) > most {
-		cause = cause[:most] + "…"
+	if len(s) > most {
+		return strings.ToValidUTF8(s[:most], "") + "…" // not half a character
 	}
-	return strings.TrimSuffix(fmt.Sprintf("%s (%s): %s", cmp.Or(e.Error, "error"), cmp.Or(e.Status, "FAILED"), cause), ": ")
+	return s
 }
 
 // putJSON stores v as JSON in the reports bucket.

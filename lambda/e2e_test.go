@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/golden"
+	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
@@ -535,4 +537,84 @@ func TestLambdaSecurityHubThrottledForever(t *testing.T) {
 	assert.Contains(t, logs, "the next run sends them", "the warning is logged")
 	assert.Positive(t, calls.Load(), "Security Hub was asked")
 	assert.NotContains(t, objects(t, c), "keyaudit/securityhub.json", "nothing imported, nothing recorded")
+}
+
+// TestDistributedMergeBadResults (issue 25, observation 1): a merge whose
+// stored results include a corrupt one, one holding another account's
+// result and an empty one, beside a corrupt FAILED file, still writes a
+// valid report of every account: those three are errors saying why, the
+// run is incomplete, the FAILED file is a warning, and every other account
+// is reported as audited, once, with its findings counted once.
+func TestDistributedMergeBadResults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the Lambda binary")
+	}
+	w := newWorld(t, nil)
+	st := startStack(t, w)
+	c := reportBucket(t, st)
+	const good, corrupt, mismatched, empty = "222222222222", "111111111111", "333333333333", "555555555555"
+	put := func(key, body string) {
+		// The local S3 keeps an overwritten object's checksum: delete first.
+		_, err := c.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		require.NoError(t, err, "delete %s", key)
+		_, err = c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(body)})
+		require.NoError(t, err, "write %s", key)
+	}
+	var goodResult pipeline.AccountResult
+	run := runDistributed(t, st, c, w.Management().ID, `{}`, play{beforeMerge: func(runID string, items []any) {
+		results := "keyaudit/runs/" + runID + "/accounts/"
+		obj, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(results + good + ".json")})
+		require.NoError(t, err, "read the result of %s", good)
+		data, err := io.ReadAll(obj.Body)
+		obj.Body.Close()
+		require.NoError(t, err, "read the result of %s", good)
+		require.NoError(t, json.Unmarshal(data, &goodResult), "the result of %s", good)
+		put(results+corrupt+".json", `{"account": {"account_id": "`+corrupt)
+		put(results+mismatched+".json", string(data))
+		put(results+empty+".json", `{}`)
+		// An account listed twice is still one account.
+		list, err := json.Marshal(append(items, items[0]))
+		require.NoError(t, err, "the account list")
+		put("keyaudit/runs/"+runID+"/accounts.json", string(list))
+		put("keyaudit/runs/"+runID+"/map/ad9b5f27-090b-3ac6-9beb-243cd77144a7/FAILED_0.json", `[{"Input": `)
+	}})
+	require.Empty(t, run.failure, "merge failed; logs:\n%s", run.logs)
+	require.NotEmpty(t, goodResult.Result.Findings, "the copied result has findings")
+
+	r, err := report.ReadReport(strings.NewReader(string(reportAt(t, c, run.summary.Report)))) // reportAt checks the schema
+	require.NoError(t, err, "the merged report")
+	byID := map[string]report.Account{}
+	for _, a := range r.Accounts {
+		_, twice := byID[a.ID]
+		assert.False(t, twice, "account %q listed twice", a.ID)
+		byID[a.ID] = a
+	}
+	assert.Len(t, r.Accounts, 5, "every account of the list, and no other, is in the report")
+	assert.NotContains(t, byID, "", "no account without an ID")
+	for id, why := range map[string][]string{
+		corrupt:    {"result unreadable: read s3://" + bucket + "/keyaudit/runs/", "unexpected EOF"},
+		mismatched: {"result of account " + good + " stored under " + mismatched},
+		empty:      {"result unreadable: it names no account"},
+	} {
+		assert.Equal(t, inventory.StatusError, byID[id].Status, "account %s", id)
+		for _, w := range why {
+			assert.Contains(t, byID[id].Error, w, "account %s: why", id)
+		}
+	}
+	assert.Equal(t, inventory.StatusOK, byID[good].Status, "the account whose result was copied")
+	assert.Equal(t, inventory.StatusError, byID["444444444444"].Status, "an account the audit could not read (no role)")
+	assert.Contains(t, byID["444444444444"].Error, "role", "account 444444444444 keeps its own reason")
+	var findings int
+	for _, f := range r.Findings {
+		assert.Equal(t, good, f.AccountID, "a finding of %s, whose result is the only usable one with findings", f.AccountID)
+		findings++
+	}
+	assert.Equal(t, len(goodResult.Result.Findings), findings, "the copied result's findings, counted once")
+
+	assert.Contains(t, r.Incomplete, "the stored results of 3 accounts could not be used", "the report is incomplete")
+	assert.Equal(t, r.Incomplete, run.summary.Incomplete, "the summary says what the report says")
+	assert.True(t, slices.ContainsFunc(r.Warnings, func(w string) bool {
+		return strings.Contains(w, "the Map's failed batches not read") && strings.Contains(w, "FAILED_0.json")
+	}), "the unreadable FAILED file is a warning: %q", r.Warnings)
+	assert.True(t, strings.HasPrefix(run.summary.Slack, "sent"), "merge tells Slack: %q", run.summary.Slack)
 }

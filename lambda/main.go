@@ -129,15 +129,16 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 // with the accounts to audit and the clock to judge by (as_of, RFC 3339:
 // re-run a night as it was judged). The Distributed Map's state machine
 // passes Step: to discover with its execution's input (which takes the
-// same fields), then to each account step the run and its target, then to
-// merge the run.
+// same fields), then to each batch step the run and its targets, then to
+// merge the run and how the Map ended.
 type input struct {
-	Accounts []string   `json:"accounts"`
-	AsOf     *time.Time `json:"as_of"`
-	Step     string     `json:"step"`
-	Input    *input     `json:"input"`
-	Run      *run       `json:"run"`
-	Target   *item      `json:"target"`
+	Accounts []string    `json:"accounts"`
+	AsOf     *time.Time  `json:"as_of"`
+	Step     string      `json:"step"`
+	Input    *input      `json:"input"`
+	Run      *run        `json:"run"`
+	Targets  []item      `json:"targets"`
+	Map      *mapOutcome `json:"map"`
 }
 
 // Summary is what a run's last invocation returns.
@@ -146,8 +147,9 @@ type Summary struct {
 	Accounts   map[string]int `json:"accounts"`
 	Findings   int            `json:"findings"`
 	BySeverity map[string]int `json:"by_severity"`
-	// Incomplete says why accounts are missing that no status names: the
-	// organization's listing failed part way.
+	// Incomplete says why the report is not the whole run's: the
+	// organization's listing failed part way, or (distributed mode) the
+	// Map failed or stored results could not be used.
 	Incomplete string `json:"incomplete,omitempty"`
 	Report     string `json:"report"`
 	Slack      string `json:"slack"`
@@ -177,12 +179,12 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		return h.single(ctx, in)
 	case stepDiscover:
 		return h.discover(ctx, in)
-	case stepAccount:
-		return h.account(ctx, in)
+	case stepBatch:
+		return h.batch(ctx, in)
 	case stepMerge:
 		return h.merge(ctx, in)
 	}
-	return nil, fmt.Errorf("read the event: unknown step %q (expected %s, %s or %s)", in.Step, stepDiscover, stepAccount, stepMerge)
+	return nil, fmt.Errorf("read the event: unknown step %q (expected %s, %s or %s)", in.Step, stepDiscover, stepBatch, stepMerge)
 }
 
 // single audits every account in this one invocation.

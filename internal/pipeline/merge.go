@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -291,4 +292,41 @@ func (s *standings) Pop() any {
 	x := old[len(old)-1]
 	*s = old[:len(old)-1]
 	return x
+}
+
+// Check says why r, read from where the result of account id is stored,
+// cannot stand as that account's result: it names no account or another
+// one, has no status a report knows, or holds another account's findings
+// or actions. Merged as it is, it would list an account twice or with no
+// ID, and drop the real one (docs/design.md, The Distributed Map).
+func (r AccountResult) Check(id string) error {
+	a := r.Account
+	switch {
+	case a.ID == "":
+		return errors.New("result unreadable: it names no account")
+	case a.ID != id:
+		return fmt.Errorf("result of account %s stored under %s", shownID(a.ID), id)
+	case a.Status != inventory.StatusOK && a.Status != inventory.StatusError && a.Status != inventory.StatusSkipped:
+		return errors.New("result unreadable: its account has no status (ok, error or skipped)")
+	}
+	for _, f := range r.Result.Findings {
+		if f.AccountID != id {
+			return fmt.Errorf("result unreadable: it holds findings of account %s", shownID(f.AccountID))
+		}
+	}
+	for _, act := range r.Result.Actions {
+		if act.AccountID != id {
+			return fmt.Errorf("result unreadable: it holds actions of account %s", shownID(act.AccountID))
+		}
+	}
+	return nil
+}
+
+// shownID is an account ID read from a stored file, as an error may show
+// it: what is not an account ID is not echoed.
+func shownID(id string) string {
+	if inventory.ValidAccountID(id) {
+		return id
+	}
+	return "(not an account ID)"
 }

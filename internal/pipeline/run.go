@@ -223,7 +223,7 @@ func assemble(opts Options, lines []line, res rules.Result, ranked []rules.Risk,
 type Connect func(ctx context.Context, accountID string) (audit.IAM, error)
 
 // AccountResult is one account audited: its inventory and what the rules
-// found in it. It is what the per-account step of the Distributed Map
+// found in it. It is what the batch step of the Distributed Map
 // stores, and what a Merger assembles the report from.
 type AccountResult struct {
 	Account inventory.Account `json:"account"`
@@ -231,7 +231,7 @@ type AccountResult struct {
 }
 
 // Auditor audits one account at a time. Live runs it over many accounts at
-// once; the Distributed Map runs it once per account, in its own invocation.
+// once, and Batch a batch of the Distributed Map the same way.
 type Auditor struct {
 	opts      Options
 	connect   Connect
@@ -258,20 +258,8 @@ func Live(ctx context.Context, opts Options, targets Lister, connect Connect) *r
 	if opts.Connect == nil {
 		opts.Connect = connect
 	}
-	s := &audit.Scheduler[rules.Result]{Concurrency: opts.Concurrency, MinTime: cmp.Or(opts.MinTime, audit.AccountTime)}
-	s.Planned = func(n int, why string) {
-		opts.logger().Info("accounts audited at once", "concurrency", n, "why", why)
-		if opts.Planned != nil {
-			opts.Planned(n, why)
-		}
-	}
-	auditor, merger := NewAuditor(opts, connect), NewMerger(opts)
-	s.Done = func(a inventory.Account, res rules.Result) {
-		if opts.Progress != nil {
-			opts.Progress(a, open(res.Findings))
-		}
-		merger.Add(AccountResult{Account: a, Result: res})
-	}
+	merger := NewMerger(opts)
+	s, auditOne := schedule(opts, connect, merger.Add)
 	listed, listErr := 0, error(nil) // Run returns after the pages
 	pages := func(yield func([]audit.Target) bool) {
 		if opts.Listed != nil {
@@ -291,16 +279,44 @@ func Live(ctx context.Context, opts Options, targets Lister, connect Connect) *r
 			}
 		}
 	}
-	s.Run(ctx, pages, func(ctx context.Context, t audit.Target) (inventory.Account, rules.Result) {
-		r := auditor.Audit(ctx, t)
-		return r.Account, r.Result
-	})
+	s.Run(ctx, pages, auditOne)
 	r := merger.Report(ctx)
 	if listErr != nil {
 		opts.logger().Warn("account listing cut short", "listed", listed, "error", listErr)
 		r.SetIncomplete(fmt.Sprintf("listing the accounts stopped after %d: %v; the accounts not listed are not in this report", listed, opts.hint(listErr)))
 	}
 	return r
+}
+
+// Batch audits the targets as Live does, and hands each account's result
+// (ok, error or skipped) to done, one call at a time, as it finishes. It
+// is the Distributed Map's batch step: done stores the result for merge.
+func Batch(ctx context.Context, opts Options, targets []audit.Target, connect Connect, done func(AccountResult)) {
+	s, auditOne := schedule(opts, connect, done)
+	s.Run(ctx, slices.Values([][]audit.Target{targets}), auditOne)
+}
+
+// schedule is the scheduler of a live run's accounts, each audited by an
+// Auditor, its result heard by the progress hook and then by done.
+func schedule(opts Options, connect Connect, done func(AccountResult)) (*audit.Scheduler[rules.Result], audit.AuditFunc[rules.Result]) {
+	s := &audit.Scheduler[rules.Result]{Concurrency: opts.Concurrency, MinTime: cmp.Or(opts.MinTime, audit.AccountTime)}
+	s.Planned = func(n int, why string) {
+		opts.logger().Info("accounts audited at once", "concurrency", n, "why", why)
+		if opts.Planned != nil {
+			opts.Planned(n, why)
+		}
+	}
+	s.Done = func(a inventory.Account, res rules.Result) {
+		if opts.Progress != nil {
+			opts.Progress(a, open(res.Findings))
+		}
+		done(AccountResult{Account: a, Result: res})
+	}
+	auditor := NewAuditor(opts, connect)
+	return s, func(ctx context.Context, t audit.Target) (inventory.Account, rules.Result) {
+		r := auditor.Audit(ctx, t)
+		return r.Account, r.Result
+	}
 }
 
 // Failed is the result of an account that could not be audited, and why.
