@@ -496,7 +496,7 @@ func TestLambdaListingCutShort(t *testing.T) {
 	require.Len(t, posts, 1, "Slack posts")
 	msg, err := json.Marshal(posts[0].Blocks)
 	require.NoError(t, err, "marshal the Slack message")
-	assert.Contains(t, string(msg), "account listing incomplete", "the headline")
+	assert.Contains(t, string(msg), "run incomplete", "the headline")
 	assert.Contains(t, string(msg), "listing the accounts stopped after 20", "the Slack message says why")
 }
 

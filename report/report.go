@@ -32,8 +32,9 @@ type Report struct {
 	// Actions are what to do: one per key with findings, each with one plan.
 	Actions []rules.Action `json:"actions"`
 	Summary Summary        `json:"summary"`
-	// Incomplete says why Accounts are not every target, when they are
-	// not: the organization's listing failed part way (SetIncomplete).
+	// Incomplete says why the run is not whole (SetIncomplete): the
+	// organization's listing failed part way, or in the Distributed Map a
+	// Map failed or stored results were unusable.
 	Incomplete string   `json:"incomplete,omitempty"`
 	Warnings   []string `json:"warnings,omitempty"`
 	// KeyAges are the ages in days of every active key audited, for the

@@ -167,7 +167,7 @@ func Headline(r *report.Report, ch report.Changes) string {
 		parts = append(parts, fmt.Sprintf("%d of %d accounts not audited", n, len(r.Accounts)))
 	}
 	if r.Incomplete != "" {
-		parts = append(parts, "account listing incomplete")
+		parts = append(parts, "run incomplete")
 	}
 	title := "keyaudit: " + strings.Join(parts, " · ")
 	if r.Demo {
