@@ -98,7 +98,7 @@ func LoadConfig(path string) (Config, error) {
 //	risk:
 //	  trail_keys: 20
 //
-// (ParseRiskConfig documents the risk section.) Every error names the file
+// (parser.risk documents the risk section.) Every error names the file
 // and line.
 func ParseConfig(name string, data []byte) (Config, error) {
 	cfg := Defaults()
@@ -152,14 +152,13 @@ func ParseConfig(name string, data []byte) (Config, error) {
 			}
 			return nil
 		case "risk":
-			return nil // read below, by ParseRiskConfig
+			var err error
+			cfg.Risk, err = p.risk(v)
+			return err
 		}
 		return p.errorf(v, "unknown setting %q: use cis_version, thresholds, suppressions or risk", key)
 	})
 	if err != nil {
-		return Config{}, err
-	}
-	if cfg.Risk, err = ParseRiskConfig(name, data); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil

@@ -60,7 +60,7 @@ func TestParseConfigRefusesDuplicatesAndDocuments(t *testing.T) {
 	}
 }
 
-// ParseRiskConfig, called alone, refuses the same: it reads the same file.
+// The risk section refuses the same: it is read in the one parse.
 func TestParseRiskConfigRefusesDuplicatesAndDocuments(t *testing.T) {
 	tests := []struct{ name, yaml, want string }{
 		{"risk section twice", "risk:\n  trail_keys: 5\nrisk:\n  trail_keys: 500\n",
@@ -73,7 +73,7 @@ func TestParseRiskConfigRefusesDuplicatesAndDocuments(t *testing.T) {
 			`k.yaml:3: a second YAML document: keyaudit reads one`},
 	}
 	for _, tt := range tests {
-		_, err := ParseRiskConfig("k.yaml", []byte(tt.yaml))
+		_, err := parseRisk(t, []byte(tt.yaml))
 		assert.EqualError(t, err, tt.want, "case %s", tt.name)
 	}
 }

@@ -226,7 +226,6 @@ func factorList(now time.Time, weights map[string]int, u *inventory.User, key *i
 	// A ranking holds every key: its texts are shared, not one per key.
 	add := func(id, detail string) { fs = append(fs, Factor{ID: id, Weight: weights[id], Detail: shared(detail)}) }
 	addf := func(id, format string, args ...any) { add(id, fmt.Sprintf(format, args...)) }
-	days := func(t time.Time) int { return int(now.Sub(t).Hours() / 24) }
 
 	switch p := u.Permissions; {
 	case u.Root:
@@ -252,7 +251,7 @@ func factorList(now time.Time, weights map[string]int, u *inventory.User, key *i
 	}
 
 	if !key.CreatedAt.IsZero() {
-		switch age := days(key.CreatedAt); {
+		switch age := days(now, key.CreatedAt); {
 		case age > 365:
 			addf(FactorAgeYear, "key %d days old", age)
 		case age > 90:
@@ -263,12 +262,12 @@ func factorList(now time.Time, weights map[string]int, u *inventory.User, key *i
 	case !lu.Known:
 	case lu.Never:
 		if !key.CreatedAt.IsZero() {
-			d := days(key.CreatedAt)
+			d := days(now, key.CreatedAt)
 			r.StaleDays = &d
 		}
 		add(FactorNeverUsed, "never used")
 	default:
-		d := days(lu.At)
+		d := days(now, lu.At)
 		r.StaleDays = &d
 		if d > 90 {
 			addf(FactorUnused, "unused for %d days", d)

@@ -8,7 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// ParseRiskConfig reads the risk section of a config file:
+// risk reads the risk section of a config file:
 //
 //	risk:
 //	  trail_keys: 20    # K: keys whose CloudTrail usage is profiled
@@ -17,52 +17,39 @@ import (
 //	    blast-administrator: 40
 //	    new-public-ips: 15
 //
-// Other sections are left to ParseConfig. Every error names the file and line.
-func ParseRiskConfig(name string, data []byte) (RiskConfig, error) {
+// Every error names the file and line.
+func (p parser) risk(v *yaml.Node) (RiskConfig, error) {
 	rc := DefaultRisk()
-	top, err := readDocument(name, data)
-	if err != nil {
-		return RiskConfig{}, err
-	}
-	if top == nil || top.Kind != yaml.MappingNode {
-		return rc, nil // an empty file, or one ParseConfig rejects
-	}
-	p := parser{name: name}
-	err = p.mapping(top, "top level", func(key string, v *yaml.Node) error {
-		if key != "risk" {
-			return nil // ParseConfig reads the other sections
+	err := p.mapping(v, "risk", func(key string, v *yaml.Node) error {
+		number := func(lowest, highest int) (int, error) {
+			n, err := strconv.Atoi(v.Value)
+			if v.Kind != yaml.ScalarNode || err != nil || n < lowest || n > highest {
+				return 0, p.errorf(v, "risk.%s must be a whole number from %d to %d, got %s", key, lowest, highest, describe(v))
+			}
+			return n, nil
 		}
-		return p.mapping(v, "risk", func(key string, v *yaml.Node) error {
-			number := func(lowest, highest int) (int, error) {
-				n, err := strconv.Atoi(v.Value)
-				if v.Kind != yaml.ScalarNode || err != nil || n < lowest || n > highest {
-					return 0, p.errorf(v, "risk.%s must be a whole number from %d to %d, got %s", key, lowest, highest, describe(v))
+		var err error
+		switch key {
+		case "trail_keys":
+			rc.TrailKeys, err = number(0, 1000)
+		case "trail_pages":
+			rc.TrailPages, err = number(1, 20)
+		case "weights":
+			return p.mapping(v, "risk.weights", func(id string, v *yaml.Node) error {
+				if _, ok := rc.Weights[id]; !ok {
+					return p.errorf(v, "unknown risk factor %q: use one of %s", id, strings.Join(factorIDs(), ", "))
 				}
-				return n, nil
-			}
-			var err error
-			switch key {
-			case "trail_keys":
-				rc.TrailKeys, err = number(0, 1000)
-			case "trail_pages":
-				rc.TrailPages, err = number(1, 20)
-			case "weights":
-				return p.mapping(v, "risk.weights", func(id string, v *yaml.Node) error {
-					if _, ok := rc.Weights[id]; !ok {
-						return p.errorf(v, "unknown risk factor %q: use one of %s", id, strings.Join(factorIDs(), ", "))
-					}
-					n, err := strconv.Atoi(v.Value)
-					if v.Kind != yaml.ScalarNode || err != nil || n < 0 || n > 100 {
-						return p.errorf(v, "risk.weights.%s must be a whole number from 0 to 100, got %s", id, describe(v))
-					}
-					rc.Weights[id] = n
-					return nil
-				})
-			default:
-				return p.errorf(v, "unknown risk setting %q: use trail_keys, trail_pages or weights", key)
-			}
-			return err
-		})
+				n, err := strconv.Atoi(v.Value)
+				if v.Kind != yaml.ScalarNode || err != nil || n < 0 || n > 100 {
+					return p.errorf(v, "risk.weights.%s must be a whole number from 0 to 100, got %s", id, describe(v))
+				}
+				rc.Weights[id] = n
+				return nil
+			})
+		default:
+			return p.errorf(v, "unknown risk setting %q: use trail_keys, trail_pages or weights", key)
+		}
+		return err
 	})
 	if err != nil {
 		return RiskConfig{}, err

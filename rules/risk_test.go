@@ -150,15 +150,22 @@ func TestProfileCandidates(t *testing.T) {
 	assert.Contains(t, notes[1], "CloudTrail profiled 0 of 11 keys", "case budget note")
 }
 
+// parseRisk reads a config file named k.yaml and returns its risk section.
+func parseRisk(t *testing.T, data []byte) (RiskConfig, error) {
+	t.Helper()
+	cfg, err := ParseConfig("k.yaml", data)
+	return cfg.Risk, err
+}
+
 func TestParseRiskConfig(t *testing.T) {
-	rc, err := ParseRiskConfig("k.yaml", []byte("cis_version: v6.0.0\nrisk:\n  trail_keys: 5\n  trail_pages: 3\n  weights:\n    never-used: 30\n"))
+	rc, err := parseRisk(t, []byte("cis_version: v6.0.0\nrisk:\n  trail_keys: 5\n  trail_pages: 3\n  weights:\n    never-used: 30\n"))
 	require.NoError(t, err, "case valid")
 	assert.Equal(t, 5, rc.TrailKeys, "case valid: K")
 	assert.Equal(t, 3, rc.TrailPages, "case valid: N")
 	assert.Equal(t, 30, rc.Weights[FactorNeverUsed], "case valid: weight")
 	assert.Equal(t, 40, rc.Weights[FactorAdmin], "case valid: default weight kept")
 
-	rc, err = ParseRiskConfig("k.yaml", nil)
+	rc, err = parseRisk(t, nil)
 	require.NoError(t, err, "case empty")
 	assert.Equal(t, DefaultRisk(), rc, "case empty")
 
@@ -170,7 +177,7 @@ func TestParseRiskConfig(t *testing.T) {
 		"risk:\n  budget: 3\n":                    `k.yaml:2: unknown risk setting "budget"`,
 	}
 	for in, want := range bad {
-		_, err := ParseRiskConfig("k.yaml", []byte(in))
+		_, err := parseRisk(t, []byte(in))
 		require.Error(t, err, "case %q", in)
 		assert.Contains(t, err.Error(), want, "case %q", in)
 	}
