@@ -61,7 +61,7 @@ func TestParseConfigRefusesDuplicatesAndDocuments(t *testing.T) {
 }
 
 // The risk section refuses the same: it is read in the one parse.
-func TestParseRiskConfigRefusesDuplicatesAndDocuments(t *testing.T) {
+func TestRiskSectionRefusesDuplicatesAndDocuments(t *testing.T) {
 	tests := []struct{ name, yaml, want string }{
 		{"risk section twice", "risk:\n  trail_keys: 5\nrisk:\n  trail_keys: 500\n",
 			`k.yaml:3: "risk" is given twice (first on line 1): keep one`},

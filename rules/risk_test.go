@@ -157,7 +157,7 @@ func parseRisk(t *testing.T, data []byte) (RiskConfig, error) {
 	return cfg.Risk, err
 }
 
-func TestParseRiskConfig(t *testing.T) {
+func TestRiskSection(t *testing.T) {
 	rc, err := parseRisk(t, []byte("cis_version: v6.0.0\nrisk:\n  trail_keys: 5\n  trail_pages: 3\n  weights:\n    never-used: 30\n"))
 	require.NoError(t, err, "case valid")
 	assert.Equal(t, 5, rc.TrailKeys, "case valid: K")
