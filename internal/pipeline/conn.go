@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -66,6 +68,9 @@ func Dial(ctx context.Context, cfg aws.Config, sel Selection) (*Conn, error) {
 	c := &Conn{Caller: aws.ToString(who.Account), Partition: "aws", cfg: cfg, tracers: map[string]*audit.Tracer{}, exclude: sel.Exclude}
 	if a, err := arn.Parse(aws.ToString(who.Arn)); err == nil {
 		c.Partition = a.Partition
+	}
+	if !slices.Contains(Partitions, c.Partition) {
+		return nil, fmt.Errorf("the credentials belong to partition %q, which keyaudit does not support (%s)", c.Partition, strings.Join(Partitions, ", "))
 	}
 	switch {
 	case sel.Org:
