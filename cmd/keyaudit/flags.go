@@ -252,6 +252,8 @@ func (l *live) connect(ctx context.Context, e *env, c *common, opts pipeline.Opt
 	switch {
 	case errors.Is(err, pipeline.ErrNoTargets):
 		return ctx, nil, pipeline.Deps{}, cleanup, badInput("no accounts left to audit after --exclude-accounts")
+	case errors.Is(err, pipeline.ErrEmptyOrg):
+		return ctx, nil, pipeline.Deps{}, cleanup, usageErr(fmt.Errorf("--org: %w", err))
 	case err != nil:
 		return ctx, nil, pipeline.Deps{}, cleanup, dialErr(ctx, err)
 	}
