@@ -67,15 +67,29 @@ func (o *whoisOptions) run(cmd *cobra.Command, e *env, args []string) error {
 	ctx, conn, deps, cleanup, err := o.live.connect(cmd.Context(), e, &o.common, opts)
 	defer cleanup()
 	if err != nil {
-		return err
+		return o.offline(cmd, e, opts, keys, err)
 	}
 	opts.Deps = deps
 	r, unanswered, err := pipeline.Whois(ctx, opts, conn, keys)
 	if err != nil {
-		return dialErr(ctx, err)
+		return o.offline(cmd, e, opts, keys, dialErr(ctx, err))
 	}
 	_, delivered := o.output.deliver(cmd.Context(), e, r, "")
 	return worst(delivered, answers(unanswered), o.output.verdict(r))
+}
+
+// offline reports what the key IDs tell by themselves when AWS could not
+// be asked (err says why): the rest is an unanswered question, exit 3,
+// whether the credentials or the network failed.
+func (o *whoisOptions) offline(cmd *cobra.Command, e *env, opts pipeline.Options, keys []inventory.Sighting, err error) error {
+	var coded *exitError
+	if errors.As(err, &coded) && coded.err != nil {
+		err = coded.err
+	}
+	r, u := pipeline.WhoisOffline(opts, keys, err)
+	_, delivered := o.output.deliver(cmd.Context(), e, r, "")
+	return worst(delivered, answers(pipeline.Unanswered{Invalid: u.Invalid}),
+		incomplete(fmt.Errorf("only what the key IDs tell by themselves is reported, AWS was not asked: %w", err)))
 }
 
 // keyIDs reads the IDs to look up from the arguments or, without any, from

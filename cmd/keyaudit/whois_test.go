@@ -47,3 +47,40 @@ func TestWhoisInputRepeatsAreNotDistinct(t *testing.T) {
 	_, err = keyIDs(args, nil)
 	assert.ErrorContains(t, err, "(at argument 10001)", "arguments count too")
 }
+
+// Issue 22 item 7: whois with no working credentials printed nothing, not
+// even what an ID tells by itself. It reports the kind and the account the
+// ID encodes, says each is unconfirmed, and exits 3 (an unanswered
+// question), whether the credentials are missing or AWS cannot be reached.
+func TestWhoisWithoutAWSReportsWhatTheIDTells(t *testing.T) {
+	const key, owner = "AKIA2YFQQ5J5CGOMJAGK", "739104582266"
+	dir := t.TempDir()
+	for name, env := range map[string]map[string]string{
+		"no credentials": {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
+		"unreachable":    {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-a-real-secret", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for k, v := range map[string]string{"AWS_PROFILE": "", "AWS_SESSION_TOKEN": "", "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+				"AWS_CONFIG_FILE": dir + "/none", "AWS_SHARED_CREDENTIALS_FILE": dir + "/none", "AWS_ENDPOINT_URL": ""} {
+				t.Setenv(k, v)
+			}
+			for k, v := range env {
+				t.Setenv(k, v)
+			}
+			code, stdout, stderr := keyaudit(t, "", "whois", "--format", "json", key, "AIDAJQABLZS4A3QDU576")
+			assert.Equal(t, exitUsage, code, "case %s: a value that is not a key ID is still bad input; stderr: %s", name, stderr)
+			code, stdout, stderr = keyaudit(t, "", "whois", "--format", "json", key)
+			assert.Equal(t, exitIncomplete, code, "case %s: exit code; stderr: %s", name, stderr)
+			assert.Equal(t, 1, strings.Count(stderr, "\n"), "case %s: one line: %q", name, stderr)
+			assert.Contains(t, stderr, "only what the key IDs tell by themselves is reported, AWS was not asked: ", "case %s: stderr", name)
+			r := decode(t, stdout)
+			require.Len(t, r.Keys, 1, "case %s: the key is reported", name)
+			assert.Equal(t, key, r.Keys[0].AccessKeyID, "case %s: its ID", name)
+			assert.Equal(t, "long-term", string(r.Keys[0].Kind), "case %s: its kind", name)
+			assert.Equal(t, owner, r.Keys[0].OwnerAccount, "case %s: the account its ID encodes", name)
+			assert.Contains(t, r.Keys[0].Error, "not confirmed with AWS: account "+owner+" is read from the key ID alone", "case %s: what was not confirmed", name)
+			assert.Contains(t, r.Incomplete, "AWS was not asked", "case %s: the report says why", name)
+			assert.Empty(t, r.Findings, "case %s: no key judged foreign on a guess", name)
+		})
+	}
+}
