@@ -219,7 +219,7 @@ func (l *live) settings(s *pipeline.Settings) error {
 	s.Timeout, s.Trail, s.TrailDays = l.timeout, l.trail, l.trailDays
 	s.Region = l.region
 	if l.timeout > 0 && l.timeout < pipeline.MinTimeout {
-		return badInput("--timeout %s is too short: no account starts with less than %s left, and the accounts must be listed first; give at least %s", l.timeout, audit.AccountTime, pipeline.MinTimeout)
+		return badInput("--timeout %s is too short: no account starts with less than %s left, and the accounts must be listed first; give at least %s", l.timeout, pipeline.AccountTime, pipeline.MinTimeout)
 	}
 	if err := s.Validate(); err != nil {
 		return usageErr(err)

@@ -67,9 +67,9 @@ func TestWhoisWithoutAWSReportsWhatTheIDTells(t *testing.T) {
 			for k, v := range env {
 				t.Setenv(k, v)
 			}
-			code, stdout, stderr := keyaudit(t, "", "whois", "--format", "json", key, "AIDAJQABLZS4A3QDU576")
+			code, _, stderr := keyaudit(t, "", "whois", "--format", "json", key, "AIDAJQABLZS4A3QDU576")
 			assert.Equal(t, exitUsage, code, "case %s: a value that is not a key ID is still bad input; stderr: %s", name, stderr)
-			code, stdout, stderr = keyaudit(t, "", "whois", "--format", "json", key)
+			code, stdout, stderr := keyaudit(t, "", "whois", "--format", "json", key)
 			assert.Equal(t, exitIncomplete, code, "case %s: exit code; stderr: %s", name, stderr)
 			assert.Equal(t, 1, strings.Count(stderr, "\n"), "case %s: one line: %q", name, stderr)
 			assert.Contains(t, stderr, "only what the key IDs tell by themselves is reported, AWS was not asked: ", "case %s: stderr", name)

@@ -28,11 +28,14 @@ const (
 	// MaxConcurrency is the most accounts audited at once (see
 	// audit.MaxConcurrency for why).
 	MaxConcurrency = audit.MaxConcurrency
+	// AccountTime is the least time left an account starts with (see
+	// audit.AccountTime for why).
+	AccountTime = audit.AccountTime
 	// MinTimeout is the shortest deadline an audit of accounts may have:
 	// no account starts with less than audit.AccountTime left, and finding
 	// whose the credentials are and listing the accounts come first (at
 	// exactly 20 s every account of the demo was skipped).
-	MinTimeout = audit.AccountTime + 10*time.Second
+	MinTimeout = AccountTime + 10*time.Second
 )
 
 // The clock a run judges by must be one AWS could have issued keys under:
@@ -137,9 +140,6 @@ func (s *Settings) Validate() error {
 	if strings.Contains(s.Role.Path, "//") {
 		// IAM refuses an empty path segment: every AssumeRole would fail.
 		return fmt.Errorf("role path %q is not a valid IAM path: it has an empty segment (//)", s.Role.Path)
-	}
-	if err := CheckAsOf(s.Names.AsOf, s.Now, s.Started); err != nil {
-		return err
 	}
 	if err := checkRegion(cmp.Or(s.Names.Region, "the region"), s.Region); err != nil {
 		return err
