@@ -141,13 +141,41 @@ func accountStatus(r *Report) map[string]inventory.Status {
 	return m
 }
 
-// ReadReport reads a JSON report of an earlier run. A report whose
-// schema_version this keyaudit cannot read is returned with only that
-// version, so that Diff refuses to compare with it rather than misread it.
+// MaxReportBytes is the largest JSON report ReadReport reads, 1 GiB: a
+// finding with its plan is about 4 KB of JSON, so this holds some 240,000
+// open findings (10,000 accounts). Anything larger is not a report keyaudit
+// wrote, and reading on would only exhaust memory.
+const MaxReportBytes = 1 << 30
+
+// ErrTooLarge marks a file past MaxReportBytes.
+var ErrTooLarge = errors.New("is too large to be a keyaudit report")
+
+// ReadReport reads a JSON report of an earlier run, at most MaxReportBytes.
+// A report whose schema_version this keyaudit cannot read is returned with
+// only that version, so that Diff refuses to compare with it rather than
+// misread it.
 func ReadReport(rd io.Reader) (*Report, error) {
-	data, err := io.ReadAll(rd)
-	if err != nil {
-		return nil, err
+	return readReport(rd, MaxReportBytes)
+}
+
+func readReport(rd io.Reader, limit int64) (*Report, error) {
+	// A decoder, not io.ReadAll: it stops at the first byte that cannot
+	// start a report (/dev/zero fails at once) and never holds more than
+	// the one value it reads.
+	lr := &io.LimitedReader{R: rd, N: limit + 1}
+	dec := json.NewDecoder(lr)
+	var data json.RawMessage
+	err := dec.Decode(&data)
+	if err == nil {
+		if _, more := dec.Token(); more != io.EOF {
+			err = errors.New("more follows the report")
+		}
+	}
+	switch {
+	case lr.N <= 0:
+		return nil, fmt.Errorf("%w (more than %d MiB)", ErrTooLarge, limit>>20)
+	case err != nil:
+		return nil, fmt.Errorf("not a keyaudit JSON report: %w", err)
 	}
 	var head struct {
 		SchemaVersion string `json:"schema_version"`

@@ -184,3 +184,35 @@ func TestNewerSchemaIsNotCompared(t *testing.T) {
 	_, err := report.ReadReport(strings.NewReader("[1, 2]"))
 	assert.ErrorContains(t, err, "not a keyaudit JSON report", "an array")
 }
+
+// endless is a reader that never ends, of one byte repeated.
+type endless byte
+
+func (e endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(e)
+	}
+	return len(p), nil
+}
+
+// Issue 25 item 7: every report file was read with io.ReadAll, so
+// risk --report /dev/zero grew without bound.
+func TestReadReportIsBounded(t *testing.T) {
+	_, err := report.ReadReport(endless(0))
+	assert.ErrorContains(t, err, "not a keyaudit JSON report: invalid character", "/dev/zero fails at its first byte")
+
+	_, err = report.ReadReportUpTo(endless(' '), 1<<20)
+	assert.ErrorIs(t, err, report.ErrTooLarge, "endless white space stops at the limit")
+	assert.ErrorContains(t, err, "is too large to be a keyaudit report (more than 1 MiB)", "the error names the limit")
+
+	f, err := os.ReadFile(golden.Path("slack/previous-v1.json"))
+	require.NoError(t, err, "read a report")
+	r, err := report.ReadReportUpTo(strings.NewReader(string(f)), int64(len(f)))
+	require.NoError(t, err, "a report of exactly the limit is read")
+	assert.Equal(t, "1", r.SchemaVersion, "its version")
+	_, err = report.ReadReportUpTo(strings.NewReader(string(f)), int64(len(f))-1)
+	assert.ErrorIs(t, err, report.ErrTooLarge, "one byte past the limit is refused")
+
+	_, err = report.ReadReport(strings.NewReader(string(f) + "{}"))
+	assert.ErrorContains(t, err, "not a keyaudit JSON report: more follows the report", "a second value after the report")
+}

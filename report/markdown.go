@@ -84,7 +84,25 @@ var mdReplacer = strings.NewReplacer(
 	"\r\n", " ", "\n", " ", "\r", " ",
 )
 
-func mdCell(s string) string { return mdReplacer.Replace(clean(s)) }
+func mdCell(s string) string { return mdReplacer.Replace(Defang(clean(s))) }
+
+// linkLike is what a Markdown renderer (GitHub's among them) or a chat
+// turns into a live link: a URL with a scheme, a www. host, a mailto: or
+// xmpp: address.
+var linkLike = regexp.MustCompile(`(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.|mailto:|xmpp:)\S*`)
+
+// Defang keeps a URL in a value from AWS (an account name the member
+// account's root chose, a user name) from becoming a live link: it is
+// shown as security teams write one, hxxps[:]//example[.]com.
+func Defang(s string) string {
+	return linkLike.ReplaceAllStringFunc(s, func(link string) string {
+		if len(link) >= 4 && strings.EqualFold(link[:4], "http") {
+			link = link[:1] + "xx" + link[3:]
+		}
+		link = strings.Replace(link, ":", "[:]", 1)
+		return strings.ReplaceAll(link, ".", "[.]")
+	})
+}
 
 // mdCoverage notes what the CIS ids do not cover, where accounts were
 // audited (whois and local judge none against CIS).

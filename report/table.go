@@ -338,13 +338,15 @@ func Wrap(s string, width int) []string {
 
 // clean strips control characters (ESC, CR, LF, …) from a value that came
 // from AWS or input, so it cannot move the cursor, recolor the terminal or
-// forge a line of the table. Tabs and line breaks become spaces.
+// forge a line of the table, and the bidirectional controls (U+202E and
+// the like), so it cannot show its text, or the cells after it, reversed.
+// Tabs and line breaks become spaces.
 func clean(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r == '\t' || r == '\n' || r == '\r':
 			return ' '
-		case unicode.IsControl(r):
+		case unicode.IsControl(r), unicode.Is(unicode.Bidi_Control, r):
 			return -1
 		}
 		return r

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"golang.org/x/term"
 )
@@ -32,6 +33,9 @@ func loadAWS(ctx context.Context, log *slog.Logger, say func(string), profile, r
 	opts := []func(*config.LoadOptions) error{
 		config.WithAssumeRoleCredentialOptions(func(o *stscreds.AssumeRoleOptions) {
 			o.TokenProvider = mfaPrompt(e.stdin, e.stderr)
+			if e.getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") != "true" {
+				o.Client = withEndpoint(o.Client, e.getenv("AWS_ENDPOINT_URL"))
+			}
 		}),
 	}
 	if profile != "" {
@@ -59,9 +63,23 @@ func loadAWS(ctx context.Context, log *slog.Logger, say func(string), profile, r
 		if aws.IsCredentialsProvider(cfg.Credentials, (*ec2rolecreds.Provider)(nil)) {
 			return nil, badInput("no AWS credentials found: sign in (aws sso login --profile NAME, then --profile NAME), export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run under aws-vault exec; or try keyaudit scan --demo")
 		}
-		return nil, usageErr(fmt.Errorf("load AWS credentials: %w", err))
+		// A role_arn profile's AssumeRole may fail on the network: that
+		// is an unanswered question (exit 3), not a wrong configuration.
+		return nil, dialErr(ctx, fmt.Errorf("load AWS credentials: %w", err))
 	}
 	return &awsEnv{cfg: cfg, close: func() {}}, nil
+}
+
+// withEndpoint gives the STS client of a role_arn profile the endpoint
+// AWS_ENDPOINT_URL names: the SDK builds that client before it reads
+// AWS_ENDPOINT_URL (there it honours only AWS_ENDPOINT_URL_STS), so the
+// AssumeRole would go to AWS's own STS while every other call goes to url.
+func withEndpoint(c stscreds.AssumeRoleAPIClient, url string) stscreds.AssumeRoleAPIClient {
+	client, ok := c.(*sts.Client)
+	if !ok || url == "" || client.Options().BaseEndpoint != nil {
+		return c
+	}
+	return sts.New(client.Options(), func(o *sts.Options) { o.BaseEndpoint = aws.String(url) })
 }
 
 // mfaPrompt asks for the MFA code on standard error, and only on a

@@ -371,9 +371,10 @@ func TestBinaryNetworkFaults(t *testing.T) {
 		stderr   string
 	}{
 		{"refused (issue 10 obs 1)", "http://127.0.0.1:9", nil, 10 * time.Second, "could not reach AWS"},
-		{"silent, --timeout 3s", "http://" + silent.Addr().String(), []string{"--timeout", "3s"}, 8 * time.Second, "nothing audited"},
-		{"throttling, --timeout 6s", throttling.URL, []string{"--timeout", "6s"}, 12 * time.Second, "retrying sts:GetCallerIdentity: throttled: Throttling (attempt "},
-		{"throttling, JSON logs", throttling.URL, []string{"--timeout", "6s", "--log-format", "json"}, 12 * time.Second, `"msg":"retrying sts:GetCallerIdentity: throttled: Throttling (attempt `},
+		// --timeout is at its floor (pipeline.MinTimeout).
+		{"silent, --timeout 30s", "http://" + silent.Addr().String(), []string{"--timeout", "30s"}, 36 * time.Second, "nothing audited"},
+		{"throttling, --timeout 30s", throttling.URL, []string{"--timeout", "30s"}, 36 * time.Second, "retrying sts:GetCallerIdentity: throttled: Throttling (attempt "},
+		{"throttling, JSON logs", throttling.URL, []string{"--timeout", "30s", "--log-format", "json"}, 36 * time.Second, `"msg":"retrying sts:GetCallerIdentity: throttled: Throttling (attempt `},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -109,10 +109,12 @@ func parseAsOf(s string, now time.Time) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		if d, derr := time.Parse(time.DateOnly, s); derr == nil {
-			return d, nil
+		if t, err = time.Parse(time.DateOnly, s); err != nil {
+			return time.Time{}, badInput("--as-of %q is not an RFC 3339 time such as 2026-11-24T00:00:00Z", s)
 		}
-		return time.Time{}, badInput("--as-of %q is not an RFC 3339 time such as 2026-11-24T00:00:00Z", s)
+	}
+	if err := pipeline.CheckAsOf("--as-of", t, now); err != nil {
+		return time.Time{}, usageErr(err)
 	}
 	return t.UTC(), nil
 }
@@ -178,7 +180,7 @@ type live struct {
 // cliNames name the run's settings as the CLI's flags.
 var cliNames = pipeline.Names{Accounts: "--accounts", AccountsFile: "--accounts-file", Exclude: "--exclude-accounts", Org: "--org",
 	Concurrency: "--concurrency", ExternalID: "--external-id", TrailDays: "--trail-days", Timeout: "--timeout",
-	Profile: "AWS_PROFILE or --profile"}
+	AsOf: "--as-of", Region: "--region", Profile: "AWS_PROFILE or --profile"}
 
 // register adds the live flags; exclude says whether the command audits
 // accounts (scan) rather than only knowing which are audited (whois).
@@ -215,6 +217,10 @@ func (l *live) settings(s *pipeline.Settings) error {
 	s.Accounts, s.AccountsFile, s.Exclude = []string{l.accounts}, l.accountsFile, []string{l.exclude}
 	s.Role = l.role
 	s.Timeout, s.Trail, s.TrailDays = l.timeout, l.trail, l.trailDays
+	s.Region = l.region
+	if l.timeout > 0 && l.timeout < pipeline.MinTimeout {
+		return badInput("--timeout %s is too short: no account starts with less than %s left, and the accounts must be listed first; give at least %s", l.timeout, pipeline.AccountTime, pipeline.MinTimeout)
+	}
 	if err := s.Validate(); err != nil {
 		return usageErr(err)
 	}
@@ -246,6 +252,8 @@ func (l *live) connect(ctx context.Context, e *env, c *common, opts pipeline.Opt
 	switch {
 	case errors.Is(err, pipeline.ErrNoTargets):
 		return ctx, nil, pipeline.Deps{}, cleanup, badInput("no accounts left to audit after --exclude-accounts")
+	case errors.Is(err, pipeline.ErrEmptyOrg):
+		return ctx, nil, pipeline.Deps{}, cleanup, usageErr(fmt.Errorf("--org: %w", err))
 	case err != nil:
 		return ctx, nil, pipeline.Deps{}, cleanup, dialErr(ctx, err)
 	}

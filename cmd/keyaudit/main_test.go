@@ -81,6 +81,11 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"previous without slack", []string{"scan", "--credential-report", realistic(), "--previous", "x.json"}, "needs --slack or --security-hub"},
 		{"rules format", []string{"rules", "--format", "xml"}, `--format "xml"`},
 		{"no key IDs", []string{"whois", "--demo"}, "no access key IDs"},
+		// Issue 25 item 10: each of these was accepted.
+		{"timeout below the floor", []string{"scan", "--demo", "--timeout", "19s"}, "--timeout 19s is too short: no account starts with less than 20s left, and the accounts must be listed first; give at least 30s"},
+		{"role path //", []string{"scan", "--demo", "--role-path", "//"}, `role path "//" is not a valid IAM path`},
+		{"unknown partition", []string{"scan", "--demo", "--region", "eu-isoe-west-1"}, `--region "eu-isoe-west-1" is in a partition keyaudit does not support`},
+		{"implausible as-of", []string{"scan", "--credential-report", realistic(), "--as-of", "0001-01-01"}, "--as-of 0001-01-01 is not a plausible time to judge keys by"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -368,7 +373,7 @@ func TestTimeoutStillWritesTheReport(t *testing.T) {
 	w, err := awssim.LoadWorld(golden.Path("aws/org-small.json"))
 	require.NoError(t, err, "load the small organization")
 	for i := range w.Accounts {
-		w.Accounts[i].Faults.LatencyMS = 300
+		w.Accounts[i].Faults.LatencyMS = 1000
 	}
 	srv := awssim.NewServer(w, awssim.WithReportCalls(0))
 	defer srv.Close()
@@ -388,7 +393,7 @@ func TestTimeoutStillWritesTheReport(t *testing.T) {
 	_, err = client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("audits")})
 	require.NoError(t, err, "create the bucket")
 
-	code, _, stderr := keyaudit(t, "", "scan", "--org", "--concurrency", "1", "--timeout", "4s", "--out", "s3://audits/keyaudit")
+	code, _, stderr := keyaudit(t, "", "scan", "--org", "--concurrency", "1", "--timeout", "30s", "--out", "s3://audits/keyaudit")
 	assert.Equal(t, exitIncomplete, code, "exit code when --timeout stops the audit; stderr: %s", stderr)
 	assert.NotContains(t, stderr, "s3:PutObject", "the deadline is not blamed on a permission")
 	obj, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("audits"), Key: aws.String("keyaudit/latest.json")})

@@ -21,9 +21,11 @@ func newRisk(e *env) *cobra.Command {
 		Long: `Shows the kill-first ranking of a JSON report written by keyaudit scan: every active
 long-term key by risk score (blast radius, age, last use, findings, CloudTrail usage),
 each with its reasons, and what the ranking does not cover.`,
-		Example: `  keyaudit scan --org --out reports/ && keyaudit risk --report reports/report.json
+		Example: `  keyaudit scan --org --out reports/
+  keyaudit risk --report reports/report.json
   keyaudit scan --demo --format json | keyaudit risk --report -
-  keyaudit risk --report report.json --top 0 --format json   every ranked key, as JSON`,
+  # every ranked key, as JSON
+  keyaudit risk --report report.json --top 0 --format json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if file == "" {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyaudit/keyaudit/rules"
 	"github.com/stretchr/testify/assert"
@@ -73,11 +74,16 @@ func TestBinaryRiskRejectsWhatItCannotRank(t *testing.T) {
 		{"no ranking", []string{"risk", "--report", oldPath}, "holds no kill-first ranking"},
 		{"bad top", []string{"risk", "--report", path, "--top", "-1"}, "--top must be 0"},
 		{"bad format", []string{"risk", "--report", path, "--format", "csv"}, `--format "csv": use table or json`},
+		// Issue 25 item 7: it grew by about 70 MB/s without limit.
+		{"endless file", []string{"risk", "--report", "/dev/zero"}, "--report /dev/zero: not a keyaudit JSON report: invalid character '\\x00'"},
 	}
 	for _, tt := range tests {
+		start := time.Now()
 		code, _, stderr := exe(t, nil, tt.args...)
 		assert.Equal(t, exitUsage, code, "case %s: exit code", tt.name)
 		assert.Contains(t, stderr, tt.want, "case %s: message", tt.name)
+		assert.Equal(t, 1, strings.Count(stderr, "\n"), "case %s: one line: %q", tt.name, stderr)
+		assert.Less(t, time.Since(start), 10*time.Second, "case %s: refused at once", tt.name)
 	}
 }
 

@@ -11,12 +11,20 @@ import (
 	"github.com/spf13/cobra"
 )
 
-const scanExample = `  keyaudit scan                                   the account of your current credentials
-  keyaudit scan --profile prod --region eu-west-1 a named profile (SSO, role_arn + mfa_serial, ...)
-  keyaudit scan --org                             every active account of the organization
+// scanExample puts each command on a line of its own under what it does,
+// so that none runs into its description and each can be pasted.
+const scanExample = `  # the account of your current credentials
+  keyaudit scan
+  # a named profile (SSO, role_arn + mfa_serial, ...)
+  keyaudit scan --profile prod --region eu-west-1
+  # every active account of the organization
+  keyaudit scan --org
+  # the accounts named
   keyaudit scan --accounts 111111111111,222222222222
-  keyaudit scan --credential-report report.csv    offline, from downloaded credential reports
-  keyaudit scan --demo                            a simulated organization, no AWS needed`
+  # offline, from downloaded credential reports
+  keyaudit scan --credential-report report.csv
+  # a simulated organization, no AWS needed
+  keyaudit scan --demo`
 
 // offlineFlag selects scan's offline mode, which has flags of its own: a
 // flag of the live audit means nothing there, and is unknown.

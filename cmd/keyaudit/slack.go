@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 
 	"github.com/keyaudit/keyaudit/internal/deliver"
@@ -69,11 +68,12 @@ func (s *slackFlags) readPrevious() (*report.Report, error) {
 	if s.previous == "" {
 		return nil, nil
 	}
-	data, err := os.ReadFile(s.previous)
+	f, err := os.Open(s.previous)
 	if err != nil {
 		return nil, badInput("--previous: %v", err)
 	}
-	r, err := report.ReadReport(bytes.NewReader(data))
+	defer f.Close()
+	r, err := report.ReadReport(f)
 	if err != nil {
 		return nil, badInput("--previous %s: %v", s.previous, err)
 	}

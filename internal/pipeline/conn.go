@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,6 +23,11 @@ import (
 
 // ErrNoTargets: the exclusions left no account to audit.
 var ErrNoTargets = errors.New("no accounts left to audit after the exclusions")
+
+// ErrEmptyOrg: the organization listed no active account, exclusions or
+// not. The management account is always one, so the listing is not the
+// organization the caller thinks it is.
+var ErrEmptyOrg = errors.New("the organization listed no active account: check that the credentials are of its management account or a delegated administrator")
 
 // Selection says which accounts a live run covers and how it reaches them.
 type Selection struct {
@@ -52,6 +59,8 @@ type Conn struct {
 	listed  []audit.Target
 	org     *audit.OrgListing
 	exclude []string
+	// active counts the accounts listed before the exclusions.
+	active int
 }
 
 // Dial asks STS whose the credentials in cfg are, resolves the selection
@@ -68,6 +77,9 @@ func Dial(ctx context.Context, cfg aws.Config, sel Selection) (*Conn, error) {
 	if a, err := arn.Parse(aws.ToString(who.Arn)); err == nil {
 		c.Partition = a.Partition
 	}
+	if !slices.Contains(Partitions, c.Partition) {
+		return nil, fmt.Errorf("the credentials belong to partition %q, which keyaudit does not support (%s)", c.Partition, strings.Join(Partitions, ", "))
+	}
 	switch {
 	case sel.Org:
 		c.org = audit.ListOrg(organizations.NewFromConfig(cfg))
@@ -81,7 +93,10 @@ func Dial(ctx context.Context, cfg aws.Config, sel Selection) (*Conn, error) {
 	default:
 		c.listed = audit.Exclude([]audit.Target{{AccountID: c.Caller}}, sel.Exclude)
 	}
-	if len(c.listed) == 0 {
+	switch {
+	case sel.Org && c.active == 0:
+		return nil, ErrEmptyOrg
+	case len(c.listed) == 0:
 		return nil, ErrNoTargets
 	}
 	c.sessions = audit.NewSessions(cfg, c.Caller, sel.Role)
@@ -98,6 +113,7 @@ func (c *Conn) next(ctx context.Context) ([]audit.Target, error) {
 	if !c.org.More() {
 		c.org = nil
 	}
+	c.active += len(page)
 	page = audit.Exclude(page, c.exclude)
 	c.listed = append(c.listed, page...)
 	return page, nil

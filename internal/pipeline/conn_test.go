@@ -68,3 +68,29 @@ func TestNamesHint(t *testing.T) {
 	assert.True(t, errors.As(h.Hint(other), &nf), "other errors unchanged")
 	_ = iam.ListAccessKeysInput{}
 }
+
+// Issue 22 item 7: an organization that listed no account was blamed on
+// the exclusions, even with none given.
+func TestDialEmptyOrganization(t *testing.T) {
+	w := world(t, func(w *awssim.World) {
+		for i := range w.Accounts {
+			w.Accounts[i].State = "SUSPENDED"
+		}
+	})
+	srv := awssim.NewServer(w)
+	defer srv.Close()
+	cfg, err := srv.AWSConfig(context.Background(), w.Management().ID, "us-east-1")
+	require.NoError(t, err, "simulator config")
+	_, err = pipeline.Dial(context.Background(), cfg, pipeline.Selection{Org: true, Role: role})
+	assert.ErrorIs(t, err, pipeline.ErrEmptyOrg, "an organization with no active account")
+	assert.NotErrorIs(t, err, pipeline.ErrNoTargets, "no exclusion to blame")
+
+	w = world(t, nil)
+	srv2 := awssim.NewServer(w)
+	defer srv2.Close()
+	cfg, err = srv2.AWSConfig(context.Background(), w.Management().ID, "us-east-1")
+	require.NoError(t, err, "simulator config")
+	_, err = pipeline.Dial(context.Background(), cfg, pipeline.Selection{Org: true, Role: role,
+		Exclude: []string{"111111111111", "222222222222", "333333333333", "444444444444", "555555555555", "666666666666"}})
+	assert.ErrorIs(t, err, pipeline.ErrNoTargets, "every account excluded: the exclusions are to blame")
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -27,6 +28,21 @@ const (
 	// MaxConcurrency is the most accounts audited at once (see
 	// audit.MaxConcurrency for why).
 	MaxConcurrency = audit.MaxConcurrency
+	// AccountTime is the least time left an account starts with (see
+	// audit.AccountTime for why).
+	AccountTime = audit.AccountTime
+	// MinTimeout is the shortest deadline an audit of accounts may have:
+	// no account starts with less than audit.AccountTime left, and finding
+	// whose the credentials are and listing the accounts come first (at
+	// exactly 20 s every account of the demo was skipped).
+	MinTimeout = AccountTime + 10*time.Second
+)
+
+// The clock a run judges by must be one AWS could have issued keys under:
+// none before 2006, and not so far ahead that every key is ancient.
+var (
+	earliestAsOf = time.Date(2006, 1, 1, 0, 0, 0, 0, time.UTC)
+	latestAsOf   = 10 * 365 * 24 * time.Hour // after the run's start
 )
 
 // Settings are what one run is asked to do, as plain values: the CLI's
@@ -69,6 +85,9 @@ type Settings struct {
 	MinTime     time.Duration
 	// Timeout, when set, is how long the audit may take.
 	Timeout time.Duration
+	// Region is where API calls go (empty: the profile's); it must be in
+	// a partition keyaudit knows (see Partitions).
+	Region string
 	// AllKeyIDs names every key (ListAccessKeys for every user with one),
 	// not only those a finding or the ranking's CloudTrail budget is about.
 	AllKeyIDs bool
@@ -95,6 +114,8 @@ type Names struct {
 	ExternalID   string // e.g. "--external-id"
 	TrailDays    string // e.g. "--trail-days"
 	Timeout      string // e.g. "--timeout"
+	AsOf         string // e.g. "--as-of"
+	Region       string // e.g. "--region"
 	Profile      string // where credentials come from, e.g. "AWS_PROFILE or --profile"
 }
 
@@ -102,6 +123,11 @@ type Names struct {
 // targets. Its errors name the setting at fault as Names name it: the
 // caller's input is wrong.
 func (s *Settings) Validate() error {
+	if !s.Now.IsZero() && !s.Started.IsZero() {
+		if err := CheckAsOf(s.Names.AsOf, s.Now, s.Started); err != nil {
+			return err
+		}
+	}
 	s.Now = cmp.Or(s.Now, s.Started)
 	s.MinTime = cmp.Or(s.MinTime, audit.AccountTime)
 	s.TrailDays = cmp.Or(s.TrailDays, DefaultTrailDays)
@@ -109,6 +135,13 @@ func (s *Settings) Validate() error {
 	s.Role.Path = cmp.Or(s.Role.Path, DefaultRolePath)
 	s.Role.SessionName = cmp.Or(s.Role.SessionName, "keyaudit-"+s.RunID)
 	if err := s.Role.Validate(); err != nil {
+		return err
+	}
+	if strings.Contains(s.Role.Path, "//") {
+		// IAM refuses an empty path segment: every AssumeRole would fail.
+		return fmt.Errorf("role path %q is not a valid IAM path: it has an empty segment (//)", s.Role.Path)
+	}
+	if err := checkRegion(cmp.Or(s.Names.Region, "the region"), s.Region); err != nil {
 		return err
 	}
 	if s.Concurrency < 0 || s.Concurrency > MaxConcurrency {
@@ -132,6 +165,37 @@ func (s *Settings) Validate() error {
 		return fmt.Errorf("%s discovers the accounts itself: drop %s and %s, or drop %s", s.Names.Org, s.Names.Accounts, s.Names.AccountsFile, s.Names.Org)
 	}
 	s.targets, s.exclude = targets, exclude
+	return nil
+}
+
+// CheckAsOf refuses a time to judge keys by (where names the setting)
+// that no run could mean: before AWS issued keys, or years after started.
+func CheckAsOf(where string, asOf, started time.Time) error {
+	if asOf.Before(earliestAsOf) || asOf.After(started.Add(latestAsOf)) {
+		return fmt.Errorf("%s %s is not a plausible time to judge keys by: give one from %d to %d years from now",
+			cmp.Or(where, "the as-of time"), asOf.Format(time.DateOnly), earliestAsOf.Year(), latestAsOf/(365*24*time.Hour))
+	}
+	return nil
+}
+
+// Partitions are the AWS partitions keyaudit builds ARNs, home regions
+// and endpoints for.
+var Partitions = []string{"aws", "aws-cn", "aws-us-gov"}
+
+var regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+
+// checkRegion refuses a region that is not a region's name, or that lies
+// in a partition keyaudit does not know (the isolated ones: us-iso-east-1,
+// eu-isoe-west-1, ...), whose ARNs would be built as if in aws.
+func checkRegion(where, region string) error {
+	switch {
+	case region == "":
+		return nil
+	case !regionName.MatchString(region):
+		return fmt.Errorf("%s %q is not an AWS region name such as us-east-1", where, region)
+	case strings.Contains(region, "-iso"):
+		return fmt.Errorf("%s %q is in a partition keyaudit does not support: use a region of %s", where, region, strings.Join(Partitions, ", "))
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"github.com/keyaudit/keyaudit/rules"
@@ -13,7 +14,8 @@ import (
 )
 
 var cliNames = pipeline.Names{Accounts: "--accounts", AccountsFile: "--accounts-file", Exclude: "--exclude-accounts", Org: "--org",
-	Concurrency: "--concurrency", ExternalID: "--external-id", TrailDays: "--trail-days", Timeout: "--timeout"}
+	Concurrency: "--concurrency", ExternalID: "--external-id", TrailDays: "--trail-days", Timeout: "--timeout",
+	AsOf: "--as-of", Region: "--region"}
 
 // settings are valid settings of a run over accounts, as an entrypoint
 // would translate them.
@@ -80,6 +82,13 @@ func TestSettingsValidate(t *testing.T) {
 		{"trail days", func(s *pipeline.Settings) { s.TrailDays = 91 }, "--trail-days must be from 1 to 90"},
 		{"timeout", func(s *pipeline.Settings) { s.Timeout = -1 }, "--timeout must not be negative"},
 		{"role", func(s *pipeline.Settings) { s.Role.Name = "bad role" }, `role name "bad role"`},
+		// Issue 25 item 10: each of these was accepted.
+		{"role path //", func(s *pipeline.Settings) { s.Role.Path = "//" }, `role path "//" is not a valid IAM path: it has an empty segment`},
+		{"role path /a//b/", func(s *pipeline.Settings) { s.Role.Path = "/a//b/" }, `role path "/a//b/"`},
+		{"as-of year 1", func(s *pipeline.Settings) { s.Now = time.Date(1, 1, 2, 0, 0, 0, 0, time.UTC) }, "--as-of 0001-01-02 is not a plausible time"},
+		{"as-of far ahead", func(s *pipeline.Settings) { s.Now = asOf.AddDate(11, 0, 0) }, "--as-of 2037-11-24 is not a plausible time"},
+		{"unknown partition", func(s *pipeline.Settings) { s.Region = "us-iso-east-1" }, `--region "us-iso-east-1" is in a partition keyaudit does not support: use a region of aws, aws-cn, aws-us-gov`},
+		{"not a region", func(s *pipeline.Settings) { s.Region = "moon" }, `--region "moon" is not an AWS region name`},
 	}
 	for _, tt := range bad {
 		s := settings("111111111111")
@@ -89,4 +98,16 @@ func TestSettingsValidate(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want, "case %s", tt.name)
 		}
 	}
+}
+
+// Regions of the partitions keyaudit knows pass; so does the profile's.
+func TestSettingsAcceptKnownPartitions(t *testing.T) {
+	for _, region := range []string{"", "us-east-1", "eu-central-2", "cn-north-1", "us-gov-west-1", "ap-southeast-5"} {
+		s := settings("111111111111")
+		s.Region = region
+		assert.NoError(t, s.Validate(), "region %q", region)
+	}
+	s := settings("111111111111")
+	s.Now = asOf.AddDate(-1, 0, 0)
+	assert.NoError(t, s.Validate(), "a year back is a plausible --as-of")
 }
