@@ -475,38 +475,37 @@ var (
 	mrkdwn = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;",
 		"*", "\u2217", "~", "\u223c", "`", "\u02cb", "[", "\uff3b", "]", "\uff3d")
 	keyIDs = regexp.MustCompile(`\bA[KS]IA[A-Z2-7]{16}\b`)
-	// What Slack's clients would show as a link: a scheme's "://", and a
-	// host name (labels joined by dots, the last starting with a letter,
-	// so that "1.14" and "e.g." are left alone).
-	schemes = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://`)
-	hosts   = regexp.MustCompile(`[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}[\p{L}\p{N}-]+`)
+	// Slack links a host name alone too (labels joined by dots, the last
+	// starting with a letter, so that "1.14" and "e.g." are left alone).
+	hosts = regexp.MustCompile(`[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}[\p{L}\p{N}-]+`)
 )
 
 // esc prepares a value from AWS or input for Slack mrkdwn: key IDs masked
 // (Slack is not the auditors' record), &, < and > escaped so that no
 // <!channel>, <@user> or <url|text> can form, the formatting characters
-// neutralised, control characters made spaces, and URLs and host names
-// defanged (hxxps://evil[.]example), since a member account's root can
-// name its account with a link. An underscore inside a word stays, so
+// neutralised, control characters made spaces, bidirectional controls
+// dropped, and URLs (report.Defang) and host names defanged, since a
+// member account's root can name its account with a link. An underscore inside a word stays, so
 // that svc_deploy reads as it is named: Slack italicises only at word
 // boundaries, and there the underscore is swapped for a look-alike.
 func (m *message) esc(s string) string {
 	s = mrkdwn.Replace(keyIDs.ReplaceAllStringFunc(s, m.mask))
-	s = schemes.ReplaceAllStringFunc(s, func(scheme string) string {
-		return strings.Replace(strings.Replace(scheme, "tt", "xx", 1), "://", "[:]//", 1)
-	})
-	s = hosts.ReplaceAllStringFunc(s, func(host string) string { return strings.ReplaceAll(host, ".", "[.]") })
+	s = hosts.ReplaceAllStringFunc(report.Defang(s), func(host string) string { return strings.ReplaceAll(host, ".", "[.]") })
 	rs := []rune(s)
 	word := func(i int) bool {
 		return i >= 0 && i < len(rs) && (unicode.IsLetter(rs[i]) || unicode.IsDigit(rs[i]))
 	}
+	var b strings.Builder
 	for i, r := range rs {
 		switch {
 		case r == '_' && !(word(i-1) && word(i+1)):
-			rs[i] = '\u02cd'
+			b.WriteRune('\u02cd')
 		case unicode.IsControl(r): // a newline would start a fake line
-			rs[i] = ' '
+			b.WriteRune(' ')
+		case unicode.Is(unicode.Bidi_Control, r): // dropped: it would reorder what follows
+		default:
+			b.WriteRune(r)
 		}
 	}
-	return string(rs)
+	return b.String()
 }

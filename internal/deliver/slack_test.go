@@ -208,6 +208,7 @@ func TestSlackEscapesHostileValues(t *testing.T) {
 	r.Findings[0].AccountName = "Rotate at https://evil.example/login now"
 	r.Findings[1].Principal = "<!channel> svc_deploy <https://evil.example|click> <@U123>"
 	r.Risk[2].Principal = "www.evil.example.com"
+	r.Risk[1].Principal = "svc\u202egnp.exe"
 	p := post(t, r, report.Diff(nil, r), "")
 
 	all := strings.Join(texts(p.Blocks), "\n")
@@ -217,11 +218,12 @@ func TestSlackEscapesHostileValues(t *testing.T) {
 		"Rotate at hxxps[:]//evil[.]example/login now (111111111111)",
 		"&lt;!channel&gt; svc_deploy &lt;hxxps[:]//evil[.]example|click&gt; &lt;@U123&gt;",
 		"www[.]evil[.]example[.]com in prod",
+		"svcgnp[.]exe",
 	} {
 		assert.Contains(t, all, want, "the value is shown, defused")
 	}
 	for _, bad := range []string{"<!channel>", "<https://", "<@U123>", "](", "*URGENT*", "~struck~", "`code`", "_leaning_", "\n• *critical* fake",
-		"https://evil", "evil.example"} {
+		"https://evil", "evil.example", "\u202e"} {
 		assert.NotContains(t, all, bad, "hostile syntax reached Slack")
 	}
 	assert.NotContains(t, p.Text, "<", "notification text")
