@@ -121,7 +121,7 @@ func parseAsOf(s string, now time.Time) (time.Time, error) {
 
 // cisFlag adds --cis-version, which overrides the config file's cis_version.
 func cisFlag(fs *pflag.FlagSet, v *string) {
-	fs.StringVar(v, "cis-version", "", "CIS AWS Foundations Benchmark version whose ids are shown: v4.0.1 (also v1.4.0-v4.0.0), v5.0.0 or v6.0.0 (default: the config's cis_version, else v6.0.0)")
+	fs.StringVar(v, "cis-version", "", "CIS AWS Foundations Benchmark version whose ids are shown: v4.0.1 (also v1.4.0-v4.0.0), v5.0.0, v6.0.0 or v7.0.0 (default: the config's cis_version, else v6.0.0)")
 }
 
 // loadConfig reads --config, or returns the defaults, then applies --cis-version.
