@@ -17,6 +17,7 @@ import (
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/golden"
+	"github.com/keyaudit/keyaudit/report"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -232,6 +233,12 @@ func normalised(t *testing.T, data []byte) map[string]any {
 	require.NoError(t, json.Unmarshal([]byte(strings.ReplaceAll(string(data), id, "RUN-ID")), &r), "the report is JSON")
 	delete(r, "run_id")
 	delete(r, "generated_at")
+	// A second run of the series carries each finding's first sighting
+	// from the first: the only field in which two runs of one instant differ.
+	findings, _ := r["findings"].([]any)
+	for _, f := range findings {
+		delete(f.(map[string]any), "first_seen")
+	}
 	return r
 }
 
@@ -262,6 +269,11 @@ func TestDistributedReportEqualsSingle(t *testing.T) {
 	assert.Equal(t, single.Findings, run.summary.Findings, "findings in both summaries")
 	assert.True(t, strings.HasPrefix(run.summary.Slack, "sent") || run.summary.Slack == "nothing new", "merge tells Slack: %q", run.summary.Slack)
 
+	var merged report.Report
+	require.NoError(t, json.Unmarshal(reportAt(t, c, run.summary.Report), &merged), "the merged report")
+	for _, f := range merged.Findings {
+		assert.Equal(t, asOf, f.FirstSeen.UTC(), "the merge carries %s's first sighting from the single run before it", f.Fingerprint)
+	}
 	want := normalised(t, reportAt(t, c, single.Report))
 	got := normalised(t, reportAt(t, c, run.summary.Report))
 	assert.Equal(t, want, got, "the merged report equals the single invocation's")

@@ -927,9 +927,13 @@ func TestTemplateFunctionRoleScope(t *testing.T) {
 	assert.ElementsMatch(t, []string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs.get("Action").strings(), "the logs actions")
 	assert.Equal(t, "!GetAtt", logs.get("Resource").Tag, "the logs resource is an attribute")
 	assert.Equal(t, "KeyAuditLogGroup.Arn", logs.get("Resource").str(), "the function's own log group only (its ARN ends in :*, its streams)")
+	// Organizations' resources are named by the organization's ID, which
+	// the template cannot know: its reads are the statements on "*".
+	orgReads := []string{"organizations:ListAccounts", "organizations:DescribeOrganization", "organizations:ListParents",
+		"organizations:ListPoliciesForTarget", "organizations:DescribePolicy"}
 	for sid, st := range sids {
 		if st.get("Resource").str() == "*" {
-			assert.Equal(t, []string{"organizations:ListAccounts"}, st.get("Action").strings(), "%s: only ListAccounts has no resource to name", sid)
+			assert.Subset(t, orgReads, st.get("Action").strings(), "%s: only the Organizations reads have no resource to name", sid)
 		}
 	}
 
