@@ -104,7 +104,7 @@ func (h *handler) remediate(ctx context.Context, inv *invocation, conn *pipeline
 	}
 	sel := inv.settings.Selection()
 	sel.Org, sel.Accounts, sel.Exclude = false, accounts, nil
-	sel.Role.Name, sel.Role.Path = p.RoleName, ""
+	sel.Role.Name, sel.Role.Path = p.RoleName, "/" // template.yaml gives it no path
 	through, err := pipeline.Dial(ctx, inv.cfg, sel)
 	if err != nil {
 		return nil, fmt.Errorf("reach the accounts through the remediation role %s: %w", p.RoleName, err)
