@@ -28,7 +28,7 @@ var AuditorActions = []string{
 	"organizations:ListParents",
 	"organizations:ListPoliciesForTarget",
 	"organizations:DescribePolicy",
-	"sts:AssumeRole",                // on the member role only
+	"sts:AssumeRole",                // the member role; the remediation role with a Lambda policy on
 	"s3:GetObject",                  // the previous latest.json, and a config file in S3
 	"s3:PutObject",                  // the reports
 	"secretsmanager:GetSecretValue", // the Slack webhook URL or bot token

@@ -67,6 +67,8 @@ type settings struct {
 	SecurityHubRegion string
 	// Reserve is kept back from the invocation deadline to write reports.
 	Reserve time.Duration
+	// Policies are the opt-in remediation (lambda/remediate.go).
+	Policies policies
 }
 
 // lambdaNames name the run's settings as the function's environment.
@@ -120,6 +122,10 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 		}
 		s.Reserve = time.Duration(n) * time.Second
 	}
+	var err error
+	if s.Policies, err = policiesFromEnv(getenv); err != nil {
+		return s, err
+	}
 	check := s.Run
 	return s, check.Validate()
 }
@@ -139,6 +145,9 @@ type input struct {
 	Run      *run        `json:"run"`
 	Targets  []item      `json:"targets"`
 	Map      *mapOutcome `json:"map"`
+	// Leaked are key IDs found where they must not be, for the
+	// DeactivateLeakedKeys policy (lambda/remediate.go).
+	Leaked []string `json:"leaked"`
 }
 
 // Summary is what a run's last invocation returns.
@@ -153,6 +162,8 @@ type Summary struct {
 	Incomplete string `json:"incomplete,omitempty"`
 	Report     string `json:"report"`
 	Slack      string `json:"slack"`
+	// Remediation is what the opt-in policies changed, and how to undo it.
+	Remediation *Remediation `json:"remediation,omitempty"`
 	// SecurityHub is "imported", "partly imported: …" (out of time, the
 	// rest carried to the next run), "failed" or "not configured".
 	SecurityHub string `json:"security_hub"`
@@ -200,6 +211,7 @@ func (h *handler) single(ctx context.Context, in input) (Summary, error) {
 	auditCtx, cancel := h.auditContext(ctx)
 	defer cancel()
 	r := pipeline.Live(auditCtx, inv.options(conn), conn.Targets, conn.IAM)
+	inv.leaked = in.Leaked
 	return h.finish(ctx, inv, conn, r)
 }
 
@@ -233,6 +245,7 @@ type invocation struct {
 	cfg      aws.Config
 	log      *slog.Logger
 	s3       *s3.Client
+	leaked   []string // the event's, for the remediation policies
 }
 
 // begin loads AWS and the rules' config for a step of run rn, and
@@ -310,6 +323,13 @@ func (h *handler) finish(ctx context.Context, inv *invocation, conn *pipeline.Co
 			d.Slack.OnlyChanges, d.Slack.APIURL = h.settings.SlackOnlyNew, h.settings.SlackAPIURL
 		}
 	}
+	// The opt-in remediation acts before Slack hears, so that the message
+	// names the journal and the undo command.
+	acted, actErr := h.remediate(ctx, inv, conn, r, inv.leaked)
+	sum.Remediation = acted
+	if d.Slack != nil {
+		d.Slack.Acted = acted.slackLine()
+	}
 	out := d.Deliver(ctx, r)
 	sum.Report = out.Location
 	if out.Written != nil {
@@ -335,7 +355,7 @@ func (h *handler) finish(ctx context.Context, inv *invocation, conn *pipeline.Co
 	}
 	sum.Slack = outcome(h.settings.SlackSecretARN != "", errors.Join(slackErr, out.Announced), sent)
 	inv.log.Info("run complete", "accounts", sum.Accounts, "findings", sum.Findings, "report", sum.Report, "slack", sum.Slack, "security_hub", sum.SecurityHub)
-	return sum, errors.Join(out.Imported, slackErr, out.Announced)
+	return sum, errors.Join(actErr, out.Imported, slackErr, out.Announced)
 }
 
 // outcome is a step's word in the summary: "not configured", "failed" or done.

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,8 +172,9 @@ func TestTemplateGrantsExactlyTheActionsTheCodeCalls(t *testing.T) {
 	sameSet(t, "the function role", actions(fnStatements), want)
 	for _, st := range fnStatements {
 		if slices.Contains(st.get("Action").strings(), "sts:AssumeRole") {
-			if res := st.get("Resource").str(); !strings.HasSuffix(res, ":role/${MemberRoleName}") {
-				t.Errorf("sts:AssumeRole is granted on %q, want only the member role", res)
+			res := st.get("Resource").str()
+			if !strings.HasSuffix(res, ":role/${MemberRoleName}") && res != "arn:${AWS::Partition}:iam::*:role/${AWS::StackName}-remediation" {
+				t.Errorf("sts:AssumeRole is granted on %q, want only the member role and the remediation role", res)
 			}
 		}
 	}
@@ -1217,11 +1219,41 @@ func TestTemplateRemediationRole(t *testing.T) {
 	ss := tpl.get("Resources", "RemediationRoleStackSet")
 	require.NotNil(t, ss.Node, "the remediation StackSet")
 	assert.Equal(t, "RemediationOn", ss.get("Condition").str(), "created only when remediation is on")
-	on := tpl.get("Conditions", "RemediationOn")
-	assert.Equal(t, []string{"Remediation", "Enabled"}, []string{on.Content[0].Value, on.Content[1].Value}, "RemediationOn is Remediation=Enabled")
-	for _, p := range []string{"Remediation", "RemediationDeletion"} {
-		assert.Equal(t, "Disabled", tpl.get("Parameters", p, "Default").str(), "%s is off by default", p)
+	defaults := map[string]string{}
+	for name, p := range mapping(tpl.get("Parameters")) {
+		defaults[name] = p.get("Default").str()
 	}
+	for _, tt := range []struct {
+		name                   string
+		params                 map[string]string
+		role, function, leaked bool
+	}{
+		{"the defaults", nil, false, false, false},
+		{"Remediation=Enabled", map[string]string{"Remediation": "Enabled"}, true, false, false},
+		{"RemediationDeletion alone", map[string]string{"RemediationDeletion": "Enabled"}, false, false, false},
+		{"DeactivateLeakedKeys=Enabled", map[string]string{"DeactivateLeakedKeys": "Enabled"}, true, true, true},
+		{"DeactivateUnusedDays=90", map[string]string{"DeactivateUnusedDays": "90"}, true, true, false},
+	} {
+		params := maps.Clone(defaults)
+		maps.Copy(params, tt.params)
+		assert.Equal(t, tt.role, evalCondition(t, tpl, "RemediationOn", params), "%s: the remediation role", tt.name)
+		assert.Equal(t, tt.function, evalCondition(t, tpl, "FunctionRemediates", params), "%s: the function may assume it", tt.name)
+		assert.Equal(t, tt.leaked, evalCondition(t, tpl, "DeactivatesLeakedKeys", params), "%s: leaked keys are deactivated", tt.name)
+	}
+
+	// The function's policies: off by default, and it may assume the
+	// remediation role only when one is on, in this organization only.
+	doc := seq(tpl.get("Resources", "KeyAuditFunctionRole", "Properties", "Policies"))[0].get("PolicyDocument", "Statement")
+	assert.Equal(t, "FunctionRemediates", conditionOf(doc, "AssumeRemediationRole"), "the function assumes the remediation role only with a policy on")
+	assume := statementsBySid(doc)["AssumeRemediationRole"]
+	assert.Equal(t, []string{"sts:AssumeRole"}, assume.get("Action").strings(), "assume only")
+	assert.Equal(t, "arn:${AWS::Partition}:iam::*:role/${AWS::StackName}-remediation", assume.get("Resource").str(), "the remediation role by name")
+	assert.Equal(t, "${aws:PrincipalOrgID}", assume.get("Condition", "StringEquals", "aws:ResourceOrgID").str(), "of this organization only")
+	env := tpl.get("Globals", "Function", "Environment", "Variables")
+	assert.Equal(t, []string{"DeactivatesLeakedKeys", "true", "false"}, env.get("KEYAUDIT_DEACTIVATE_LEAKED").strings(), "the leaked-key policy follows its parameter")
+	assert.Equal(t, "DeactivateUnusedDays", env.get("KEYAUDIT_DEACTIVATE_UNUSED_DAYS").str(), "the unused-key policy follows its parameter")
+	assert.Equal(t, "${AWS::StackName}-remediation", env.get("KEYAUDIT_REMEDIATION_ROLE_NAME").str(), "the role the StackSet deploys")
+	assert.Equal(t, "${AWS::StackName}-remediation", paramValue(ss, "RoleName"), "the StackSet deploys the role the function assumes")
 	for name, r := range mapping(tpl.get("Resources")) {
 		if name != "RemediationRoleStackSet" {
 			assert.NotContains(t, r.get("Properties", "TemplateBody").str(), "iam:UpdateAccessKey", "%s: no other resource may change keys", name)
@@ -1229,16 +1261,12 @@ func TestTemplateRemediationRole(t *testing.T) {
 		}
 	}
 
-	params := map[string]string{}
-	for _, p := range seq(ss.get("Properties", "Parameters")) {
-		params[p.get("ParameterKey").str()] = p.get("ParameterValue").str()
-	}
-	assert.Equal(t, "RemediationDeletion", params["Deletion"], "deletion follows its own parameter")
+	assert.Equal(t, "RemediationDeletion", paramValue(ss, "Deletion"), "deletion follows its own parameter")
 	body := parseYAML(t, []byte(ss.get("Properties", "TemplateBody").str()))
 	role := body.get("Resources", "RemediationRole")
 	stmts := seq(role.get("Properties", "Policies"))
 	require.Len(t, stmts, 1, "one policy")
-	doc := stmts[0].get("PolicyDocument", "Statement")
+	doc = stmts[0].get("PolicyDocument", "Statement")
 	always := statementsBySid(doc)
 	delete(always, "DeleteAfterEvidence") // conditional: below
 	var got []string
@@ -1274,6 +1302,58 @@ func TestTemplateRemediationRole(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, []byte(ss.get("Properties", "TemplateBody").str()), 0o600), "extract the StackSet's template")
 	out, err := exec.Command("cfn-lint", "--format", "parseable", file).CombinedOutput()
 	assert.NoError(t, err, "cfn-lint of the remediation role's template reports:\n%s", out)
+}
+
+// paramValue is the value a StackSet passes its template's parameter key.
+func paramValue(ss node, key string) string {
+	for _, p := range seq(ss.get("Properties", "Parameters")) {
+		if p.get("ParameterKey").str() == key {
+			return p.get("ParameterValue").str()
+		}
+	}
+	return ""
+}
+
+// evalCondition evaluates the template's condition name with the given
+// parameter values, as CloudFormation would: !Equals, !Not, !Or, !And,
+// Condition and !Ref of a parameter are what the template's conditions use.
+func evalCondition(t *testing.T, tpl node, name string, params map[string]string) bool {
+	t.Helper()
+	c := tpl.get("Conditions", name)
+	require.NotNil(t, c.Node, "the condition %s", name)
+	return evalNode(t, tpl, c.Node, params)
+}
+
+func evalNode(t *testing.T, tpl node, n *yaml.Node, params map[string]string) bool {
+	t.Helper()
+	value := func(v *yaml.Node) string {
+		if v.Tag == "!Ref" {
+			p, ok := params[v.Value]
+			require.True(t, ok, "!Ref %s names a parameter", v.Value)
+			return p
+		}
+		return v.Value
+	}
+	if n.Kind == yaml.MappingNode && len(n.Content) == 2 && n.Content[0].Value == "Condition" {
+		return evalCondition(t, tpl, n.Content[1].Value, params)
+	}
+	switch n.Tag {
+	case "!Equals":
+		require.Len(t, n.Content, 2, "!Equals takes two values")
+		return value(n.Content[0]) == value(n.Content[1])
+	case "!Not":
+		return !evalNode(t, tpl, n.Content[0], params)
+	case "!Or", "!And":
+		and := n.Tag == "!And"
+		for _, c := range n.Content {
+			if evalNode(t, tpl, c, params) != and {
+				return !and
+			}
+		}
+		return and
+	}
+	require.Failf(t, "unknown condition function", "%s at line %d", n.Tag, n.Line)
+	return false
 }
 
 // mapping is a mapping's values by key.

@@ -272,18 +272,7 @@ func (m *remediation) remediator(ctx context.Context, e *env, conn *pipeline.Con
 	actor := fmt.Sprintf("%s (credentials of account %s)", cmp.Or(e.getenv("USER"), "unknown user"), conn.Caller)
 	return &remediate.Remediator{
 		Journal: j, JournalID: pipeline.NewID(time.Now()) + "-" + hex.EncodeToString(suffix), Actor: actor,
-		Clock: time.Now, UnusedDays: unusedDays, ExemptTag: m.exemptTag, Yes: m.yes,
-		Connect: func(ctx context.Context, account string) (remediate.IAM, error) {
-			c, err := conn.IAM(ctx, account)
-			if err != nil {
-				return nil, err
-			}
-			client, ok := c.(remediate.IAM)
-			if !ok {
-				return nil, fmt.Errorf("the IAM client of account %s cannot make changes", account)
-			}
-			return client, nil
-		},
+		Clock: time.Now, UnusedDays: unusedDays, ExemptTag: m.exemptTag, Yes: m.yes, Connect: remediate.Through(conn.IAM),
 	}, nil
 }
 

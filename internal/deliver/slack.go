@@ -43,6 +43,10 @@ type Slack struct {
 	HTTPClient  *http.Client
 	// Attempts bounds the posts tried when Slack rate-limits (default 3).
 	Attempts int
+	// Acted is a section (mrkdwn) telling what the run changed: the
+	// Lambda's remediation, with its journal and undo command. A run that
+	// changed something is announced even on a quiet night.
+	Acted string
 }
 
 // Notify posts the message for a run; it reports whether one was sent.
@@ -52,10 +56,15 @@ func (s *Slack) Notify(ctx context.Context, r *report.Report, ch report.Changes,
 }
 
 func (s *Slack) notify(ctx context.Context, r *report.Report, ch report.Changes, top report.TopChanges, location string) (bool, error) {
-	if s.OnlyChanges && quiet(r, ch) && len(top.Entrants) == 0 {
+	if s.OnlyChanges && quiet(r, ch) && len(top.Entrants) == 0 && s.Acted == "" {
 		return false, nil
 	}
 	blocks := slackBlocks(r, ch, top, location)
+	if s.Acted != "" {
+		// Right under the headline: what was done matters before what is open.
+		acted := slack.NewSectionBlock(mrkdwnText(fit(s.Acted, maxSectionText)), nil, nil)
+		blocks = slices.Insert(blocks, 1, slack.Block(acted))[:min(len(blocks)+1, maxBlocks)]
+	}
 	fallback := Headline(r, ch)
 	client := s.HTTPClient
 	if client == nil {

@@ -275,3 +275,20 @@ func (r *Remediator) inUse(ctx context.Context, client IAM, keyID, status string
 	}
 	return "", nil
 }
+
+// Through makes a Remediator's Connect of a function that reaches an
+// account's IAM (pipeline.Conn.IAM through a role): the client it returns
+// must make changes too.
+func Through[C any](iamOf func(ctx context.Context, accountID string) (C, error)) func(context.Context, string) (IAM, error) {
+	return func(ctx context.Context, account string) (IAM, error) {
+		c, err := iamOf(ctx, account)
+		if err != nil {
+			return nil, err
+		}
+		client, ok := any(c).(IAM)
+		if !ok {
+			return nil, fmt.Errorf("the IAM client of account %s cannot make changes", account)
+		}
+		return client, nil
+	}
+}
