@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/golden"
+	"github.com/keyaudit/keyaudit/internal/s3capture"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
@@ -568,4 +570,38 @@ func metricsLine(t *testing.T, logs string) []byte {
 	}
 	require.Len(t, found, 1, "run metrics lines in the log:\n%s", logs)
 	return []byte(found[0] + "\n")
+}
+
+// TestLambdaKMSKey: with KEYAUDIT_KMS_KEY_ARN every object the function
+// writes names that key (SSE-KMS), as the bucket policy requires: the
+// reports, latest.json and announced.json of a run, and the account list
+// of a distributed run's discover step. Seen as the local S3 received them.
+func TestLambdaKMSKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the Lambda binary")
+	}
+	const key = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	w := newWorld(t, nil)
+	st := startStack(t, w)
+	capture := s3capture.Start()
+	t.Cleanup(capture.Close)
+	st.s3 = capture.Server
+	reportBucket(t, st)
+
+	resp, failure, logs := invoke(t, st, w.Management().ID, `{}`, 2*time.Minute, "KEYAUDIT_KMS_KEY_ARN="+key)
+	decodeSummary(t, resp, failure, logs, "single run")
+	_, failure, logs = invoke(t, st, w.Management().ID, `{"step":"discover","input":{}}`, time.Minute, "KEYAUDIT_KMS_KEY_ARN="+key)
+	require.Empty(t, failure, "discover; logs:\n%s", logs)
+
+	var paths []string
+	for _, wr := range capture.Writes() {
+		paths = append(paths, wr.Path)
+		if wr.Names() {
+			assert.Equal(t, "aws:kms", wr.SSE, "%s %s: encryption", wr.Call, wr.Path)
+			assert.Equal(t, key, wr.SSEKMSKeyID, "%s %s: the KMS key", wr.Call, wr.Path)
+		}
+	}
+	for _, want := range []string{"/keyaudit/latest.json", "/keyaudit/announced.json", "/accounts.json", "/report.json", "/findings.csv"} {
+		assert.True(t, slices.ContainsFunc(paths, func(p string) bool { return strings.HasSuffix(p, want) }), "an object %s written; written: %v", want, paths)
+	}
 }
