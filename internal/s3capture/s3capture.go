@@ -22,6 +22,9 @@ type Write struct {
 	// SSE and SSEKMSKeyID are the x-amz-server-side-encryption headers.
 	SSE, SSEKMSKeyID string
 	ContentLength    int64
+	// Credential is the signature's access key ID and scope:
+	// AKID/DATE/REGION/s3/aws4_request. It holds no secret.
+	Credential string
 }
 
 // Names reports whether the call is one that names an object's
@@ -66,7 +69,15 @@ func (s *Server) record(r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes = append(s.writes, Write{Call: call, Path: r.URL.Path, ContentLength: r.ContentLength,
-		SSE: r.Header.Get("X-Amz-Server-Side-Encryption"), SSEKMSKeyID: r.Header.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id")})
+		SSE: r.Header.Get("X-Amz-Server-Side-Encryption"), SSEKMSKeyID: r.Header.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"),
+		Credential: credential(r.Header.Get("Authorization"))})
+}
+
+// credential is the Credential field of a SigV4 Authorization header.
+func credential(auth string) string {
+	_, rest, _ := strings.Cut(auth, "Credential=")
+	c, _, _ := strings.Cut(rest, ",")
+	return c
 }
 
 // hasKey reports whether a path-style path /bucket/key names an object.
