@@ -15,6 +15,7 @@ package main
 //	                     batches that failed, and why
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -31,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"github.com/keyaudit/keyaudit/audit"
+	"github.com/keyaudit/keyaudit/internal/deliver"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
 	"golang.org/x/sync/errgroup"
 )
@@ -363,9 +365,10 @@ func (h *handler) putJSON(ctx context.Context, inv *invocation, key string, v an
 	if err != nil {
 		return fmt.Errorf("encode s3://%s/%s: %w", h.settings.Bucket, key, err)
 	}
-	_, err = inv.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(h.settings.Bucket), Key: aws.String(key),
-		Body: strings.NewReader(string(data)), ContentType: aws.String("application/json")})
-	if err != nil {
+	put := &s3.PutObjectInput{Bucket: aws.String(h.settings.Bucket), Key: aws.String(key),
+		Body: bytes.NewReader(data), ContentType: aws.String("application/json")}
+	deliver.Encrypt(put, h.settings.KMSKeyARN)
+	if _, err := inv.s3.PutObject(ctx, put); err != nil {
 		return fmt.Errorf("write s3://%s/%s (the role needs s3:PutObject on the bucket): %w", h.settings.Bucket, key, err)
 	}
 	return nil

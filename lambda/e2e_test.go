@@ -28,6 +28,7 @@ import (
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
+	"github.com/keyaudit/keyaudit/internal/s3capture"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
 	"github.com/keyaudit/keyaudit/rules"
@@ -263,6 +264,11 @@ func TestLambdaNightlyRun(t *testing.T) {
 	assert.NotContains(t, logs, slackToken, "the Slack token in the function's logs")
 	assert.NotContains(t, logs, st.sim.Credentials(w.Management().ID).SecretAccessKey, "the secret access key in the function's logs")
 	assert.Contains(t, logs, `"run_id"`, "logs are JSON with the run ID")
+	_, values, top := emfLine(t, metricsLine(t, logs))
+	assert.Equal(t, map[string]float64{"AccountsOK": 3, "AccountsError": 2, "AccountsSkipped": 0, "ListingIncomplete": 0, "Findings": float64(sum.Findings)}, values,
+		"the run metrics count the run")
+	assert.Equal(t, "keyaudit", top[metricsDimension], "the run metrics name the function")
+	assert.Equal(t, sum.RunID, top["run_id"], "the run metrics name the run")
 
 	// The next night: legacy-backup's inactive key was deleted, alice's
 	// never-used key is gone, and a new console user without MFA got a key.
@@ -448,24 +454,43 @@ func TestLambdaS3DownLogsTheFindings(t *testing.T) {
 	st := startStack(t, w)
 	st.s3 = failingPuts(t, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
 
+	// Built before the clock starts: the build is not the invocation's.
+	_, err := bootstrap()
+	require.NoError(t, err, "build the bootstrap binary")
 	start := time.Now()
 	resp, failure, logs := invoke(t, st, w.Management().ID, `{}`, 35*time.Second, "KEYAUDIT_RESERVE_SECONDS=10")
 	assert.Less(t, time.Since(start), 35*time.Second, "the invocation ends before its deadline")
 	assert.Empty(t, resp, "no success response when the reports were not written")
 	assert.Contains(t, failure, "reports not written to S3 (the findings are in the log)", "the invocation fails loudly")
-	var logged struct {
-		Msg      string          `json:"msg"`
-		Summary  report.Summary  `json:"summary"`
-		Findings []rules.Finding `json:"findings"`
-	}
+	// The summary first, then the findings in parts, each line under
+	// Lambda's 256 KB.
+	var summary *report.Summary
+	var findings []rules.Finding
+	var parts, findingLines int
 	for _, line := range strings.Split(logs, "\n") {
-		if strings.Contains(line, "reports not written to S3") && strings.HasPrefix(line, "{") {
-			require.NoError(t, json.Unmarshal([]byte(line), &logged), "the log line is JSON: %s", line)
+		if !strings.Contains(line, "not written to S3") || !strings.HasPrefix(line, "{") {
+			continue
+		}
+		assert.Less(t, len(line), 256<<10, "a log line Lambda keeps whole")
+		var logged struct {
+			Summary      *report.Summary `json:"summary"`
+			FindingParts int             `json:"finding_parts"`
+			Findings     []rules.Finding `json:"findings"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &logged), "the log line is JSON: %s", line)
+		if logged.Summary != nil {
+			summary, parts = logged.Summary, logged.FindingParts
+			continue
+		}
+		if logged.Findings != nil {
+			findingLines++
+			findings = append(findings, logged.Findings...)
 		}
 	}
-	require.NotEmpty(t, logged.Msg, "a log line with the findings; logs:\n%s", logs)
-	assert.NotEmpty(t, logged.Findings, "the findings are in the log; logs:\n%s", logs)
-	assert.Equal(t, len(logged.Findings), logged.Summary.Findings, "the summary is in the log and counts the findings")
+	require.NotNil(t, summary, "a log line with the summary; logs:\n%s", logs)
+	assert.NotEmpty(t, findings, "the findings are in the log; logs:\n%s", logs)
+	assert.Equal(t, summary.Findings, len(findings), "the summary is in the log and counts the findings logged")
+	assert.Equal(t, parts, findingLines, "the summary's line says how many lines of findings follow")
 }
 
 // An organization whose listing fails after its first page: the accounts
@@ -617,4 +642,93 @@ func TestDistributedMergeBadResults(t *testing.T) {
 		return strings.Contains(w, "the Map's failed batches not read") && strings.Contains(w, "FAILED_0.json")
 	}), "the unreadable FAILED file is a warning: %q", r.Warnings)
 	assert.True(t, strings.HasPrefix(run.summary.Slack, "sent"), "merge tells Slack: %q", run.summary.Slack)
+}
+
+// TestLambdaExternalIDFromSecret: the member roles require an external ID
+// that only the secret KEYAUDIT_EXTERNAL_ID_SECRET_ARN holds, as the
+// template deploys it. The run reads it and audits as before; a secret
+// that cannot be read fails the invocation with its cause, and the value
+// is never logged.
+func TestLambdaExternalIDFromSecret(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the Lambda binary")
+	}
+	const (
+		arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:keyaudit-external-id"
+		id  = "b1946ac92492d2347c6235b4d2611184"
+	)
+	w := newWorld(t, func(w *awssim.World) {
+		w.Management().Secrets[arn] = id
+		for i := range w.Accounts {
+			for r := range w.Accounts[i].Roles {
+				if w.Accounts[i].Roles[r].Name == "KeyAuditRole" {
+					w.Accounts[i].Roles[r].ExternalID = id
+				}
+			}
+		}
+	})
+	st := startStack(t, w)
+	reportBucket(t, st)
+
+	resp, failure, logs := invoke(t, st, w.Management().ID, `{}`, 2*time.Minute, "KEYAUDIT_EXTERNAL_ID_SECRET_ARN="+arn)
+	sum := decodeSummary(t, resp, failure, logs, "external ID from the secret")
+	assert.Equal(t, 3, sum.Accounts[string(inventory.StatusOK)], "accounts ok with the secret's external ID: %+v", sum)
+	assert.NotContains(t, logs, id, "the external ID in the function's logs")
+
+	_, failure, logs = invoke(t, st, w.Management().ID, `{}`, 2*time.Minute, "KEYAUDIT_EXTERNAL_ID_SECRET_ARN="+arn+"-missing")
+	assert.Contains(t, failure, "read the member role's external ID from the secret "+arn+"-missing", "a secret that cannot be read fails the invocation; logs:\n%s", logs)
+
+	// Without it every member role refuses the run.
+	resp, failure, logs = invoke(t, st, w.Management().ID, `{}`, 2*time.Minute)
+	sum = decodeSummary(t, resp, failure, logs, "no external ID")
+	assert.Zero(t, sum.Accounts[string(inventory.StatusOK)], "accounts ok without the external ID: %+v", sum)
+}
+
+// metricsLine is the run metrics' line in an invocation's log: the one
+// line that carries CloudWatch's _aws metadata.
+func metricsLine(t *testing.T, logs string) []byte {
+	t.Helper()
+	var found []string
+	for _, line := range strings.Split(logs, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["_aws"] != nil {
+			found = append(found, line)
+		}
+	}
+	require.Len(t, found, 1, "run metrics lines in the log:\n%s", logs)
+	return []byte(found[0] + "\n")
+}
+
+// TestLambdaKMSKey: with KEYAUDIT_KMS_KEY_ARN every object the function
+// writes names that key (SSE-KMS), as the bucket policy requires: the
+// reports, latest.json and announced.json of a run, and the account list
+// of a distributed run's discover step. Seen as the local S3 received them.
+func TestLambdaKMSKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the Lambda binary")
+	}
+	const key = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	w := newWorld(t, nil)
+	st := startStack(t, w)
+	capture := s3capture.Start()
+	t.Cleanup(capture.Close)
+	st.s3 = capture.Server
+	reportBucket(t, st)
+
+	resp, failure, logs := invoke(t, st, w.Management().ID, `{}`, 2*time.Minute, "KEYAUDIT_KMS_KEY_ARN="+key)
+	decodeSummary(t, resp, failure, logs, "single run")
+	_, failure, logs = invoke(t, st, w.Management().ID, `{"step":"discover","input":{}}`, time.Minute, "KEYAUDIT_KMS_KEY_ARN="+key)
+	require.Empty(t, failure, "discover; logs:\n%s", logs)
+
+	var paths []string
+	for _, wr := range capture.Writes() {
+		paths = append(paths, wr.Path)
+		if wr.Names() {
+			assert.Equal(t, "aws:kms", wr.SSE, "%s %s: encryption", wr.Call, wr.Path)
+			assert.Equal(t, key, wr.SSEKMSKeyID, "%s %s: the KMS key", wr.Call, wr.Path)
+		}
+	}
+	for _, want := range []string{"/keyaudit/latest.json", "/keyaudit/announced.json", "/accounts.json", "/report.json", "/findings.csv"} {
+		assert.True(t, slices.ContainsFunc(paths, func(p string) bool { return strings.HasSuffix(p, want) }), "an object %s written; written: %v", want, paths)
+	}
 }

@@ -55,3 +55,36 @@ func TestReadExternalID(t *testing.T) {
 		})
 	}
 }
+
+// The secret is read at the instance's first invocation and kept: a later
+// invocation makes no call (here the simulator is gone by then). The
+// environment may give the ID or the secret, not both.
+func TestExternalIDReadOncePerInstance(t *testing.T) {
+	const arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:keyaudit-external-id"
+	env := map[string]string{"KEYAUDIT_BUCKET": "b", "KEYAUDIT_EXTERNAL_ID_SECRET_ARN": arn}
+	s, err := settingsFromEnv(func(k string) string { return env[k] })
+	require.NoError(t, err, "settings with the secret")
+	w, err := awssim.LoadWorld(golden.Path("aws/org-small.json"))
+	require.NoError(t, err, "load the small organization")
+	w.Management().Secrets = map[string]string{arn: "shared-id"}
+	srv := awssim.NewServer(w)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	cfg, err := srv.AWSConfig(context.Background(), w.Management().ID, "us-east-1")
+	require.NoError(t, err, "the simulator's config")
+
+	h := &handler{settings: s}
+	got, err := h.readExternalID(context.Background(), cfg)
+	require.NoError(t, err, "first invocation")
+	assert.Equal(t, "shared-id", got, "first invocation: the secret's ID")
+	srv.Close()
+	got, err = h.readExternalID(context.Background(), cfg)
+	require.NoError(t, err, "second invocation, the secret not read again")
+	assert.Equal(t, "shared-id", got, "second invocation: the ID kept")
+
+	env["KEYAUDIT_EXTERNAL_ID"] = "shared-id"
+	_, err = settingsFromEnv(func(k string) string { return env[k] })
+	if assert.Error(t, err, "both the ID and its secret") {
+		assert.Contains(t, err.Error(), "KEYAUDIT_EXTERNAL_ID and KEYAUDIT_EXTERNAL_ID_SECRET_ARN are both set", "the error names both")
+		assert.NotContains(t, err.Error(), "shared-id", "the value is never echoed")
+	}
+}

@@ -5,10 +5,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -42,7 +44,7 @@ func main() {
 		lambda.Start(func(context.Context) error { return err })
 		return
 	}
-	h := &handler{settings: s, log: log}
+	h := &handler{settings: s, log: log, metrics: os.Stdout}
 	lambda.Start(h.handle)
 }
 
@@ -69,6 +71,15 @@ type settings struct {
 	Reserve time.Duration
 	// Policies are the opt-in remediation (lambda/remediate.go).
 	Policies policies
+	// ExternalIDSecretARN names the Secrets Manager secret holding the
+	// member role's external ID (template.yaml's ExternalIdSecret); hand-made
+	// setups may give the ID itself in KEYAUDIT_EXTERNAL_ID instead.
+	ExternalIDSecretARN string
+	// KMSKeyARN, when set, is the KMS key every object the function writes
+	// is encrypted with, as the bucket policy requires (docs/deploy.md).
+	KMSKeyARN string
+	// Function is the function's name: the run metrics' dimension.
+	Function string
 }
 
 // lambdaNames name the run's settings as the function's environment.
@@ -79,16 +90,19 @@ var lambdaNames = pipeline.Names{Accounts: "KEYAUDIT_ACCOUNTS", Exclude: "KEYAUD
 // and validates the run's part of them as every invocation will.
 func settingsFromEnv(getenv func(string) string) (settings, error) {
 	s := settings{
-		Bucket:            getenv("KEYAUDIT_BUCKET"),
-		Prefix:            strings.Trim(getenv("KEYAUDIT_PREFIX"), "/"),
-		ConfigSource:      getenv("KEYAUDIT_CONFIG"),
-		SlackSecretARN:    getenv("KEYAUDIT_SLACK_SECRET_ARN"),
-		SlackChannel:      getenv("KEYAUDIT_SLACK_CHANNEL"),
-		SlackOnlyNew:      getenv("KEYAUDIT_SLACK_ONLY_CHANGES") == "true",
-		SlackAPIURL:       getenv("KEYAUDIT_SLACK_API_URL"),
-		SecurityHub:       getenv("KEYAUDIT_SECURITY_HUB") == "true",
-		SecurityHubRegion: getenv("KEYAUDIT_SECURITY_HUB_REGION"),
-		Reserve:           30 * time.Second,
+		Bucket:              getenv("KEYAUDIT_BUCKET"),
+		Prefix:              strings.Trim(getenv("KEYAUDIT_PREFIX"), "/"),
+		ConfigSource:        getenv("KEYAUDIT_CONFIG"),
+		SlackSecretARN:      getenv("KEYAUDIT_SLACK_SECRET_ARN"),
+		SlackChannel:        getenv("KEYAUDIT_SLACK_CHANNEL"),
+		SlackOnlyNew:        getenv("KEYAUDIT_SLACK_ONLY_CHANGES") == "true",
+		SlackAPIURL:         getenv("KEYAUDIT_SLACK_API_URL"),
+		SecurityHub:         getenv("KEYAUDIT_SECURITY_HUB") == "true",
+		SecurityHubRegion:   getenv("KEYAUDIT_SECURITY_HUB_REGION"),
+		Reserve:             30 * time.Second,
+		ExternalIDSecretARN: getenv("KEYAUDIT_EXTERNAL_ID_SECRET_ARN"),
+		KMSKeyARN:           getenv("KEYAUDIT_KMS_KEY_ARN"),
+		Function:            getenv("AWS_LAMBDA_FUNCTION_NAME"),
 		Run: pipeline.Settings{
 			Names:     lambdaNames,
 			Org:       getenv("KEYAUDIT_ACCOUNTS") == "",
@@ -107,6 +121,12 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 	}
 	if s.Bucket == "" {
 		return s, errors.New("KEYAUDIT_BUCKET is not set: name the S3 bucket for reports")
+	}
+	if s.ExternalIDSecretARN != "" {
+		if s.Run.Role.ExternalID != "" {
+			return s, errors.New("KEYAUDIT_EXTERNAL_ID and KEYAUDIT_EXTERNAL_ID_SECRET_ARN are both set: keep one, the secret's ARN (the external ID then stays out of the environment)")
+		}
+		s.Run.Names.ExternalID = "the ExternalId parameter (the secret KEYAUDIT_EXTERNAL_ID_SECRET_ARN names holds it)"
 	}
 	if v := getenv("KEYAUDIT_CONCURRENCY"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -176,6 +196,13 @@ type Summary struct {
 type handler struct {
 	settings settings
 	log      *slog.Logger
+	// metrics receives the run metrics' line: standard output, which
+	// Lambda's log pipeline reads.
+	metrics io.Writer
+	// externalID is the secret's external ID, read at the first invocation
+	// and kept for the instance's life. Lambda gives an instance one
+	// invocation at a time, so nothing else touches it meanwhile.
+	externalID string
 }
 
 func (h *handler) handle(ctx context.Context, raw json.RawMessage) (any, error) {
@@ -268,10 +295,28 @@ func (h *handler) begin(ctx context.Context, rn run, where string, accounts []st
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	if s.Role.ExternalID, err = h.readExternalID(ctx, cfg); err != nil {
+		return nil, err
+	}
 	if s.Config, err = pipeline.LoadConfig(ctx, cfg, h.settings.ConfigSource); err != nil {
 		return nil, err
 	}
 	return &invocation{run: rn, settings: s, cfg: cfg, log: log, s3: s3.NewFromConfig(cfg)}, nil
+}
+
+// readExternalID is the member role's external ID: KEYAUDIT_EXTERNAL_ID's,
+// or the secret's, read once per instance. A secret that cannot be read
+// fails the invocation: every member role would refuse the run.
+func (h *handler) readExternalID(ctx context.Context, cfg aws.Config) (string, error) {
+	if h.settings.ExternalIDSecretARN == "" || h.externalID != "" {
+		return cmp.Or(h.externalID, h.settings.Run.Role.ExternalID), nil
+	}
+	id, err := readExternalID(ctx, secretsmanager.NewFromConfig(cfg), h.settings.ExternalIDSecretARN)
+	if err != nil {
+		return "", err
+	}
+	h.externalID = id
+	return id, nil
 }
 
 // dial resolves the accounts to audit.
@@ -311,7 +356,11 @@ func (h *handler) auditContext(ctx context.Context) (context.Context, context.Ca
 // fires. When S3 fails, the summary and the findings go to the log.
 func (h *handler) finish(ctx context.Context, inv *invocation, conn *pipeline.Conn, r *report.Report) (Summary, error) {
 	sum := Summary{RunID: inv.run.ID, Accounts: r.Summary.Accounts, Findings: r.Summary.Findings, BySeverity: r.Summary.BySeverity, Incomplete: r.Incomplete}
-	sink := &deliver.S3Sink{Client: inv.s3, Bucket: h.settings.Bucket, Prefix: h.settings.Prefix}
+	// The metrics first: a run whose delivery fails still counts.
+	if _, err := newRunMetrics(h.settings.Function, r, time.Now()).WriteTo(h.metrics); err != nil {
+		inv.log.Warn("run metrics not written: the alarms on accounts not audited will not see this run", "error", err)
+	}
+	sink := &deliver.S3Sink{Client: inv.s3, Bucket: h.settings.Bucket, Prefix: h.settings.Prefix, KMSKeyID: h.settings.KMSKeyARN}
 	d := deliver.Delivery{Writer: sink, History: sink, Budget: deliver.Budget, Reserve: min(logReserve, h.settings.Reserve/2)}
 	if h.settings.SecurityHub {
 		d.SecurityHub = conn.SecurityHub(h.settings.SecurityHubRegion)
@@ -333,8 +382,9 @@ func (h *handler) finish(ctx context.Context, inv *invocation, conn *pipeline.Co
 	out := d.Deliver(ctx, r)
 	sum.Report = out.Location
 	if out.Written != nil {
-		inv.log.Error("reports not written to S3: the summary and the findings follow", "error", out.Written.Error(),
-			"summary", r.Summary, "accounts", r.Accounts, "findings", r.Findings)
+		if err := logReport(inv.log, r, out.Written); err != nil {
+			return sum, fmt.Errorf("reports not written to S3, nor to the log: %w", errors.Join(out.Written, err))
+		}
 		return sum, fmt.Errorf("reports not written to S3 (the findings are in the log): %w", out.Written)
 	}
 	imported := "imported"

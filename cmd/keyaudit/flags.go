@@ -94,12 +94,13 @@ func (c *common) options() (pipeline.Options, error) {
 
 // checkSinks makes sure the report can be delivered before any audit
 // work: a long run is never lost to a typo, a permission or an
-// unreachable bucket.
-func (c *common) checkSinks(e *env) error {
+// unreachable bucket. profile and region are the run's --profile and
+// --region: --out s3:// is written with the run's credentials.
+func (c *common) checkSinks(e *env, profile, region string) error {
 	if err := c.output.checkDir(); err != nil {
 		return err
 	}
-	return c.output.checkS3(e.ctx)
+	return c.output.checkS3(e, profile, region)
 }
 
 // parseAsOf reads --as-of; empty means now.

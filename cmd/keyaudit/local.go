@@ -58,7 +58,7 @@ func (o *localOptions) run(cmd *cobra.Command, e *env) error {
 	if err := opts.Validate(); err != nil {
 		return usageErr(err)
 	}
-	if err := o.common.checkSinks(e); err != nil {
+	if err := o.common.checkSinks(e, "", ""); err != nil {
 		return err
 	}
 	ctx := cmd.Context()

@@ -202,18 +202,21 @@ func (o *output) formats() []report.Format {
 	return []report.Format{f}
 }
 
-// checkS3 makes sure an --out s3:// bucket can be reached and learns its
-// region, before any audit work, and keeps the sink for the delivery.
-func (o *output) checkS3(ctx context.Context) error {
+// checkS3 makes sure an --out s3:// bucket can be reached, with the
+// credentials of profile (empty: the standard chain) from region, and
+// learns its region, before any audit work; it keeps the sink for the
+// delivery.
+func (o *output) checkS3(e *env, profile, region string) error {
 	if !strings.HasPrefix(o.out, "s3://") {
 		return nil
 	}
 	bucket, prefix, _ := deliver.ParseS3URL(o.out)
-	cfg, err := pipeline.LoadAWS(ctx, o.log, o.say)
+	env, err := loadAWS(e.ctx, o.log, o.say, profile, region, e)
 	if err != nil {
-		return badInput("--out %s: load AWS configuration: %v", o.out, err)
+		return fmt.Errorf("--out %s: %w", o.out, err)
 	}
-	region, err := deliver.BucketRegion(ctx, s3.NewFromConfig(cfg), bucket)
+	cfg := env.cfg
+	region, err = deliver.BucketRegion(e.ctx, s3.NewFromConfig(cfg), bucket)
 	if err != nil {
 		return badInput("--out %s: %v", o.out, err)
 	}

@@ -93,7 +93,7 @@ func (o *scanOptions) run(cmd *cobra.Command, e *env) error {
 	if err := o.live.settings(&opts.Settings); err != nil {
 		return err
 	}
-	if err := o.common.checkSinks(e); err != nil {
+	if err := o.common.checkSinks(e, o.live.profile, o.live.region); err != nil {
 		return err
 	}
 	if err := o.hub.validate(); err != nil {
@@ -132,6 +132,9 @@ type offlineOptions struct {
 	common
 	slack   slackFlags
 	reports []string
+	// profile and region are --out s3://'s credentials: the audit itself
+	// reaches no AWS.
+	profile, region string
 }
 
 func newOfflineScan(e *env) *cobra.Command {
@@ -149,6 +152,9 @@ func newOfflineScan(e *env) *cobra.Command {
 	fs.StringArrayVar(&o.reports, offlineFlag, nil, "audit this downloaded credential report offline (repeatable)")
 	inGroup(fs, groupSelection, offlineFlag)
 	o.common.register(fs, "no banner or report locations: only errors on standard error", true)
+	fs.StringVar(&o.profile, "profile", "", "AWS profile to write --out s3:// with (default: the standard credential chain)")
+	fs.StringVar(&o.region, "region", "", "AWS region to reach --out s3:// from (default: from the profile, else us-east-1)")
+	inGroup(fs, groupOutput, "profile", "region")
 	o.slack.register(fs)
 	return cmd
 }
@@ -161,7 +167,10 @@ func (o *offlineOptions) run(cmd *cobra.Command, e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := o.common.checkSinks(e); err != nil {
+	if (o.profile != "" || o.region != "") && !strings.HasPrefix(o.out, "s3://") {
+		return badInput("--profile and --region of an offline scan name the credentials of --out s3://, and there is none: drop them, or add --out s3://bucket/prefix")
+	}
+	if err := o.common.checkSinks(e, o.profile, o.region); err != nil {
 		return err
 	}
 	d, err := o.slack.delivery(e.getenv, false, &o.output)

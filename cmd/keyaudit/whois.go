@@ -61,7 +61,7 @@ func (o *whoisOptions) run(cmd *cobra.Command, e *env, args []string) error {
 	for i := range keys {
 		keys[i].Leaked = o.leaked
 	}
-	if err := o.common.checkSinks(e); err != nil {
+	if err := o.common.checkSinks(e, o.live.profile, o.live.region); err != nil {
 		return err
 	}
 	ctx, conn, deps, cleanup, err := o.live.connect(cmd.Context(), e, &o.common, opts)

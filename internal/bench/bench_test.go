@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"sort"
 	"strconv"
 	"strings"
@@ -167,7 +168,7 @@ func BenchmarkOrgAudit(b *testing.B) {
 		b.Fatal(err)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "accounts\tkeys\tcalls/account\twall\tbound\twall/bound\tpeak heap\tnaive\tspeed-up\t\n")
+	fmt.Fprintf(tw, "accounts\tkeys\tcalls/account\twall\tbound\twall/bound\tdelivery\tpeak heap\tpeak total\tnaive\tspeed-up\t\n")
 	perAccount := measureNaive(b, naiveSample) / naiveSample
 	var notes []string
 	for _, size := range sizes {
@@ -181,11 +182,11 @@ func BenchmarkOrgAudit(b *testing.B) {
 			label = "~" + label + " (est.)"
 		}
 		fmt.Fprintf(os.Stderr, "measured %d accounts: wall %s\n", size, m.wall)
-		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%s\t%s\t%.2f\t%d MiB\t%s\t%.0fx\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%s\t%s\t%.2f\t%s\t%d MiB\t%d MiB\t%s\t%.0fx\t\n",
 			size, m.keys, m.callsPerAccount, m.wall.Round(10*time.Millisecond), m.bound.Round(10*time.Millisecond),
-			m.wall.Seconds()/m.bound.Seconds(), m.peakHeap>>20, label, naive.Seconds()/m.wall.Seconds())
-		notes = append(notes, fmt.Sprintf("%d accounts: %.0f at once on average, at most %d (%s); %.1f IAM calls/account throttled; listing the organization %s (audited meanwhile); ranking %s after the last account (%.1f calls/account, bound %s); simulator's world %d MiB, left out of peak heap; the finished report holds %d MiB of it\n    calls per account by operation (mean, throttled included): %s",
-			size, m.concurrency, m.most, m.why, m.throttledPerAccount, m.discovery.Round(10*time.Millisecond), m.ranking.Round(10*time.Millisecond), m.rankingPerAccount, m.rankingBound.Round(10*time.Millisecond), m.world>>20, m.report>>20, m.ops))
+			m.wall.Seconds()/m.bound.Seconds(), m.delivery.Round(10*time.Millisecond), m.peakHeap>>20, m.peakTotal>>20, label, naive.Seconds()/m.wall.Seconds())
+		notes = append(notes, fmt.Sprintf("%d accounts: %.0f at once on average, at most %d (%s); %.1f IAM calls/account throttled; listing the organization %s (audited meanwhile); ranking %s after the last account (%.1f calls/account, bound %s); simulator's world %d MiB, left out of peak heap; the finished report holds %d MiB of it; delivery (S3, Security Hub with a previous report, Slack) wrote %d MiB to S3, its heap peaking at %d MiB\n    calls per account by operation (mean, throttled included): %s",
+			size, m.concurrency, m.most, m.why, m.throttledPerAccount, m.discovery.Round(10*time.Millisecond), m.ranking.Round(10*time.Millisecond), m.rankingPerAccount, m.rankingBound.Round(10*time.Millisecond), m.world>>20, m.report>>20, m.written>>20, m.deliveryHeap>>20, m.ops))
 	}
 	tw.Flush()
 	for _, l := range notes {
@@ -223,8 +224,15 @@ type result struct {
 	// page), its accounts audited as their page arrives; in wall, not in
 	// bound.
 	discovery time.Duration
-	// peakHeap is the audit's own, world the simulator's (see measure).
-	peakHeap, world uint64
+	// peakHeap is the audit's and the delivery's own, world the
+	// simulator's (see measure); peakTotal is the memory the runtime
+	// mapped at its peak, less what it had mapped with the world built;
+	// deliveryHeap is the heap's peak during the delivery alone.
+	peakHeap, peakTotal, deliveryHeap, world uint64
+	// delivery is the time to deliver the report; written the bytes of
+	// the objects written to S3.
+	delivery time.Duration
+	written  int64
 	// report is the heap the finished report holds, after a collection.
 	report uint64
 }
@@ -254,10 +262,8 @@ func measure(b *testing.B, accounts, fixed int, limit int64) result {
 	// Out of process would be exact but needs the world and the call
 	// counts carried over a pipe; the world stays referenced (srv), so
 	// the baseline holds for the whole run.
-	var ms runtime.MemStats
 	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	baseline := ms.HeapAlloc
+	baseline, baseTotal := memoryNow()
 	if limit > 0 {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(baseline) + limit))
 	}
@@ -277,7 +283,7 @@ func measure(b *testing.B, accounts, fixed int, limit int64) result {
 	cfg.HTTPClient = audit.HTTPClient()
 
 	res := result{why: "BENCH_CONCURRENCY"}
-	peak, stop := watchHeap()
+	peak, peakTotal, stop := watchMemory()
 	start := time.Now()
 	conn, err := pipeline.Dial(ctx, cfg, pipeline.Selection{Org: true, Role: audit.RoleSpec{Name: "KeyAuditRole", Path: "/", SessionName: "keyaudit-bench", InCaller: true}})
 	require.NoError(b, err, "dial the organization")
@@ -319,12 +325,28 @@ func measure(b *testing.B, accounts, fixed int, limit int64) result {
 		}
 	}
 	require.Equal(b, min(opts.Config.Risk.TrailKeys, len(r.Risk)), profiled, "keys profiled in CloudTrail; warnings: %v", r.Warnings)
-	res.ranking, res.peakHeap, res.world = end.Sub(audited), peak.Load()-min(baseline, peak.Load()), baseline
+	res.ranking, res.world = end.Sub(audited), baseline
 	// What the report itself holds, apart from the garbage in the peak.
 	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	res.report = ms.HeapAlloc - min(baseline, ms.HeapAlloc)
+	heapNow, _ := memoryNow()
+	res.report = heapNow - min(baseline, heapNow)
+
+	// Then the delivery, as the Lambda's: the previous run (this one,
+	// written to files first, outside the measure) is what Security Hub
+	// and Slack compare with.
+	dl := newDelivery(b, r)
+	defer dl.close()
+	runtime.GC()
+	dPeak, dTotal, dStop := watchMemory()
+	dStart := time.Now()
+	dl.deliver(b, r)
+	res.delivery = time.Since(dStart)
+	dStop()
+	res.written = dl.s3.written.Load()
 	runtime.KeepAlive(r)
+	res.peakHeap = max(peak.Load(), dPeak.Load()) - min(baseline, peak.Load())
+	res.peakTotal = max(peakTotal.Load(), dTotal.Load()) - min(baseTotal, peakTotal.Load())
+	res.deliveryHeap = dPeak.Load() - min(baseline, dPeak.Load())
 	ops := map[string]int{}
 	total, ranking := 0, 0
 	var slowest, work, slowestTrail, trailWork time.Duration
@@ -422,9 +444,12 @@ func opsLine(ops map[string]int, accounts int) string {
 	return strings.Join(parts, ", ")
 }
 
-// watchHeap samples the live heap until stop is called.
-func watchHeap() (*atomic.Uint64, func()) {
-	var peak atomic.Uint64
+// watchMemory samples, from runtime/metrics, the heap's objects and the
+// total memory the runtime has mapped, until stop is called; each peak is
+// the highest sample.
+func watchMemory() (heap, total *atomic.Uint64, stop func()) {
+	heap, total = new(atomic.Uint64), new(atomic.Uint64)
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/total:bytes"}}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -432,11 +457,12 @@ func watchHeap() (*atomic.Uint64, func()) {
 		defer wg.Done()
 		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
-		var ms runtime.MemStats
 		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapAlloc > peak.Load() {
-				peak.Store(ms.HeapAlloc)
+			metrics.Read(samples)
+			for i, peak := range []*atomic.Uint64{heap, total} {
+				if v := samples[i].Value.Uint64(); v > peak.Load() {
+					peak.Store(v)
+				}
 			}
 			select {
 			case <-done:
@@ -445,7 +471,14 @@ func watchHeap() (*atomic.Uint64, func()) {
 			}
 		}
 	}()
-	return &peak, func() { close(done); wg.Wait() }
+	return heap, total, func() { close(done); wg.Wait() }
+}
+
+// memoryNow is the heap's objects and the total the runtime has mapped.
+func memoryNow() (heap, total uint64) {
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/total:bytes"}}
+	metrics.Read(samples)
+	return samples[0].Value.Uint64(), samples[1].Value.Uint64()
 }
 
 // measureNaive audits the way credential-report-less scanners do: one

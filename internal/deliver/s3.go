@@ -1,7 +1,6 @@
 package deliver
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,14 +13,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 )
 
 // objectStore is the part of S3 the sink uses; *s3.Client satisfies it.
+// Writing is an upload: one PutObject, or a multipart upload for a large
+// report.
 type objectStore interface {
-	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	manager.UploadAPIClient
 	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 }
 
@@ -32,7 +34,8 @@ type S3Sink struct {
 	Client objectStore
 	Bucket string
 	Prefix string
-	// KMSKeyID, when set, encrypts with that KMS key instead of SSE-S3.
+	// KMSKeyID, when set, encrypts every object written with that KMS
+	// key; otherwise the bucket's default encryption applies.
 	KMSKeyID string
 	// Formats are those written; nil writes every format.
 	Formats []report.Format
@@ -105,19 +108,28 @@ func runFolder(r *report.Report) string {
 	return r.GeneratedAt.UTC().Format("20060102T150405Z")
 }
 
+// put streams what w renders of r to key: the report is encoded as it is
+// uploaded, a part of partSize at a time, never whole in memory.
 func (s *S3Sink) put(ctx context.Context, key, contentType string, w report.Writer, r *report.Report) error {
-	var buf bytes.Buffer
-	if err := w.Write(&buf, r); err != nil {
-		return fmt.Errorf("render %s: %w", key, err)
+	body, pw := io.Pipe()
+	rendered := make(chan error, 1)
+	go func() {
+		err := w.Write(pw, r)
+		pw.CloseWithError(err)
+		rendered <- err
+	}()
+	in := &s3.PutObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key), Body: body, ContentType: aws.String(contentType)}
+	Encrypt(in, s.KMSKeyID)
+	//lint:ignore SA1019 manager's successor, feature/s3/transfermanager, is still v0 (an unstable API).
+	_, err := manager.NewUploader(s.Client, func(u *manager.Uploader) {
+		u.PartSize, u.Concurrency = partSize, uploadConcurrency
+	}).Upload(ctx, in)
+	// An upload that stopped early stops the rendering too.
+	body.CloseWithError(errUploadStopped)
+	if rerr := <-rendered; rerr != nil && (err == nil || errors.Is(err, rerr)) {
+		return fmt.Errorf("render %s: %w", key, rerr)
 	}
-	in := &s3.PutObjectInput{
-		Bucket: aws.String(s.Bucket), Key: aws.String(key), Body: bytes.NewReader(buf.Bytes()),
-		ContentType: aws.String(contentType), ServerSideEncryption: types.ServerSideEncryptionAes256,
-	}
-	if s.KMSKeyID != "" {
-		in.ServerSideEncryption, in.SSEKMSKeyId = types.ServerSideEncryptionAwsKms, aws.String(s.KMSKeyID)
-	}
-	if _, err := s.Client.PutObject(ctx, in); err != nil {
+	if err != nil {
 		if ctx.Err() != nil {
 			// Out of time: no permission is missing.
 			return fmt.Errorf("write s3://%s/%s: %w", s.Bucket, key, err)
@@ -125,6 +137,25 @@ func (s *S3Sink) put(ctx context.Context, key, contentType string, w report.Writ
 		return fmt.Errorf("write s3://%s/%s (the role needs s3:PutObject on the bucket): %w", s.Bucket, key, err)
 	}
 	return nil
+}
+
+// A report is uploaded in parts of partSize (S3's least but for the last),
+// uploadConcurrency at a time: the memory a write takes is about their
+// product, whatever the report's size.
+const (
+	partSize          = manager.MinUploadPartSize
+	uploadConcurrency = 2
+)
+
+var errUploadStopped = errors.New("the upload stopped")
+
+// Encrypt sets the encryption a put asks for: SSE-KMS with kmsKeyID when
+// set. Otherwise it names none, so that the bucket's default applies: an
+// explicit AES256 would override a bucket whose default is a KMS key.
+func Encrypt(in *s3.PutObjectInput, kmsKeyID string) {
+	if kmsKeyID != "" {
+		in.ServerSideEncryption, in.SSEKMSKeyId = types.ServerSideEncryptionAwsKms, aws.String(kmsKeyID)
+	}
 }
 
 // Latest reads the previous run's latest.json; nil when there is none yet.
