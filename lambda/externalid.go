@@ -29,7 +29,7 @@ var externalIDChars = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 func readExternalID(ctx context.Context, sm secretReader, arn string) (string, error) {
 	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
 	if err != nil {
-		return "", fmt.Errorf("read the member role's external ID from the secret %s (KEYAUDIT_EXTERNAL_ID_SECRET_ARN): %w", arn, err)
+		return "", fmt.Errorf("read the member role's external ID from the secret %s (KEYAUDIT_EXTERNAL_ID_SECRET_ARN; the function's role needs secretsmanager:GetSecretValue on it): %w", arn, err)
 	}
 	id := strings.TrimSpace(aws.ToString(out.SecretString))
 	if len(id) < 2 || len(id) > 1224 || !externalIDChars.MatchString(id) {
