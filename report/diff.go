@@ -193,6 +193,113 @@ func readReport(rd io.Reader, limit int64) (*Report, error) {
 	return &r, nil
 }
 
+// ReadFindings reads of an earlier run's JSON report, at most
+// MaxReportBytes, only what the next run carries over (Diff, CarryOver,
+// Security Hub's fallback baseline): its version, as-of, accounts and
+// findings. The plans, the ranking and the rest, most of a large report,
+// are stepped over as they are read, never held: a whole report of 10,000
+// accounts takes hundreds of MiB beside the run's own. A version this
+// keyaudit cannot read is returned alone, as ReadReport does.
+func ReadFindings(rd io.Reader) (*Report, error) {
+	lr := &io.LimitedReader{R: rd, N: MaxReportBytes + 1}
+	dec := json.NewDecoder(lr)
+	r, err := readFindings(dec)
+	switch {
+	case lr.N <= 0:
+		return nil, fmt.Errorf("%w (more than %d MiB)", ErrTooLarge, MaxReportBytes>>20)
+	case err != nil:
+		return nil, fmt.Errorf("not a keyaudit JSON report: %w", err)
+	}
+	return r, nil
+}
+
+func readFindings(dec *json.Decoder) (*Report, error) {
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, err
+	}
+	r := &Report{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		switch key {
+		case "schema_version":
+			if err := dec.Decode(&r.SchemaVersion); err != nil {
+				return nil, err
+			}
+			if checkSchema(r.SchemaVersion) != nil {
+				return &Report{SchemaVersion: r.SchemaVersion}, nil
+			}
+		case "as_of":
+			err = dec.Decode(&r.AsOf)
+		case "accounts":
+			err = dec.Decode(&r.Accounts)
+		case "findings":
+			// One finding at a time: the decoder buffers a value whole.
+			if err := expectDelim(dec, '['); err != nil {
+				return nil, err
+			}
+			for dec.More() {
+				var f rules.Finding
+				if err := dec.Decode(&f); err != nil {
+					return nil, err
+				}
+				r.Findings = append(r.Findings, f)
+			}
+			err = expectDelim(dec, ']')
+		default:
+			err = skipValue(dec)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("more follows the report")
+	}
+	if r.SchemaVersion == "" {
+		return nil, errors.New("no schema_version")
+	}
+	return r, nil
+}
+
+// expectDelim reads the delimiter want, or says what stood there.
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return fmt.Errorf("expected %q, found %v", want, tok)
+	}
+	return nil
+}
+
+// skipValue reads past one value token by token, holding none of it.
+func skipValue(dec *json.Decoder) error {
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}
+
 // checkSchema accepts the report schema versions this keyaudit reads: its
 // own major version and older ones, compared as numbers ("10" > "9").
 func checkSchema(v string) error {

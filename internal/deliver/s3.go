@@ -158,9 +158,15 @@ func Encrypt(in *s3.PutObjectInput, kmsKeyID string) {
 	}
 }
 
-// Latest reads the previous run's latest.json; nil when there is none yet.
+// Latest reads of the previous run's latest.json what the next run carries
+// over (report.ReadFindings: no plans, no ranking); nil when there is none
+// yet.
 func (s *S3Sink) Latest(ctx context.Context) (*report.Report, error) {
-	return s.read(ctx, "latest.json")
+	var r *report.Report
+	return r, s.get(ctx, "latest.json", func(rd io.Reader) (err error) {
+		r, err = report.ReadFindings(rd)
+		return err
+	})
 }
 
 // ReadAnnounced reads announced.json, the baseline (see Baseline) of the
