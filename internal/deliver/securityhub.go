@@ -89,7 +89,9 @@ type ImportResult struct {
 
 // hubItem is one finding to import and what the baseline records once it is.
 type hubItem struct {
-	asff                 types.AwsSecurityFinding
+	// asff builds the finding's document when its batch is sent: built
+	// all at once, a large run's documents outgrow a Lambda's memory.
+	asff                 func() types.AwsSecurityFinding
 	account, fingerprint string
 	record               *ImportedFinding // nil: resolved, dropped from the baseline
 	workflow             types.WorkflowStatus
@@ -163,7 +165,8 @@ func (s *SecurityHub) plan(cur *report.Report, base *Imported, reportURL string)
 			unchanged++
 			continue
 		}
-		it := hubItem{asff: s.finding(cur, f, &a, reportURL, rec.FirstSeen), account: f.AccountID, fingerprint: f.Fingerprint, record: rec}
+		it := hubItem{asff: func() types.AwsSecurityFinding { return s.finding(cur, f, &a, reportURL, rec.FirstSeen) },
+			account: f.AccountID, fingerprint: f.Fingerprint, record: rec}
 		switch {
 		case f.Suppressed != nil:
 			it.workflow = types.WorkflowStatusSuppressed
@@ -183,12 +186,15 @@ func (s *SecurityHub) plan(cur *report.Report, base *Imported, reportURL string)
 				continue
 			}
 			was := base.Accounts[acct][fp]
-			asff := s.finding(cur, &was.Finding, &rules.Action{}, reportURL, was.FirstSeen)
-			asff.RecordState = types.RecordStateArchived
-			asff.Workflow = &types.Workflow{Status: types.WorkflowStatusResolved}
-			asff.Compliance.Status = types.ComplianceStatusPassed
-			asff.Description = aws.String(clip("Resolved: "+was.Finding.Message, 1024))
-			asff.Remediation.Recommendation.Text = aws.String("Resolved: nothing to do.")
+			asff := func() types.AwsSecurityFinding {
+				asff := s.finding(cur, &was.Finding, &rules.Action{}, reportURL, was.FirstSeen)
+				asff.RecordState = types.RecordStateArchived
+				asff.Workflow = &types.Workflow{Status: types.WorkflowStatusResolved}
+				asff.Compliance.Status = types.ComplianceStatusPassed
+				asff.Description = aws.String(clip("Resolved: "+was.Finding.Message, 1024))
+				asff.Remediation.Recommendation.Text = aws.String("Resolved: nothing to do.")
+				return asff
+			}
 			resolved = append(resolved, hubItem{asff: asff, account: acct, fingerprint: fp, workflow: types.WorkflowStatusResolved})
 		}
 	}
@@ -235,8 +241,11 @@ type batch struct {
 // need it.
 func (s *SecurityHub) importBatch(ctx context.Context, items []hubItem) batch {
 	in := &securityhub.BatchImportFindingsInput{}
-	for _, it := range items {
-		in.Findings = append(in.Findings, it.asff)
+	ids := make([]string, len(items))
+	for i, it := range items {
+		asff := it.asff()
+		ids[i] = aws.ToString(asff.Id)
+		in.Findings = append(in.Findings, asff)
 	}
 	out, err := s.Client.BatchImportFindings(ctx, in)
 	if err != nil {
@@ -250,9 +259,9 @@ func (s *SecurityHub) importBatch(ctx context.Context, items []hubItem) batch {
 	}
 	b.rejected = len(notDone)
 	byStatus := map[types.WorkflowStatus][]string{}
-	for _, it := range items {
-		if it.workflow != "" && !notDone[*it.asff.Id] {
-			byStatus[it.workflow] = append(byStatus[it.workflow], *it.asff.Id)
+	for i, it := range items {
+		if it.workflow != "" && !notDone[ids[i]] {
+			byStatus[it.workflow] = append(byStatus[it.workflow], ids[i])
 		}
 	}
 	var errs []error
@@ -264,8 +273,8 @@ func (s *SecurityHub) importBatch(ctx context.Context, items []hubItem) batch {
 			}
 		}
 	}
-	for _, it := range items {
-		if !notDone[*it.asff.Id] {
+	for i, it := range items {
+		if !notDone[ids[i]] {
 			b.done = append(b.done, it)
 		}
 	}
