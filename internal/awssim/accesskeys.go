@@ -9,17 +9,25 @@ import (
 // (Server.state).
 var keyMutations = map[string]bool{"iam:CreateAccessKey": true, "iam:UpdateAccessKey": true, "iam:DeleteAccessKey": true}
 
-// index records the keys of the account's user u (after they changed:
-// appending or deleting moves them in memory).
+// index records the keys of the account's user u.
 func (s *Server) index(a *account, u int) {
+	for k := range a.Users[u].Keys {
+		s.keys[a.Users[u].Keys[k].ID] = keyRef{account: a, user: u, key: &a.Users[u].Keys[k]}
+	}
+}
+
+// reindex records the keys of user u after they changed: appending or
+// deleting moves them in memory, and a deleted key is forgotten. It reads
+// every key of the world, so NewServer indexes each user once instead:
+// through reindex, a world of 10,000 accounts took longer to build than
+// to audit.
+func (s *Server) reindex(a *account, u int) {
 	for id, ref := range s.keys {
 		if ref.account == a && ref.user == u {
 			delete(s.keys, id)
 		}
 	}
-	for k := range a.Users[u].Keys {
-		s.keys[a.Users[u].Keys[k].ID] = keyRef{account: a, user: u, key: &a.Users[u].Keys[k]}
-	}
+	s.index(a, u)
 }
 
 // keyOwner is the user a key call names: UserName, or the caller when it
@@ -68,7 +76,7 @@ func (s *Server) createAccessKey(r *request) (any, error) {
 	s.mu.Unlock()
 	now := s.now()
 	user.Keys = append(user.Keys, Key{ID: id, Status: "Active", CreatedDaysAgo: s.daysAgo(now)})
-	s.index(r.account, u)
+	s.reindex(r.account, u)
 	return createAccessKeyResult{AccessKey: accessKey{UserName: user.Name, AccessKeyID: id, Status: "Active",
 		SecretAccessKey: fakeSecret(id), CreateDate: isoTime(s.at(s.daysAgo(now)))}}, nil
 }
@@ -111,6 +119,6 @@ func (s *Server) deleteAccessKey(r *request) (any, error) {
 		return nil, err
 	}
 	r.account.Users[u].Keys = slices.Delete(r.account.Users[u].Keys, k, k+1)
-	s.index(r.account, u)
+	s.reindex(r.account, u)
 	return struct{}{}, nil
 }
