@@ -2,10 +2,7 @@ package report
 
 import (
 	_ "embed"
-	"encoding/json"
 	"io"
-
-	"github.com/keyaudit/keyaudit/rules"
 )
 
 // Schema is the JSON Schema of the report (draft 2020-12).
@@ -18,27 +15,12 @@ var Schema []byte
 type JSONWriter struct{}
 
 func (JSONWriter) Write(w io.Writer, r *Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	// Plans hold shell commands (&&, <, >): keep them readable.
-	enc.SetEscapeHTML(false)
-	return enc.Encode(normalized(r))
-}
-
-// normalized returns the report with empty lists as [] rather than null.
-func normalized(r *Report) *Report {
-	c := *r
-	if c.Accounts == nil {
-		c.Accounts = []Account{}
-	}
-	if c.Findings == nil {
-		c.Findings = []rules.Finding{}
-	}
-	if c.Actions == nil {
-		c.Actions = []rules.Action{}
-	}
-	if c.Risk == nil {
-		c.Risk = []rules.Risk{}
-	}
-	return &c
+	head := *r
+	head.Accounts, head.Findings, head.Actions, head.Risk = nil, nil, nil, nil
+	return writeJSONObject(w, &head,
+		list{"accounts", len(r.Accounts), func(i int) any { return &r.Accounts[i] }},
+		list{"findings", len(r.Findings), func(i int) any { return &r.Findings[i] }},
+		list{"actions", len(r.Actions), func(i int) any { return &r.Actions[i] }},
+		list{"risk", len(r.Risk), func(i int) any { return &r.Risk[i] }},
+	)
 }

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -36,19 +35,16 @@ type OCSFWriter struct{}
 
 func (OCSFWriter) Write(w io.Writer, r *Report) error {
 	actions := actionsByKey(r.Actions)
-	events := make([]ocsfEvent, 0, len(r.Findings)+len(r.Resolved))
-	for i := range r.Findings {
+	// One event at a time: "<root_account>" stays readable (no HTML escaping).
+	n := len(r.Findings)
+	return writeJSONArray(w, list{n: n + len(r.Resolved), elem: func(i int) any {
+		if i >= n {
+			return newOCSFEvent(r, &r.Resolved[i-n], &rules.Action{}, true)
+		}
 		f := &r.Findings[i]
 		a := actions[keyOf(f.AccountID, f.Principal, f.AccessKeyID, f.KeySlot)]
-		events = append(events, newOCSFEvent(r, f, &a, false))
-	}
-	for i := range r.Resolved {
-		events = append(events, newOCSFEvent(r, &r.Resolved[i], &rules.Action{}, true))
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false) // "<root_account>" stays readable
-	return enc.Encode(events)
+		return newOCSFEvent(r, f, &a, false)
+	}})
 }
 
 // ocsfEvent holds the attributes of Detection Finding keyaudit fills;

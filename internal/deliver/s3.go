@@ -1,12 +1,15 @@
 package deliver
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/keyaudit/keyaudit/report"
@@ -199,15 +202,40 @@ func (s *S3Sink) ReadImported(ctx context.Context) (*Imported, error) {
 // WriteImported stores the Security Hub baseline as securityhub.json. Call
 // it only with what an import returned.
 func (s *S3Sink) WriteImported(ctx context.Context, b *Imported) error {
-	return s.put(ctx, path.Join(s.Prefix, importedName), "application/json", jsonWriter{b}, nil)
+	return s.put(ctx, path.Join(s.Prefix, importedName), "application/json", importedWriter{b}, nil)
 }
 
 const importedName = "securityhub.json"
 
-// jsonWriter writes v as JSON, for a store object that is not a report.
-type jsonWriter struct{ v any }
+// importedWriter writes the Security Hub baseline as json.Encoder would,
+// an account at a time: whole, it is as large as the findings it holds.
+type importedWriter struct{ b *Imported }
 
-func (j jsonWriter) Write(w io.Writer, _ *report.Report) error { return json.NewEncoder(w).Encode(j.v) }
+func (j importedWriter) Write(w io.Writer, _ *report.Report) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString(`{"accounts":`)
+	if j.b.Accounts == nil {
+		bw.WriteString("null")
+	} else {
+		bw.WriteString("{")
+		for i, id := range slices.Sorted(maps.Keys(j.b.Accounts)) {
+			if i > 0 {
+				bw.WriteString(",")
+			}
+			k, _ := json.Marshal(id)
+			v, err := json.Marshal(j.b.Accounts[id])
+			if err != nil {
+				return fmt.Errorf("account %s: %w", id, err)
+			}
+			bw.Write(k)
+			bw.WriteString(":")
+			bw.Write(v)
+		}
+		bw.WriteString("}")
+	}
+	bw.WriteString("}\n")
+	return bw.Flush()
+}
 
 // read reads the report PREFIX/name; nil when there is none.
 func (s *S3Sink) read(ctx context.Context, name string) (*report.Report, error) {

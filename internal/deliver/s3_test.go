@@ -3,6 +3,7 @@ package deliver_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http/httptest"
 	"os"
 	"testing"
@@ -119,4 +120,34 @@ func TestAnnounceOverNewerRecord(t *testing.T) {
 	require.NoError(t, err, "the next night")
 	assert.True(t, ch.Compared, "the next night compares again")
 	assert.Empty(t, ch.Added, "the next night has nothing new")
+}
+
+// TestS3ImportedRoundTrip: securityhub.json, written an account at a time,
+// is what json.Encoder gives for the whole baseline, and reads back whole.
+func TestS3ImportedRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	sink := localSink(t)
+	r := fixture()
+	b := &deliver.Imported{Accounts: map[string]map[string]deliver.ImportedFinding{}}
+	for _, f := range r.Findings {
+		if b.Accounts[f.AccountID] == nil {
+			b.Accounts[f.AccountID] = map[string]deliver.ImportedFinding{}
+		}
+		b.Accounts[f.AccountID][f.Fingerprint] = deliver.ImportedFinding{Finding: f, Digest: "d-" + f.Fingerprint, FirstSeen: r.GeneratedAt, Imported: r.GeneratedAt}
+	}
+	b.Accounts["999999999999"] = map[string]deliver.ImportedFinding{}
+	require.NoError(t, sink.WriteImported(ctx, b), "write securityhub.json")
+
+	out, err := sink.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("reports"), Key: aws.String("keyaudit/securityhub.json")})
+	require.NoError(t, err, "read securityhub.json back")
+	defer out.Body.Close()
+	var got, want bytes.Buffer
+	_, err = got.ReadFrom(out.Body)
+	require.NoError(t, err, "read securityhub.json back")
+	require.NoError(t, json.NewEncoder(&want).Encode(b))
+	assert.Equal(t, want.String(), got.String(), "securityhub.json as json.Encoder writes it")
+
+	back, err := sink.ReadImported(ctx)
+	require.NoError(t, err, "read the baseline")
+	assert.Equal(t, b, back, "the baseline reads back whole")
 }
