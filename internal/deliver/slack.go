@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -331,11 +332,35 @@ type message struct {
 }
 
 func newMessage(r *report.Report, ch report.Changes) *message {
-	// Every key ID the message can show is in the report or the changes.
-	// A report always marshals (it is written as JSON); were it not to,
-	// the masks would fall back to the last four characters.
-	data, _ := json.Marshal([]any{r, ch.Added, ch.Resolved, ch.Suppressed})
-	return &message{action: report.ActionIndex(r.Actions), masks: uniqueMasks(keyIDs.FindAllString(string(data), -1))}
+	// Every key ID the message can show is in the report or the changes,
+	// found in their JSON an element at a time: the whole report marshalled
+	// would be held at once. An element that does not marshal (none: a
+	// report is written as JSON) leaves its IDs to the four-character mask.
+	seen := map[string]bool{}
+	scan := func(v any) {
+		data, _ := json.Marshal(v)
+		for _, id := range keyIDs.FindAll(data, -1) {
+			seen[string(id)] = true
+		}
+	}
+	head := *r
+	head.Accounts, head.Findings, head.Actions, head.Risk, head.Resolved = nil, nil, nil, nil, nil
+	scan(&head)
+	for i := range r.Accounts {
+		scan(&r.Accounts[i])
+	}
+	for _, fs := range [][]rules.Finding{r.Findings, r.Resolved, ch.Added, ch.Resolved, ch.Suppressed} {
+		for i := range fs {
+			scan(&fs[i])
+		}
+	}
+	for i := range r.Actions {
+		scan(&r.Actions[i])
+	}
+	for i := range r.Risk {
+		scan(&r.Risk[i])
+	}
+	return &message{action: report.ActionIndex(r.Actions), masks: uniqueMasks(slices.Collect(maps.Keys(seen)))}
 }
 
 // mask shows a key ID as its prefix and its last characters: four, or as
