@@ -361,7 +361,10 @@ func (h *handler) finish(ctx context.Context, inv *invocation, conn *pipeline.Co
 		inv.log.Warn("run metrics not written: the alarms on accounts not audited will not see this run", "error", err)
 	}
 	sink := &deliver.S3Sink{Client: inv.s3, Bucket: h.settings.Bucket, Prefix: h.settings.Prefix, KMSKeyID: h.settings.KMSKeyARN}
-	d := deliver.Delivery{Writer: sink, History: sink, Budget: deliver.Budget, Reserve: min(logReserve, h.settings.Reserve/2)}
+	// The invocation's deadline bounds the delivery, not deliver.Budget:
+	// the audit left it at least Reserve, and a large organization's
+	// reports take longer than the CLI's budget (docs/scale.md).
+	d := deliver.Delivery{Writer: sink, History: sink, Reserve: min(logReserve, h.settings.Reserve/2)}
 	if h.settings.SecurityHub {
 		d.SecurityHub = conn.SecurityHub(h.settings.SecurityHubRegion)
 	}

@@ -222,7 +222,7 @@ func before(ctx context.Context, d time.Duration) (context.Context, context.Canc
 	return context.WithCancel(ctx)
 }
 
-// Budget is the time a delivery is given after the audit: a --timeout or
-// an invocation's reserve that stopped the audit must not also stop the
-// report of what was audited.
+// Budget is the time the CLI gives a delivery after the audit: a --timeout
+// that stopped the audit must not also stop the report of what was
+// audited. The Lambda's delivery has what is left of its invocation.
 const Budget = 3 * time.Minute
