@@ -534,7 +534,22 @@ func TestTemplateCfnLint(t *testing.T) {
 	lintable := `{"AWSTemplateFormatVersion":"2010-09-09","Resources":{"StateMachine":{"Type":"AWS::StepFunctions::StateMachine",` +
 		`"Properties":{"RoleArn":"arn:aws:iam::111111111111:role/keyaudit","Definition":` + string(def) + `}}}}`
 	require.NoError(t, os.WriteFile(machine, []byte(lintable), 0o600), "write the state machine's template")
-	for _, file := range []string{"../template.yaml", member, machine} {
+	// Real time: its StackSet's template, and the template with RealTime
+	// Enabled by default (cfn-lint resolves values with the defaults).
+	events := filepath.Join(t.TempDir(), "events.yaml")
+	require.NoError(t, os.WriteFile(events, []byte(eventsTemplate(t, template(t))), 0o600), "extract the events StackSet's template")
+	data, err := os.ReadFile("../template.yaml")
+	require.NoError(t, err, "read the template")
+	enabled := string(data)
+	for param, value := range realTimeOn {
+		re := regexp.MustCompile(`(?m)^(  ` + param + `:\n(?:    .*\n)*?    Default: ).*$`)
+		require.True(t, re.MatchString(enabled), "the template's %s has a default to replace", param)
+		enabled = re.ReplaceAllString(enabled, "${1}"+value)
+	}
+	realTime := filepath.Join(t.TempDir(), "template-realtime.yaml")
+	require.NoError(t, os.WriteFile(realTime, []byte(enabled), 0o600), "write the template with RealTime Enabled")
+	require.Equal(t, "Enabled", parseYAML(t, []byte(enabled)).get("Parameters", "RealTime", "Default").str(), "the copy has RealTime Enabled")
+	for _, file := range []string{"../template.yaml", member, machine, events, realTime} {
 		out, err := exec.Command("cfn-lint", "--format", "parseable", file).CombinedOutput()
 		assert.NoError(t, err, "cfn-lint %s reports:\n%s", filepath.Base(file), out)
 	}
@@ -1671,4 +1686,210 @@ func TestTemplateRealTimeQueue(t *testing.T) {
 	period, err := strconv.Atoi(alarm.get("Period").str())
 	require.NoError(t, err, "the alarm's period")
 	assert.LessOrEqual(t, period, 300, "a key not judged is told within minutes, not at the end of an hour")
+}
+
+// Issue 23: the event function is the nightly binary with the nightly
+// settings (Globals), reads the queue in batches with partial batch
+// responses, and has a reservation of its own: the nightly run keeps 1.
+func TestTemplateEventFunction(t *testing.T) {
+	tpl := template(t)
+	const fn = "EventFunction"
+	for path, want := range map[string]string{"Runtime": "provided.al2023", "Handler": "bootstrap", "CodeUri": "."} {
+		assert.Equal(t, want, functionProperty(tpl, fn, path).str(), "%s: %s, as the nightly function", fn, path)
+	}
+	assert.Equal(t, []string{"arm64"}, functionProperty(tpl, fn, "Architectures").strings(), "the nightly function's architecture")
+	assert.Equal(t, "makefile", tpl.get("Resources", fn, "Metadata", "BuildMethod").str(), "built by make build-%s", fn)
+	makefile, err := os.ReadFile("../Makefile")
+	require.NoError(t, err, "the Makefile")
+	assert.Regexp(t, `(?m)^build-KeyAuditFunction\b.*\bbuild-EventFunction:`, string(makefile), "make build-EventFunction builds the one binary")
+	p := tpl.get("Resources", fn, "Properties")
+	assert.Nil(t, p.get("Environment").Node, "the nightly settings (Globals), not a copy")
+	assert.Equal(t, "EventFunctionRole.Arn", p.get("Role").str(), "its own role")
+	assert.Equal(t, "EventLogGroup", functionProperty(tpl, fn, "LoggingConfig", "LogGroup").str(), "its own log group")
+
+	assert.Equal(t, "EventConcurrency", p.get("ReservedConcurrentExecutions").str(), "its own reservation")
+	assert.Equal(t, "1", tpl.get("Resources", "KeyAuditFunction", "Properties", "ReservedConcurrentExecutions").str(), "the nightly run's stays 1")
+	param := tpl.get("Parameters", "EventConcurrency")
+	assert.Equal(t, "2", param.get("Default").str(), "two invocations at once by default")
+	min, err := strconv.Atoi(param.get("MinValue").str())
+	require.NoError(t, err, "EventConcurrency's MinValue")
+	assert.GreaterOrEqual(t, min, 2, "SQS's event source scales to no fewer than 2")
+
+	timeout, err := strconv.Atoi(p.get("Timeout").str())
+	require.NoError(t, err, "the event function's timeout")
+	nightly, err := strconv.Atoi(tpl.get("Globals", "Function", "Timeout").str())
+	require.NoError(t, err, "the nightly timeout")
+	assert.Less(t, timeout, nightly/5, "a batch of events takes seconds, not the night's 15 minutes")
+
+	events := mapping(p.get("Events"))
+	require.Len(t, events, 1, "one event source")
+	for name, ev := range events {
+		assert.Equal(t, "SQS", ev.get("Type").str(), "%s: the queue", name)
+		q := ev.get("Properties")
+		assert.Equal(t, "EventQueue.Arn", q.get("Queue").str(), "%s: the central rule's queue", name)
+		assert.Equal(t, []string{"ReportBatchItemFailures"}, q.get("FunctionResponseTypes").strings(), "%s: partial batch responses", name)
+		size, err := strconv.Atoi(q.get("BatchSize").str())
+		require.NoError(t, err, "%s: a batch size", name)
+		assert.True(t, size >= 1 && size <= 10, "%s: a batch of at most 10 (got %d) fits the function's timeout", name, size)
+		window, err := strconv.Atoi(q.get("MaximumBatchingWindowInSeconds").str())
+		require.NoError(t, err, "%s: a batching window", name)
+		assert.True(t, window >= 1 && window <= 5, "%s: a window of seconds (got %d) keeps an event's judgement within the minute", name, window)
+		assert.Equal(t, "EventConcurrency", q.get("ScalingConfig", "MaximumConcurrency").str(), "%s: no more pollers than the reservation", name)
+	}
+}
+
+// eventImpliedActions are granted to the event function although the code
+// calls no such API: Lambda and S3 need them to serve the calls it makes.
+var eventImpliedActions = []string{
+	"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", // Lambda's SQS event source polls with the function's role
+	"s3:ListBucket",                               // a missing latest.json (no night yet) or event record is a 404, not a 403
+	"kms:GenerateDataKey", "kms:Decrypt",          // a customer KMS key on the bucket, the secrets or the config
+	"logs:CreateLogStream", "logs:PutLogEvents", // Lambda writes its logs with its role
+}
+
+// Issue 23: the event function's role grants exactly what it calls: the
+// nightly role's reads (the organization, the member role, the secrets,
+// the config), Security Hub's import, and S3 only for its event records
+// and the last nightly report; nothing that writes a report or acts.
+func TestTemplateEventFunctionRole(t *testing.T) {
+	tpl := template(t)
+	role := tpl.get("Resources", "EventFunctionRole")
+	statements := roleStatements(role)
+	want := slices.Clone(audit.AuditorActions)
+	want = append(want, "securityhub:BatchImportFindings")
+	want = append(want, eventImpliedActions...)
+	sameSet(t, "the event function role", actions(statements), want)
+	assert.Nil(t, role.get("Properties", "ManagedPolicyArns").Node, "no managed policy")
+	assert.Equal(t, []string{"lambda.amazonaws.com"}, seq(role.get("Properties", "AssumeRolePolicyDocument", "Statement"))[0].get("Principal", "Service").strings(), "assumed by Lambda")
+
+	doc := seq(role.get("Properties", "Policies"))[0].get("PolicyDocument", "Statement")
+	sids := statementsBySid(doc)
+	orgReads := []string{"organizations:ListAccounts", "organizations:DescribeOrganization", "organizations:ListParents",
+		"organizations:ListPoliciesForTarget", "organizations:DescribePolicy"}
+	for _, st := range statements {
+		acts, resource := st.get("Action").strings(), strings.Join(st.get("Resource").strings(), " ")
+		for _, a := range acts {
+			switch {
+			case a == "sts:AssumeRole":
+				assert.Equal(t, "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}", resource, "the member role only, never the remediation role")
+				assert.Equal(t, "${aws:PrincipalOrgID}", st.get("Condition", "StringEquals", "aws:ResourceOrgID").str(), "of this organization only")
+			case a == "s3:PutObject":
+				assert.Equal(t, "${ReportsBucket.Arn}/keyaudit/events/*", resource, "writes only event records")
+			case a == "s3:GetObject":
+				assert.Contains(t, []string{"${ReportsBucket.Arn}/keyaudit/events/*", "${ReportsBucket.Arn}/keyaudit/latest.json"}, resource,
+					"reads event records and the last nightly report only")
+			case strings.HasPrefix(a, "sqs:"):
+				assert.Equal(t, "EventQueue.Arn", resource, "%s on the event queue only", a)
+			case strings.HasPrefix(a, "logs:"):
+				assert.Equal(t, "EventLogGroup.Arn", resource, "%s on its own log group only", a)
+			case resource == "*":
+				assert.Contains(t, orgReads, a, "only the Organizations reads have no resource to name")
+			}
+		}
+	}
+	for sid, cond := range map[string]string{"SecurityHubImport": "SecurityHubEnabled", "ReportsKmsKey": "HasKmsKey", "SecretsKmsKey": "HasSecretsKey"} {
+		assert.Equal(t, cond, conditionOf(doc, sid), "%s only under %s", sid, cond)
+	}
+	nightly := statementsBySid(seq(tpl.get("Resources", "KeyAuditFunctionRole", "Properties", "Policies"))[0].get("PolicyDocument", "Statement"))
+	for _, sid := range []string{"Secrets", "SecretsKmsKey", "Config", "ReportsKmsKey", "SecurityHubImport", "ReadServiceControlPolicies"} {
+		assert.Equal(t, nightly[sid].get("Resource").strings(), sids[sid].get("Resource").strings(), "%s: the same resources as the nightly role's", sid)
+		assert.Equal(t, nightly[sid].get("Action").strings(), sids[sid].get("Action").strings(), "%s: the same actions as the nightly role's", sid)
+	}
+
+	// The bucket lets it write its event records and nothing else.
+	bucket := tpl.get("Resources", "ReportsBucketPolicy", "Properties", "PolicyDocument", "Statement")
+	deny := statementsBySid(bucket)["EventFunctionWritesEventRecordsOnly"]
+	require.NotNil(t, deny.Node, "the bucket policy bounds the event function")
+	assert.Equal(t, "RealTimeOn", conditionOf(bucket, "EventFunctionWritesEventRecordsOnly"), "only in real time")
+	assert.Equal(t, "Deny", deny.get("Effect").str(), "denies")
+	assert.Subset(t, deny.get("Action").strings(), []string{"s3:PutObject", "s3:DeleteObject"}, "writing and removing")
+	assert.Equal(t, "${ReportsBucket.Arn}/keyaudit/events/*", deny.get("NotResource").str(), "anything but the event records")
+	assert.Equal(t, "EventFunctionRole.Arn", deny.get("Condition", "ArnEquals", "aws:PrincipalArn").str(), "to the event function's role")
+}
+
+// Issue 23: moto's EventBridge (written by others) matches the template's
+// event pattern as the rules would: each call of the contract and AWS
+// Health's exposed key reach the queue; a failed call, another call,
+// another Health event and a custom event do not.
+func TestEventPatternAgainstMoto(t *testing.T) {
+	srv := moto.Start(t)
+	ctx := t.Context()
+	dir := t.TempDir()
+	sh := func(command string) string {
+		t.Helper()
+		res := srv.Shell(ctx, dir, moto.Management, command)
+		require.NoError(t, res.Err, "%s\nstdout: %s\nstderr: %s", command, res.Stdout, res.Stderr)
+		return strings.TrimSpace(res.Stdout)
+	}
+	pattern, err := json.Marshal(eventPattern(t, template(t)))
+	require.NoError(t, err, "encode the pattern")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "pattern.json"), pattern, 0o600), "write the pattern")
+	// The CLI v1 on this machine sends SQS calls to its legacy endpoint,
+	// not AWS_ENDPOINT_URL's.
+	url := sh("aws sqs --endpoint-url \"$AWS_ENDPOINT_URL\" create-queue --queue-name keyaudit-events --attributes VisibilityTimeout=900 --query QueueUrl --output text")
+	arn := sh("aws sqs --endpoint-url \"$AWS_ENDPOINT_URL\" get-queue-attributes --queue-url " + url + " --attribute-names QueueArn --query Attributes.QueueArn --output text")
+	sh("aws events put-rule --name keyaudit-events --event-pattern file://pattern.json")
+	sh("aws events put-targets --rule keyaudit-events --targets Id=queue,Arn=" + arn)
+
+	cloudTrail := func(id, call string, extra map[string]any) map[string]any {
+		detail := map[string]any{"eventVersion": "1.08", "eventID": id, "eventSource": "iam.amazonaws.com", "eventName": call,
+			"awsRegion": "us-east-1", "recipientAccountId": "111111111111", "userIdentity": map[string]any{"type": "IAMUser", "userName": "admin"}}
+		maps.Copy(detail, extra)
+		return map[string]any{"Source": "aws.iam", "DetailType": "AWS API Call via CloudTrail", "Detail": detail}
+	}
+	health := func(id, code string) map[string]any {
+		return map[string]any{"Source": "aws.health", "DetailType": "AWS Health Event", "Detail": map[string]any{"eventID": id,
+			"service": "RISK", "eventTypeCode": code, "affectedEntities": []any{map[string]any{"entityValue": "AKIAIOSFODNN7EXAMPLE"}}}}
+	}
+	var entries []map[string]any
+	var want []string
+	for _, call := range realTimeCalls {
+		entries = append(entries, cloudTrail(call, call, nil))
+		want = append(want, call)
+	}
+	entries = append(entries,
+		cloudTrail("root", "CreateAccessKey", map[string]any{"userIdentity": map[string]any{"type": "Root"}}),
+		health("exposed", "AWS_RISK_CREDENTIALS_EXPOSED"),
+		cloudTrail("failed", "CreateAccessKey", map[string]any{"errorCode": "LimitExceeded", "errorMessage": "Cannot exceed quota"}),
+		cloudTrail("deleted", "DeleteAccessKey", nil),
+		cloudTrail("listed", "ListAccessKeys", nil),
+		health("other-health", "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED"),
+		map[string]any{"Source": "keyaudit.test", "DetailType": "AWS API Call via CloudTrail", "Detail": map[string]any{"eventID": "custom", "eventName": "CreateAccessKey"}},
+	)
+	want = append(want, "root", "exposed")
+	for _, e := range entries {
+		d, err := json.Marshal(e["Detail"])
+		require.NoError(t, err, "encode a detail")
+		e["Detail"] = string(d)
+	}
+	// PutEvents takes 10 entries at most.
+	for i := 0; i < len(entries); i += 10 {
+		body, err := json.Marshal(entries[i:min(i+10, len(entries))])
+		require.NoError(t, err, "encode the entries")
+		file := "entries" + strconv.Itoa(i) + ".json"
+		require.NoError(t, os.WriteFile(filepath.Join(dir, file), body, 0o600), "write the entries")
+		sh("aws events put-events --entries file://" + file)
+	}
+
+	var got []string
+	for {
+		// A received message stays invisible for the test's length (15
+		// minutes): the loop ends when all were received.
+		out := sh("aws sqs --endpoint-url \"$AWS_ENDPOINT_URL\" receive-message --queue-url " + url + " --max-number-of-messages 10 --query 'Messages[].Body' --output json")
+		var msgs []string
+		require.NoError(t, json.Unmarshal([]byte(cmp.Or(out, "null")), &msgs), "the received messages: %s", out)
+		if len(msgs) == 0 {
+			break
+		}
+		for _, m := range msgs {
+			var ev struct {
+				Detail struct {
+					EventID string `json:"eventID"`
+				} `json:"detail"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(m), &ev), "a queued event: %s", m)
+			got = append(got, ev.Detail.EventID)
+		}
+	}
+	assert.ElementsMatch(t, want, got, "the events the pattern queues")
 }
