@@ -1516,7 +1516,7 @@ func TestTemplateRealTimeOnlyWhenEnabled(t *testing.T) {
 	assertion := seq(rule.get("Assertions"))
 	require.Len(t, assertion, 1, "one assertion")
 	for _, tt := range []struct {
-		params       map[string]string
+		params         map[string]string
 		applies, holds bool
 	}{
 		{map[string]string{"RealTime": "Enabled", "OrganizationId": ""}, true, false},
@@ -1742,8 +1742,8 @@ func TestTemplateEventFunction(t *testing.T) {
 // calls no such API: Lambda and S3 need them to serve the calls it makes.
 var eventImpliedActions = []string{
 	"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", // Lambda's SQS event source polls with the function's role
-	"s3:ListBucket",                               // a missing latest.json (no night yet) or event record is a 404, not a 403
-	"kms:GenerateDataKey", "kms:Decrypt",          // a customer KMS key on the bucket, the secrets or the config
+	"s3:ListBucket",                      // a missing latest.json (no night yet) or event record is a 404, not a 403
+	"kms:GenerateDataKey", "kms:Decrypt", // a customer KMS key on the bucket, the secrets or the config
 	"logs:CreateLogStream", "logs:PutLogEvents", // Lambda writes its logs with its role
 }
 
