@@ -1169,8 +1169,13 @@ func TestDeployDocCommandsAgainstMoto(t *testing.T) {
 	slackSecret := sh("aws secretsmanager create-secret --name keyaudit-slack --query ARN --output text")
 	stateMachine := sh(`aws stepfunctions create-state-machine --name keyaudit-keyaudit --role-arn arn:aws:iam::123456789012:role/sfn ` +
 		`--definition '{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}' --query stateMachineArn --output text`)
+	// The CLI v1 on this machine sends SQS calls to its legacy endpoint,
+	// not AWS_ENDPOINT_URL's (the stub below says where).
+	deadLetters := sh(`aws sqs --endpoint-url "$AWS_ENDPOINT_URL" create-queue --queue-name keyaudit-events-dlq --query QueueUrl --output text`)
+	sh(`aws sqs --endpoint-url "$AWS_ENDPOINT_URL" send-message --queue-url ` + deadLetters + ` --message-body '{"detail-type":"AWS API Call via CloudTrail"}'`)
 	outputs := map[string]string{"SlackSecret": slackSecret, "StateMachineArn": stateMachine,
-		"FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:keyaudit-KeyAuditFunction", "LogGroupName": "keyaudit-KeyAuditLogGroup"}
+		"FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:keyaudit-KeyAuditFunction", "LogGroupName": "keyaudit-KeyAuditLogGroup",
+		"EventDeadLetterQueueUrl": deadLetters}
 	stack := map[string]any{"Resources": map[string]any{"Topic": map[string]any{"Type": "AWS::SNS::Topic"}}}
 	outs := map[string]any{}
 	for _, name := range keys(template(t).get("Outputs")) {
@@ -1192,6 +1197,7 @@ func TestDeployDocCommandsAgainstMoto(t *testing.T) {
 		"make": `echo "make $*" >> "$STUB_LOG"`,
 		"aws": `case "$1 $2" in
 "cloudformation activate-organizations-access"|"organizations register-delegated-administrator"|"lambda invoke"|"logs tail"|"cloudformation package"|"cloudformation deploy") echo "aws $*" >> "$STUB_LOG";;
+"sqs "*) echo "aws $*" >> "$STUB_LOG"; exec "` + realAWS + `" --endpoint-url "$AWS_ENDPOINT_URL" "$@";;
 *) exec "` + realAWS + `" "$@";;
 esac`,
 	}
@@ -1232,6 +1238,16 @@ esac`,
 	assert.Contains(t, calls, "aws organizations register-delegated-administrator --account-id "+delegate+" --service-principal member.org.stacksets.cloudformation.amazonaws.com",
 		"the delegated administrator is registered for StackSets")
 	assert.Equal(t, "1", sh("aws stepfunctions list-executions --state-machine-arn "+stateMachine+" --query 'length(executions)'"), "an execution of the StateMachineArn output started")
+	var realTime string
+	for _, c := range calls {
+		if strings.HasPrefix(c, "sam deploy --parameter-overrides RealTime=Enabled") {
+			realTime = c
+		}
+	}
+	org := sh("aws organizations describe-organization --query Organization.Id --output text")
+	assert.Contains(t, realTime, "OrganizationId="+org, "real time is deployed with the organization's ID")
+	assert.Contains(t, calls, "aws sqs get-queue-attributes --queue-url "+deadLetters+" --attribute-names ApproximateNumberOfMessages",
+		"the dead-letter queue's depth is read from the EventDeadLetterQueueUrl output's queue")
 }
 
 // Issue 24: remediation acts through a role of its own, deployed only when
