@@ -1153,14 +1153,8 @@ func TestTemplateExternalIDNotInEnvironment(t *testing.T) {
 // outputs are the template's.
 func TestDeployDocCommandsAgainstMoto(t *testing.T) {
 	srv := moto.Start(t)
-	ctx := t.Context()
 	dir := t.TempDir()
-	sh := func(command string) string {
-		t.Helper()
-		res := srv.Shell(ctx, dir, moto.Management, command)
-		require.NoError(t, res.Err, "%s\nstdout: %s\nstderr: %s", command, res.Stdout, res.Stderr)
-		return strings.TrimSpace(res.Stdout)
-	}
+	sh := shell(t, srv, dir)
 
 	// The organization and the stack the deploy would create: its outputs
 	// are the template's.
@@ -1829,14 +1823,8 @@ func TestTemplateEventFunctionRole(t *testing.T) {
 // another Health event and a custom event do not.
 func TestEventPatternAgainstMoto(t *testing.T) {
 	srv := moto.Start(t)
-	ctx := t.Context()
 	dir := t.TempDir()
-	sh := func(command string) string {
-		t.Helper()
-		res := srv.Shell(ctx, dir, moto.Management, command)
-		require.NoError(t, res.Err, "%s\nstdout: %s\nstderr: %s", command, res.Stdout, res.Stderr)
-		return strings.TrimSpace(res.Stdout)
-	}
+	sh := shell(t, srv, dir)
 	pattern, err := json.Marshal(eventPattern(t, template(t)))
 	require.NoError(t, err, "encode the pattern")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "pattern.json"), pattern, 0o600), "write the pattern")
@@ -1908,4 +1896,16 @@ func TestEventPatternAgainstMoto(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, want, got, "the events the pattern queues")
+}
+
+// shell runs a command as a person would paste it, with the aws CLI
+// acting as the management account against srv, and returns its trimmed
+// standard output; a command that fails fails the test.
+func shell(t *testing.T, srv *moto.Server, dir string) func(command string) string {
+	return func(command string) string {
+		t.Helper()
+		res := srv.Shell(t.Context(), dir, moto.Management, command)
+		require.NoError(t, res.Err, "%s\nstdout: %s\nstderr: %s", command, res.Stdout, res.Stderr)
+		return strings.TrimSpace(res.Stdout)
+	}
 }
