@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 
-.PHONY: all build demo test vet staticcheck fmt-check fuzz bench lambda lambda-zip build-KeyAuditFunction build-AuditBatchFunction test-browser screenshot update-golden clean
+.PHONY: all build demo test vet staticcheck fmt-check fuzz bench lambda lambda-zip build-KeyAuditFunction build-AuditBatchFunction build-EventFunction test-browser screenshot update-golden clean
 
 all: build
 
@@ -52,8 +52,8 @@ lambda-zip: lambda
 	@grep -q 'CodeUri: lambda/keyaudit-lambda.zip' build/template.yaml || { echo "lambda-zip: no CodeUri: . in template.yaml to point at the zip" >&2; exit 1; }
 
 # sam build (BuildMethod: makefile) calls these with ARTIFACTS_DIR set: the
-# two functions are the one binary.
-build-KeyAuditFunction build-AuditBatchFunction:
+# functions are the one binary.
+build-KeyAuditFunction build-AuditBatchFunction build-EventFunction:
 	@if [ -z "$(ARTIFACTS_DIR)" ]; then echo "$@: ARTIFACTS_DIR is not set: sam build sets it; by hand, run make ARTIFACTS_DIR=DIR $@ (or make lambda)" >&2; exit 2; fi
 	$(LAMBDA_ENV) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap ./lambda
 

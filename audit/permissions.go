@@ -15,6 +15,17 @@ var MemberActions = []string{
 	"iam:GetPolicy",                      // an attached AWS-managed policy not in inventory.ManagedPolicies
 	"iam:GetPolicyVersion",
 	"cloudtrail:LookupEvents",
+	// Real time: one principal judged (keyaudit event, the event function).
+	"iam:GetUser",
+	"iam:GetLoginProfile",
+	"iam:ListMFADevices",
+	"iam:ListAttachedUserPolicies",
+	"iam:ListUserPolicies",
+	"iam:GetUserPolicy",
+	"iam:ListGroupsForUser",
+	"iam:ListAttachedGroupPolicies",
+	"iam:ListGroupPolicies",
+	"iam:GetGroupPolicy",
 }
 
 // AuditorActions are called by the nightly Lambda function's own role. It

@@ -511,9 +511,10 @@ func TestTemplateOperations(t *testing.T) {
 	require.NotNil(t, writers.Node, "the bucket policy denies writes to everyone but the function")
 	assert.Equal(t, "*", writers.get("Principal").str(), "the write denial covers every principal")
 	except := seq(writers.get("Condition", "ArnNotEquals", "aws:PrincipalArn"))
-	require.Len(t, except, 2, "two writers at most")
+	require.Len(t, except, 3, "three writers at most")
 	assert.Equal(t, "KeyAuditFunctionRole.Arn", except[0].str(), "except the function's role")
 	assert.Equal(t, "StateMachineRole.Arn", except[1].str(), "and, in distributed mode only (seq reads the !If's value), the state machine's, for the Map's results")
+	assert.Equal(t, "EventFunctionRole.Arn", except[2].str(), "and, in real time only, the event function's, for its event records (TestTemplateEventFunctionRole)")
 	assert.Contains(t, writers.get("Action").strings(), "s3:DeleteObject", "removing a report is writing too")
 }
 
@@ -533,7 +534,22 @@ func TestTemplateCfnLint(t *testing.T) {
 	lintable := `{"AWSTemplateFormatVersion":"2010-09-09","Resources":{"StateMachine":{"Type":"AWS::StepFunctions::StateMachine",` +
 		`"Properties":{"RoleArn":"arn:aws:iam::111111111111:role/keyaudit","Definition":` + string(def) + `}}}}`
 	require.NoError(t, os.WriteFile(machine, []byte(lintable), 0o600), "write the state machine's template")
-	for _, file := range []string{"../template.yaml", member, machine} {
+	// Real time: its StackSet's template, and the template with RealTime
+	// Enabled by default (cfn-lint resolves values with the defaults).
+	events := filepath.Join(t.TempDir(), "events.yaml")
+	require.NoError(t, os.WriteFile(events, []byte(eventsTemplate(t, template(t))), 0o600), "extract the events StackSet's template")
+	data, err := os.ReadFile("../template.yaml")
+	require.NoError(t, err, "read the template")
+	enabled := string(data)
+	for param, value := range realTimeOn {
+		re := regexp.MustCompile(`(?m)^(  ` + param + `:\n(?:    .*\n)*?    Default: ).*$`)
+		require.True(t, re.MatchString(enabled), "the template's %s has a default to replace", param)
+		enabled = re.ReplaceAllString(enabled, "${1}"+value)
+	}
+	realTime := filepath.Join(t.TempDir(), "template-realtime.yaml")
+	require.NoError(t, os.WriteFile(realTime, []byte(enabled), 0o600), "write the template with RealTime Enabled")
+	require.Equal(t, "Enabled", parseYAML(t, []byte(enabled)).get("Parameters", "RealTime", "Default").str(), "the copy has RealTime Enabled")
+	for _, file := range []string{"../template.yaml", member, machine, events, realTime} {
 		out, err := exec.Command("cfn-lint", "--format", "parseable", file).CombinedOutput()
 		assert.NoError(t, err, "cfn-lint %s reports:\n%s", filepath.Base(file), out)
 	}
@@ -636,6 +652,7 @@ var patternCases = map[string]struct{ valid, invalid []string }{
 	"ReportsKmsKeyArn":        {[]string{"", "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab", "arn:aws:kms:eu-west-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab"}, []string{"alias/keyaudit", "arn:aws:kms:us-east-1:111111111111:alias/keyaudit"}},
 	"SecretsKmsKeyArn":        {[]string{"", "arn:aws-us-gov:kms:us-gov-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"}, []string{"1234abcd-12ab-34cd-56ef-1234567890ab"}},
 	"AlarmEmail":              {[]string{"", "secops@example.com"}, []string{"secops", "a b@example.com"}},
+	"OrganizationId":          {[]string{"", "o-a1b2c3d4e5", "o-" + strings.Repeat("z", 32)}, []string{"o-a1b2c3", "O-A1B2C3D4E5", "r-ab12", "o-a1b2c3d4e5 "}},
 }
 
 // Issue 21 observation 1: guided deploys and the console ask group by
@@ -959,7 +976,9 @@ func TestTemplateMapConcurrencyBounded(t *testing.T) {
 	tpl := template(t)
 	max, err := strconv.Atoi(tpl.get("Parameters", "MapConcurrency", "MaxValue").str())
 	require.NoError(t, err, "MapConcurrency has a MaxValue")
-	assert.LessOrEqual(t, max+1, 1000-100, "MapConcurrency at its most, with the function's 1, keeps 100 of the default 1,000 unreserved")
+	events, err := strconv.Atoi(tpl.get("Parameters", "EventConcurrency", "MaxValue").str())
+	require.NoError(t, err, "EventConcurrency has a MaxValue")
+	assert.LessOrEqual(t, max+1+events, 1000-100, "MapConcurrency and EventConcurrency at their most, with the function's 1, keep 100 of the default 1,000 unreserved")
 	assert.Equal(t, "MapConcurrency", tpl.get("Resources", "AuditBatchFunction", "Properties", "ReservedConcurrentExecutions").str(), "the batch function reserves MapConcurrency")
 }
 
@@ -1000,6 +1019,9 @@ func TestTemplateAlarms(t *testing.T) {
 		assert.Equal(t, []string{"AlarmTopic"}, alarm.get("Properties", "AlarmActions").strings(), "%s notifies the alarm topic", name)
 		metrics, periods := alarmMetrics(alarm)
 		require.NotEmpty(t, metrics, "%s watches a metric", name)
+		if name == "EventDeadLetterAlarm" {
+			continue // a queue's depth, not a night's count: TestTemplateRealTimeQueue
+		}
 		for _, p := range periods {
 			assert.Equal(t, "3600", p, "%s counts per hour, so a second bad night notifies again", name)
 		}
@@ -1131,14 +1153,8 @@ func TestTemplateExternalIDNotInEnvironment(t *testing.T) {
 // outputs are the template's.
 func TestDeployDocCommandsAgainstMoto(t *testing.T) {
 	srv := moto.Start(t)
-	ctx := t.Context()
 	dir := t.TempDir()
-	sh := func(command string) string {
-		t.Helper()
-		res := srv.Shell(ctx, dir, moto.Management, command)
-		require.NoError(t, res.Err, "%s\nstdout: %s\nstderr: %s", command, res.Stdout, res.Stderr)
-		return strings.TrimSpace(res.Stdout)
-	}
+	sh := shell(t, srv, dir)
 
 	// The organization and the stack the deploy would create: its outputs
 	// are the template's.
@@ -1147,8 +1163,13 @@ func TestDeployDocCommandsAgainstMoto(t *testing.T) {
 	slackSecret := sh("aws secretsmanager create-secret --name keyaudit-slack --query ARN --output text")
 	stateMachine := sh(`aws stepfunctions create-state-machine --name keyaudit-keyaudit --role-arn arn:aws:iam::123456789012:role/sfn ` +
 		`--definition '{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}' --query stateMachineArn --output text`)
+	// The CLI v1 on this machine sends SQS calls to its legacy endpoint,
+	// not AWS_ENDPOINT_URL's (the stub below says where).
+	deadLetters := sh(`aws sqs --endpoint-url "$AWS_ENDPOINT_URL" create-queue --queue-name keyaudit-events-dlq --query QueueUrl --output text`)
+	sh(`aws sqs --endpoint-url "$AWS_ENDPOINT_URL" send-message --queue-url ` + deadLetters + ` --message-body '{"detail-type":"AWS API Call via CloudTrail"}'`)
 	outputs := map[string]string{"SlackSecret": slackSecret, "StateMachineArn": stateMachine,
-		"FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:keyaudit-KeyAuditFunction", "LogGroupName": "keyaudit-KeyAuditLogGroup"}
+		"FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:keyaudit-KeyAuditFunction", "LogGroupName": "keyaudit-KeyAuditLogGroup",
+		"EventDeadLetterQueueUrl": deadLetters}
 	stack := map[string]any{"Resources": map[string]any{"Topic": map[string]any{"Type": "AWS::SNS::Topic"}}}
 	outs := map[string]any{}
 	for _, name := range keys(template(t).get("Outputs")) {
@@ -1170,6 +1191,7 @@ func TestDeployDocCommandsAgainstMoto(t *testing.T) {
 		"make": `echo "make $*" >> "$STUB_LOG"`,
 		"aws": `case "$1 $2" in
 "cloudformation activate-organizations-access"|"organizations register-delegated-administrator"|"lambda invoke"|"logs tail"|"cloudformation package"|"cloudformation deploy") echo "aws $*" >> "$STUB_LOG";;
+"sqs "*) echo "aws $*" >> "$STUB_LOG"; exec "` + realAWS + `" --endpoint-url "$AWS_ENDPOINT_URL" "$@";;
 *) exec "` + realAWS + `" "$@";;
 esac`,
 	}
@@ -1210,6 +1232,16 @@ esac`,
 	assert.Contains(t, calls, "aws organizations register-delegated-administrator --account-id "+delegate+" --service-principal member.org.stacksets.cloudformation.amazonaws.com",
 		"the delegated administrator is registered for StackSets")
 	assert.Equal(t, "1", sh("aws stepfunctions list-executions --state-machine-arn "+stateMachine+" --query 'length(executions)'"), "an execution of the StateMachineArn output started")
+	var realTime string
+	for _, c := range calls {
+		if strings.HasPrefix(c, "sam deploy --parameter-overrides RealTime=Enabled") {
+			realTime = c
+		}
+	}
+	org := sh("aws organizations describe-organization --query Organization.Id --output text")
+	assert.Contains(t, realTime, "OrganizationId="+org, "real time is deployed with the organization's ID")
+	assert.Contains(t, calls, "aws sqs get-queue-attributes --queue-url "+deadLetters+" --attribute-names ApproximateNumberOfMessages",
+		"the dead-letter queue's depth is read from the EventDeadLetterQueueUrl output's queue")
 }
 
 // Issue 24: remediation acts through a role of its own, deployed only when
@@ -1219,10 +1251,7 @@ func TestTemplateRemediationRole(t *testing.T) {
 	ss := tpl.get("Resources", "RemediationRoleStackSet")
 	require.NotNil(t, ss.Node, "the remediation StackSet")
 	assert.Equal(t, "RemediationOn", ss.get("Condition").str(), "created only when remediation is on")
-	defaults := map[string]string{}
-	for name, p := range mapping(tpl.get("Parameters")) {
-		defaults[name] = p.get("Default").str()
-	}
+	defaults := parameterDefaults(tpl)
 	for _, tt := range []struct {
 		name                   string
 		params                 map[string]string
@@ -1306,12 +1335,7 @@ func TestTemplateRemediationRole(t *testing.T) {
 
 // paramValue is the value a StackSet passes its template's parameter key.
 func paramValue(ss node, key string) string {
-	for _, p := range seq(ss.get("Properties", "Parameters")) {
-		if p.get("ParameterKey").str() == key {
-			return p.get("ParameterValue").str()
-		}
-	}
-	return ""
+	return paramValueNode(ss, key).str()
 }
 
 // evalCondition evaluates the template's condition name with the given
@@ -1363,4 +1387,525 @@ func mapping(n node) map[string]node {
 		out[n.Content[i].Value] = node{n.Content[i+1]}
 	}
 	return out
+}
+
+// parameterDefaults are the template's parameters with their defaults, the
+// values CloudFormation uses for those a deploy does not give.
+func parameterDefaults(tpl node) map[string]string {
+	out := map[string]string{}
+	for name, p := range mapping(tpl.get("Parameters")) {
+		out[name] = p.get("Default").str()
+	}
+	return out
+}
+
+// deployment is what a deploy decides the conditions by: the parameters
+// (defaults, then the overrides) and the stack's region.
+func deployment(tpl node, region string, overrides map[string]string) map[string]string {
+	params := parameterDefaults(tpl)
+	maps.Copy(params, overrides)
+	params["AWS::Region"] = region
+	return params
+}
+
+// created are the names of a template section's entries (Resources,
+// Outputs) CloudFormation creates for a deployment.
+func created(t *testing.T, tpl node, section string, params map[string]string) []string {
+	t.Helper()
+	var out []string
+	for _, name := range keys(tpl.get(section)) {
+		if c := tpl.get(section, name, "Condition").str(); c == "" || evalCondition(t, tpl, c, params) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// realTimeOn is a real-time deployment's overrides.
+var realTimeOn = map[string]string{"RealTime": "Enabled", "OrganizationId": "o-a1b2c3d4e5"}
+
+// realTimeCalls are the CloudTrail calls the event function judges (issue
+// 23's contract; internal/event acts on the same list).
+var realTimeCalls = []string{"CreateAccessKey", "UpdateAccessKey", "CreateLoginProfile", "DeactivateMFADevice",
+	"DeleteVirtualMFADevice", "AttachUserPolicy", "PutUserPolicy", "AddUserToGroup"}
+
+// eventPattern is the one event pattern every real-time rule uses.
+func eventPattern(t *testing.T, tpl node) map[string]any {
+	t.Helper()
+	text := tpl.get("Mappings", "Events", "Pattern", "Json").str()
+	var pattern map[string]any
+	require.NoError(t, json.Unmarshal([]byte(text), &pattern), "the event pattern is JSON:\n%s", text)
+	return pattern
+}
+
+// eventsTemplate is the template the events StackSet deploys in every
+// account, with the event pattern written in as CloudFormation's !Sub does.
+func eventsTemplate(t *testing.T, tpl node) string {
+	t.Helper()
+	sub := tpl.get("Resources", "EventRuleStackSet", "Properties", "TemplateBody")
+	require.Equal(t, "!Sub", sub.Tag, "the events template is a !Sub, to write the pattern in")
+	require.Len(t, sub.Content, 2, "a !Sub of the template and its variables")
+	pattern := node{sub.Content[1]}.get("Pattern")
+	require.Equal(t, "!FindInMap", pattern.Tag, "the pattern is the mapping's")
+	assert.Equal(t, []string{"Events", "Pattern", "Json"}, pattern.strings(), "the pattern is the one every rule uses")
+	body := sub.Content[0].Value
+	assert.Equal(t, []string{"${Pattern}"}, regexp.MustCompile(`\$\{[^}]*\}`).FindAllString(body, -1), "the !Sub substitutes only the pattern")
+	return strings.ReplaceAll(body, "${Pattern}", tpl.get("Mappings", "Events", "Pattern", "Json").str())
+}
+
+// Issue 23: real time is off by default, and off it adds nothing: no
+// resource, no output, and the member roles trust the nightly role only.
+// On, it adds exactly the real-time resources; the management account's
+// own rule only where this stack can create it (its account, us-east-1).
+func TestTemplateRealTimeOnlyWhenEnabled(t *testing.T) {
+	tpl := template(t)
+	param := tpl.get("Parameters", "RealTime")
+	assert.Equal(t, "Disabled", param.get("Default").str(), "real time is off by default")
+	assert.Equal(t, []string{"Disabled", "Enabled"}, param.get("AllowedValues").strings(), "RealTime's values")
+
+	off := deployment(tpl, "us-east-1", nil)
+	realTime := []string{"EventBus", "EventRule", "EventQueue", "EventDeadLetterQueue", "EventQueuePolicy", "EventDeadLetterAlarm",
+		"EventFunction", "EventLogGroup", "EventFunctionRole", "EventRuleStackSet"}
+	management := []string{"ManagementAccountEventForwardRole", "ManagementAccountEventRule"}
+	for _, tt := range []struct {
+		name      string
+		region    string
+		overrides map[string]string
+		want      []string
+	}{
+		{"Enabled in the management account, us-east-1", "us-east-1", realTimeOn, append(slices.Clone(realTime), management...)},
+		{"Enabled in the management account, eu-west-1", "eu-west-1", realTimeOn, realTime},
+		{"Enabled from a delegated administrator", "us-east-1", map[string]string{"RealTime": "Enabled", "OrganizationId": "o-a1b2c3d4e5", "StackSetCallAs": "DELEGATED_ADMIN"}, realTime},
+		{"Disabled with an organization ID", "us-east-1", map[string]string{"OrganizationId": "o-a1b2c3d4e5"}, nil},
+	} {
+		on := deployment(tpl, tt.region, tt.overrides)
+		base := deployment(tpl, tt.region, nil)
+		if sc := tt.overrides["StackSetCallAs"]; sc != "" {
+			base["StackSetCallAs"] = sc
+		}
+		with, without := created(t, tpl, "Resources", on), created(t, tpl, "Resources", base)
+		assert.Subset(t, with, without, "%s: every resource of the disabled template stays", tt.name)
+		var added []string
+		for _, r := range with {
+			if !slices.Contains(without, r) {
+				added = append(added, r)
+			}
+		}
+		assert.ElementsMatch(t, tt.want, added, "%s: the resources real time adds", tt.name)
+	}
+	for _, name := range created(t, tpl, "Resources", off) {
+		assert.NotContains(t, realTime, name, "disabled: no %s", name)
+		assert.NotContains(t, management, name, "disabled: no %s", name)
+	}
+	for _, name := range []string{"EventBusArn", "EventDeadLetterQueueUrl", "ManagementAccountEvents"} {
+		assert.NotContains(t, created(t, tpl, "Outputs", off), name, "disabled: no %s output", name)
+		assert.Contains(t, created(t, tpl, "Outputs", deployment(tpl, "us-east-1", realTimeOn)), name, "enabled: the %s output", name)
+	}
+
+	// The member roles trust the event function's role only when it exists.
+	ss := tpl.get("Resources", "MemberRoleStackSet")
+	assert.Equal(t, []string{"RealTimeOn", "EventFunctionRole.Arn", ""}, paramValueNode(ss, "EventRoleArn").strings(), "the StackSet passes the event role, else nothing")
+	member := parseYAML(t, []byte(ss.get("Properties", "TemplateBody").str()))
+	assert.False(t, evalCondition(t, member, "RealTime", map[string]string{"EventRoleArn": ""}), "member role, disabled: the nightly role only")
+	assert.True(t, evalCondition(t, member, "RealTime", map[string]string{"EventRoleArn": "arn:aws:iam::111111111111:role/events"}), "member role, enabled: the event role too")
+	for name, principal := range map[string]node{
+		"StackSet member role":   seq(member.get("Resources", "KeyAuditRole", "Properties", "AssumeRolePolicyDocument", "Statement"))[0].get("Principal", "AWS"),
+		"management member role": seq(tpl.get("Resources", "ManagementAccountMemberRole", "Properties", "AssumeRolePolicyDocument", "Statement"))[0].get("Principal", "AWS"),
+	} {
+		require.Equal(t, "!If", principal.Tag, "%s: the trusted principals depend on real time", name)
+		require.Len(t, principal.Content, 3, "%s: the !If", name)
+		assert.Contains(t, []string{"RealTime", "RealTimeOn"}, principal.Content[0].Value, "%s: on real time", name)
+		assert.Len(t, node{principal.Content[1]}.strings(), 2, "%s, enabled: the nightly role and the event role", name)
+		assert.Len(t, node{principal.Content[2]}.strings(), 1, "%s, disabled: the nightly role only", name)
+	}
+
+	// Enabled without the organization's ID, the bus would admit nobody:
+	// the template's rule refuses the deploy.
+	rule := tpl.get("Rules", "RealTimeNeedsOrganizationId")
+	require.NotNil(t, rule.Node, "a rule checks OrganizationId")
+	assertion := seq(rule.get("Assertions"))
+	require.Len(t, assertion, 1, "one assertion")
+	for _, tt := range []struct {
+		params         map[string]string
+		applies, holds bool
+	}{
+		{map[string]string{"RealTime": "Enabled", "OrganizationId": ""}, true, false},
+		{map[string]string{"RealTime": "Enabled", "OrganizationId": "o-a1b2c3d4e5"}, true, true},
+		{map[string]string{"RealTime": "Disabled", "OrganizationId": ""}, false, false},
+	} {
+		assert.Equal(t, tt.applies, evalNode(t, tpl, rule.get("RuleCondition").Node, tt.params), "%v: the rule applies", tt.params)
+		assert.Equal(t, tt.holds, evalNode(t, tpl, assertion[0].get("Assert").Node, tt.params), "%v: the assertion holds", tt.params)
+	}
+}
+
+// paramValueNode is the node a StackSet passes its template's parameter key.
+func paramValueNode(ss node, key string) node {
+	for _, p := range seq(ss.get("Properties", "Parameters")) {
+		if p.get("ParameterKey").str() == key {
+			return p.get("ParameterValue")
+		}
+	}
+	return node{}
+}
+
+// Issue 23: the central bus admits the organization's accounts only; its
+// rule queues the events of the contract, which every account's rule (the
+// StackSet's, in us-east-1 whatever this stack's region, and the
+// management account's) forwards through a role allowed only to put
+// events on that bus.
+func TestTemplateRealTimeBusAndRules(t *testing.T) {
+	tpl := template(t)
+	res := tpl.get("Resources")
+	bus := res.get("EventBus", "Properties")
+	policy := seq(bus.get("Policy", "Statement"))
+	require.Len(t, policy, 1, "one statement in the bus policy")
+	st := policy[0]
+	assert.Equal(t, "Allow", st.get("Effect").str(), "the bus policy allows")
+	assert.Equal(t, "*", st.get("Principal").str(), "any principal …")
+	assert.Equal(t, []string{"events:PutEvents"}, st.get("Action").strings(), "… to put events …")
+	assert.Equal(t, []string{"StringEquals"}, keys(st.get("Condition")), "… under one condition")
+	assert.Equal(t, []string{"aws:PrincipalOrgID"}, keys(st.get("Condition", "StringEquals")), "the principal's organization")
+	assert.Equal(t, "OrganizationId", st.get("Condition", "StringEquals", "aws:PrincipalOrgID").str(), "is the OrganizationId parameter")
+	assert.Equal(t, "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/"+bus.get("Name").str(), st.get("Resource").str(), "on this bus")
+
+	pattern := eventPattern(t, tpl)
+	branches, _ := pattern["$or"].([]any)
+	require.Len(t, branches, 2, "the pattern: IAM's calls or AWS Health's exposed key")
+	assert.Equal(t, map[string]any{
+		"source":      []any{"aws.iam"},
+		"detail-type": []any{"AWS API Call via CloudTrail"},
+		"detail":      map[string]any{"errorCode": []any{map[string]any{"exists": false}}, "eventName": field(branches[0], "detail", "eventName")},
+	}, branches[0], "CloudTrail's IAM calls that succeeded")
+	var calls []string
+	for _, c := range field(branches[0], "detail", "eventName").([]any) {
+		calls = append(calls, c.(string))
+	}
+	assert.ElementsMatch(t, realTimeCalls, calls, "the calls keyaudit judges")
+	assert.Equal(t, map[string]any{
+		"source":      []any{"aws.health"},
+		"detail-type": []any{"AWS Health Event"},
+		"detail":      map[string]any{"eventTypeCode": []any{"AWS_RISK_CREDENTIALS_EXPOSED"}},
+	}, branches[1], "AWS Health's exposed key")
+
+	usesPattern := func(what string, p node) {
+		t.Helper()
+		assert.Equal(t, "!FindInMap", p.Tag, "%s's pattern is the mapping's", what)
+		assert.Equal(t, []string{"Events", "Pattern", "Json"}, p.strings(), "%s's pattern is the one every rule uses", what)
+	}
+	central := res.get("EventRule", "Properties")
+	assert.Equal(t, "EventBus", central.get("EventBusName").str(), "the central rule is on the central bus")
+	usesPattern("the central rule", central.get("EventPattern"))
+	targets := seq(central.get("Targets"))
+	require.Len(t, targets, 1, "the central rule has one target")
+	assert.Equal(t, "EventQueue.Arn", targets[0].get("Arn").str(), "the queue")
+	assert.Equal(t, "EventDeadLetterQueue.Arn", targets[0].get("DeadLetterConfig", "Arn").str(), "what cannot be queued goes to the dead-letter queue")
+
+	// Every account: a StackSet in us-east-1, where IAM's events are.
+	ss := res.get("EventRuleStackSet", "Properties")
+	groups := seq(ss.get("StackInstancesGroup"))
+	require.Len(t, groups, 1, "one group of stack instances")
+	assert.Equal(t, []string{"us-east-1"}, groups[0].get("Regions").strings(), "the rule goes to us-east-1, not to StackSetRegion")
+	assert.Equal(t, "OrganizationRootOrOuIds", groups[0].get("DeploymentTargets", "OrganizationalUnitIds").str(), "the member role's accounts")
+	assert.Equal(t, "SERVICE_MANAGED", ss.get("PermissionModel").str(), "service-managed, like the member role's")
+	assert.Equal(t, "StackSetCallAs", ss.get("CallAs").str(), "created as the deploying account is")
+	assert.Equal(t, "true", ss.get("AutoDeployment", "Enabled").str(), "new accounts get the rule")
+	assert.Equal(t, "EventBus.Arn", paramValue(res.get("EventRuleStackSet"), "EventBusArn"), "forwarding to the central bus")
+	forwarder := parseYAML(t, []byte(eventsTemplate(t, tpl))).get("Resources")
+	assert.Equal(t, "${AWS::StackName}-events", ss.get("StackSetName").str(), "named after the stack")
+	assert.Contains(t, tpl.get("Outputs", "ManagementAccountEvents", "Value").Content[2].Value, "--stack-set-name "+ss.get("StackSetName").str(),
+		"the ManagementAccountEvents output names the StackSet by the same name")
+	assert.Contains(t, tpl.get("Outputs", "ManagementAccountEvents", "Value").Content[2].Value, "--region us-east-1", "and deploys its template in us-east-1")
+
+	management := res.get("ManagementAccountEventRule", "Properties")
+	usesPattern("the management account's rule", management.get("EventPattern"))
+	for name, rule := range map[string]struct {
+		rule, role   node
+		bus, roleArn string
+	}{
+		"StackSet":           {forwarder.get("ForwardRule", "Properties"), forwarder.get("ForwardRole"), "EventBusArn", "ForwardRole.Arn"},
+		"management account": {management, res.get("ManagementAccountEventForwardRole"), "EventBus.Arn", "ManagementAccountEventForwardRole.Arn"},
+	} {
+		assert.Nil(t, rule.rule.get("EventBusName").Node, "%s: the rule is on the default bus, where IAM and Health deliver", name)
+		targets := seq(rule.rule.get("Targets"))
+		require.Len(t, targets, 1, "%s: one target", name)
+		assert.Equal(t, rule.bus, targets[0].get("Arn").str(), "%s: the central bus", name)
+		// A bus granted to an organization is a target only through a role
+		// (EventBridge's PutTargets).
+		assert.Equal(t, rule.roleArn, targets[0].get("RoleArn").str(), "%s: through its role", name)
+		statements := roleStatements(rule.role)
+		require.Len(t, statements, 1, "%s: the role has one statement", name)
+		assert.Equal(t, []string{"events:PutEvents"}, statements[0].get("Action").strings(), "%s: the role may only put events", name)
+		assert.Equal(t, rule.bus, statements[0].get("Resource").str(), "%s: on the central bus", name)
+		trust := seq(rule.role.get("Properties", "AssumeRolePolicyDocument", "Statement"))
+		require.Len(t, trust, 1, "%s: one trust statement", name)
+		assert.Equal(t, "events.amazonaws.com", trust[0].get("Principal", "Service").str(), "%s: assumed by EventBridge", name)
+		assert.Equal(t, "AWS::AccountId", trust[0].get("Condition", "StringEquals", "aws:SourceAccount").str(), "%s: for this account's rules", name)
+	}
+	var written map[string]any
+	require.NoError(t, forwarder.get("ForwardRule", "Properties", "EventPattern").Decode(&written), "the StackSet's rule's pattern")
+	assert.Equal(t, pattern, written, "the StackSet's rule forwards the pattern's events")
+}
+
+// Issue 23: the queue is encrypted with SSE-SQS (EventBridge cannot use
+// the AWS-managed SQS KMS key), admits the central rule only, gives the
+// function 6 times its timeout per receive, and sends what fails five
+// times to a dead-letter queue whose depth raises an alarm.
+func TestTemplateRealTimeQueue(t *testing.T) {
+	tpl := template(t)
+	res := tpl.get("Resources")
+	for _, q := range []string{"EventQueue", "EventDeadLetterQueue"} {
+		p := res.get(q, "Properties")
+		assert.Equal(t, "true", p.get("SqsManagedSseEnabled").str(), "%s: SSE-SQS", q)
+		assert.Nil(t, p.get("KmsMasterKeyId").Node, "%s: no KMS key EventBridge could not use", q)
+	}
+	queue := res.get("EventQueue", "Properties")
+	assert.Equal(t, "EventDeadLetterQueue.Arn", queue.get("RedrivePolicy", "deadLetterTargetArn").str(), "the queue's dead-letter queue")
+	receives, err := strconv.Atoi(queue.get("RedrivePolicy", "maxReceiveCount").str())
+	require.NoError(t, err, "maxReceiveCount")
+	assert.GreaterOrEqual(t, receives, 3, "a transient failure is retried before it is dead")
+	visibility, err := strconv.Atoi(queue.get("VisibilityTimeout").str())
+	require.NoError(t, err, "the queue's visibility timeout")
+	timeout, err := strconv.Atoi(res.get("EventFunction", "Properties", "Timeout").str())
+	require.NoError(t, err, "the event function's timeout")
+	assert.GreaterOrEqual(t, visibility, 6*timeout, "AWS: a Lambda event source's visibility timeout is at least 6 times the function's")
+
+	statements := seq(res.get("EventQueuePolicy", "Properties", "PolicyDocument", "Statement"))
+	assert.ElementsMatch(t, []string{"EventQueue", "EventDeadLetterQueue"}, res.get("EventQueuePolicy", "Properties", "Queues").strings(), "the policy is on both queues")
+	var allows int
+	for _, st := range statements {
+		if st.get("Effect").str() != "Allow" {
+			continue
+		}
+		allows++
+		assert.Equal(t, "events.amazonaws.com", st.get("Principal", "Service").str(), "EventBridge only")
+		assert.Equal(t, []string{"sqs:SendMessage"}, st.get("Action").strings(), "may send only")
+		assert.ElementsMatch(t, []string{"EventQueue.Arn", "EventDeadLetterQueue.Arn"}, st.get("Resource").strings(), "to the queue and, failing that, the dead-letter queue")
+		assert.Equal(t, "EventRule.Arn", st.get("Condition", "ArnEquals", "aws:SourceArn").str(), "for the central rule only")
+	}
+	assert.Equal(t, 1, allows, "one statement allows")
+
+	alarm := res.get("EventDeadLetterAlarm", "Properties")
+	m, _ := alarmMetrics(res.get("EventDeadLetterAlarm"))
+	assert.Equal(t, [][2]string{{"AWS/SQS", "ApproximateNumberOfMessagesVisible"}}, m, "the dead-letter queue's depth")
+	dims := seq(alarm.get("Dimensions"))
+	require.Len(t, dims, 1, "one dimension")
+	assert.Equal(t, []string{"QueueName", "EventDeadLetterQueue.QueueName"}, []string{dims[0].get("Name").str(), dims[0].get("Value").str()}, "of the dead-letter queue")
+	assert.Equal(t, "1", alarm.get("Threshold").str(), "one event not judged is enough")
+	assert.Equal(t, "GreaterThanOrEqualToThreshold", alarm.get("ComparisonOperator").str(), "at least one")
+	assert.Equal(t, []string{"AlarmTopic"}, alarm.get("AlarmActions").strings(), "to the alarm topic")
+	period, err := strconv.Atoi(alarm.get("Period").str())
+	require.NoError(t, err, "the alarm's period")
+	assert.LessOrEqual(t, period, 300, "a key not judged is told within minutes, not at the end of an hour")
+}
+
+// Issue 23: the event function is the nightly binary with the nightly
+// settings (Globals), reads the queue in batches with partial batch
+// responses, and has a reservation of its own: the nightly run keeps 1.
+func TestTemplateEventFunction(t *testing.T) {
+	tpl := template(t)
+	const fn = "EventFunction"
+	for path, want := range map[string]string{"Runtime": "provided.al2023", "Handler": "bootstrap", "CodeUri": "."} {
+		assert.Equal(t, want, functionProperty(tpl, fn, path).str(), "%s: %s, as the nightly function", fn, path)
+	}
+	assert.Equal(t, []string{"arm64"}, functionProperty(tpl, fn, "Architectures").strings(), "the nightly function's architecture")
+	assert.Equal(t, "makefile", tpl.get("Resources", fn, "Metadata", "BuildMethod").str(), "built by make build-%s", fn)
+	makefile, err := os.ReadFile("../Makefile")
+	require.NoError(t, err, "the Makefile")
+	assert.Regexp(t, `(?m)^build-KeyAuditFunction\b.*\bbuild-EventFunction:`, string(makefile), "make build-EventFunction builds the one binary")
+	p := tpl.get("Resources", fn, "Properties")
+	assert.Nil(t, p.get("Environment").Node, "the nightly settings (Globals), not a copy")
+	assert.Equal(t, "EventFunctionRole.Arn", p.get("Role").str(), "its own role")
+	assert.Equal(t, "EventLogGroup", functionProperty(tpl, fn, "LoggingConfig", "LogGroup").str(), "its own log group")
+
+	assert.Equal(t, "EventConcurrency", p.get("ReservedConcurrentExecutions").str(), "its own reservation")
+	assert.Equal(t, "1", tpl.get("Resources", "KeyAuditFunction", "Properties", "ReservedConcurrentExecutions").str(), "the nightly run's stays 1")
+	param := tpl.get("Parameters", "EventConcurrency")
+	assert.Equal(t, "2", param.get("Default").str(), "two invocations at once by default")
+	min, err := strconv.Atoi(param.get("MinValue").str())
+	require.NoError(t, err, "EventConcurrency's MinValue")
+	assert.GreaterOrEqual(t, min, 2, "SQS's event source scales to no fewer than 2")
+
+	timeout, err := strconv.Atoi(p.get("Timeout").str())
+	require.NoError(t, err, "the event function's timeout")
+	nightly, err := strconv.Atoi(tpl.get("Globals", "Function", "Timeout").str())
+	require.NoError(t, err, "the nightly timeout")
+	assert.Less(t, timeout, nightly/5, "a batch of events takes seconds, not the night's 15 minutes")
+
+	events := mapping(p.get("Events"))
+	require.Len(t, events, 1, "one event source")
+	for name, ev := range events {
+		assert.Equal(t, "SQS", ev.get("Type").str(), "%s: the queue", name)
+		q := ev.get("Properties")
+		assert.Equal(t, "EventQueue.Arn", q.get("Queue").str(), "%s: the central rule's queue", name)
+		assert.Equal(t, []string{"ReportBatchItemFailures"}, q.get("FunctionResponseTypes").strings(), "%s: partial batch responses", name)
+		size, err := strconv.Atoi(q.get("BatchSize").str())
+		require.NoError(t, err, "%s: a batch size", name)
+		assert.True(t, size >= 1 && size <= 10, "%s: a batch of at most 10 (got %d) fits the function's timeout", name, size)
+		window, err := strconv.Atoi(q.get("MaximumBatchingWindowInSeconds").str())
+		require.NoError(t, err, "%s: a batching window", name)
+		assert.True(t, window >= 1 && window <= 5, "%s: a window of seconds (got %d) keeps an event's judgement within the minute", name, window)
+		assert.Equal(t, "EventConcurrency", q.get("ScalingConfig", "MaximumConcurrency").str(), "%s: no more pollers than the reservation", name)
+	}
+}
+
+// eventImpliedActions are granted to the event function although the code
+// calls no such API: Lambda and S3 need them to serve the calls it makes.
+var eventImpliedActions = []string{
+	"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", // Lambda's SQS event source polls with the function's role
+	"s3:ListBucket",                      // a missing latest.json (no night yet) or event record is a 404, not a 403
+	"kms:GenerateDataKey", "kms:Decrypt", // a customer KMS key on the bucket, the secrets or the config
+	"logs:CreateLogStream", "logs:PutLogEvents", // Lambda writes its logs with its role
+}
+
+// Issue 23: the event function's role grants exactly what it calls: the
+// nightly role's reads (the organization, the member role, the secrets,
+// the config), Security Hub's import, and S3 only for its event records
+// and the last nightly report; nothing that writes a report or acts.
+func TestTemplateEventFunctionRole(t *testing.T) {
+	tpl := template(t)
+	role := tpl.get("Resources", "EventFunctionRole")
+	statements := roleStatements(role)
+	want := slices.Clone(audit.AuditorActions)
+	want = append(want, "securityhub:BatchImportFindings")
+	want = append(want, eventImpliedActions...)
+	sameSet(t, "the event function role", actions(statements), want)
+	assert.Nil(t, role.get("Properties", "ManagedPolicyArns").Node, "no managed policy")
+	assert.Equal(t, []string{"lambda.amazonaws.com"}, seq(role.get("Properties", "AssumeRolePolicyDocument", "Statement"))[0].get("Principal", "Service").strings(), "assumed by Lambda")
+
+	doc := seq(role.get("Properties", "Policies"))[0].get("PolicyDocument", "Statement")
+	sids := statementsBySid(doc)
+	orgReads := []string{"organizations:ListAccounts", "organizations:DescribeOrganization", "organizations:ListParents",
+		"organizations:ListPoliciesForTarget", "organizations:DescribePolicy"}
+	for _, st := range statements {
+		acts, resource := st.get("Action").strings(), strings.Join(st.get("Resource").strings(), " ")
+		for _, a := range acts {
+			switch {
+			case a == "sts:AssumeRole":
+				assert.Equal(t, "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}", resource, "the member role only, never the remediation role")
+				assert.Equal(t, "${aws:PrincipalOrgID}", st.get("Condition", "StringEquals", "aws:ResourceOrgID").str(), "of this organization only")
+			case a == "s3:PutObject":
+				assert.Equal(t, "${ReportsBucket.Arn}/keyaudit/events/*", resource, "writes only event records")
+			case a == "s3:GetObject":
+				assert.Contains(t, []string{"${ReportsBucket.Arn}/keyaudit/events/*", "${ReportsBucket.Arn}/keyaudit/latest.json"}, resource,
+					"reads event records and the last nightly report only")
+			case strings.HasPrefix(a, "sqs:"):
+				assert.Equal(t, "EventQueue.Arn", resource, "%s on the event queue only", a)
+			case strings.HasPrefix(a, "logs:"):
+				assert.Equal(t, "EventLogGroup.Arn", resource, "%s on its own log group only", a)
+			case resource == "*":
+				assert.Contains(t, orgReads, a, "only the Organizations reads have no resource to name")
+			}
+		}
+	}
+	for sid, cond := range map[string]string{"SecurityHubImport": "SecurityHubEnabled", "ReportsKmsKey": "HasKmsKey", "SecretsKmsKey": "HasSecretsKey"} {
+		assert.Equal(t, cond, conditionOf(doc, sid), "%s only under %s", sid, cond)
+	}
+	nightly := statementsBySid(seq(tpl.get("Resources", "KeyAuditFunctionRole", "Properties", "Policies"))[0].get("PolicyDocument", "Statement"))
+	for _, sid := range []string{"Secrets", "SecretsKmsKey", "Config", "ReportsKmsKey", "SecurityHubImport", "ReadServiceControlPolicies"} {
+		assert.Equal(t, nightly[sid].get("Resource").strings(), sids[sid].get("Resource").strings(), "%s: the same resources as the nightly role's", sid)
+		assert.Equal(t, nightly[sid].get("Action").strings(), sids[sid].get("Action").strings(), "%s: the same actions as the nightly role's", sid)
+	}
+
+	// The bucket lets it write its event records and nothing else.
+	bucket := tpl.get("Resources", "ReportsBucketPolicy", "Properties", "PolicyDocument", "Statement")
+	deny := statementsBySid(bucket)["EventFunctionWritesEventRecordsOnly"]
+	require.NotNil(t, deny.Node, "the bucket policy bounds the event function")
+	assert.Equal(t, "RealTimeOn", conditionOf(bucket, "EventFunctionWritesEventRecordsOnly"), "only in real time")
+	assert.Equal(t, "Deny", deny.get("Effect").str(), "denies")
+	assert.Subset(t, deny.get("Action").strings(), []string{"s3:PutObject", "s3:DeleteObject"}, "writing and removing")
+	assert.Equal(t, "${ReportsBucket.Arn}/keyaudit/events/*", deny.get("NotResource").str(), "anything but the event records")
+	assert.Equal(t, "EventFunctionRole.Arn", deny.get("Condition", "ArnEquals", "aws:PrincipalArn").str(), "to the event function's role")
+}
+
+// Issue 23: moto's EventBridge (written by others) matches the template's
+// event pattern as the rules would: each call of the contract and AWS
+// Health's exposed key reach the queue; a failed call, another call,
+// another Health event and a custom event do not.
+func TestEventPatternAgainstMoto(t *testing.T) {
+	srv := moto.Start(t)
+	dir := t.TempDir()
+	sh := shell(t, srv, dir)
+	pattern, err := json.Marshal(eventPattern(t, template(t)))
+	require.NoError(t, err, "encode the pattern")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "pattern.json"), pattern, 0o600), "write the pattern")
+	// The CLI v1 on this machine sends SQS calls to its legacy endpoint,
+	// not AWS_ENDPOINT_URL's.
+	url := sh("aws sqs --endpoint-url \"$AWS_ENDPOINT_URL\" create-queue --queue-name keyaudit-events --attributes VisibilityTimeout=900 --query QueueUrl --output text")
+	arn := sh("aws sqs --endpoint-url \"$AWS_ENDPOINT_URL\" get-queue-attributes --queue-url " + url + " --attribute-names QueueArn --query Attributes.QueueArn --output text")
+	sh("aws events put-rule --name keyaudit-events --event-pattern file://pattern.json")
+	sh("aws events put-targets --rule keyaudit-events --targets Id=queue,Arn=" + arn)
+
+	cloudTrail := func(id, call string, extra map[string]any) map[string]any {
+		detail := map[string]any{"eventVersion": "1.08", "eventID": id, "eventSource": "iam.amazonaws.com", "eventName": call,
+			"awsRegion": "us-east-1", "recipientAccountId": "111111111111", "userIdentity": map[string]any{"type": "IAMUser", "userName": "admin"}}
+		maps.Copy(detail, extra)
+		return map[string]any{"Source": "aws.iam", "DetailType": "AWS API Call via CloudTrail", "Detail": detail}
+	}
+	health := func(id, code string) map[string]any {
+		return map[string]any{"Source": "aws.health", "DetailType": "AWS Health Event", "Detail": map[string]any{"eventID": id,
+			"service": "RISK", "eventTypeCode": code, "affectedEntities": []any{map[string]any{"entityValue": "AKIAIOSFODNN7EXAMPLE"}}}}
+	}
+	var entries []map[string]any
+	var want []string
+	for _, call := range realTimeCalls {
+		entries = append(entries, cloudTrail(call, call, nil))
+		want = append(want, call)
+	}
+	entries = append(entries,
+		cloudTrail("root", "CreateAccessKey", map[string]any{"userIdentity": map[string]any{"type": "Root"}}),
+		health("exposed", "AWS_RISK_CREDENTIALS_EXPOSED"),
+		cloudTrail("failed", "CreateAccessKey", map[string]any{"errorCode": "LimitExceeded", "errorMessage": "Cannot exceed quota"}),
+		cloudTrail("deleted", "DeleteAccessKey", nil),
+		cloudTrail("listed", "ListAccessKeys", nil),
+		health("other-health", "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED"),
+		map[string]any{"Source": "keyaudit.test", "DetailType": "AWS API Call via CloudTrail", "Detail": map[string]any{"eventID": "custom", "eventName": "CreateAccessKey"}},
+	)
+	want = append(want, "root", "exposed")
+	for _, e := range entries {
+		d, err := json.Marshal(e["Detail"])
+		require.NoError(t, err, "encode a detail")
+		e["Detail"] = string(d)
+	}
+	// PutEvents takes 10 entries at most.
+	for i := 0; i < len(entries); i += 10 {
+		body, err := json.Marshal(entries[i:min(i+10, len(entries))])
+		require.NoError(t, err, "encode the entries")
+		file := "entries" + strconv.Itoa(i) + ".json"
+		require.NoError(t, os.WriteFile(filepath.Join(dir, file), body, 0o600), "write the entries")
+		sh("aws events put-events --entries file://" + file)
+	}
+
+	var got []string
+	for {
+		// A received message stays invisible for the test's length (15
+		// minutes): the loop ends when all were received.
+		out := sh("aws sqs --endpoint-url \"$AWS_ENDPOINT_URL\" receive-message --queue-url " + url + " --max-number-of-messages 10 --query 'Messages[].Body' --output json")
+		var msgs []string
+		require.NoError(t, json.Unmarshal([]byte(cmp.Or(out, "null")), &msgs), "the received messages: %s", out)
+		if len(msgs) == 0 {
+			break
+		}
+		for _, m := range msgs {
+			var ev struct {
+				Detail struct {
+					EventID string `json:"eventID"`
+				} `json:"detail"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(m), &ev), "a queued event: %s", m)
+			got = append(got, ev.Detail.EventID)
+		}
+	}
+	assert.ElementsMatch(t, want, got, "the events the pattern queues")
+}
+
+// shell runs a command as a person would paste it, with the aws CLI
+// acting as the management account against srv, and returns its trimmed
+// standard output; a command that fails fails the test.
+func shell(t *testing.T, srv *moto.Server, dir string) func(command string) string {
+	return func(command string) string {
+		t.Helper()
+		res := srv.Shell(t.Context(), dir, moto.Management, command)
+		require.NoError(t, res.Err, "%s\nstdout: %s\nstderr: %s", command, res.Stdout, res.Stderr)
+		return strings.TrimSpace(res.Stdout)
+	}
 }
