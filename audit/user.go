@@ -141,8 +141,9 @@ func (c *Collector) confirmAll(ctx context.Context, client lastUseReader, u *inv
 		u.Keys[i].Slot = i + 1
 		ids[i] = u.Keys[i].ID
 	}
-	// Confirm writes through the account's view of u's keys.
-	return c.Confirm(ctx, client, &inventory.Account{Users: []inventory.User{*u}}, ids)
+	// Confirm writes through this view of u's keys; it copies no other
+	// field of u, which the other reads fill meanwhile.
+	return c.Confirm(ctx, client, &inventory.Account{Users: []inventory.User{{Keys: u.Keys}}}, ids)
 }
 
 // userPolicies reads the user's policies and groups into detail, and each
