@@ -272,7 +272,7 @@ func matchSlots(keys, slots []inventory.Key) {
 // Confirm reads GetAccessKeyLastUsed for the given keys: the credential
 // report can be four hours old, so findings that accuse a key of being
 // unused are confirmed before they are reported.
-func (c *Collector) Confirm(ctx context.Context, client IAM, acct *inventory.Account, keyIDs []string) error {
+func (c *Collector) Confirm(ctx context.Context, client lastUseReader, acct *inventory.Account, keyIDs []string) error {
 	want := make(map[string]bool, len(keyIDs))
 	for _, id := range keyIDs {
 		want[id] = true
@@ -294,6 +294,11 @@ func (c *Collector) Confirm(ctx context.Context, client IAM, acct *inventory.Acc
 		k.LastUsed = lastUse(out.AccessKeyLastUsed)
 		return nil
 	})
+}
+
+// lastUseReader reads a key's last use.
+type lastUseReader interface {
+	GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccessKeyLastUsedInput, optFns ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error)
 }
 
 func lastUse(u *types.AccessKeyLastUsed) inventory.LastUse {

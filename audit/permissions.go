@@ -28,6 +28,25 @@ var MemberActions = []string{
 	"iam:GetGroupPolicy",
 }
 
+// EventActions are called inside an account, through the member role, to
+// judge one principal when an event names it (keyaudit event, the event
+// function): besides MemberActions' keys, last use and account summary,
+// the user's console access, MFA and policies read one by one, as the
+// credential report and GetAccountAuthorizationDetails would be stale or
+// too much for one user (docs/event.md).
+var EventActions = []string{
+	"iam:GetUser",
+	"iam:GetLoginProfile",
+	"iam:ListMFADevices",
+	"iam:ListAttachedUserPolicies",
+	"iam:ListUserPolicies",
+	"iam:GetUserPolicy",
+	"iam:ListGroupsForUser",
+	"iam:ListAttachedGroupPolicies",
+	"iam:ListGroupPolicies",
+	"iam:GetGroupPolicy",
+}
+
 // AuditorActions are called by the nightly Lambda function's own role. It
 // audits its own account through the member role too, so it needs no IAM
 // read access itself. sts:GetCallerIdentity needs no permission.

@@ -15,6 +15,11 @@ import (
 // *iam.Client satisfies it.
 type PolicyReader interface {
 	iam.GetAccountAuthorizationDetailsAPIClient
+	policyGetter
+}
+
+// policyGetter reads one managed policy's default version.
+type policyGetter interface {
 	GetPolicy(ctx context.Context, in *iam.GetPolicyInput, optFns ...func(*iam.Options)) (*iam.GetPolicyOutput, error)
 	GetPolicyVersion(ctx context.Context, in *iam.GetPolicyVersionInput, optFns ...func(*iam.Options)) (*iam.GetPolicyVersionOutput, error)
 }
@@ -28,18 +33,18 @@ type awsPolicies struct {
 
 // document returns the default version of an AWS-managed policy, reading it
 // with client if no other account has.
-func (c *awsPolicies) document(ctx context.Context, client PolicyReader, arn string) (string, error) {
+func (c *awsPolicies) document(ctx context.Context, client policyGetter, arn string) (string, error) {
 	return c.docs.get(ctx, arn, func(ctx context.Context, arn string) (string, error) { return readPolicy(ctx, client, arn) })
 }
 
-func readPolicy(ctx context.Context, client PolicyReader, arn string) (string, error) {
+func readPolicy(ctx context.Context, client policyGetter, arn string) (string, error) {
 	pol, err := client.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(arn)})
 	if err != nil {
-		return "", fmt.Errorf("read AWS-managed policy %s: %w", arn, Explain(err))
+		return "", fmt.Errorf("read managed policy %s: %w", arn, Explain(err))
 	}
 	ver, err := client.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(arn), VersionId: pol.Policy.DefaultVersionId})
 	if err != nil {
-		return "", fmt.Errorf("read default version of AWS-managed policy %s: %w", arn, Explain(err))
+		return "", fmt.Errorf("read default version of managed policy %s: %w", arn, Explain(err))
 	}
 	return inventory.DecodeDocument(aws.ToString(ver.PolicyVersion.Document))
 }
@@ -50,6 +55,9 @@ type Authorization struct {
 	users  map[string]types.UserDetail
 	groups map[string]types.GroupDetail
 	local  map[string]string // default version documents by policy ARN
+	// unread are customer-managed policies that could not be read, and
+	// why (the per-user collector reads them one by one).
+	unread map[string]error
 }
 
 // ReadAuthorization reads the account's users, groups and customer-managed
@@ -89,7 +97,7 @@ func ReadAuthorization(ctx context.Context, client iam.GetAccountAuthorizationDe
 // account's warnings. When client is also an SCPReader, the service
 // control policies along the account's path cap every user; when they
 // cannot be read, the account's warnings say so and the class ignores them.
-func (c *Collector) Classify(ctx context.Context, client PolicyReader, acct *inventory.Account, auth *Authorization) {
+func (c *Collector) Classify(ctx context.Context, client policyGetter, acct *inventory.Account, auth *Authorization) {
 	users, groups, local := auth.users, auth.groups, auth.local
 	var scps []inventory.SCPLevel
 	if r, ok := client.(SCPReader); ok {
@@ -109,6 +117,8 @@ func (c *Collector) Classify(ctx context.Context, client PolicyReader, acct *inv
 			pol.Document = inventory.ManagedPolicies[arn]
 		case strings.Contains(arn, ":aws:policy/"):
 			pol.Document, err = c.awsPolicies.document(ctx, client, arn)
+		case auth.unread[arn] != nil:
+			err = auth.unread[arn]
 		default:
 			err = fmt.Errorf("policy %s is not in the account's GetAccountAuthorizationDetails answer", arn)
 		}

@@ -97,7 +97,7 @@ report not delivered). When several apply, the first in the order 2, 3, 1 wins.`
 	if offline {
 		scan = newOfflineScan(e)
 	}
-	root.AddCommand(scan, newWhois(e), newLocal(e), newRules(e), newRisk(e), newApply(e), newUndo(e))
+	root.AddCommand(scan, newWhois(e), newEvent(e), newLocal(e), newRules(e), newRisk(e), newApply(e), newUndo(e))
 	return root
 }
 

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -94,11 +93,7 @@ func attached(arns []string) []attachedPolicy {
 }
 
 func inline(docs map[string]string) []inlinePolicy {
-	names := make([]string, 0, len(docs))
-	for n := range docs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := names(docs)
 	out := make([]inlinePolicy, len(names))
 	for i, n := range names {
 		out[i] = inlinePolicy{PolicyName: n, PolicyDocument: encodeDocument(docs[n])}

@@ -297,6 +297,24 @@ func (s *Server) handler(op operation) handler {
 		return s.listUserTags
 	case "iam:ListAttachedUserPolicies":
 		return s.listAttachedUserPolicies
+	case "iam:GetUser":
+		return s.getUser
+	case "iam:GetLoginProfile":
+		return s.getLoginProfile
+	case "iam:ListMFADevices":
+		return s.listMFADevices
+	case "iam:ListUserPolicies":
+		return s.listUserPolicies
+	case "iam:GetUserPolicy":
+		return s.getUserPolicy
+	case "iam:ListGroupsForUser":
+		return s.listGroupsForUser
+	case "iam:ListAttachedGroupPolicies":
+		return s.listAttachedGroupPolicies
+	case "iam:ListGroupPolicies":
+		return s.listGroupPolicies
+	case "iam:GetGroupPolicy":
+		return s.getGroupPolicy
 	case "sts:GetCallerIdentity":
 		return s.getCallerIdentity
 	case "sts:AssumeRole":

@@ -87,7 +87,7 @@ type command struct {
 var (
 	// keyauditCommand finds keyaudit as a command word: first on the line
 	// (after variable assignments) or after a pipe, && or ;.
-	keyauditCommand = regexp.MustCompile(`(?:^|[|&;]\s*)(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*keyaudit\s+(?:(?:scan|whois|local|rules|risk|apply|undo|help|completion)(?:\s|$)|-)`)
+	keyauditCommand = regexp.MustCompile(`(?:^|[|&;]\s*)(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*keyaudit\s+(?:(?:scan|whois|event|local|rules|risk|apply|undo|help|completion)(?:\s|$)|-)`)
 	exitNote        = regexp.MustCompile(`\bexits? (\d+)\b`)
 	needsNote       = regexp.MustCompile(`\bneeds: ([a-z]+(?:, [a-z]+)*)`)
 	demoScan        = regexp.MustCompile(`keyaudit\s+scan\b.*\s--demo\b`)
