@@ -15,26 +15,10 @@ var MemberActions = []string{
 	"iam:GetPolicy",                      // an attached AWS-managed policy not in inventory.ManagedPolicies
 	"iam:GetPolicyVersion",
 	"cloudtrail:LookupEvents",
-	// Real time: one principal judged (keyaudit event, the event function).
-	"iam:GetUser",
-	"iam:GetLoginProfile",
-	"iam:ListMFADevices",
-	"iam:ListAttachedUserPolicies",
-	"iam:ListUserPolicies",
-	"iam:GetUserPolicy",
-	"iam:ListGroupsForUser",
-	"iam:ListAttachedGroupPolicies",
-	"iam:ListGroupPolicies",
-	"iam:GetGroupPolicy",
-}
-
-// EventActions are called inside an account, through the member role, to
-// judge one principal when an event names it (keyaudit event, the event
-// function): besides MemberActions' keys, last use and account summary,
-// the user's console access, MFA and policies read one by one, as the
-// credential report and GetAccountAuthorizationDetails would be stale or
-// too much for one user (docs/event.md).
-var EventActions = []string{
+	// Real time: one principal judged when an event names it (keyaudit
+	// event, the event function), read one by one: the credential report
+	// may be 4 hours old, and GetAccountAuthorizationDetails is the whole
+	// account (docs/event.md).
 	"iam:GetUser",
 	"iam:GetLoginProfile",
 	"iam:ListMFADevices",
