@@ -120,7 +120,9 @@ func (d *EventDelivery) Deliver(ctx context.Context, ev event.Event, r *report.R
 		}()
 	}
 	if d.Slack != nil {
-		send(ChannelSlack, func() error { return d.Slack.post(ctx, eventHeadline(ev, r, focus), eventBlocks(ev, r, focus, out.Rank, key)) })
+		send(ChannelSlack, func() error {
+			return d.Slack.post(ctx, eventHeadline(ev, r, focus), eventBlocks(ev, r, focus, out.Rank, key))
+		})
 	}
 	if d.SecurityHub != nil {
 		send(ChannelSecurityHub, func() error { return d.SecurityHub.importEvent(ctx, r, focus) })
