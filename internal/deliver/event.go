@@ -102,8 +102,9 @@ func (d *EventDelivery) Deliver(ctx context.Context, ev event.Event, r *report.R
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var errs []error
+	sent := slices.Clone(rec.Sent) // what a failed delivery sent already
 	send := func(channel string, f func() error) {
-		if slices.Contains(rec.Sent, channel) {
+		if slices.Contains(sent, channel) {
 			return
 		}
 		wg.Add(1)
