@@ -200,18 +200,7 @@ func readReport(rd io.Reader, limit int64) (*Report, error) {
 // are stepped over as they are read, never held: a whole report of 10,000
 // accounts takes hundreds of MiB beside the run's own. A version this
 // keyaudit cannot read is returned alone, as ReadReport does.
-func ReadFindings(rd io.Reader) (*Report, error) {
-	lr := &io.LimitedReader{R: rd, N: MaxReportBytes + 1}
-	dec := json.NewDecoder(lr)
-	r, err := readLean(dec, lean{})
-	switch {
-	case lr.N <= 0:
-		return nil, fmt.Errorf("%w (more than %d MiB)", ErrTooLarge, MaxReportBytes>>20)
-	case err != nil:
-		return nil, fmt.Errorf("not a keyaudit JSON report: %w", err)
-	}
-	return r, nil
-}
+func ReadFindings(rd io.Reader) (*Report, error) { return readLimited(rd, lean{}) }
 
 // ReadRanking reads of a JSON report, as ReadFindings does, its ranking,
 // each key without its factors, and of its findings only those keep
@@ -219,8 +208,13 @@ func ReadFindings(rd io.Reader) (*Report, error) {
 // key's place among the organization's keys, a finding's first sighting)
 // without holding the organization's findings.
 func ReadRanking(rd io.Reader, keep func(*rules.Finding) bool) (*Report, error) {
+	return readLimited(rd, lean{keep: keep, risk: true})
+}
+
+// readLimited reads what l keeps of at most MaxReportBytes of a report.
+func readLimited(rd io.Reader, l lean) (*Report, error) {
 	lr := &io.LimitedReader{R: rd, N: MaxReportBytes + 1}
-	r, err := readLean(json.NewDecoder(lr), lean{keep: keep, risk: true})
+	r, err := readLean(json.NewDecoder(lr), l)
 	switch {
 	case lr.N <= 0:
 		return nil, fmt.Errorf("%w (more than %d MiB)", ErrTooLarge, MaxReportBytes>>20)
