@@ -36,6 +36,9 @@ var MemberActions = []string{
 // read access itself. sts:GetCallerIdentity needs no permission.
 var AuditorActions = []string{
 	"organizations:ListAccounts",
+	// The event function's check that an event's account is in the
+	// organization: one call per account, not a listing.
+	"organizations:DescribeAccount",
 	// Service control policies along each account's path (SCPs); the
 	// blast radius is judged without them when these are not granted.
 	"organizations:DescribeOrganization",

@@ -203,9 +203,14 @@ type handler struct {
 	// and kept for the instance's life. Lambda gives an instance one
 	// invocation at a time, so nothing else touches it meanwhile.
 	externalID string
+	// members are the accounts the event function checked (lambda/event.go).
+	members members
 }
 
 func (h *handler) handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	if batch, ok := sqsBatch(raw); ok {
+		return h.events(ctx, batch)
+	}
 	var in input
 	if len(raw) > 0 && string(raw) != "null" {
 		if err := json.Unmarshal(raw, &in); err != nil {

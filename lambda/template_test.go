@@ -948,7 +948,7 @@ func TestTemplateFunctionRoleScope(t *testing.T) {
 	assert.Equal(t, "KeyAuditLogGroup.Arn", logs.get("Resource").str(), "the function's own log group only (its ARN ends in :*, its streams)")
 	// Organizations' resources are named by the organization's ID, which
 	// the template cannot know: its reads are the statements on "*".
-	orgReads := []string{"organizations:ListAccounts", "organizations:DescribeOrganization", "organizations:ListParents",
+	orgReads := []string{"organizations:ListAccounts", "organizations:DescribeAccount", "organizations:DescribeOrganization", "organizations:ListParents",
 		"organizations:ListPoliciesForTarget", "organizations:DescribePolicy"}
 	for sid, st := range sids {
 		if st.get("Resource").str() == "*" {

@@ -200,10 +200,21 @@ func readReport(rd io.Reader, limit int64) (*Report, error) {
 // are stepped over as they are read, never held: a whole report of 10,000
 // accounts takes hundreds of MiB beside the run's own. A version this
 // keyaudit cannot read is returned alone, as ReadReport does.
-func ReadFindings(rd io.Reader) (*Report, error) {
+func ReadFindings(rd io.Reader) (*Report, error) { return readLimited(rd, lean{}) }
+
+// ReadRanking reads of a JSON report, as ReadFindings does, its ranking,
+// each key without its factors, and of its findings only those keep
+// accepts: what judging one event needs of the last nightly report (a
+// key's place among the organization's keys, a finding's first sighting)
+// without holding the organization's findings.
+func ReadRanking(rd io.Reader, keep func(*rules.Finding) bool) (*Report, error) {
+	return readLimited(rd, lean{keep: keep, risk: true})
+}
+
+// readLimited reads what l keeps of at most MaxReportBytes of a report.
+func readLimited(rd io.Reader, l lean) (*Report, error) {
 	lr := &io.LimitedReader{R: rd, N: MaxReportBytes + 1}
-	dec := json.NewDecoder(lr)
-	r, err := readFindings(dec)
+	r, err := readLean(json.NewDecoder(lr), l)
 	switch {
 	case lr.N <= 0:
 		return nil, fmt.Errorf("%w (more than %d MiB)", ErrTooLarge, MaxReportBytes>>20)
@@ -213,7 +224,14 @@ func ReadFindings(rd io.Reader) (*Report, error) {
 	return r, nil
 }
 
-func readFindings(dec *json.Decoder) (*Report, error) {
+// lean says what readLean keeps besides the version, as-of and accounts:
+// the findings keep accepts (nil: all), and the ranking without factors.
+type lean struct {
+	keep func(*rules.Finding) bool
+	risk bool
+}
+
+func readLean(dec *json.Decoder, l lean) (*Report, error) {
 	if err := expectDelim(dec, '{'); err != nil {
 		return nil, err
 	}
@@ -246,9 +264,17 @@ func readFindings(dec *json.Decoder) (*Report, error) {
 				if err := dec.Decode(&f); err != nil {
 					return nil, err
 				}
-				r.Findings = append(r.Findings, f)
+				if l.keep == nil || l.keep(&f) {
+					r.Findings = append(r.Findings, f)
+				}
 			}
 			err = expectDelim(dec, ']')
+		case "risk":
+			if !l.risk {
+				err = skipValue(dec)
+				break
+			}
+			r.Risk, err = readRisk(dec)
 		default:
 			err = skipValue(dec)
 		}
@@ -266,6 +292,29 @@ func readFindings(dec *json.Decoder) (*Report, error) {
 		return nil, errors.New("no schema_version")
 	}
 	return r, nil
+}
+
+// readRisk reads a ranking one key at a time, leaving out its factors.
+func readRisk(dec *json.Decoder) ([]rules.Risk, error) {
+	if err := expectDelim(dec, '['); err != nil {
+		return nil, err
+	}
+	var out []rules.Risk
+	for dec.More() {
+		var k struct {
+			Rank        int    `json:"rank"`
+			AccountID   string `json:"account_id"`
+			Principal   string `json:"principal"`
+			AccessKeyID string `json:"access_key_id"`
+			KeySlot     int    `json:"key_slot"`
+			Score       int    `json:"score"`
+		}
+		if err := dec.Decode(&k); err != nil {
+			return nil, err
+		}
+		out = append(out, rules.Risk{Rank: k.Rank, AccountID: k.AccountID, Principal: k.Principal, AccessKeyID: k.AccessKeyID, KeySlot: k.KeySlot, Score: k.Score})
+	}
+	return out, expectDelim(dec, ']')
 }
 
 // expectDelim reads the delimiter want, or says what stood there.

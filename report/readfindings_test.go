@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -51,4 +52,30 @@ func TestReadFindings(t *testing.T) {
 		_, err := report.ReadFindings(strings.NewReader(bad))
 		assert.Error(t, err, "case %s", name)
 	}
+}
+
+// ReadRanking keeps the ranking without its factors, and only the
+// findings asked for: what an event's judgement needs of a night.
+func TestReadRanking(t *testing.T) {
+	full := withActions()
+	require.NotEmpty(t, full.Risk, "the fixture has a ranking")
+	require.Greater(t, len(full.Findings), 1, "the fixture has several findings")
+	want := full.Findings[1]
+	data := render(t, report.JSONWriter{}, full)
+
+	r, err := report.ReadRanking(bytes.NewReader(data), func(f *rules.Finding) bool { return f.Fingerprint == want.Fingerprint })
+	require.NoError(t, err)
+	require.Len(t, r.Findings, 1, "only the finding asked for")
+	assert.Equal(t, want.Fingerprint, r.Findings[0].Fingerprint)
+	require.Len(t, r.Risk, len(full.Risk), "every ranked key")
+	for i, k := range full.Risk {
+		got := r.Risk[i]
+		assert.Equal(t, []any{k.Rank, k.AccountID, k.Principal, k.AccessKeyID, k.KeySlot, k.Score},
+			[]any{got.Rank, got.AccountID, got.Principal, got.AccessKeyID, got.KeySlot, got.Score}, "ranked key %d", i)
+		assert.Nil(t, got.Factors, "factors are not kept")
+	}
+	assert.Nil(t, r.Actions, "plans are not kept")
+
+	_, err = report.ReadRanking(strings.NewReader(`{"schema_version": "2", "risk": {}}`), nil)
+	assert.Error(t, err, "a ranking that is not a list")
 }

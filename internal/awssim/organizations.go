@@ -69,23 +69,49 @@ func (s *Server) listAccounts(r *request) (any, error) {
 	}
 	end := min(offset+size, total)
 	out := listAccountsOutput{Accounts: []orgAccount{}}
-	org := orgID(mgmt)
-	for _, a := range s.world.Accounts[offset:end] {
-		out.Accounts = append(out.Accounts, orgAccount{
-			Arn:             "arn:aws:organizations::" + mgmt.ID + ":account/" + org + "/" + a.ID,
-			Email:           a.Email,
-			ID:              a.ID,
-			JoinedMethod:    "CREATED",
-			JoinedTimestamp: epochSeconds(s.at(a.CreatedDaysAgo)),
-			Name:            a.Name,
-			Status:          a.State,
-			State:           a.State,
-		})
+	for i := range s.world.Accounts[offset:end] {
+		out.Accounts = append(out.Accounts, s.orgAccount(mgmt, &s.world.Accounts[offset+i]))
 	}
 	if end < total || left > 0 {
 		out.NextToken = pageToken(end, empties, 0)
 	}
 	return out, nil
+}
+
+// orgAccount is a as Organizations describes it.
+func (s *Server) orgAccount(mgmt, a *Account) orgAccount {
+	return orgAccount{
+		Arn:             "arn:aws:organizations::" + mgmt.ID + ":account/" + orgID(mgmt) + "/" + a.ID,
+		Email:           a.Email,
+		ID:              a.ID,
+		JoinedMethod:    "CREATED",
+		JoinedTimestamp: epochSeconds(s.at(a.CreatedDaysAgo)),
+		Name:            a.Name,
+		Status:          a.State,
+		State:           a.State,
+	}
+}
+
+// describeAccount answers the management account about one account of
+// the organization; any other is AccountNotFoundException.
+func (s *Server) describeAccount(r *request) (any, error) {
+	mgmt, err := s.manager(r)
+	if err != nil {
+		return nil, err
+	}
+	var in struct {
+		AccountID string `json:"AccountId"`
+	}
+	if err := json.Unmarshal(r.body, &in); err != nil {
+		return nil, invalidInput("The request body is not valid JSON.")
+	}
+	a, ok := s.accounts[in.AccountID]
+	if !ok {
+		return nil, newError(http.StatusBadRequest, "AccountNotFoundException", "You specified an account that doesn't exist.")
+	}
+	return struct {
+		Account orgAccount `json:"Account"`
+	}{s.orgAccount(mgmt, a.Account)}, nil
 }
 
 func invalidInput(msg string) *apiError {

@@ -146,3 +146,26 @@ func TestWorldRejectsUnknownUnitsAndSCPs(t *testing.T) {
 		assert.Contains(t, err.Error(), want, "world error")
 	}
 }
+
+// DescribeAccount, asked by the management account, describes an account
+// of the organization as ListAccounts does, and answers
+// AccountNotFoundException for any other.
+func TestDescribeAccount(t *testing.T) {
+	srv, w := startSmall(t)
+	ctx := context.Background()
+	client := organizations.NewFromConfig(sdkConfig(t, srv, mgmtID, "us-east-1"))
+	out, err := client.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(normalID)})
+	require.NoError(t, err, "DescribeAccount of a member")
+	want := w.Account(normalID)
+	assert.Equal(t, want.ID, aws.ToString(out.Account.Id), "ID")
+	assert.Equal(t, want.Name, aws.ToString(out.Account.Name), "name")
+	assert.Equal(t, orgtypes.AccountStateActive, out.Account.State, "state")
+
+	_, err = client.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String("999999999999")})
+	var notFound *orgtypes.AccountNotFoundException
+	assert.ErrorAs(t, err, &notFound, "an account outside the organization")
+
+	_, err = organizations.NewFromConfig(sdkConfig(t, srv, normalID, "us-east-1")).DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(normalID)})
+	var denied *orgtypes.AccessDeniedException
+	assert.ErrorAs(t, err, &denied, "DescribeAccount from a member")
+}

@@ -323,6 +323,8 @@ func (s *Server) handler(op operation) handler {
 		return s.getAccessKeyInfo
 	case "organizations:ListAccounts":
 		return s.listAccounts
+	case "organizations:DescribeAccount":
+		return s.describeAccount
 	case "organizations:DescribeOrganization":
 		return s.describeOrganization
 	case "organizations:ListParents":

@@ -66,7 +66,15 @@ func (s *Slack) notify(ctx context.Context, r *report.Report, ch report.Changes,
 		acted := slack.NewSectionBlock(mrkdwnText(fit(s.Acted, maxSectionText)), nil, nil)
 		blocks = slices.Insert(blocks, 1, slack.Block(acted))[:min(len(blocks)+1, maxBlocks)]
 	}
-	fallback := Headline(r, ch)
+	if err := s.post(ctx, Headline(r, ch), blocks); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// post sends one message, its notification text fallback, retrying while
+// Slack rate-limits within the attempts and ctx's deadline.
+func (s *Slack) post(ctx context.Context, fallback string, blocks []slack.Block) error {
 	client := s.HTTPClient
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
@@ -87,19 +95,19 @@ func (s *Slack) notify(ctx context.Context, r *report.Report, ch report.Changes,
 		err := post()
 		var limited *slack.RateLimitedError
 		if err == nil {
-			return true, nil
+			return nil
 		}
 		if !errors.As(err, &limited) || i == attempts {
-			return false, fmt.Errorf("post to Slack: %w", redact(err))
+			return fmt.Errorf("post to Slack: %w", redact(err))
 		}
 		// Waiting past the deadline would only be killed there (a Lambda
 		// with no summary): fail now, while there is time to say so.
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < limited.RetryAfter {
-			return false, fmt.Errorf("post to Slack: rate limited, and Slack asks to wait %s, more than the %s left", limited.RetryAfter, time.Until(deadline).Round(time.Second))
+			return fmt.Errorf("post to Slack: rate limited, and Slack asks to wait %s, more than the %s left", limited.RetryAfter, time.Until(deadline).Round(time.Second))
 		}
 		select {
 		case <-ctx.Done():
-			return false, fmt.Errorf("post to Slack: %w", ctx.Err())
+			return fmt.Errorf("post to Slack: %w", ctx.Err())
 		case <-time.After(limited.RetryAfter):
 		}
 	}

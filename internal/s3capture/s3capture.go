@@ -22,6 +22,9 @@ type Write struct {
 	// SSE and SSEKMSKeyID are the x-amz-server-side-encryption headers.
 	SSE, SSEKMSKeyID string
 	ContentLength    int64
+	// IfNoneMatch is the conditional write's header: "*" creates the
+	// object only if it does not exist (gofakes3 answers 412 otherwise).
+	IfNoneMatch string
 	// Credential is the signature's access key ID and scope:
 	// AKID/DATE/REGION/s3/aws4_request. It holds no secret.
 	Credential string
@@ -70,7 +73,7 @@ func (s *Server) record(r *http.Request) {
 	defer s.mu.Unlock()
 	s.writes = append(s.writes, Write{Call: call, Path: r.URL.Path, ContentLength: r.ContentLength,
 		SSE: r.Header.Get("X-Amz-Server-Side-Encryption"), SSEKMSKeyID: r.Header.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"),
-		Credential: credential(r.Header.Get("Authorization"))})
+		Credential: credential(r.Header.Get("Authorization")), IfNoneMatch: r.Header.Get("If-None-Match")})
 }
 
 // credential is the Credential field of a SigV4 Authorization header.
