@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/report/reporttest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -13,7 +14,7 @@ import (
 // ReadFindings keeps of a report what the next run carries over, and
 // steps over the plans and the ranking, most of a large report.
 func TestReadFindings(t *testing.T) {
-	full := withActions()
+	full := reporttest.WithActions(fixture())
 	require.NotEmpty(t, full.Actions, "the fixture has plans")
 	require.NotEmpty(t, full.Risk, "the fixture has a ranking")
 	data := render(t, report.JSONWriter{}, full)
