@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,5 +220,50 @@ func TestSchedulerSurvivesAPanic(t *testing.T) {
 		}
 		assert.Equal(t, inventory.StatusOK, a.Status, "account %s: status", tg.AccountID)
 		assert.Equal(t, 7, results[tg.AccountID], "account %s: its audit's result reaches Done", tg.AccountID)
+	}
+}
+
+// Planned is told outside the scheduler's lock: a Planned that waits on
+// the accounts in flight (here, until another account is done) holds none
+// of them back. Its calls still come one at a time, each an increase.
+func TestSchedulerPlannedOutsideTheLock(t *testing.T) {
+	targets := numbered(200)
+	// 100 ms an account against a 3 s deadline: once 3 accounts are done,
+	// the rest fit the time planned for them (a second at the least) only
+	// with about 20 at once, not 10.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	dones := make(chan struct{}, len(targets)) // one a Done
+	var telling atomic.Int32
+	var planned []int // Planned is called one at a time (asserted)
+	s := &Scheduler[struct{}]{MinTime: time.Millisecond,
+		Planned: func(n int, _ string) {
+			assert.Equal(t, int32(1), telling.Add(1), "one Planned at a time")
+			defer telling.Add(-1)
+			planned = append(planned, n)
+			if len(planned) != 2 {
+				return
+			}
+			// The first increase, told by the worker whose account showed
+			// the pace, with other accounts in flight: wait for one of them.
+			for drained := false; !drained; {
+				select {
+				case <-dones:
+				default:
+					drained = true
+				}
+			}
+			select {
+			case <-dones:
+			case <-time.After(10 * time.Second): // reached only if Planned holds the scheduler
+				t.Error("no account was done while Planned waited: Planned holds the scheduler")
+			}
+		},
+		Done: func(inventory.Account, struct{}) { dones <- struct{}{} }}
+	audit, _ := inFlight(100 * time.Millisecond)
+	s.Run(ctx, slices.Values([][]Target{targets}), audit)
+	if assert.GreaterOrEqual(t, len(planned), 2, "planned at the first page and once the accounts proved slow") {
+		assert.Equal(t, MinConcurrency, planned[0], "planned at the first page")
+		assert.IsIncreasing(t, planned, "each plan an increase, in order")
 	}
 }

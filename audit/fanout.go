@@ -27,7 +27,9 @@ type Scheduler[R any] struct {
 	// Planned, when set, hears how many accounts are audited at once and
 	// why, when that is derived: at the first page and at each increase,
 	// as pages of accounts arrive or the accounts' pace calls for it; one
-	// call at a time.
+	// call at a time, in the order of the increases, outside the lock that
+	// guards the scheduler's plan (a slow Planned holds back no other
+	// worker's finish).
 	Planned func(n int, why string)
 	// Done is called after each account with its whole result, one call
 	// at a time, outside the lock that guards the scheduler's plan (a slow
@@ -58,8 +60,10 @@ func (s *Scheduler[R]) Run(ctx context.Context, pages iter.Seq[[]Target], audit 
 		workers  int
 		work     func()
 		derived  = s.Concurrency <= 0
+		plans    []increase // increases Planned has yet to hear of, oldest first
+		telling  bool       // a goroutine is telling Planned of plans
 	)
-	// grow adds workers up to n, and tells Planned of a derived increase
+	// grow adds workers up to n, and queues a derived increase for tell
 	// (mu held).
 	grow := func(n int, why string) {
 		if n <= workers {
@@ -70,8 +74,29 @@ func (s *Scheduler[R]) Run(ctx context.Context, pages iter.Seq[[]Target], audit 
 			go work()
 		}
 		if derived && s.Planned != nil {
-			s.Planned(n, why)
+			plans = append(plans, increase{n, why})
 		}
+	}
+	// tell tells Planned of the queued plans, outside mu (mu not held).
+	// One goroutine tells at a time, in order, and tells the plans queued
+	// meanwhile too; any other returns at once rather than wait behind a
+	// slow Planned.
+	tell := func() {
+		mu.Lock()
+		if telling {
+			mu.Unlock()
+			return
+		}
+		telling = true
+		for len(plans) > 0 {
+			p := plans[0]
+			plans = plans[1:]
+			mu.Unlock()
+			s.Planned(p.n, p.why)
+			mu.Lock()
+		}
+		telling = false
+		mu.Unlock()
 	}
 	finish := func(a inventory.Account, r R, took time.Duration) {
 		mu.Lock()
@@ -85,6 +110,7 @@ func (s *Scheduler[R]) Run(ctx context.Context, pages iter.Seq[[]Target], audit 
 			grow(regrow(ctx, listed-finished, elapsed/time.Duration(done)))
 		}
 		mu.Unlock()
+		tell()
 		if s.Done != nil {
 			doneMu.Lock()
 			defer doneMu.Unlock()
@@ -156,12 +182,19 @@ func (s *Scheduler[R]) Run(ctx context.Context, pages iter.Seq[[]Target], audit 
 				grow(s.Concurrency, "")
 			}
 			mu.Unlock()
+			tell()
 		case out <- next:
 			queue = queue[1:]
 		}
 	}
 	close(jobs)
 	wg.Wait()
+}
+
+// increase is a derived concurrency and why, as Planned hears it.
+type increase struct {
+	n   int
+	why string
 }
 
 // safely turns a panic while auditing one account into that account's

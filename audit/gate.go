@@ -48,10 +48,14 @@ type gate struct {
 
 // hold is one service and region's pace: no attempt starts before next;
 // while interval is not zero, each attempt moves next on by interval.
-// throttled is when the last throttle was heard of.
+// throttles counts the throttles heard of: an attempt booked at the count
+// it ends at was sent at the current pace. A count, not the time of the
+// last throttle: under the gate's lock it orders a booking and a throttle
+// exactly, where two readings of a clock can be equal.
 type hold struct {
-	next, throttled time.Time
-	interval        time.Duration
+	next      time.Time
+	interval  time.Duration
+	throttles int
 }
 
 func (g *gate) ID() string { return "keyauditThrottleGate" }
@@ -67,14 +71,14 @@ func (g *gate) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, 
 	defer g.mu.Unlock()
 	// Attempts booked before the last throttle was heard of were sent at
 	// the old pace: their outcome says nothing of the new one.
-	current := booked.After(h.throttled)
+	current := booked == h.throttles
 	switch {
 	case Classify(err) == ClassThrottled:
 		if h.interval == 0 || current {
 			h.interval = min(max(2*h.interval, gateFirst), maxBackoff)
 		}
-		h.throttled = time.Now()
-		if next := h.throttled.Add(h.interval); next.After(h.next) {
+		h.throttles++
+		if next := time.Now().Add(h.interval); next.After(h.next) {
 			h.next = next
 		}
 	case err == nil && h.interval > 0 && current:
@@ -96,10 +100,11 @@ func (g *gate) hold(key string) *hold {
 	return h
 }
 
-// wait books h's next slot and returns there, with the time of booking,
-// or when ctx is done.
-func (g *gate) wait(ctx context.Context, h *hold) (time.Time, error) {
+// wait books h's next slot and returns there, with the throttles heard of
+// at booking, or when ctx is done.
+func (g *gate) wait(ctx context.Context, h *hold) (int, error) {
 	g.mu.Lock()
+	booked := h.throttles
 	now := time.Now()
 	slot := now
 	if h.next.After(now) {
@@ -110,15 +115,15 @@ func (g *gate) wait(ctx context.Context, h *hold) (time.Time, error) {
 	}
 	g.mu.Unlock()
 	if !slot.After(now) {
-		return now, nil
+		return booked, nil
 	}
 	t := time.NewTimer(slot.Sub(now))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return now, ctx.Err()
+		return booked, ctx.Err()
 	case <-t.C:
-		return now, nil
+		return booked, nil
 	}
 }
 

@@ -4,8 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/report/reporttest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -14,12 +16,12 @@ import (
 // next run keeps when each finding was first seen, and knows what the
 // previous run had that it no longer has.
 func TestCarryOver(t *testing.T) {
-	ok := map[string]string{acctA: "ok", acctB: "ok"}
+	ok := map[string]inventory.Status{acctA: "ok", acctB: "ok"}
 	earlier := asOf.AddDate(0, 0, -30)
-	prev := runOf(ok, findingIn(acctA, "kept", "medium"), findingIn(acctA, "fixed", "medium"), findingIn(acctB, "old", "high"))
+	prev := reporttest.RunOf(ok, reporttest.FindingIn(acctA, "kept", "medium"), reporttest.FindingIn(acctA, "fixed", "medium"), reporttest.FindingIn(acctB, "old", "high"))
 	prev.AsOf = asOf.AddDate(0, 0, -1)
 	prev.Findings[2].FirstSeen = earlier
-	r := runOf(ok, findingIn(acctA, "kept", "medium"), findingIn(acctB, "old", "high"), findingIn(acctB, "new", "low"))
+	r := reporttest.RunOf(ok, reporttest.FindingIn(acctA, "kept", "medium"), reporttest.FindingIn(acctB, "old", "high"), reporttest.FindingIn(acctB, "new", "low"))
 
 	report.CarryOver(prev, r)
 	first := map[string]time.Time{}
@@ -33,8 +35,8 @@ func TestCarryOver(t *testing.T) {
 		assert.Equal(t, "fixed", r.Resolved[0].Fingerprint)
 	}
 
-	again := runOf(ok, findingIn(acctA, "kept", "medium"))
-	newer := runOf(ok, findingIn(acctA, "kept", "medium"))
+	again := reporttest.RunOf(ok, reporttest.FindingIn(acctA, "kept", "medium"))
+	newer := reporttest.RunOf(ok, reporttest.FindingIn(acctA, "kept", "medium"))
 	newer.SchemaVersion = "99"
 	report.CarryOver(newer, again)
 	assert.True(t, again.Findings[0].FirstSeen.IsZero(), "a report that cannot be compared carries nothing")
@@ -46,10 +48,10 @@ func TestCarryOver(t *testing.T) {
 // reported is updated with its first-seen time, and one the previous run
 // had is closed as resolved; every event still matches the class.
 func TestOCSFActivities(t *testing.T) {
-	ok := map[string]string{acctA: "ok"}
-	prev := runOf(ok, findingIn(acctA, "kept", "medium"), findingIn(acctA, "fixed", "medium"))
+	ok := map[string]inventory.Status{acctA: "ok"}
+	prev := reporttest.RunOf(ok, reporttest.FindingIn(acctA, "kept", "medium"), reporttest.FindingIn(acctA, "fixed", "medium"))
 	prev.AsOf = asOf.AddDate(0, 0, -3)
-	r := runOf(ok, findingIn(acctA, "kept", "medium"), findingIn(acctA, "new", "low"))
+	r := reporttest.RunOf(ok, reporttest.FindingIn(acctA, "kept", "medium"), reporttest.FindingIn(acctA, "new", "low"))
 	report.CarryOver(prev, r)
 
 	events, inst := ocsfEvents(t, r)

@@ -11,26 +11,9 @@ import (
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/report/reporttest"
 	"github.com/keyaudit/keyaudit/rules"
 )
-
-// findingIn is a finding of account acct with fingerprint fp.
-func findingIn(acct, fp string, sev rules.Severity) rules.Finding {
-	return rules.Finding{Rule: "key-rotation", Severity: sev, AccountID: acct, Principal: "user-" + fp, Fingerprint: fp,
-		Message: "finding " + fp, Recommendation: "Rotate the key."}
-}
-
-// runOf is a report over accounts given as id → status, with findings.
-func runOf(accounts map[string]string, findings ...rules.Finding) *report.Report {
-	r := &report.Report{SchemaVersion: report.SchemaVersion, GeneratedAt: asOf, AsOf: asOf, Findings: findings}
-	for _, id := range []string{"111111111111", "222222222222", "333333333333"} {
-		if status, ok := accounts[id]; ok {
-			r.Accounts = append(r.Accounts, report.Account{ID: id, Status: inventory.Status(status)})
-		}
-	}
-	r.Summary = report.Summarize(r.Findings, r.Accounts)
-	return r
-}
 
 const (
 	acctA = "111111111111"
@@ -38,41 +21,33 @@ const (
 	acctC = "333333333333"
 )
 
-func fingerprints(fs []rules.Finding) []string {
-	out := []string{}
-	for _, f := range fs {
-		out = append(out, f.Fingerprint)
-	}
-	return out
-}
-
 func TestDiff(t *testing.T) {
-	a1, a2 := findingIn(acctA, "a1", rules.High), findingIn(acctA, "a2", rules.Medium)
-	b1, c1 := findingIn(acctB, "b1", rules.Critical), findingIn(acctC, "c1", rules.Low)
+	a1, a2 := reporttest.FindingIn(acctA, "a1", rules.High), reporttest.FindingIn(acctA, "a2", rules.Medium)
+	b1, c1 := reporttest.FindingIn(acctB, "b1", rules.Critical), reporttest.FindingIn(acctC, "c1", rules.Low)
 	for _, tt := range []struct {
 		name            string
 		prev, cur       *report.Report
 		compared        bool
 		added, resolved []string
 	}{
-		{"no earlier run: nothing is new, nothing compared", nil, runOf(map[string]string{acctA: "ok"}, a1), false, []string{}, []string{}},
-		{"unchanged", runOf(map[string]string{acctA: "ok"}, a1), runOf(map[string]string{acctA: "ok"}, a1), true, []string{}, []string{}},
-		{"a new finding", runOf(map[string]string{acctA: "ok"}, a1), runOf(map[string]string{acctA: "ok"}, a1, a2), true, []string{"a2"}, []string{}},
-		{"a resolved finding", runOf(map[string]string{acctA: "ok"}, a1, a2), runOf(map[string]string{acctA: "ok"}, a2), true, []string{}, []string{"a1"}},
+		{"no earlier run: nothing is new, nothing compared", nil, reporttest.RunOf(map[string]inventory.Status{acctA: "ok"}, a1), false, []string{}, []string{}},
+		{"unchanged", reporttest.RunOf(map[string]inventory.Status{acctA: "ok"}, a1), reporttest.RunOf(map[string]inventory.Status{acctA: "ok"}, a1), true, []string{}, []string{}},
+		{"a new finding", reporttest.RunOf(map[string]inventory.Status{acctA: "ok"}, a1), reporttest.RunOf(map[string]inventory.Status{acctA: "ok"}, a1, a2), true, []string{"a2"}, []string{}},
+		{"a resolved finding", reporttest.RunOf(map[string]inventory.Status{acctA: "ok"}, a1, a2), reporttest.RunOf(map[string]inventory.Status{acctA: "ok"}, a2), true, []string{}, []string{"a1"}},
 		{"an account in error last time: its findings are not news",
-			runOf(map[string]string{acctA: "ok", acctB: "error"}, a1), runOf(map[string]string{acctA: "ok", acctB: "ok"}, a1, b1), true, []string{}, []string{}},
+			reporttest.RunOf(map[string]inventory.Status{acctA: "ok", acctB: "error"}, a1), reporttest.RunOf(map[string]inventory.Status{acctA: "ok", acctB: "ok"}, a1, b1), true, []string{}, []string{}},
 		{"an account skipped last time: its findings are not news",
-			runOf(map[string]string{acctA: "ok", acctB: "skipped"}, a1), runOf(map[string]string{acctA: "ok", acctB: "ok"}, a1, b1), true, []string{}, []string{}},
+			reporttest.RunOf(map[string]inventory.Status{acctA: "ok", acctB: "skipped"}, a1), reporttest.RunOf(map[string]inventory.Status{acctA: "ok", acctB: "ok"}, a1, b1), true, []string{}, []string{}},
 		{"an account in error tonight resolves nothing",
-			runOf(map[string]string{acctA: "ok", acctB: "ok"}, a1, b1), runOf(map[string]string{acctA: "ok", acctB: "error"}, a1), true, []string{}, []string{}},
+			reporttest.RunOf(map[string]inventory.Status{acctA: "ok", acctB: "ok"}, a1, b1), reporttest.RunOf(map[string]inventory.Status{acctA: "ok", acctB: "error"}, a1), true, []string{}, []string{}},
 		{"an account never listed before: its findings are new",
-			runOf(map[string]string{acctA: "ok"}, a1), runOf(map[string]string{acctA: "ok", acctC: "ok"}, a1, c1), true, []string{"c1"}, []string{}},
+			reporttest.RunOf(map[string]inventory.Status{acctA: "ok"}, a1), reporttest.RunOf(map[string]inventory.Status{acctA: "ok", acctC: "ok"}, a1, c1), true, []string{"c1"}, []string{}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ch := report.Diff(tt.prev, tt.cur)
 			assert.Equal(t, tt.compared, ch.Compared, "case %s: compared", tt.name)
-			assert.Equal(t, tt.added, fingerprints(ch.Added), "case %s: added", tt.name)
-			assert.Equal(t, tt.resolved, fingerprints(ch.Resolved), "case %s: resolved", tt.name)
+			assert.Equal(t, tt.added, reporttest.Fingerprints(ch.Added), "case %s: added", tt.name)
+			assert.Equal(t, tt.resolved, reporttest.Fingerprints(ch.Resolved), "case %s: resolved", tt.name)
 		})
 	}
 }
@@ -81,40 +56,40 @@ func TestDiff(t *testing.T) {
 // nights where an account fails and a single-account run happens: news is
 // only what no ok run of that account had.
 func TestBaselineCarriesLastOKState(t *testing.T) {
-	a1, a2 := findingIn(acctA, "a1", rules.High), findingIn(acctA, "a2", rules.Medium)
-	b1, b2 := findingIn(acctB, "b1", rules.Critical), findingIn(acctB, "b2", rules.Low)
-	both := map[string]string{acctA: "ok", acctB: "ok"}
+	a1, a2 := reporttest.FindingIn(acctA, "a1", rules.High), reporttest.FindingIn(acctA, "a2", rules.Medium)
+	b1, b2 := reporttest.FindingIn(acctB, "b1", rules.Critical), reporttest.FindingIn(acctB, "b2", rules.Low)
+	both := map[string]inventory.Status{acctA: "ok", acctB: "ok"}
 	nights := []struct {
 		name            string
 		cur             *report.Report
 		added, resolved []string
 	}{
-		{"first night", runOf(both, a1, b1), []string{}, []string{}},
-		{"B in error", runOf(map[string]string{acctA: "ok", acctB: "error"}, a1), []string{}, []string{}},
-		{"B back with one more finding", runOf(both, a1, b1, b2), []string{"b2"}, []string{}},
-		{"a manual run of A alone", runOf(map[string]string{acctA: "ok"}, a1, a2), []string{"a2"}, []string{}},
-		{"the next full night", runOf(both, a1, a2, b1), []string{}, []string{"b2"}},
+		{"first night", reporttest.RunOf(both, a1, b1), []string{}, []string{}},
+		{"B in error", reporttest.RunOf(map[string]inventory.Status{acctA: "ok", acctB: "error"}, a1), []string{}, []string{}},
+		{"B back with one more finding", reporttest.RunOf(both, a1, b1, b2), []string{"b2"}, []string{}},
+		{"a manual run of A alone", reporttest.RunOf(map[string]inventory.Status{acctA: "ok"}, a1, a2), []string{"a2"}, []string{}},
+		{"the next full night", reporttest.RunOf(both, a1, a2, b1), []string{}, []string{"b2"}},
 	}
 	var base *report.Report
 	for _, n := range nights {
 		ch := report.Diff(base, n.cur)
 		if base != nil {
-			assert.Equal(t, n.added, fingerprints(ch.Added), "night %q: added", n.name)
-			assert.Equal(t, n.resolved, fingerprints(ch.Resolved), "night %q: resolved", n.name)
+			assert.Equal(t, n.added, reporttest.Fingerprints(ch.Added), "night %q: added", n.name)
+			assert.Equal(t, n.resolved, reporttest.Fingerprints(ch.Resolved), "night %q: resolved", n.name)
 		}
 		base = report.Baseline(base, n.cur)
 		require.NotNil(t, base, "night %q", n.name)
 	}
-	assert.Equal(t, []string{"a1", "a2", "b1"}, fingerprints(base.Findings), "final baseline findings")
+	assert.Equal(t, []string{"a1", "a2", "b1"}, reporttest.Fingerprints(base.Findings), "final baseline findings")
 	assert.Equal(t, 2, base.Summary.Accounts["ok"], "final baseline accounts")
 }
 
 func TestBaselineLeavesOutAccountsNeverOK(t *testing.T) {
-	c1 := findingIn(acctC, "c1", rules.High)
-	base := report.Baseline(nil, runOf(map[string]string{acctA: "ok", acctC: "error"}))
+	c1 := reporttest.FindingIn(acctC, "c1", rules.High)
+	base := report.Baseline(nil, reporttest.RunOf(map[string]inventory.Status{acctA: "ok", acctC: "error"}))
 	assert.Equal(t, []string{acctA}, accountIDs(base), "an account never audited ok is not in the baseline")
-	ch := report.Diff(base, runOf(map[string]string{acctA: "ok", acctC: "ok"}, c1))
-	assert.Equal(t, []string{"c1"}, fingerprints(ch.Added), "its findings are new when it is first audited ok")
+	ch := report.Diff(base, reporttest.RunOf(map[string]inventory.Status{acctA: "ok", acctC: "ok"}, c1))
+	assert.Equal(t, []string{"c1"}, reporttest.Fingerprints(ch.Added), "its findings are new when it is first audited ok")
 }
 
 func accountIDs(r *report.Report) []string {
@@ -126,19 +101,19 @@ func accountIDs(r *report.Report) []string {
 }
 
 func TestSuppressionIsNotResolution(t *testing.T) {
-	a1 := findingIn(acctA, "a1", rules.High)
-	ok := map[string]string{acctA: "ok"}
+	a1 := reporttest.FindingIn(acctA, "a1", rules.High)
+	ok := map[string]inventory.Status{acctA: "ok"}
 	muted := a1
 	muted.Suppressed = &rules.Suppress{Reason: "INC-42"}
-	ch := report.Diff(runOf(ok, a1), runOf(ok, muted))
+	ch := report.Diff(reporttest.RunOf(ok, a1), reporttest.RunOf(ok, muted))
 	assert.Empty(t, ch.Resolved, "a newly suppressed finding is not resolved")
-	assert.Equal(t, []string{"a1"}, fingerprints(ch.Suppressed), "a newly suppressed finding is reported as suppressed")
+	assert.Equal(t, []string{"a1"}, reporttest.Fingerprints(ch.Suppressed), "a newly suppressed finding is reported as suppressed")
 	assert.Empty(t, ch.Added, "nothing new")
 
-	ch = report.Diff(runOf(ok, muted), runOf(ok, muted))
+	ch = report.Diff(reporttest.RunOf(ok, muted), reporttest.RunOf(ok, muted))
 	assert.Empty(t, ch.Suppressed, "a finding suppressed both times is no news")
-	ch = report.Diff(runOf(ok, muted), runOf(ok, a1))
-	assert.Equal(t, []string{"a1"}, fingerprints(ch.Added), "a finding whose suppression ended is open again: new")
+	ch = report.Diff(reporttest.RunOf(ok, muted), reporttest.RunOf(ok, a1))
+	assert.Equal(t, []string{"a1"}, reporttest.Fingerprints(ch.Added), "a finding whose suppression ended is open again: new")
 }
 
 func readPrevious(t *testing.T, name string) *report.Report {

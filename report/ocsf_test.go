@@ -11,33 +11,12 @@ import (
 
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/report"
-	"github.com/keyaudit/keyaudit/rules"
+	"github.com/keyaudit/keyaudit/report/reporttest"
 )
 
 // fixtureID is the stable id Security Hub and OCSF give the fixture's
 // finding i: 0 the root key, 1 the rotation, 2 the suppressed disuse.
 func fixtureID(i int) string { return "keyaudit-" + fixture().Findings[i].Fingerprint }
-
-// withActions is the fixture with the actions the rules would plan for its
-// keys, so remediation carries real steps.
-func withActions() *report.Report {
-	r := fixture()
-	for _, f := range r.Findings {
-		r.Actions = append(r.Actions, rules.Action{AccountID: f.AccountID, AccountName: f.AccountName, Principal: f.Principal,
-			PrincipalARN: f.PrincipalARN, AccessKeyID: f.AccessKeyID, KeySlot: f.KeySlot, Severity: f.Severity, Rules: []string{f.Rule},
-			Summary: "Act on the key of " + f.Principal + ".",
-			Plan: []rules.Step{
-				{Action: "Create the new key.", Command: "aws iam create-access-key --user-name '" + f.Principal + "'"},
-				{Action: "Move every application to the new key."},
-			},
-			Suppressed: f.Suppressed != nil})
-	}
-	r.Findings[1].CIS = rules.CISRefs{rules.CISv4: "1.14", rules.CISv5: "1.13", rules.CISv6: "2.13"}
-	r.Findings[1].Details.KeyCreated = asOf.AddDate(0, 0, -212)
-	active := true
-	r.Findings[1].Details.KeyActive = &active
-	return r
-}
 
 // ocsfEvents renders r and returns its events, each as generic JSON and as
 // the schema validator reads it.
@@ -53,7 +32,7 @@ func ocsfEvents(t *testing.T, r *report.Report) ([]map[string]any, []any) {
 
 func TestOCSFEventsMatchTheSchema(t *testing.T) {
 	sch := golden.OCSFSchema(t)
-	for name, r := range map[string]*report.Report{"fixture": fixture(), "with actions": withActions(), "empty": empty()} {
+	for name, r := range map[string]*report.Report{"fixture": fixture(), "with actions": reporttest.WithActions(fixture()), "empty": empty()} {
 		events, inst := ocsfEvents(t, r)
 		assert.Len(t, events, len(r.Findings), "case %s: one event per finding", name)
 		for i, ev := range inst {
@@ -74,7 +53,7 @@ func TestOCSFSchemaRejectsBrokenEvents(t *testing.T) {
 		"unknown resource field": func(ev map[string]any) { ev["resources"].([]any)[0].(map[string]any)["arn"] = "x" },
 	}
 	for name, brk := range breaks {
-		events, _ := ocsfEvents(t, withActions())
+		events, _ := ocsfEvents(t, reporttest.WithActions(fixture()))
 		brk(events[1])
 		data, err := json.Marshal(events[1])
 		require.NoError(t, err, "case %s", name)
@@ -85,7 +64,7 @@ func TestOCSFSchemaRejectsBrokenEvents(t *testing.T) {
 }
 
 func TestOCSFFields(t *testing.T) {
-	r := withActions()
+	r := reporttest.WithActions(fixture())
 	events, _ := ocsfEvents(t, r)
 	require.Len(t, events, 3, "one event per finding")
 	get := func(ev map[string]any, path ...string) any {
@@ -149,6 +128,6 @@ func TestOCSFFields(t *testing.T) {
 }
 
 func TestOCSFGolden(t *testing.T) {
-	golden.Assert(t, "ocsf/fixture.ocsf.json", render(t, report.OCSFWriter{}, withActions()))
+	golden.Assert(t, "ocsf/fixture.ocsf.json", render(t, report.OCSFWriter{}, reporttest.WithActions(fixture())))
 	golden.Assert(t, "ocsf/empty.ocsf.json", render(t, report.OCSFWriter{}, empty()))
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/report/reporttest"
 	"github.com/keyaudit/keyaudit/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,7 +15,7 @@ import (
 // ReadFindings keeps of a report what the next run carries over, and
 // steps over the plans and the ranking, most of a large report.
 func TestReadFindings(t *testing.T) {
-	full := withActions()
+	full := reporttest.WithActions(fixture())
 	require.NotEmpty(t, full.Actions, "the fixture has plans")
 	require.NotEmpty(t, full.Risk, "the fixture has a ranking")
 	data := render(t, report.JSONWriter{}, full)
@@ -57,7 +58,7 @@ func TestReadFindings(t *testing.T) {
 // ReadRanking keeps the ranking without its factors, and only the
 // findings asked for: what an event's judgement needs of a night.
 func TestReadRanking(t *testing.T) {
-	full := withActions()
+	full := reporttest.WithActions(fixture())
 	require.NotEmpty(t, full.Risk, "the fixture has a ranking")
 	require.Greater(t, len(full.Findings), 1, "the fixture has several findings")
 	want := full.Findings[1]

@@ -13,12 +13,13 @@ import (
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/report/reporttest"
 	"github.com/keyaudit/keyaudit/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-var asOf = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+var asOf = reporttest.AsOf
 
 func ago(days int) time.Time { return asOf.AddDate(0, 0, -days) }
 

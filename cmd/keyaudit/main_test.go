@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -16,8 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,6 +23,7 @@ import (
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/awssim"
 	"github.com/keyaudit/keyaudit/internal/golden"
+	"github.com/keyaudit/keyaudit/internal/s3capture"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
 )
@@ -213,21 +212,42 @@ func simEnvOf(t *testing.T, w *awssim.World, opts ...awssim.Option) (*awssim.Ser
 	srv := awssim.NewServer(w, append([]awssim.Option{awssim.WithClock(func() time.Time { return at }), awssim.WithReportCalls(0)}, opts...)...)
 	t.Cleanup(srv.Close)
 	creds := srv.Credentials(w.Management().ID)
+	isolatedAWS(t, map[string]string{
+		"AWS_ACCESS_KEY_ID":     creds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY": creds.SecretAccessKey,
+		"AWS_SESSION_TOKEN":     creds.SessionToken,
+		"AWS_REGION":            "us-east-1",
+		"AWS_ENDPOINT_URL":      srv.URL,
+		"AWS_PROFILE":           "",
+	})
+	return srv, creds.SecretAccessKey
+}
+
+// isolatedAWS sets vars for the test over an AWS environment of its own: no
+// instance metadata, and shared config and credentials files in an empty
+// directory (vars may name others).
+func isolatedAWS(t *testing.T, vars map[string]string) {
+	t.Helper()
 	dir := t.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":           creds.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY":       creds.SecretAccessKey,
-		"AWS_SESSION_TOKEN":           creds.SessionToken,
-		"AWS_REGION":                  "us-east-1",
-		"AWS_ENDPOINT_URL":            srv.URL,
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_CONFIG_FILE":             filepath.Join(dir, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
-		"AWS_PROFILE":                 "",
-	} {
+	env := map[string]string{"AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials")}
+	maps.Copy(env, vars)
+	for k, v := range env {
 		t.Setenv(k, v)
 	}
-	return srv, creds.SecretAccessKey
+}
+
+// localS3 starts a local S3 holding the bucket "audits", for --out
+// s3://audits/…, and returns it with a client of it under keys of its own.
+func localS3(t *testing.T) (*s3capture.Server, *s3.Client) {
+	t.Helper()
+	srv := s3capture.Start()
+	t.Cleanup(srv.Close)
+	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAS3TESTKEY0000000", "s3-test-secret", "")})
+	_, err := client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("audits")})
+	require.NoError(t, err, "create the bucket")
+	return srv, client
 }
 
 func TestScanOrganizationLive(t *testing.T) {
@@ -261,14 +281,10 @@ func TestScanCurrentAccount(t *testing.T) {
 }
 
 func TestNoCredentialsIsAUsageError(t *testing.T) {
-	dir := t.TempDir()
-	for k, v := range map[string]string{
+	isolatedAWS(t, map[string]string{
 		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_REGION": "us-east-1",
-		"AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
-	} {
-		t.Setenv(k, v)
-	}
+		"AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+	})
 	code, stdout, stderr := keyaudit(t, "", "scan", "--format", "json")
 	assert.Equal(t, exitUsage, code, "exit code without credentials; stderr: %s", stderr)
 	assert.Empty(t, stdout, "no report without credentials")
@@ -308,21 +324,11 @@ func TestRulesListsCatalogue(t *testing.T) {
 }
 
 func TestOutS3(t *testing.T) {
-	fake := gofakes3.New(s3mem.New())
-	srv := httptest.NewServer(fake.Server())
-	defer srv.Close()
-	dir := t.TempDir()
-	for k, v := range map[string]string{
+	srv, client := localS3(t)
+	isolatedAWS(t, map[string]string{
 		"AWS_ACCESS_KEY_ID": "AKIAS3TESTKEY0000000", "AWS_SECRET_ACCESS_KEY": "s3-test-secret", "AWS_REGION": "us-east-1",
-		"AWS_ENDPOINT_URL_S3": srv.URL, "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
-	} {
-		t.Setenv(k, v)
-	}
-	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIAS3TESTKEY0000000", "s3-test-secret", "")})
-	_, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("audits")})
-	require.NoError(t, err, "create the bucket")
+		"AWS_ENDPOINT_URL_S3": srv.URL,
+	})
 	code, stdout, stderr := keyaudit(t, "", "scan", "--credential-report", realistic(), "--as-of", asOf, "--out", "s3://audits/keyaudit")
 	require.Equal(t, exitOK, code, "exit code; stderr: %s", stderr)
 	assert.Empty(t, stdout, "standard output with --out s3://")
@@ -343,16 +349,10 @@ func TestOutS3(t *testing.T) {
 // TestOutS3CheckedBeforeTheAudit: a missing bucket, or an S3 nobody
 // answers, stops the run at once with exit 2, before any audit work.
 func TestOutS3CheckedBeforeTheAudit(t *testing.T) {
-	fake := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-	defer fake.Close()
-	dir := t.TempDir()
-	for k, v := range map[string]string{
+	fake, _ := localS3(t)
+	isolatedAWS(t, map[string]string{
 		"AWS_ACCESS_KEY_ID": "AKIAS3TESTKEY0000000", "AWS_SECRET_ACCESS_KEY": "s3-test-secret", "AWS_REGION": "us-east-1",
-		"AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_CONFIG_FILE":           filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
-	} {
-		t.Setenv(k, v)
-	}
+	})
 	for name, endpoint := range map[string]string{"missing bucket": fake.URL, "unreachable S3": "http://127.0.0.1:9"} {
 		t.Setenv("AWS_ENDPOINT_URL_S3", endpoint)
 		start := time.Now()
@@ -377,21 +377,12 @@ func TestTimeoutStillWritesTheReport(t *testing.T) {
 	}
 	srv := awssim.NewServer(w, awssim.WithReportCalls(0))
 	defer srv.Close()
-	fake := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-	defer fake.Close()
+	fake, client := localS3(t)
 	creds := srv.Credentials(w.Management().ID)
-	dir := t.TempDir()
-	for k, v := range map[string]string{
+	isolatedAWS(t, map[string]string{
 		"AWS_ACCESS_KEY_ID": creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY": creds.SecretAccessKey, "AWS_SESSION_TOKEN": creds.SessionToken,
-		"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": srv.URL, "AWS_ENDPOINT_URL_S3": fake.URL, "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"), "AWS_PROFILE": "",
-	} {
-		t.Setenv(k, v)
-	}
-	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(fake.URL), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIAS3TESTKEY0000000", "s3-test-secret", "")})
-	_, err = client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("audits")})
-	require.NoError(t, err, "create the bucket")
+		"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": srv.URL, "AWS_ENDPOINT_URL_S3": fake.URL, "AWS_PROFILE": "",
+	})
 
 	code, _, stderr := keyaudit(t, "", "scan", "--org", "--concurrency", "1", "--timeout", "30s", "--out", "s3://audits/keyaudit")
 	assert.Equal(t, exitIncomplete, code, "exit code when --timeout stops the audit; stderr: %s", stderr)

@@ -1,16 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/keyaudit/keyaudit/internal/s3capture"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -20,22 +15,15 @@ import (
 // an offline scan takes both for the destination only, and refuses them
 // without one. The local S3 sees which key signed and for which region.
 func TestOutS3ProfileAndRegion(t *testing.T) {
-	srv := s3capture.Start()
-	defer srv.Close()
+	srv, _ := localS3(t)
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "config"), []byte("[profile dest]\nregion = eu-west-1\n"), 0o600), "write the AWS config")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "credentials"), []byte("[dest]\naws_access_key_id = AKIADESTPROFILE00000\naws_secret_access_key = dest-secret\n"), 0o600), "write the AWS credentials")
-	for k, v := range map[string]string{
+	isolatedAWS(t, map[string]string{
 		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "", "AWS_REGION": "", "AWS_DEFAULT_REGION": "", "AWS_PROFILE": "",
-		"AWS_ENDPOINT_URL_S3": srv.URL, "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
-	} {
-		t.Setenv(k, v)
-	}
-	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIAS3TESTKEY0000000", "s3-test-secret", "")})
-	_, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("audits")})
-	require.NoError(t, err, "create the bucket")
+		"AWS_ENDPOINT_URL_S3": srv.URL,
+		"AWS_CONFIG_FILE":     filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+	})
 
 	tests := []struct {
 		name       string

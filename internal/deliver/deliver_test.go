@@ -17,6 +17,7 @@ import (
 	"github.com/keyaudit/keyaudit/internal/deliver"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/report/reporttest"
 	"github.com/keyaudit/keyaudit/rules"
 )
 
@@ -54,7 +55,7 @@ func TestDeliverCorruptBaselinesAreWarnings(t *testing.T) {
 	putObject(t, sink, "announced.json", "{not json")
 	putObject(t, sink, "securityhub.json", "{not json")
 
-	out := d.Deliver(ctx, withActions())
+	out := d.Deliver(ctx, reporttest.WithActions(fixture()))
 	require.NoError(t, out.Written, "write")
 	assert.NoError(t, out.Announced, "a corrupt announced.json does not stop Slack")
 	assert.NoError(t, out.Imported, "a corrupt baseline does not stop the import")
@@ -64,7 +65,7 @@ func TestDeliverCorruptBaselinesAreWarnings(t *testing.T) {
 	assert.Contains(t, out.Warnings[1], "last announced run unreadable", "the Slack warning")
 	assert.Len(t, hub.imported, 3, "everything imported")
 
-	next := d.Deliver(ctx, withActions())
+	next := d.Deliver(ctx, reporttest.WithActions(fixture()))
 	assert.NoError(t, next.Announced, "the next night")
 	assert.Empty(t, next.Warnings, "the next night reads both baselines")
 	assert.True(t, next.Changes.Compared, "the next night compares with the rewritten announced.json")
@@ -79,11 +80,11 @@ func TestDeliverArchivesAfterAFailedImport(t *testing.T) {
 	sink := localSink(t)
 	hub := &recordingHub{}
 	d := deliver.Delivery{Writer: sink, History: sink, SecurityHub: &deliver.SecurityHub{Client: hub, Partition: "aws", Region: "us-east-1", Account: "123456789012"}}
-	first := withActions()
+	first := reporttest.WithActions(fixture())
 	require.NoError(t, d.Deliver(ctx, first).Imported, "night 1")
 
 	// Night 2: the suppressed finding is gone, and Security Hub is down.
-	second := withActions()
+	second := reporttest.WithActions(fixture())
 	second.Findings = second.Findings[:2]
 	d.SecurityHub.Client = downHub{}
 	assert.Error(t, d.Deliver(ctx, second).Imported, "night 2: the import fails")
@@ -150,11 +151,11 @@ func TestDeliverCarriesFirstSeen(t *testing.T) {
 	ctx := context.Background()
 	sink := localSink(t)
 	d := deliver.Delivery{Writer: sink, History: sink}
-	first := withActions()
+	first := reporttest.WithActions(fixture())
 	first.AsOf = first.AsOf.AddDate(0, 0, -7)
 	require.NoError(t, d.Deliver(ctx, first).Written, "the first night")
 
-	out := d.Deliver(ctx, withActions())
+	out := d.Deliver(ctx, reporttest.WithActions(fixture()))
 	require.NoError(t, out.Written, "the next night")
 	assert.Empty(t, out.Warnings, "the latest run is read")
 	latest, err := sink.Latest(ctx)

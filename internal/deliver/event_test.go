@@ -21,6 +21,7 @@ import (
 	"github.com/keyaudit/keyaudit/internal/s3capture"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/report/reporttest"
 	"github.com/keyaudit/keyaudit/rules"
 )
 
@@ -38,7 +39,7 @@ var createdKey = event.Event{ID: "6f0f6a2e-0c1a-4e1b-9f7a-0d2b1c3e4f5a", Kind: e
 // judged is what judging createdKey finds: the fixture narrowed to the
 // one principal, its key now scored above every key of the night.
 func judged() *report.Report {
-	r := withActions()
+	r := reporttest.WithActions(fixture())
 	keep := func(p string) bool { return p == eventUser }
 	r.Findings = slices.DeleteFunc(r.Findings, func(f rules.Finding) bool { return !keep(f.Principal) })
 	r.Actions = slices.DeleteFunc(r.Actions, func(a rules.Action) bool { return !keep(a.Principal) })
@@ -97,7 +98,7 @@ const recordKey = "keyaudit/events/2026/11/24/6f0f6a2e-0c1a-4e1b-9f7a-0d2b1c3e4f
 func TestEventDelivery(t *testing.T) {
 	ctx := context.Background()
 	st := startEventStack(t)
-	night := withActions()
+	night := reporttest.WithActions(fixture())
 	var latest bytes.Buffer
 	require.NoError(t, report.JSONWriter{}.Write(&latest, night))
 	_, err := st.c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("reports"), Key: aws.String("keyaudit/latest.json"), Body: bytes.NewReader(latest.Bytes())})

@@ -21,6 +21,7 @@ import (
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/report/reporttest"
 	"github.com/keyaudit/keyaudit/rules"
 )
 
@@ -57,7 +58,7 @@ func TestS3Announced(t *testing.T) {
 	require.NoError(t, err, "read announced.json")
 	require.NotNil(t, got, "announced.json")
 	assert.Equal(t, []string{"111111111111"}, accountIDs(got), "announced accounts: only those audited ok")
-	assert.Equal(t, fingerprints(r.Findings), fingerprints(got.Findings), "announced findings")
+	assert.Equal(t, reporttest.Fingerprints(r.Findings), reporttest.Fingerprints(got.Findings), "announced findings")
 	latest, err := sink.Latest(ctx)
 	require.NoError(t, err, "read latest.json")
 	assert.Len(t, latest.Accounts, 3, "latest.json is the full report")
@@ -72,28 +73,28 @@ func TestMissedNewsIsPostedNextNight(t *testing.T) {
 	defer srv.Stop()
 	s := &deliver.Slack{Token: token, Channel: "#security", APIURL: srv.GetAPIURL(), Attempts: 1}
 
-	a1, a2 := findingIn(acctA, "a1", rules.High), findingIn(acctA, "a2", rules.Critical)
+	a1, a2 := reporttest.FindingIn(acctA, "a1", rules.High), reporttest.FindingIn(acctA, "a2", rules.Critical)
 	ok := map[string]inventory.Status{acctA: "ok"}
 
-	ch, sent, err := s.Announce(ctx, sink, runOf(ok, a1), "")
+	ch, sent, err := s.Announce(ctx, sink, reporttest.RunOf(ok, a1), "")
 	require.NoError(t, err, "night 1")
 	assert.True(t, sent, "night 1 posted")
 	assert.False(t, ch.Compared, "night 1 has nothing to compare with")
 
 	srv.Outage = 1
-	_, sent, err = s.Announce(ctx, sink, runOf(ok, a1, a2), "")
+	_, sent, err = s.Announce(ctx, sink, reporttest.RunOf(ok, a1, a2), "")
 	require.Error(t, err, "night 2: Slack is down")
 	assert.False(t, sent, "night 2 posted nothing")
 
-	ch, sent, err = s.Announce(ctx, sink, runOf(ok, a1, a2), "")
+	ch, sent, err = s.Announce(ctx, sink, reporttest.RunOf(ok, a1, a2), "")
 	require.NoError(t, err, "night 3")
 	assert.True(t, sent, "night 3 posted")
-	assert.Equal(t, []string{"a2"}, fingerprints(ch.Added), "night 3 announces what night 2 could not")
+	assert.Equal(t, []string{"a2"}, reporttest.Fingerprints(ch.Added), "night 3 announces what night 2 could not")
 	posts := srv.Posts()
 	require.Len(t, posts, 2, "posts")
 	assert.Contains(t, posts[1].Text, "1 new", "night 3 notification")
 
-	ch, _, err = s.Announce(ctx, sink, runOf(ok, a1, a2), "")
+	ch, _, err = s.Announce(ctx, sink, reporttest.RunOf(ok, a1, a2), "")
 	require.NoError(t, err, "night 4")
 	assert.Empty(t, ch.Added, "night 4: nothing new once announced")
 }

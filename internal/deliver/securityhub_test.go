@@ -20,6 +20,7 @@ import (
 	"github.com/keyaudit/keyaudit/internal/deliver"
 	"github.com/keyaudit/keyaudit/internal/moto"
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/report/reporttest"
 	"github.com/keyaudit/keyaudit/rules"
 )
 
@@ -107,7 +108,7 @@ func TestSecurityHubImportsAndArchives(t *testing.T) {
 	productARN := "arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default"
 	assert.Equal(t, productARN, sink.ProductARN(), "the default product of the aggregating account")
 
-	first := withActions()
+	first := reporttest.WithActions(fixture())
 	base, res, err := sink.Import(ctx, first, nil, "https://example.com/report.html")
 	require.NoError(t, err, "import the first run")
 	assert.Equal(t, deliver.ImportResult{Imported: 3}, res, "the first run imports everything")
@@ -163,7 +164,7 @@ func TestSecurityHubImportsAndArchives(t *testing.T) {
 	assert.Equal(t, []string{fixtureID(2)}, hub.updates[types.WorkflowStatusSuppressed], "suppression set by BatchUpdateFindings too")
 
 	// The key is rotated: the next run no longer has the rotation finding.
-	second := withActions()
+	second := reporttest.WithActions(fixture())
 	second.Findings = append(second.Findings[:1], second.Findings[2])
 	second.GeneratedAt = second.GeneratedAt.AddDate(0, 0, 1)
 	second.AsOf = second.AsOf.AddDate(0, 0, 1)
@@ -266,7 +267,7 @@ func (h *recordingHub) BatchUpdateFindings(_ context.Context, in *securityhub.Ba
 }
 
 func TestSecurityHubLiftedSuppressionIsNewAgain(t *testing.T) {
-	prev, cur := withActions(), withActions()
+	prev, cur := reporttest.WithActions(fixture()), reporttest.WithActions(fixture())
 	cur.Findings[2].Suppressed = nil // the suppression expired
 	hub := &recordingHub{}
 	sink := &deliver.SecurityHub{Client: hub, Partition: "aws", Region: "us-east-1", Account: "123456789012"}
@@ -277,7 +278,7 @@ func TestSecurityHubLiftedSuppressionIsNewAgain(t *testing.T) {
 }
 
 func TestSecurityHubArchivesOnlyWhatARunCouldSee(t *testing.T) {
-	prev := withActions()
+	prev := reporttest.WithActions(fixture())
 	for name, c := range map[string]struct {
 		status   inventory.Status
 		archived int
@@ -286,7 +287,7 @@ func TestSecurityHubArchivesOnlyWhatARunCouldSee(t *testing.T) {
 		"account in error":   {inventory.StatusError, 0},
 		"account skipped":    {inventory.StatusSkipped, 0},
 	} {
-		cur := withActions()
+		cur := reporttest.WithActions(fixture())
 		cur.Findings = cur.Findings[:2] // the suppressed finding is gone
 		cur.Accounts[0].Status = c.status
 		hub := &recordingHub{}

@@ -18,6 +18,7 @@ import (
 	"github.com/keyaudit/keyaudit/internal/golden"
 	"github.com/keyaudit/keyaudit/internal/slackcapture"
 	"github.com/keyaudit/keyaudit/report"
+	"github.com/keyaudit/keyaudit/report/reporttest"
 	"github.com/keyaudit/keyaudit/rules"
 )
 
@@ -149,10 +150,10 @@ func blockText(blocks []map[string]any) string {
 
 func TestSlackShowsSuppressedApart(t *testing.T) {
 	ok := map[string]inventory.Status{acctA: "ok"}
-	legacy := findingIn(acctA, "a1", rules.Medium)
+	legacy := reporttest.FindingIn(acctA, "a1", rules.Medium)
 	muted := legacy
 	muted.Suppressed = &rules.Suppress{Reason: "mainframe retirement, INC-42", Expires: asOf.AddDate(0, 1, 0)}
-	p := post(t, runOf(ok, muted), report.Diff(runOf(ok, legacy), runOf(ok, muted)), "")
+	p := post(t, reporttest.RunOf(ok, muted), report.Diff(reporttest.RunOf(ok, legacy), reporttest.RunOf(ok, muted)), "")
 	text := blockText(p.Blocks)
 	assert.Contains(t, text, "Suppressed since the last run, not fixed (1)", "suppressed section")
 	assert.Contains(t, text, "user-a1 in 111111111111 — mainframe retirement, INC-42, until 2026-12-24", "suppression reason and expiry")
@@ -162,19 +163,19 @@ func TestSlackShowsSuppressedApart(t *testing.T) {
 
 func TestSlackHeadlineSaysWhatIsOpen(t *testing.T) {
 	ok := map[string]inventory.Status{acctA: "ok"}
-	crit, high := findingIn(acctA, "a1", rules.Critical), findingIn(acctA, "a2", rules.High)
+	crit, high := reporttest.FindingIn(acctA, "a1", rules.Critical), reporttest.FindingIn(acctA, "a2", rules.High)
 	for _, tt := range []struct {
 		name      string
 		prev, cur *report.Report
 		want      string
 	}{
-		{"nothing new, findings open", runOf(ok, crit, high), runOf(ok, crit, high), "keyaudit: nothing new · 1 critical, 1 high open"},
-		{"one new", runOf(ok, crit), runOf(ok, crit, high), "keyaudit: 1 new · 1 critical, 1 high open"},
-		{"one resolved, nothing open", runOf(ok, crit), runOf(ok), "keyaudit: 1 resolved · all clear"},
-		{"quiet and clear", runOf(ok), runOf(ok), "keyaudit: nothing new · all clear"},
-		{"an account not audited is not clear", runOf(ok), runOf(map[string]inventory.Status{acctA: "ok", acctB: "error"}),
+		{"nothing new, findings open", reporttest.RunOf(ok, crit, high), reporttest.RunOf(ok, crit, high), "keyaudit: nothing new · 1 critical, 1 high open"},
+		{"one new", reporttest.RunOf(ok, crit), reporttest.RunOf(ok, crit, high), "keyaudit: 1 new · 1 critical, 1 high open"},
+		{"one resolved, nothing open", reporttest.RunOf(ok, crit), reporttest.RunOf(ok), "keyaudit: 1 resolved · all clear"},
+		{"quiet and clear", reporttest.RunOf(ok), reporttest.RunOf(ok), "keyaudit: nothing new · all clear"},
+		{"an account not audited is not clear", reporttest.RunOf(ok), reporttest.RunOf(map[string]inventory.Status{acctA: "ok", acctB: "error"}),
 			"keyaudit: nothing new · nothing open in the accounts audited · 1 of 2 accounts not audited"},
-		{"first report", nil, runOf(ok, high), "keyaudit: first report · 1 high open"},
+		{"first report", nil, reporttest.RunOf(ok, high), "keyaudit: first report · 1 high open"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := post(t, tt.cur, report.Diff(tt.prev, tt.cur), "")
@@ -188,7 +189,7 @@ func TestSlackHeadlineSaysWhatIsOpen(t *testing.T) {
 
 func TestSlackNewerSchemaPostsEverythingWithAWarning(t *testing.T) {
 	newer := readReport("slack/previous-v10.json")
-	r := runOf(map[string]inventory.Status{acctA: "ok"}, findingIn(acctA, "a1", rules.Critical), findingIn(acctA, "a2", rules.Medium))
+	r := reporttest.RunOf(map[string]inventory.Status{acctA: "ok"}, reporttest.FindingIn(acctA, "a1", rules.Critical), reporttest.FindingIn(acctA, "a2", rules.Medium))
 	p := post(t, r, report.Diff(newer, r), "")
 	text := blockText(p.Blocks)
 	assert.Equal(t, "keyaudit: not compared with the last run · 1 critical, 1 medium open", p.Text, "notification text")
