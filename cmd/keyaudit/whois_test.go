@@ -37,14 +37,14 @@ func TestWhoisInputIsBounded(t *testing.T) {
 
 // A log piped in may name one key many times: repeats cost only bytes.
 func TestWhoisInputRepeatsAreNotDistinct(t *testing.T) {
-	keys, err := keyIDs(nil, strings.NewReader(strings.Repeat(terraform+"\n", 2*pipeline.MaxWhoisKeys)))
+	keys, err := keyIDs(nil, "", strings.NewReader(strings.Repeat(terraform+"\n", 2*pipeline.MaxWhoisKeys)))
 	require.NoError(t, err, "one ID repeated past the limit of distinct IDs")
 	assert.Len(t, keys, 2*pipeline.MaxWhoisKeys, "every sighting kept, for whois to count")
 	args := make([]string, pipeline.MaxWhoisKeys+1)
 	for i := range args {
 		args[i] = fmt.Sprintf("AKIA%016d", i)
 	}
-	_, err = keyIDs(args, nil)
+	_, err = keyIDs(args, "", nil)
 	assert.ErrorContains(t, err, "(at argument 10001)", "arguments count too")
 }
 
