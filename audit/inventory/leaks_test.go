@@ -105,6 +105,8 @@ func TestParseLeaksMalformed(t *testing.T) {
 			"leaks.json: gitleaks report: entry 2 is not a gitleaks finding: no RuleID"},
 		{"gitleaks: a number for the line", `[{"RuleID":"aws-access-token","Secret":"AKIA2YFQQ5J5CGOMJAGK","StartLine":"12"}]`,
 			"leaks.json: gitleaks report: entry 1 is not a gitleaks finding: field StartLine has the wrong type (JSON string)"},
+		{"gitleaks: a fraction for the line", `[{"RuleID":"aws-access-token","Secret":"AKIA2YFQQ5J5CGOMJAGK","StartLine":9.87654321}]`,
+			"leaks.json: gitleaks report: entry 1 is not a gitleaks finding: field StartLine has the wrong type (JSON number)"},
 		{"GitHub: a secret of the wrong type", `[{"secret_type":"aws_secret_access_key","secret":1234567}]`,
 			"leaks.json: GitHub secret-scanning alerts: entry 1 is not a GitHub secret-scanning alert: field secret has the wrong type (JSON number)"},
 		{"GitHub: no secret_type", `[{"number":3,"secret":"` + secret + `"}]`,
@@ -133,7 +135,7 @@ func TestParseLeaksMalformed(t *testing.T) {
 		assert.True(t, strings.HasPrefix(err.Error(), tt.want), "case %s: want %q, got %q", tt.name, tt.want, err)
 		assert.NotContains(t, err.Error(), "\n", "case %s: one line", tt.name)
 		assert.NotContains(t, err.Error(), "invalid character", "case %s: the decoder's words quote the input", tt.name)
-		for _, v := range append(leakSecrets, "AKIA2YFQQ5J5CGOMJAGK", "1234567", "TruffleHog") {
+		for _, v := range append(leakSecrets, "AKIA2YFQQ5J5CGOMJAGK", "1234567", "87654321", "TruffleHog") {
 			assert.NotContains(t, err.Error(), v[:7], "case %s: a value is echoed", tt.name)
 		}
 	}
