@@ -35,7 +35,8 @@ IDs are read, never a secret. At most %d distinct IDs and %d MiB.`, pipeline.Max
 		Example: `  keyaudit whois AKIA2YFQQ5J5CGOMJAGK
   keyaudit whois --org --trail AKIA2YFQQ5J5CGOMJAGK
   grep -o 'AKIA[A-Z0-9]\{16\}' build.log | keyaudit whois --org --leaked
-  gitleaks git --report-path leaks.json; keyaudit whois --org --from leaks.json`,
+  # a gitleaks or GitHub JSON report, or trufflehog --json output
+  keyaudit whois --org --from gitleaks.json`,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, e, args) },
 	}
 	fs := cmd.Flags()
