@@ -38,7 +38,6 @@ var AuditorActions = []string{
 	"organizations:ListAccounts",
 	// The event function's check that an event's account is in the
 	// organization: one call per account, not a listing.
-	"organizations:DescribeAccount",
 	// Service control policies along each account's path (SCPs); the
 	// blast radius is judged without them when these are not granted.
 	"organizations:DescribeOrganization",
@@ -50,6 +49,23 @@ var AuditorActions = []string{
 	"s3:PutObject",                  // the reports
 	"secretsmanager:GetSecretValue", // the Slack webhook URL or bot token
 	"ssm:GetParameter",              // a config in Parameter Store
+}
+
+// EventFunctionActions are called by the event function's own role
+// (template.yaml, RealTime=Enabled): the nightly role's, but each event's
+// account is looked up (is it in the organization?) rather than the
+// organization listed.
+var EventFunctionActions = []string{
+	"organizations:DescribeAccount",
+	"organizations:DescribeOrganization",
+	"organizations:ListParents",
+	"organizations:ListPoliciesForTarget",
+	"organizations:DescribePolicy",
+	"sts:AssumeRole",
+	"s3:GetObject",
+	"s3:PutObject",
+	"secretsmanager:GetSecretValue",
+	"ssm:GetParameter",
 }
 
 // RemediationActions are called by keyaudit apply and undo in each account,

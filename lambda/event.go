@@ -11,9 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
-	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keyaudit/keyaudit/audit"
@@ -202,18 +199,11 @@ func (h *handler) member(ctx context.Context, inv *invocation, account string) (
 	if ok && now.Sub(m.at) < memberTTL {
 		return m.name, m.skip, nil
 	}
-	out, err := organizations.NewFromConfig(inv.cfg).DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(account)})
-	var notFound *orgtypes.AccountNotFoundException
-	switch {
-	case errors.As(err, &notFound):
-		m = member{skip: "account outside the organization"}
-	case err != nil:
-		return "", "", fmt.Errorf("check that account %s is in the organization (organizations:DescribeAccount): %w", account, audit.Explain(err))
-	case out.Account.State != orgtypes.AccountStateActive:
-		m = member{skip: fmt.Sprintf("account %s in the organization", out.Account.State)}
-	default:
-		m = member{name: aws.ToString(out.Account.Name)}
+	name, skip, err = pipeline.InOrganization(ctx, inv.cfg, account)
+	if err != nil {
+		return "", "", err
 	}
+	m = member{name: name, skip: skip}
 	m.at = now
 	h.members.mu.Lock()
 	defer h.members.mu.Unlock()

@@ -948,8 +948,6 @@ func TestTemplateFunctionRoleScope(t *testing.T) {
 	assert.Equal(t, "KeyAuditLogGroup.Arn", logs.get("Resource").str(), "the function's own log group only (its ARN ends in :*, its streams)")
 	// Organizations' resources are named by the organization's ID, which
 	// the template cannot know: its reads are the statements on "*".
-	orgReads := []string{"organizations:ListAccounts", "organizations:DescribeAccount", "organizations:DescribeOrganization", "organizations:ListParents",
-		"organizations:ListPoliciesForTarget", "organizations:DescribePolicy"}
 	for sid, st := range sids {
 		if st.get("Resource").str() == "*" {
 			assert.Subset(t, orgReads, st.get("Action").strings(), "%s: only the Organizations reads have no resource to name", sid)
@@ -1748,6 +1746,12 @@ func TestTemplateEventFunction(t *testing.T) {
 	}
 }
 
+// orgReads are the Organizations reads: their resources are named by the
+// organization's ID, which the template cannot know, so they are the only
+// statements on "*".
+var orgReads = []string{"organizations:ListAccounts", "organizations:DescribeAccount", "organizations:DescribeOrganization", "organizations:ListParents",
+	"organizations:ListPoliciesForTarget", "organizations:DescribePolicy"}
+
 // eventImpliedActions are granted to the event function although the code
 // calls no such API: Lambda and S3 need them to serve the calls it makes.
 var eventImpliedActions = []string{
@@ -1765,7 +1769,7 @@ func TestTemplateEventFunctionRole(t *testing.T) {
 	tpl := template(t)
 	role := tpl.get("Resources", "EventFunctionRole")
 	statements := roleStatements(role)
-	want := slices.Clone(audit.AuditorActions)
+	want := slices.Clone(audit.EventFunctionActions)
 	want = append(want, "securityhub:BatchImportFindings")
 	want = append(want, eventImpliedActions...)
 	sameSet(t, "the event function role", actions(statements), want)
@@ -1774,8 +1778,6 @@ func TestTemplateEventFunctionRole(t *testing.T) {
 
 	doc := seq(role.get("Properties", "Policies"))[0].get("PolicyDocument", "Statement")
 	sids := statementsBySid(doc)
-	orgReads := []string{"organizations:ListAccounts", "organizations:DescribeOrganization", "organizations:ListParents",
-		"organizations:ListPoliciesForTarget", "organizations:DescribePolicy"}
 	for _, st := range statements {
 		acts, resource := st.get("Action").strings(), strings.Join(st.get("Resource").strings(), " ")
 		for _, a := range acts {

@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/event"
@@ -16,6 +20,24 @@ import (
 // judged: whoever sent the event is not one of ours, or the account is
 // excluded on purpose.
 var ErrNotTargeted = errors.New("not among the audited accounts")
+
+// InOrganization says whether account is an active account of the
+// caller's organization, and its name; skip says why it is not. One call
+// (organizations:DescribeAccount), where listing the organization takes one
+// per 20 accounts.
+func InOrganization(ctx context.Context, cfg aws.Config, account string) (name, skip string, err error) {
+	out, err := organizations.NewFromConfig(cfg).DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(account)})
+	var notFound *orgtypes.AccountNotFoundException
+	switch {
+	case errors.As(err, &notFound):
+		return "", "account outside the organization", nil
+	case err != nil:
+		return "", "", fmt.Errorf("check that account %s is in the organization (organizations:DescribeAccount): %w", account, audit.Explain(err))
+	case out.Account.State != orgtypes.AccountStateActive:
+		return "", fmt.Sprintf("account %s in the organization", out.Account.State), nil
+	}
+	return aws.ToString(out.Account.Name), "", nil
+}
 
 // Judge collects the one principal ev names in ev.Account (through the
 // member role, as the nightly run reaches that account) and judges it with
