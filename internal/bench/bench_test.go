@@ -228,7 +228,7 @@ type result struct {
 	discovery time.Duration
 	// peakHeap is the audit's and the delivery's own, world the
 	// simulator's (see measure); peakTotal is the memory the runtime
-	// mapped at its peak, less what it had mapped with the world built;
+	// held at its peak (memoryNow), less what it held with the world built;
 	// deliveryHeap is the heap's peak during the delivery alone.
 	peakHeap, peakTotal, deliveryHeap, world uint64
 	// delivery is the time to deliver the report; written the bytes of
@@ -448,12 +448,10 @@ func opsLine(ops map[string]int, accounts int) string {
 	return strings.Join(parts, ", ")
 }
 
-// watchMemory samples, from runtime/metrics, the heap's objects and the
-// total memory the runtime has mapped, until stop is called; each peak is
-// the highest sample.
+// watchMemory samples memoryNow until stop is called; each peak is the
+// highest sample.
 func watchMemory() (heap, total *atomic.Uint64, stop func()) {
 	heap, total = new(atomic.Uint64), new(atomic.Uint64)
-	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/total:bytes"}}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -462,10 +460,13 @@ func watchMemory() (heap, total *atomic.Uint64, stop func()) {
 		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
 		for {
-			metrics.Read(samples)
-			for i, peak := range []*atomic.Uint64{heap, total} {
-				if v := samples[i].Value.Uint64(); v > peak.Load() {
-					peak.Store(v)
+			h, tot := memoryNow()
+			for _, s := range []struct {
+				peak *atomic.Uint64
+				v    uint64
+			}{{heap, h}, {total, tot}} {
+				if s.v > s.peak.Load() {
+					s.peak.Store(s.v)
 				}
 			}
 			select {
@@ -478,11 +479,14 @@ func watchMemory() (heap, total *atomic.Uint64, stop func()) {
 	return heap, total, func() { close(done); wg.Wait() }
 }
 
-// memoryNow is the heap's objects and the total the runtime has mapped.
+// memoryNow is, from runtime/metrics, the heap's objects and the memory
+// the runtime holds: all it has mapped less the heap memory it has
+// returned to the operating system, which is what Go's soft limit counts
+// and about what Lambda counts against the function's memory.
 func memoryNow() (heap, total uint64) {
-	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/total:bytes"}}
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
 	metrics.Read(samples)
-	return samples[0].Value.Uint64(), samples[1].Value.Uint64()
+	return samples[0].Value.Uint64(), samples[1].Value.Uint64() - samples[2].Value.Uint64()
 }
 
 // measureNaive audits the way credential-report-less scanners do: one
