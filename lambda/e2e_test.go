@@ -151,7 +151,7 @@ func newWorld(t *testing.T, change func(*awssim.World)) *awssim.World {
 
 // invoke runs the bootstrap binary as Lambda would, for one event, and
 // returns the response (or the error) it posted.
-func invoke(t *testing.T, st stack, mgmt string, event string, timeout time.Duration, extraEnv ...string) (response, failure, logs string) {
+func invoke(t testing.TB, st stack, mgmt string, event string, timeout time.Duration, extraEnv ...string) (response, failure, logs string) {
 	t.Helper()
 	fn := startFunction(t, st, mgmt, extraEnv...)
 	a := fn.invoke(t, event, timeout)
@@ -237,7 +237,7 @@ func (fn *function) stop() string {
 // invocations numbers the invocations of the test binary's life.
 var invocations atomic.Uint32
 
-func startStack(t *testing.T, w *awssim.World, opts ...awssim.Option) stack {
+func startStack(t testing.TB, w *awssim.World, opts ...awssim.Option) stack {
 	t.Helper()
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	sim := awssim.NewServer(w, append([]awssim.Option{awssim.WithReportCalls(0)}, opts...)...)
@@ -252,7 +252,7 @@ func startStack(t *testing.T, w *awssim.World, opts ...awssim.Option) stack {
 
 // reportBucket creates the stack's report bucket and returns a client of
 // the local S3 to read what the function wrote.
-func reportBucket(t *testing.T, st stack) *s3.Client {
+func reportBucket(t testing.TB, st stack) *s3.Client {
 	t.Helper()
 	c := s3Client(st.s3.URL)
 	_, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
@@ -278,7 +278,7 @@ func objects(t *testing.T, c *s3.Client) []string {
 }
 
 // decodeSummary reads what an invocation returned.
-func decodeSummary(t *testing.T, resp, failure, logs, which string) Summary {
+func decodeSummary(t testing.TB, resp, failure, logs, which string) Summary {
 	t.Helper()
 	require.Empty(t, failure, "%s invocation failed; logs:\n%s", which, logs)
 	var sum Summary
