@@ -167,6 +167,7 @@ type function struct {
 	cancel  context.CancelFunc
 	out     *strings.Builder // read only once stopped
 	started time.Time
+	stopped sync.Once
 }
 
 // startFunction starts the built binary with the stack's endpoints and
@@ -207,6 +208,7 @@ func startFunction(tb testing.TB, st stack, mgmt string, extraEnv ...string) *fu
 		fn.api.Close()
 		require.NoError(tb, err, "start the bootstrap binary")
 	}
+	tb.Cleanup(func() { fn.stop() }) // a test that stops early leaves no process behind
 	return fn
 }
 
@@ -226,11 +228,13 @@ func (fn *function) invoke(tb testing.TB, event string, timeout time.Duration) a
 	}
 }
 
-// stop ends the function and returns its output.
+// stop ends the function, once, and returns its output.
 func (fn *function) stop() string {
-	fn.cancel()
-	_ = fn.cmd.Wait()
-	fn.api.Close()
+	fn.stopped.Do(func() {
+		fn.cancel()
+		_ = fn.cmd.Wait()
+		fn.api.Close()
+	})
 	return fn.out.String()
 }
 
