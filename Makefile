@@ -35,9 +35,11 @@ staticcheck:
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseCredentialReport -fuzztime=30s ./audit/inventory/
 
-## bench: the organization-scale benchmark (not part of make test)
+## bench: the organization-scale benchmark and the event function's
+## latency benchmark (not part of make test)
 bench:
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout=60m ./internal/bench/
+	$(GO) test -run='^$$' -bench=. -benchtime=1x ./lambda/
 
 ## lambda: the Lambda bootstrap binary for provided.al2023 on arm64
 lambda:

@@ -59,46 +59,76 @@ var bootstrap = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// runtimeAPI emulates the Lambda Runtime API for one invocation.
+// runtimeAPI emulates the Lambda Runtime API: it hands the function the
+// invocations queued on next, one per invocation/next, and passes each
+// answer on with when it was handed over and answered. With nothing
+// queued, invocation/next waits, as Lambda's does, until the test ends.
 type runtimeAPI struct {
-	event     string
-	requestID string
-	deadline  time.Time
-	mu        sync.Mutex
-	served    bool
-	response  chan string
-	failure   chan string
+	next    chan pending
+	answers chan answer
+	mu      sync.Mutex
+	handed  map[string]time.Time // request ID → handed over at
+}
+
+// pending is one invocation queued for the function.
+type pending struct {
+	event, requestID string
+	deadline         time.Time
+}
+
+// answer is what the function posted for one invocation: its response or
+// its error (an init error names no request).
+type answer struct {
+	requestID         string
+	response, failure string
+	handed, answered  time.Time
+}
+
+func newRuntimeAPI() *runtimeAPI {
+	return &runtimeAPI{next: make(chan pending, 1), answers: make(chan answer, 1), handed: map[string]time.Time{}}
 }
 
 func (rt *runtimeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	const prefix = "/2018-06-01/runtime/"
 	path := strings.TrimPrefix(r.URL.Path, prefix)
+	id, _, _ := strings.Cut(strings.TrimPrefix(path, "invocation/"), "/")
 	switch {
 	case r.Method == http.MethodGet && path == "invocation/next":
-		rt.mu.Lock()
-		served := rt.served
-		rt.served = true
-		rt.mu.Unlock()
-		if served {
-			<-r.Context().Done() // one invocation only: the next waits until the test ends
+		var inv pending
+		select {
+		case inv = <-rt.next:
+		case <-r.Context().Done():
 			return
 		}
-		w.Header().Set("Lambda-Runtime-Aws-Request-Id", rt.requestID)
-		w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(rt.deadline.UnixMilli(), 10))
+		w.Header().Set("Lambda-Runtime-Aws-Request-Id", inv.requestID)
+		w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(inv.deadline.UnixMilli(), 10))
 		w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:111111111111:function:keyaudit")
 		w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700")
-		io.WriteString(w, rt.event)
+		rt.mu.Lock()
+		rt.handed[inv.requestID] = time.Now()
+		rt.mu.Unlock()
+		io.WriteString(w, inv.event)
 	case r.Method == http.MethodPost && strings.HasSuffix(path, "/response"):
-		body, _ := io.ReadAll(r.Body)
-		w.WriteHeader(http.StatusAccepted)
-		rt.response <- string(body)
-	case r.Method == http.MethodPost && (strings.HasSuffix(path, "/error") || path == "init/error"):
-		body, _ := io.ReadAll(r.Body)
-		w.WriteHeader(http.StatusAccepted)
-		rt.failure <- string(body)
+		rt.answer(w, r, answer{requestID: id}, func(a *answer, body string) { a.response = body })
+	case r.Method == http.MethodPost && strings.HasSuffix(path, "/error"):
+		rt.answer(w, r, answer{requestID: id}, func(a *answer, body string) { a.failure = body })
+	case r.Method == http.MethodPost && path == "init/error":
+		rt.answer(w, r, answer{}, func(a *answer, body string) { a.failure = body })
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// answer passes on what the function posted, its body put in place by set.
+func (rt *runtimeAPI) answer(w http.ResponseWriter, r *http.Request, a answer, set func(*answer, string)) {
+	body, _ := io.ReadAll(r.Body)
+	a.answered = time.Now()
+	rt.mu.Lock()
+	a.handed = rt.handed[a.requestID]
+	rt.mu.Unlock()
+	set(&a, string(body))
+	w.WriteHeader(http.StatusAccepted)
+	rt.answers <- a
 }
 
 // stack is the world one invocation runs against.
@@ -121,26 +151,41 @@ func newWorld(t *testing.T, change func(*awssim.World)) *awssim.World {
 
 // invoke runs the bootstrap binary as Lambda would, for one event, and
 // returns the response (or the error) it posted.
-func invoke(t *testing.T, st stack, mgmt string, event string, timeout time.Duration, extraEnv ...string) (response, failure, logs string) {
+func invoke(t testing.TB, st stack, mgmt string, event string, timeout time.Duration, extraEnv ...string) (response, failure, logs string) {
 	t.Helper()
-	bin, err := bootstrap()
-	require.NoError(t, err, "build the bootstrap binary")
-	// Each invocation its own request ID, so that runs started within the
-	// same second have run IDs (and report folders) of their own.
-	id := fmt.Sprintf("%08x-e9f4-11e8-9739-2dfe598c3fcd", invocations.Add(1))
-	rt := &runtimeAPI{event: event, requestID: id, deadline: time.Now().Add(timeout), response: make(chan string, 1), failure: make(chan string, 1)}
-	api := httptest.NewServer(rt)
-	defer api.Close()
+	fn := startFunction(t, st, mgmt, extraEnv...)
+	a := fn.invoke(t, event, timeout)
+	return a.response, a.failure, fn.stop()
+}
 
+// function is the bootstrap binary running as one Lambda instance under
+// the emulated Runtime API: warm after its first invocation.
+type function struct {
+	rt      *runtimeAPI
+	api     *httptest.Server
+	cmd     *exec.Cmd
+	cancel  context.CancelFunc
+	out     *strings.Builder // read only once stopped
+	started time.Time
+	stopped sync.Once
+}
+
+// startFunction starts the built binary with the stack's endpoints and
+// the management account's credentials; stop ends it.
+func startFunction(tb testing.TB, st stack, mgmt string, extraEnv ...string) *function {
+	tb.Helper()
+	bin, err := bootstrap()
+	require.NoError(tb, err, "build the bootstrap binary")
+	fn := &function{rt: newRuntimeAPI(), out: &strings.Builder{}}
+	fn.api = httptest.NewServer(fn.rt)
 	creds := st.sim.Credentials(mgmt)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.Env = append([]string{
+	var ctx context.Context
+	ctx, fn.cancel = context.WithCancel(context.Background())
+	fn.cmd = exec.CommandContext(ctx, bin)
+	fn.cmd.Stdout, fn.cmd.Stderr = fn.out, fn.out
+	fn.cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
-		"AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(api.URL, "http://"),
+		"AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(fn.api.URL, "http://"),
 		"AWS_LAMBDA_FUNCTION_NAME=keyaudit",
 		"AWS_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
@@ -158,23 +203,45 @@ func invoke(t *testing.T, st stack, mgmt string, event string, timeout time.Dura
 		"KEYAUDIT_SLACK_API_URL=" + st.slack.GetAPIURL(),
 		"KEYAUDIT_CONCURRENCY=4",
 	}, extraEnv...)
-	require.NoError(t, cmd.Start(), "start the bootstrap binary")
-	defer cmd.Wait()
-	select {
-	case response = <-rt.response:
-	case failure = <-rt.failure:
-	case <-time.After(timeout + 30*time.Second):
-		require.FailNow(t, "no response from the function", "its output:\n%s", out.String())
+	fn.started = time.Now()
+	if err := fn.cmd.Start(); err != nil {
+		fn.api.Close()
+		require.NoError(tb, err, "start the bootstrap binary")
 	}
-	cancel()
-	_ = cmd.Wait()
-	return response, failure, out.String()
+	tb.Cleanup(func() { fn.stop() }) // a test that stops early leaves no process behind
+	return fn
+}
+
+// invoke hands the function one event and waits for its answer. Each
+// invocation has a request ID of its own, so that runs started within the
+// same second have run IDs (and report folders) of their own.
+func (fn *function) invoke(tb testing.TB, event string, timeout time.Duration) answer {
+	tb.Helper()
+	id := fmt.Sprintf("%08x-e9f4-11e8-9739-2dfe598c3fcd", invocations.Add(1))
+	fn.rt.next <- pending{event: event, requestID: id, deadline: time.Now().Add(timeout)}
+	select {
+	case a := <-fn.rt.answers:
+		return a
+	case <-time.After(timeout + 30*time.Second):
+		require.FailNow(tb, "no response from the function", "its output:\n%s", fn.stop())
+		return answer{}
+	}
+}
+
+// stop ends the function, once, and returns its output.
+func (fn *function) stop() string {
+	fn.stopped.Do(func() {
+		fn.cancel()
+		_ = fn.cmd.Wait()
+		fn.api.Close()
+	})
+	return fn.out.String()
 }
 
 // invocations numbers the invocations of the test binary's life.
 var invocations atomic.Uint32
 
-func startStack(t *testing.T, w *awssim.World, opts ...awssim.Option) stack {
+func startStack(t testing.TB, w *awssim.World, opts ...awssim.Option) stack {
 	t.Helper()
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	sim := awssim.NewServer(w, append([]awssim.Option{awssim.WithReportCalls(0)}, opts...)...)
@@ -189,7 +256,7 @@ func startStack(t *testing.T, w *awssim.World, opts ...awssim.Option) stack {
 
 // reportBucket creates the stack's report bucket and returns a client of
 // the local S3 to read what the function wrote.
-func reportBucket(t *testing.T, st stack) *s3.Client {
+func reportBucket(t testing.TB, st stack) *s3.Client {
 	t.Helper()
 	c := s3Client(st.s3.URL)
 	_, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
@@ -215,7 +282,7 @@ func objects(t *testing.T, c *s3.Client) []string {
 }
 
 // decodeSummary reads what an invocation returned.
-func decodeSummary(t *testing.T, resp, failure, logs, which string) Summary {
+func decodeSummary(t testing.TB, resp, failure, logs, which string) Summary {
 	t.Helper()
 	require.Empty(t, failure, "%s invocation failed; logs:\n%s", which, logs)
 	var sum Summary

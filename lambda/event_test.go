@@ -22,7 +22,7 @@ import (
 
 // eventFixture reads testdata/events/NAME.json with its accounts and keys
 // replaced (old → new, in pairs) by the simulated world's.
-func eventFixture(t *testing.T, name string, replace ...string) string {
+func eventFixture(t testing.TB, name string, replace ...string) string {
 	t.Helper()
 	data, err := os.ReadFile(golden.Path("events/" + name + ".json"))
 	require.NoError(t, err, "read the event %s", name)
@@ -30,7 +30,7 @@ func eventFixture(t *testing.T, name string, replace ...string) string {
 }
 
 // sqsEvent is an SQS batch of bodies, message IDs m1, m2, ...
-func sqsEvent(t *testing.T, bodies ...string) string {
+func sqsEvent(t testing.TB, bodies ...string) string {
 	t.Helper()
 	type record struct {
 		MessageID   string `json:"messageId"`
@@ -47,6 +47,22 @@ func sqsEvent(t *testing.T, bodies ...string) string {
 	data, err := json.Marshal(map[string]any{"Records": recs})
 	require.NoError(t, err)
 	return string(data)
+}
+
+// retried reads an SQS batch's answer: the message IDs to retry.
+func retried(t testing.TB, resp string) []string {
+	t.Helper()
+	var answer struct {
+		BatchItemFailures []struct {
+			ItemIdentifier string `json:"itemIdentifier"`
+		} `json:"batchItemFailures"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(resp), &answer), "response %q", resp)
+	var ids []string
+	for _, f := range answer.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	return ids
 }
 
 func readObject(t *testing.T, c *s3.Client, key string) []byte {
@@ -107,17 +123,7 @@ func TestLambdaEvents(t *testing.T) {
 	)
 	resp, failure, logs = invoke(t, st, w.Management().ID, batch, time.Minute, hubEnv...)
 	require.Empty(t, failure, "the batch invocation failed; logs:\n%s", logs)
-	var answer struct {
-		BatchItemFailures []struct {
-			ItemIdentifier string `json:"itemIdentifier"`
-		} `json:"batchItemFailures"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(resp), &answer), "response %q", resp)
-	var retried []string
-	for _, f := range answer.BatchItemFailures {
-		retried = append(retried, f.ItemIdentifier)
-	}
-	assert.Equal(t, []string{"m6"}, retried, "only the event of the account without the member role is retried; logs:\n%s", logs)
+	assert.Equal(t, []string{"m6"}, retried(t, resp), "only the event of the account without the member role is retried; logs:\n%s", logs)
 
 	posts := st.slack.Posts()[1:]
 	require.Len(t, posts, 2, "one post per event judged, the copy none; logs:\n%s", logs)

@@ -122,7 +122,7 @@ func (d *EventDelivery) Deliver(ctx context.Context, ev event.Event, r *report.R
 	}
 	if d.Slack != nil {
 		send(ChannelSlack, func() error {
-			return d.Slack.post(ctx, eventHeadline(ev, r, focus), eventBlocks(ev, r, focus, out.Rank, key))
+			return d.Slack.post(ctx, eventHeadline(ev, r, focus), eventBlocks(ev, r, focus, out.Rank, out.Record))
 		})
 	}
 	if d.SecurityHub != nil {
@@ -300,8 +300,9 @@ func eventHeadline(ev event.Event, r *report.Report, focus func(*rules.Finding) 
 
 // eventBlocks is the Block Kit message of one event: who (account, user,
 // key), what changed and who did it from where, the key's findings with
-// the first steps of its plan, its rank, and where the record is.
-func eventBlocks(ev event.Event, r *report.Report, focus func(*rules.Finding) bool, rank, key string) []slack.Block {
+// the first steps of its plan, its rank, and where the record is (its
+// s3:// URL).
+func eventBlocks(ev event.Event, r *report.Report, focus func(*rules.Finding) bool, rank, record string) []slack.Block {
 	m := newMessage(r, report.Changes{})
 	section := func(s string) slack.Block { return slack.NewSectionBlock(mrkdwnText(fit(s, maxSectionText)), nil, nil) }
 	who := ev.User
@@ -353,9 +354,20 @@ func eventBlocks(ev event.Event, r *report.Report, focus func(*rules.Finding) bo
 		blocks = append(blocks, section(text))
 	}
 	blocks = append(blocks, section("*Rank:* "+m.esc(rank)))
-	blocks = append(blocks, slack.NewContextBlock("", mrkdwnText(fit("Event "+m.esc(ev.ID)+" · record "+m.esc(key), maxSectionText))))
+	blocks = append(blocks, slack.NewContextBlock("", mrkdwnText(fit("Event "+m.esc(ev.ID)+" · record "+m.code(record), maxSectionText))))
 	return blocks[:min(len(blocks), maxBlocks)]
 }
+
+// code shows a location we name (bucket, prefix, date, event ID) in a
+// code span, where Slack neither links nor formats, so that no part of it
+// needs esc's defanging ("ID.json" is host-like): only Slack's three
+// escapes apply, key IDs are masked, and a backtick, which would end the
+// span, is swapped for a look-alike.
+func (m *message) code(s string) string {
+	return "`" + codeText.Replace(keyIDs.ReplaceAllStringFunc(s, m.mask)) + "`"
+}
+
+var codeText = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "`", "\u02cb")
 
 // firstSteps is how many steps of a plan the event's message shows.
 const firstSteps = 3

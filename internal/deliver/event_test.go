@@ -135,6 +135,8 @@ func TestEventDelivery(t *testing.T) {
 		assert.Contains(t, text, want, "the Slack message")
 	}
 	assert.NotContains(t, text, eventKey, "the key ID is masked in Slack")
+	assert.Contains(t, text, "record `s3://reports/"+recordKey+"`", "the footer shows the record's location whole, in a code span")
+	assert.NotContains(t, text, "[.]json", "the record's name is not defanged as a host")
 
 	require.Len(t, st.hub.imported, 1, "the key's one finding imported")
 	f := st.hub.imported[0]
@@ -146,6 +148,24 @@ func TestEventDelivery(t *testing.T) {
 	assert.True(t, again.Duplicate, "the same event again is a duplicate")
 	assert.Len(t, st.slack.Posts(), 1, "a duplicate posts nothing")
 	assert.Len(t, st.hub.imported, 1, "a duplicate imports nothing")
+}
+
+// An AWS Health event's record is named by the event and the exposed key:
+// Slack shows where it is with the key ID masked, as everywhere in Slack.
+func TestEventRecordLocationMasksKeyID(t *testing.T) {
+	st := startEventStack(t)
+	ev := createdKey
+	ev.ID, ev.Kind, ev.Name = "7d4c1e2f-0a1b-4c2d-8e3f-4a5b6c7d8e9f-"+eventKey, event.KeyExposed, event.HealthExposed
+	out, err := st.d.Deliver(context.Background(), ev, judged(), ev.Time)
+	require.NoError(t, err, "deliver")
+	assert.Equal(t, "s3://reports/keyaudit/events/2026/11/24/"+ev.ID+".json", out.Record, "the record names the key in full, for the auditors")
+
+	posts := st.slack.Posts()
+	require.Len(t, posts, 1, "one Slack message")
+	msg, err := json.Marshal(posts[0].Blocks)
+	require.NoError(t, err)
+	assert.Contains(t, string(msg), "record `s3://reports/keyaudit/events/2026/11/24/7d4c1e2f-0a1b-4c2d-8e3f-4a5b6c7d8e9f-AKIA…AAA7.json`", "the record's location, its key ID masked")
+	assert.NotContains(t, string(msg), eventKey, "the key ID is masked in Slack")
 }
 
 // Slack down: the delivery fails and says so in the record; the retry
