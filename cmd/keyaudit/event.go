@@ -63,6 +63,10 @@ func (o *eventOptions) run(cmd *cobra.Command, e *env, name string) error {
 	if err != nil {
 		return err
 	}
+	if o.say != nil {
+		// The report names the key, not the change: say what happened.
+		o.say("judging " + ev.String())
+	}
 	if !o.live.org && !o.live.demo && o.live.accounts == "" && o.live.accountsFile == "" {
 		o.live.accounts = ev.Account
 	}
