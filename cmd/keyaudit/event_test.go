@@ -35,6 +35,8 @@ func TestEventJudgesTheDemo(t *testing.T) {
 	assert.Equal(t, "AKIAXA4A6GUKAXPOYXNF", r.Findings[0].AccessKeyID)
 	require.Len(t, r.Actions, 1)
 	assert.NotEmpty(t, r.Actions[0].Plan)
+	assert.Contains(t, stderr, "judging key-created: CreateAccessKey of user alice in account 482917365012", "what changed")
+	assert.Contains(t, stderr, "by arn:aws:iam::482917365012:user/ops-admin from 192.0.2.15", "who did it, from where")
 
 	// From standard input, in a table; --fail-on as scan's.
 	data, err := os.ReadFile(eventFile("health-credentials-exposed.json"))
