@@ -64,6 +64,11 @@ type EventDelivery struct {
 	// stopped) holds the event before a retry takes it over (default 15
 	// minutes, beyond a Lambda's longest invocation).
 	Lease time.Duration
+	// RankTime bounds the read of the last nightly ranking (default 10 s):
+	// the rank is one line of the message, and a large organization's
+	// latest.json takes long to read (docs/event.md); past it the key is
+	// sent not ranked rather than not at all.
+	RankTime time.Duration
 }
 
 // EventOutcome is what one event's delivery did.
@@ -92,7 +97,9 @@ func (d *EventDelivery) Deliver(ctx context.Context, ev event.Event, r *report.R
 		return out, err
 	}
 	focus := focusOn(ev, r)
-	nightly, err := d.Store.Ranking(ctx, ev.Account, focus)
+	rankCtx, cancel := context.WithTimeout(ctx, cmp.Or(d.RankTime, 10*time.Second))
+	nightly, err := d.Store.Ranking(rankCtx, ev.Account, focus)
+	cancel()
 	if err != nil {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("last nightly ranking unreadable, the key is not ranked: %v", err))
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -224,4 +225,32 @@ func TestEventDeliveryConcurrentCopies(t *testing.T) {
 	}
 	assert.Equal(t, 3, n, "duplicates")
 	assert.Len(t, st.slack.Posts(), 1, "one post")
+}
+
+// slowLatest is a local S3 whose latest.json does not arrive in time: a
+// large organization's, read too slowly.
+type slowLatest struct{ *s3.Client }
+
+func (c slowLatest) GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if strings.HasSuffix(aws.ToString(in.Key), "/latest.json") {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return c.Client.GetObject(ctx, in, optFns...)
+}
+
+// A nightly ranking that takes too long to read costs the message its
+// rank, not the event its delivery.
+func TestEventDeliveryRankTakesTooLong(t *testing.T) {
+	st := startEventStack(t)
+	st.d.Store.Client = slowLatest{st.c}
+	st.d.RankTime = 100 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := st.d.Deliver(ctx, createdKey, judged(), createdKey.Time.Add(time.Minute))
+	require.NoError(t, err, "delivered without the rank")
+	assert.Equal(t, []string{deliver.ChannelSecurityHub, deliver.ChannelSlack}, out.Sent, "sent")
+	assert.Contains(t, strings.Join(out.Warnings, "\n"), "the key is not ranked", "the warning says why")
+	assert.Len(t, st.slack.Posts(), 1, "Slack told")
+	assert.NoError(t, ctx.Err(), "well before the invocation's deadline")
 }
