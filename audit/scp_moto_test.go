@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
@@ -23,23 +22,13 @@ func TestSCPsAgainstMoto(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	ctx := context.Background()
 	srv := moto.Start(t)
+	accountID := srv.Organization(ctx, t, "prod-app")[0]
 	org := organizations.NewFromConfig(srv.Config(moto.Management))
-	_, err := org.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll})
-	require.NoError(t, err, "create the organization")
 	roots, err := org.ListRoots(ctx, &organizations.ListRootsInput{})
 	require.NoError(t, err, "list roots")
 	rootID := roots.Roots[0].Id
 	ou, err := org.CreateOrganizationalUnit(ctx, &organizations.CreateOrganizationalUnitInput{ParentId: rootID, Name: aws.String("prod")})
 	require.NoError(t, err, "create unit prod")
-	created, err := org.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String("prod-app"), Email: aws.String("prod-app@example.com")})
-	require.NoError(t, err, "create an account")
-	accountID := aws.ToString(created.CreateAccountStatus.AccountId)
-	for deadline := time.Now().Add(10 * time.Second); accountID == "" && time.Now().Before(deadline); {
-		st, err := org.DescribeCreateAccountStatus(ctx, &organizations.DescribeCreateAccountStatusInput{CreateAccountRequestId: created.CreateAccountStatus.Id})
-		require.NoError(t, err, "account creation status")
-		accountID = aws.ToString(st.CreateAccountStatus.AccountId)
-	}
-	require.NotEmpty(t, accountID, "the new account's ID")
 	_, err = org.MoveAccount(ctx, &organizations.MoveAccountInput{AccountId: aws.String(accountID), SourceParentId: rootID, DestinationParentId: ou.OrganizationalUnit.Id})
 	require.NoError(t, err, "move the account into prod")
 	deny, err := org.CreatePolicy(ctx, &organizations.CreatePolicyInput{Name: aws.String("DenyIAM"), Description: aws.String("no IAM"),

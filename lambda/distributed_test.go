@@ -355,11 +355,7 @@ func TestDistributedBatchDeadline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the Lambda binary")
 	}
-	w := newWorld(t, func(w *awssim.World) {
-		for i := range w.Accounts {
-			w.Accounts[i].Faults.LatencyMS = 400
-		}
-	})
+	w := slowWorld(t)
 	st := startStack(t, w)
 	c := reportBucket(t, st)
 	const runID = "20261124T030000Z-8476a536"

@@ -149,6 +149,16 @@ func newWorld(t *testing.T, change func(*awssim.World)) *awssim.World {
 	return w
 }
 
+// slowWorld is the small organization with every call taking 400 ms: an
+// invocation's deadline cuts its audit short.
+func slowWorld(t *testing.T) *awssim.World {
+	return newWorld(t, func(w *awssim.World) {
+		for i := range w.Accounts {
+			w.Accounts[i].Faults.LatencyMS = 400
+		}
+	})
+}
+
 // invoke runs the bootstrap binary as Lambda would, for one event, and
 // returns the response (or the error) it posted.
 func invoke(t testing.TB, st stack, mgmt string, event string, timeout time.Duration, extraEnv ...string) (response, failure, logs string) {
@@ -422,11 +432,7 @@ func TestLambdaShortDeadlineReturnsPartialReport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the Lambda binary")
 	}
-	w := newWorld(t, func(w *awssim.World) {
-		for i := range w.Accounts {
-			w.Accounts[i].Faults.LatencyMS = 400
-		}
-	})
+	w := slowWorld(t)
 	st := startStack(t, w)
 	reportBucket(t, st)
 	resp, failure, logs := invoke(t, st, w.Management().ID, `{"accounts":["111111111111","222222222222","555555555555"]}`, 5*time.Second,

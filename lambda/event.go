@@ -18,6 +18,7 @@ import (
 	"github.com/keyaudit/keyaudit/internal/deliver"
 	"github.com/keyaudit/keyaudit/internal/event"
 	"github.com/keyaudit/keyaudit/internal/pipeline"
+	"golang.org/x/sync/errgroup"
 )
 
 // The event function (docs/design.md, real time) is this binary invoked
@@ -104,17 +105,15 @@ func (h *handler) events(ctx context.Context, batch events.SQSEvent) (events.SQS
 		return events.SQSEventResponse{}, err
 	}
 	failed := make([]bool, len(work))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, eventWorkers)
+	var g errgroup.Group
+	g.SetLimit(eventWorkers)
 	for i := range work {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			failed[i] = !h.judgeRecord(ctx, inv, d, work[i])
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	for i, f := range failed {
 		if f {
 			retry(work[i].msg)

@@ -901,8 +901,7 @@ func TestTemplateStackSet(t *testing.T) {
 	name := ss.get("StackSetName")
 	assert.Equal(t, "!Sub", name.Tag, "the StackSet's name is derived")
 	assert.Equal(t, "${AWS::StackName}-member-role", name.str(), "from the stack's name (keyaudit-member-role for a stack named keyaudit)")
-	assert.Contains(t, tpl.get("Outputs", "ManagementAccountRole", "Value").Content[2].Value, "--stack-set-name "+name.str(),
-		"the ManagementAccountRole output names the StackSet by the same name")
+	assert.Contains(t, outputText(t, tpl, "ManagementAccountRole"), "--stack-set-name "+name.str(), "the ManagementAccountRole output names the StackSet by the same name")
 }
 
 // Issue 21 observation 7: the bucket, the log group and the Slack secret
@@ -1610,9 +1609,9 @@ func TestTemplateRealTimeBusAndRules(t *testing.T) {
 	assert.Equal(t, "EventBus.Arn", paramValue(res.get("EventRuleStackSet"), "EventBusArn"), "forwarding to the central bus")
 	forwarder := parseYAML(t, []byte(eventsTemplate(t, tpl))).get("Resources")
 	assert.Equal(t, "${AWS::StackName}-events", ss.get("StackSetName").str(), "named after the stack")
-	assert.Contains(t, tpl.get("Outputs", "ManagementAccountEvents", "Value").Content[2].Value, "--stack-set-name "+ss.get("StackSetName").str(),
+	assert.Contains(t, outputText(t, tpl, "ManagementAccountEvents"), "--stack-set-name "+ss.get("StackSetName").str(),
 		"the ManagementAccountEvents output names the StackSet by the same name")
-	assert.Contains(t, tpl.get("Outputs", "ManagementAccountEvents", "Value").Content[2].Value, "--region us-east-1", "and deploys its template in us-east-1")
+	assert.Contains(t, outputText(t, tpl, "ManagementAccountEvents"), "--region us-east-1", "and deploys its template in us-east-1")
 
 	management := res.get("ManagementAccountEventRule", "Properties")
 	usesPattern("the management account's rule", management.get("EventPattern"))
@@ -1909,5 +1908,83 @@ func shell(t *testing.T, srv *moto.Server, dir string) func(command string) stri
 		res := srv.Shell(t.Context(), dir, moto.Management, command)
 		require.NoError(t, res.Err, "%s\nstdout: %s\nstderr: %s", command, res.Stdout, res.Stderr)
 		return strings.TrimSpace(res.Stdout)
+	}
+}
+
+// outputText is the text of a ManagementAccount* output's commands, the
+// !If's other branch, its variables unset.
+func outputText(t *testing.T, tpl node, output string) string {
+	t.Helper()
+	sub := tpl.get("Outputs", output, "Value").Content[2]
+	require.Equal(t, "!Sub", sub.Tag, "%s: the commands are the !If's other branch", output)
+	if sub.Kind == yaml.SequenceNode { // !Sub [text, variables]
+		return sub.Content[0].Value
+	}
+	return sub.Value
+}
+
+// outputCommands are the two commands of a ManagementAccount* output, the
+// !If's other branch, with the variables known here: one to run where the
+// stack is, one with the management account's credentials.
+func outputCommands(t *testing.T, tpl node, output string, vars *strings.Replacer) (here, there string) {
+	t.Helper()
+	text := vars.Replace(outputText(t, tpl, output))
+	require.NotContains(t, text, "${", "%s: every variable is known here", output)
+	here, there, ok := strings.Cut(strings.TrimPrefix(text, "Here: "), "; then with management-account credentials: ")
+	require.True(t, ok, "%s: two commands: %s", output, text)
+	return here, there
+}
+
+// Issues 21 and 23: the ManagementAccount* outputs' commands, as written,
+// give the management account the StackSets' copies (against moto): the
+// member role, trusting the nightly function's role and, with real time on,
+// the event function's, and the us-east-1 rule forwarding the events to
+// the central bus.
+func TestManagementAccountOutputsAgainstMoto(t *testing.T) {
+	tpl := template(t)
+	const (
+		bus       = "arn:aws:events:eu-west-1:123456789012:event-bus/keyaudit-events"
+		auditor   = "arn:aws:iam::123456789012:role/keyaudit-KeyAuditFunctionRole"
+		eventRole = "arn:aws:iam::123456789012:role/keyaudit-EventFunctionRole"
+	)
+	// The EventRoleArn variable is the event function's role with real time
+	// on, else empty.
+	for _, role := range []string{eventRole, ""} {
+		srv := moto.Start(t)
+		dir := t.TempDir()
+		sh := shell(t, srv, dir)
+		vars := strings.NewReplacer("${StackSetCallAs}", "SELF", "${AWS::StackName}", "keyaudit", "${EventBus.Arn}", bus,
+			"${KeyAuditFunctionRole.Arn}", auditor, "${MemberRoleName}", "KeyAuditRole", "${EventRoleArn}", role)
+		for file, body := range map[string]string{"member-role.yaml": tpl.get("Resources", "MemberRoleStackSet", "Properties", "TemplateBody").str(),
+			"events.yaml": eventsTemplate(t, tpl)} {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, file), []byte(body), 0o600), "the StackSet's template %s", file)
+		}
+		sh("aws cloudformation create-stack-set --stack-set-name keyaudit-member-role --template-body file://member-role.yaml --capabilities CAPABILITY_NAMED_IAM " +
+			"--parameters ParameterKey=AuditorRoleArn,ParameterValue=" + auditor + " ParameterKey=RoleName,ParameterValue=KeyAuditRole ParameterKey=ExternalId,ParameterValue=x")
+
+		here, there := outputCommands(t, tpl, "ManagementAccountRole", vars)
+		sh(here)
+		sh(there)
+		trust := sh("aws iam get-role --role-name KeyAuditRole --query 'Role.AssumeRolePolicyDocument' --output json")
+		assert.Contains(t, trust, auditor, "the member role trusts the nightly function's role")
+		assert.Contains(t, trust, "YOUR-EXTERNAL-ID", "with the external ID given")
+		if role == "" {
+			assert.NotContains(t, trust, eventRole, "real time off: the nightly function's role alone")
+			continue
+		}
+		assert.Contains(t, trust, eventRole, "real time on: the event function's role too")
+
+		sh("aws cloudformation create-stack-set --stack-set-name keyaudit-events --template-body file://events.yaml --capabilities CAPABILITY_IAM " +
+			"--parameters ParameterKey=EventBusArn,ParameterValue=" + bus)
+		here, there = outputCommands(t, tpl, "ManagementAccountEvents", vars)
+		sh(here)
+		sh(there)
+		rule := sh("aws events list-rules --region us-east-1 --query 'Rules[0].Name' --output text")
+		require.NotEqual(t, "None", rule, "a rule in us-east-1")
+		assert.Equal(t, bus, sh("aws events list-targets-by-rule --region us-east-1 --rule "+rule+" --query 'Targets[0].Arn' --output text"), "forwarding to the central bus")
+		var pattern, want any
+		require.NoError(t, json.Unmarshal([]byte(sh("aws events describe-rule --region us-east-1 --name "+rule+" --query EventPattern --output text")), &pattern), "the rule's pattern")
+		require.NoError(t, json.Unmarshal([]byte(tpl.get("Mappings", "Events", "Pattern", "Json").str()), &want), "the template's pattern")
+		assert.Equal(t, want, pattern, "the StackSet's pattern")
 	}
 }

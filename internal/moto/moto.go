@@ -37,6 +37,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 	"github.com/stretchr/testify/require"
@@ -266,6 +268,31 @@ func (s *Server) AssumeRole(ctx context.Context, t testing.TB, roleARN string) a
 	require.NoError(t, err, "assume role %s", roleARN)
 	c := out.Credentials
 	return aws.Credentials{AccessKeyID: *c.AccessKeyId, SecretAccessKey: *c.SecretAccessKey, SessionToken: aws.ToString(c.SessionToken)}
+}
+
+// Organization creates the organization of the management account and a
+// member account for each name, and returns their IDs in order. moto
+// creates OrganizationAccountAccessRole in each, which the management
+// account may assume (AssumeRole).
+func (s *Server) Organization(ctx context.Context, t testing.TB, names ...string) []string {
+	t.Helper()
+	orgs := organizations.NewFromConfig(s.Config(Management))
+	_, err := orgs.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll})
+	require.NoError(t, err, "create the organization")
+	ids := make([]string, 0, len(names))
+	for _, name := range names {
+		created, err := orgs.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String(name), Email: aws.String(name + "@example.com")})
+		require.NoError(t, err, "create account %s", name)
+		id := aws.ToString(created.CreateAccountStatus.AccountId)
+		for deadline := time.Now().Add(10 * time.Second); id == "" && time.Now().Before(deadline); {
+			st, err := orgs.DescribeCreateAccountStatus(ctx, &organizations.DescribeCreateAccountStatusInput{CreateAccountRequestId: created.CreateAccountStatus.Id})
+			require.NoError(t, err, "account %s's creation status", name)
+			id = aws.ToString(st.CreateAccountStatus.AccountId)
+		}
+		require.NotEmpty(t, id, "account %s's ID", name)
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // Env is the environment for a process (the aws CLI, keyaudit) acting

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/keyaudit/keyaudit/internal/moto"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
@@ -81,15 +80,9 @@ func seed(ctx context.Context, t *testing.T, srv *moto.Server) *org {
 		creds: map[string]aws.Credentials{moto.ManagementAccount: moto.Management},
 		keys:  map[string][]string{}, seeded: time.Now().Add(-time.Second)}
 
-	orgs := organizations.NewFromConfig(srv.Config(moto.Management))
-	_, err := orgs.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: "ALL"})
-	require.NoError(t, err, "create the organization")
-	for _, name := range []string{"member-a", "member-b"} {
-		out, err := orgs.CreateAccount(ctx, &organizations.CreateAccountInput{
-			AccountName: aws.String(name), Email: aws.String(name + "@example.com"),
-		})
-		require.NoError(t, err, "create account %s", name)
-		id := aws.ToString(out.CreateAccountStatus.AccountId)
+	names := []string{"member-a", "member-b"}
+	for i, id := range srv.Organization(ctx, t, names...) {
+		name := names[i]
 		o.accounts[name] = id
 		// How an administrator acts in a new member account.
 		o.creds[id] = srv.AssumeRole(ctx, t, "arn:aws:iam::"+id+":role/OrganizationAccountAccessRole")
@@ -99,7 +92,7 @@ func seed(ctx context.Context, t *testing.T, srv *moto.Server) *org {
 		o.keys[c.name] = o.seedUser(ctx, t, o.accounts[c.account], c)
 	}
 	o.deployMemberRoles(ctx, t)
-	_, err = o.iam(o.accounts[decoyAccount]).CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(cases[0].user)})
+	_, err := o.iam(o.accounts[decoyAccount]).CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(cases[0].user)})
 	require.NoError(t, err, "create the decoy user in %s", decoyAccount)
 	return o
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/keyaudit/keyaudit/audit"
 	"github.com/keyaudit/keyaudit/audit/inventory"
 	"github.com/keyaudit/keyaudit/internal/event"
@@ -35,19 +34,14 @@ func TestJudgeAgainstMoto(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	ctx := context.Background()
 	srv := moto.Start(t)
-	orgs := organizations.NewFromConfig(srv.Config(moto.Management))
-	_, err := orgs.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: "ALL"})
-	require.NoError(t, err, "create the organization")
-	created, err := orgs.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String("member"), Email: aws.String("member@example.com")})
-	require.NoError(t, err, "create the member account")
-	member := aws.ToString(created.CreateAccountStatus.AccountId)
+	member := srv.Organization(ctx, t, "member")[0]
 	// moto creates OrganizationAccountAccessRole in a new account: the
 	// member role here.
 	const roleName = "OrganizationAccountAccessRole"
 	admin := iam.NewFromConfig(srv.Config(srv.AssumeRole(ctx, t, "arn:aws:iam::"+member+":role/"+roleName)))
 
 	const user = "console-user"
-	_, err = admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)})
+	_, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)})
 	require.NoError(t, err)
 	_, err = admin.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String(user), Password: aws.String("Moto-console-1")})
 	require.NoError(t, err)
